@@ -1,0 +1,258 @@
+"""The write-ahead journal behind ``--resume``.
+
+While a reply streams, mint appends what it receives to
+``$XDG_STATE_HOME/mint/journals/ID.jsonl`` *before* writing it to stdout, so the
+journal always holds at least what the reader got, even after SIGKILL. The
+first line is a header (the request, never the API key); each later line is
+one network read's worth of received content. The file is removed when the
+reply finishes; an unfinished one can be continued with ``mint chat --resume``.
+
+Records (one JSON object per line, keys present only when non-empty):
+  header: {"v": 1, "id", "created", "protocol", "base_url", "mock", "format", "request"}
+  batch:  {"t": text, "r": reasoning, "c": [tool calls]}
+  usage:  {"u": {"input_tokens", "output_tokens"}}   (closing one attempt)
+  finish: {"f": finish reason}
+  fail:   {"x": exit code, "m": message}            (the run gave up)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from mintcli.errors import ConfigError, UsageError
+
+JOURNAL_VERSION = 1
+EXPIRY_SECONDS = 7 * 24 * 3600
+FSYNC_INTERVAL = 0.2
+
+
+def state_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(
+        os.path.expanduser("~"), ".local", "state"
+    )
+    return Path(base) / "mint" / "journals"
+
+
+def _ensure_dir(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(path, 0o700)
+        # The "mint" directory above is private too.
+        os.chmod(path.parent, 0o700)
+    except OSError as exc:
+        raise ConfigError(f"cannot create the journal directory {path}: {exc.strerror}") from None
+
+
+def new_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
+
+
+class Journal:
+    """An open journal, locked (flock) for as long as its run is alive."""
+
+    def __init__(self, path: Path, fd: int) -> None:
+        self.path = path
+        self.id = path.stem
+        self._fd = fd
+        self._lock = threading.Lock()
+        self._dirty = False
+        self._closed = False
+        self._stop = threading.Event()
+        self._syncer = threading.Thread(target=self._sync_loop, name="mint-fsync", daemon=True)
+        self._syncer.start()
+
+    # -- opening ---------------------------------------------------------------
+    @classmethod
+    def create(cls, header: dict[str, Any], directory: Path | None = None) -> Journal:
+        directory = directory or state_dir()
+        _ensure_dir(directory)
+        prune(directory)
+        jid = new_id()
+        path = directory / f"{jid}.jsonl"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        journal = cls(path, fd)
+        journal.write({"v": JOURNAL_VERSION, "id": jid, "created": time.time(), **header})
+        return journal
+
+    @classmethod
+    def reopen(cls, path: Path) -> Journal:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise UsageError(
+                f"reply {path.stem} is being written by another mint process"
+            ) from None
+        return cls(path, fd)
+
+    # -- writing ---------------------------------------------------------------
+    def write(self, record: dict[str, Any]) -> None:
+        self.write_bytes(orjson.dumps(record) + b"\n")
+
+    def write_bytes(self, data: bytes) -> None:
+        # A plain write: the kernel has it once this returns, which is what a
+        # SIGKILLed process needs. fsync (for power loss) runs in the background.
+        os.write(self._fd, data)
+        self._dirty = True
+
+    def _sync_loop(self) -> None:
+        while not self._stop.wait(FSYNC_INTERVAL):
+            self._sync()
+
+    def _sync(self) -> None:
+        with self._lock:
+            if self._dirty and not self._closed:
+                self._dirty = False
+                with contextlib.suppress(OSError):
+                    os.fsync(self._fd)
+
+    def close(self, *, remove: bool) -> None:
+        if self._closed:
+            return
+        self._stop.set()
+        if not remove:
+            self._sync()
+        with self._lock:
+            self._closed = True
+            if remove:
+                with contextlib.suppress(OSError):
+                    self.path.unlink()
+            os.close(self._fd)
+
+
+@dataclass
+class JournalState:
+    """What a journal says about an unfinished reply."""
+
+    path: Path
+    header: dict[str, Any]
+    text: str = ""
+    reasoning: str = ""
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    usage: dict[str, int | None] = field(default_factory=dict)
+    finish_reason: str | None = None
+    failure: str | None = None
+    locked: bool = False
+
+    @property
+    def id(self) -> str:
+        return self.path.stem
+
+
+def load(path: Path) -> JournalState:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read journal {path}: {exc.strerror}") from None
+    lines = raw.split(b"\n")
+    try:
+        header = orjson.loads(lines[0])
+    except orjson.JSONDecodeError:
+        raise UsageError(f"journal {path.name} is damaged (no header)") from None
+    if not isinstance(header, dict) or header.get("v") != JOURNAL_VERSION:
+        raise UsageError(f"journal {path.name} has an unknown format")
+    state = JournalState(path, header)
+    text: list[str] = []
+    reasoning: list[str] = []
+    for line in lines[1:]:
+        if not line:
+            continue
+        try:
+            rec = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            break  # a write cut short by a kill: everything before it is good
+        if "t" in rec:
+            text.append(rec["t"])
+        if "r" in rec:
+            reasoning.append(rec["r"])
+        if "c" in rec:
+            state.tool_calls.extend(rec["c"])
+        if "u" in rec:
+            for key, value in rec["u"].items():
+                if value is not None:
+                    state.usage[key] = (state.usage.get(key) or 0) + value
+        if "f" in rec:
+            state.finish_reason = rec["f"]
+        if "x" in rec:
+            state.failure = rec.get("m")
+    state.text = "".join(text)
+    state.reasoning = "".join(reasoning)
+    state.locked = _is_locked(path)
+    return state
+
+
+def _is_locked(path: Path) -> bool:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def prune(directory: Path, now: float | None = None) -> list[Path]:
+    """Delete journals untouched for longer than the expiry (7 days)."""
+    now = time.time() if now is None else now
+    removed: list[Path] = []
+    try:
+        entries = list(directory.glob("*.jsonl"))
+    except OSError:
+        return removed
+    for path in entries:
+        try:
+            if now - path.stat().st_mtime > EXPIRY_SECONDS:
+                path.unlink()
+                removed.append(path)
+        except OSError:
+            continue
+    return removed
+
+
+def unfinished(directory: Path | None = None) -> list[JournalState]:
+    """Unfinished replies, newest first (expired ones are pruned first)."""
+    directory = directory or state_dir()
+    if not directory.is_dir():
+        return []
+    prune(directory)
+    states: list[JournalState] = []
+    for path in directory.glob("*.jsonl"):
+        try:
+            states.append(load(path))
+        except UsageError:
+            continue
+    states.sort(key=lambda s: (s.header.get("created", 0), s.id), reverse=True)
+    return states
+
+
+def find(ident: str | None, directory: Path | None = None) -> JournalState:
+    """The journal named by ``ident`` (an ID or unique prefix), or the newest one
+    not held by a running mint."""
+    states = unfinished(directory)
+    if not ident:
+        free = [s for s in states if not s.locked]
+        if not free:
+            raise UsageError("there is no unfinished reply to resume (see: mint journal list)")
+        return free[0]
+    matches = [s for s in states if s.id == ident] or [s for s in states if s.id.startswith(ident)]
+    if not matches:
+        raise UsageError(f"no unfinished reply with ID {ident!r} (see: mint journal list)")
+    if len(matches) > 1:
+        raise UsageError(f"ID {ident!r} is ambiguous: {', '.join(s.id for s in matches)}")
+    return matches[0]

@@ -1,0 +1,143 @@
+"""The process's streams and terminal facts, owned by one object.
+
+Logic never asks ``sys.stdout.isatty()`` itself: it asks a :class:`Terminal`,
+which tests can build over pipes or fake TTYs. Data goes to ``stdout`` as
+bytes; diagnostics go to ``stderr`` as text.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import BinaryIO, TextIO
+
+from mintcli.errors import ExitCode, Interrupted
+
+
+@dataclass
+class Terminal:
+    stdin: BinaryIO
+    stdout: BinaryIO
+    stderr: TextIO
+    stdin_isatty: bool
+    stdout_isatty: bool
+    stderr_isatty: bool
+    color: bool
+    # A one-line status shown on a TTY stderr while waiting; erased before output.
+    _status_shown: bool = field(default=False, repr=False)
+    # Whether the last thing put on the terminal left the cursor mid-line.
+    stdout_mid_line: bool = field(default=False, repr=False)
+
+    @classmethod
+    def from_process(cls) -> Terminal:
+        def tty(stream: object) -> bool:
+            try:
+                return bool(stream.isatty())  # type: ignore[attr-defined]
+            except (AttributeError, ValueError, OSError):
+                return False
+
+        stderr_tty = tty(sys.stderr)
+        no_color = "NO_COLOR" in os.environ and os.environ["NO_COLOR"] != ""
+        return cls(
+            stdin=sys.stdin.buffer,
+            stdout=sys.stdout.buffer,
+            stderr=sys.stderr,
+            stdin_isatty=tty(sys.stdin),
+            stdout_isatty=tty(sys.stdout),
+            stderr_isatty=stderr_tty,
+            color=stderr_tty and not no_color and os.environ.get("TERM") != "dumb",
+        )
+
+    # -- stdout -----------------------------------------------------------------
+    def write(self, data: bytes) -> None:
+        """Write data to stdout and flush it now (pieces must appear as they arrive)."""
+        if self._status_shown:
+            self.clear_status()
+        self.stdout.write(data)
+        self.stdout.flush()
+        if data:
+            self.stdout_mid_line = not data.endswith(b"\n")
+
+    # -- stderr -----------------------------------------------------------------
+    def _style(self, text: str, code: str) -> str:
+        return f"\x1b[{code}m{text}\x1b[0m" if self.color else text
+
+    def diag(self, line: str) -> None:
+        """One diagnostic line on stderr, on a line of its own."""
+        if self._status_shown:
+            self.clear_status()
+        if self.stdout_mid_line and self.stdout_isatty:
+            # End the half-printed line the user is looking at before the message.
+            # The newline goes to stderr so stdout still holds exactly the answer.
+            self.stderr.write("\n")
+            self.stdout_mid_line = False
+        self.stderr.write(line + "\n")
+        self.stderr.flush()
+
+    def error(self, message: str) -> None:
+        self.diag(f"{self._style('mint: error:', '1;31')} {message}")
+
+    def warn(self, message: str) -> None:
+        self.diag(f"{self._style('mint: warning:', '1;33')} {message}")
+
+    def note(self, message: str) -> None:
+        self.diag(f"{self._style('mint:', '2')} {message}")
+
+    def stderr_text(self, text: str) -> None:
+        """Free text on stderr (reasoning shown with --reasoning)."""
+        if self._status_shown:
+            self.clear_status()
+        self.stderr.write(self._style(text, "2"))
+        self.stderr.flush()
+
+    def show_status(self, text: str) -> None:
+        if not self.stderr_isatty:
+            return
+        self.stderr.write("\r" + self._style(text, "2") + "\x1b[K")
+        self.stderr.flush()
+        self._status_shown = True
+
+    def clear_status(self) -> None:
+        if self._status_shown:
+            self._status_shown = False
+            self.stderr.write("\r\x1b[K")
+            self.stderr.flush()
+
+
+class _Terminated(BaseException):
+    """Raised from the SIGTERM handler; turned into :class:`Interrupted`."""
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise _Terminated()
+
+
+@contextmanager
+def signals_as_errors() -> Iterator[None]:
+    """Ctrl-C and SIGTERM become :class:`Interrupted` (exit 130 / 143) instead of
+    click's "Aborted!" or a silent death, so the caller can keep what it has."""
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise Interrupted("interrupted") from None
+    except _Terminated:
+        raise Interrupted("terminated", signal_exit=ExitCode.TERMINATED) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def silence_stdout() -> None:
+    """After EPIPE: point fd 1 at /dev/null so the interpreter's final flush of
+    sys.stdout cannot raise "Broken pipe" again at exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass

@@ -1,0 +1,227 @@
+"""HTTP transport: one httpx client (one connection pool) per run, and the one
+seam where httpx exceptions and HTTP statuses become mint errors."""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import orjson
+
+from mintcli import __version__
+from mintcli.errors import (
+    MintError,
+    NetworkError,
+    ProtocolError,
+    RateLimited,
+    RequestRejected,
+    ServerError,
+)
+from mintcli.protocols import error_message
+
+USER_AGENT = f"mint/{__version__}"
+SECRET_HEADERS = frozenset({"authorization", "x-api-key", "api-key", "proxy-authorization"})
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    connect: float = 10.0
+    idle: float = 60.0  # longest silence allowed while reading
+    write: float = 30.0
+
+
+def redact_headers(headers: Any) -> dict[str, str]:
+    return {
+        k: ("[redacted]" if k.lower() in SECRET_HEADERS else v) for k, v in dict(headers).items()
+    }
+
+
+def parse_retry_after(headers: httpx.Headers) -> float | None:
+    """``retry-after-ms`` (milliseconds), else ``Retry-After`` (seconds or an HTTP date)."""
+    ms = headers.get("retry-after-ms")
+    if ms:
+        try:
+            return max(0.0, float(ms) / 1000.0)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def status_error(status: int, body: bytes, headers: httpx.Headers) -> MintError:
+    """Map a non-2xx response to mint's error tree, quoting the server's message."""
+    message: str | None = None
+    try:
+        message = error_message(orjson.loads(body))
+    except orjson.JSONDecodeError:
+        text = body.decode("utf-8", "replace").strip()
+        message = text.splitlines()[0][:300] if text else None
+    reason = httpx.codes.get_reason_phrase(status) or "error"
+    text = f"HTTP {status} {reason}" + (f": {message}" if message else "")
+    retry_after = parse_retry_after(headers)
+    if status == 429:
+        return RateLimited(text, status=status, retry_after=retry_after)
+    if status == 408:
+        return NetworkError(text, retry_after=retry_after)
+    if 400 <= status < 500:
+        if status in (401, 403):
+            text += " (check the API key: --api-key, MINT_API_KEY or api_key in the config)"
+        return RequestRejected(text, status=status, retry_after=retry_after)
+    if status >= 500:
+        return ServerError(text, status=status, retry_after=retry_after)
+    return ProtocolError(f"unexpected HTTP status {status}")
+
+
+@contextmanager
+def mapped_errors(host: str) -> Iterator[None]:
+    """Translate httpx's exceptions into mint's, once, here."""
+    try:
+        yield
+    except httpx.ConnectTimeout:
+        raise NetworkError(f"timed out connecting to {host}") from None
+    except httpx.ConnectError as exc:
+        raise NetworkError(f"cannot connect to {host}: {_reason(exc)}") from None
+    except httpx.ReadTimeout:
+        raise NetworkError(f"no data from {host} within the idle timeout") from None
+    except httpx.WriteTimeout:
+        raise NetworkError(f"timed out sending the request to {host}") from None
+    except httpx.PoolTimeout:
+        raise NetworkError("timed out waiting for a connection") from None
+    except httpx.RemoteProtocolError as exc:
+        raise NetworkError(f"connection to {host} broke: {_reason(exc)}") from None
+    except httpx.ReadError as exc:
+        raise NetworkError(f"connection to {host} broke: {_reason(exc)}") from None
+    except httpx.WriteError as exc:
+        raise NetworkError(f"connection to {host} broke: {_reason(exc)}") from None
+    except httpx.UnsupportedProtocol as exc:
+        raise NetworkError(f"unsupported URL: {exc}") from None
+    except httpx.TransportError as exc:
+        raise NetworkError(f"network error talking to {host}: {_reason(exc)}") from None
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc) or type(exc).__name__
+    # httpx nests the OS error text; keep it short and on one line.
+    return " ".join(text.split())[:300]
+
+
+class Response:
+    """A streaming response whose status was checked."""
+
+    def __init__(self, raw: httpx.Response, host: str) -> None:
+        self._raw = raw
+        self._host = host
+        self.status = raw.status_code
+        self.headers = raw.headers
+
+    def chunks(self) -> Iterator[bytes]:
+        with mapped_errors(self._host):
+            yield from self._raw.iter_bytes()
+
+
+class Transport:
+    def __init__(self, timeouts: Timeouts, verbose: Any = None) -> None:
+        self.timeouts = timeouts
+        self._verbose = verbose  # callable(str) for -v lines, or None
+        self._client = httpx.Client(
+            timeout=httpx.Timeout(
+                connect=timeouts.connect,
+                read=timeouts.idle,
+                write=timeouts.write,
+                pool=timeouts.connect,
+            ),
+            headers={"User-Agent": USER_AGENT},
+            follow_redirects=False,
+            trust_env=True,
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    def _log_request(self, method: str, url: str, headers: dict[str, str]) -> None:
+        if self._verbose is None:
+            return
+        self._verbose(f"> {method} {url}")
+        merged = {**dict(self._client.headers), **headers}
+        for k, v in redact_headers(merged).items():
+            self._verbose(f"> {k}: {v}")
+
+    def _log_response(self, raw: httpx.Response) -> None:
+        if self._verbose is None:
+            return
+        self._verbose(f"< {raw.http_version} {raw.status_code} {raw.reason_phrase}")
+        for k, v in raw.headers.items():
+            self._verbose(f"< {k}: {v}")
+
+    @contextmanager
+    def stream(self, url: str, headers: dict[str, str], body: bytes) -> Iterator[Response]:
+        """POST and yield the response once its status is known to be 2xx and its
+        content type an event stream. Error bodies are read and mapped first."""
+        host = httpx.URL(url).host or url
+        self._log_request("POST", url, headers)
+        with mapped_errors(host):
+            request = self._client.build_request(
+                "POST",
+                url,
+                content=body,
+                headers={
+                    **headers,
+                    "Content-Type": "application/json",
+                    "Accept": "text/event-stream",
+                    # Compression would make the server or a proxy hold pieces back.
+                    "Accept-Encoding": "identity",
+                },
+            )
+            raw = self._client.send(request, stream=True)
+        try:
+            self._log_response(raw)
+            if raw.status_code >= 300:
+                with mapped_errors(host):
+                    content = raw.read()
+                raise status_error(raw.status_code, content, raw.headers)
+            ctype = raw.headers.get("content-type", "")
+            if "text/event-stream" not in ctype:
+                with mapped_errors(host):
+                    content = raw.read()
+                try:
+                    parsed = orjson.loads(content)
+                except orjson.JSONDecodeError:
+                    parsed = None
+                message = error_message(parsed)
+                if message:
+                    raise ServerError(f"server error: {message}", status=raw.status_code)
+                raise ProtocolError(
+                    f"expected an event stream, got {ctype or 'no content type'} "
+                    f"(HTTP {raw.status_code})"
+                )
+            yield Response(raw, host)
+        finally:
+            raw.close()
+
+    def get_json(self, url: str, headers: dict[str, str]) -> Any:
+        host = httpx.URL(url).host or url
+        self._log_request("GET", url, headers)
+        with mapped_errors(host):
+            raw = self._client.get(url, headers={**headers, "Accept": "application/json"})
+        self._log_response(raw)
+        if raw.status_code >= 300:
+            raise status_error(raw.status_code, raw.content, raw.headers)
+        try:
+            return orjson.loads(raw.content)
+        except orjson.JSONDecodeError:
+            raise ProtocolError(f"{url} did not return JSON") from None
