@@ -395,9 +395,9 @@ class ChatRun:
         journal = self.journal
         if journal is None:
             return
+        # With nothing received, resuming is the same as running the command again.
         received = bool(self.acc.text or self.acc.reasoning or self.acc.tool_calls)
-        worth_resuming = received or error.retryable or isinstance(error, (Interrupted, RunTimeout))
-        if not worth_resuming:
+        if not received:
             journal.close(remove=True)
             return
         journal.write({"x": int(error.exit_code), "m": error.message})

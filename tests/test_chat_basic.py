@@ -1,0 +1,413 @@
+"""mint chat end to end against recorded SSE bodies served over real HTTP."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import SECRET, run_mint
+from sse_server import Canned, SSEServer, split_every, sse_file
+
+POEM = "床前明月光,\n疑是地上霜。\n举头望明月,\n低头思故乡。🌙"
+
+
+def chat(server: SSEServer, env: dict[str, str], *args: str, **kw: object):  # type: ignore[no-untyped-def]
+    env = {**env, "MINT_BASE_URL": server.base_url}
+    return run_mint(["chat", *args], env, **kw)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 64, 100000])
+@pytest.mark.parametrize("fixture", ["openai_poem.sse", "openai_poem_crlf.sse"])
+def test_openai_text_any_chunking(
+    sse_server: SSEServer, env: dict[str, str], fixture: str, chunk: int
+) -> None:
+    sse_server.queue(Canned(body=split_every(sse_file(fixture), chunk)))
+    r = chat(sse_server, env, "写一首诗")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.decode() == POEM + "\n"
+    assert r.stderr == b""
+
+
+@pytest.mark.parametrize("chunk", [3, 100000])
+def test_anthropic_text_keeps_thinking_off_stdout(
+    sse_server: SSEServer, env: dict[str, str], chunk: int
+) -> None:
+    sse_server.queue(Canned(body=split_every(sse_file("anthropic_poem.sse"), chunk)))
+    r = chat(sse_server, env, "--protocol", "anthropic", "写一首诗")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.decode() == POEM + "\n"
+    assert "想一想" not in r.stderr.decode()
+    r = chat(sse_server, env, "--protocol", "anthropic", "--reasoning", "写一首诗")
+    assert r.stdout.decode() == POEM + "\n"
+    assert "想一想。" in r.stderr.decode()
+
+
+def test_text_that_ends_with_newline_gets_no_extra(
+    sse_server: SSEServer, env: dict[str, str]
+) -> None:
+    body = (
+        'data: {"choices":[{"index":0,"delta":{"content":"line\\n"}}]}\n\n'
+        'data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n'
+        "data: [DONE]\n\n"
+    )
+    sse_server.queue(Canned(body=[body.encode()]))
+    r = chat(sse_server, env, "x")
+    assert r.stdout == b"line\n"
+
+
+def test_raw_prints_each_data_line_unmodified(sse_server: SSEServer, env: dict[str, str]) -> None:
+    body = sse_file("openai_poem.sse")
+    sse_server.queue(Canned(body=split_every(body, 5)))
+    r = chat(sse_server, env, "--format", "raw", "写一首诗")
+    assert r.returncode == 0, r.stderr
+    expected = [
+        line[len("data: ") :]
+        for line in body.decode().split("\n")
+        if line.startswith("data: ") and line != "data: [DONE]"
+    ]
+    assert r.stdout.decode().splitlines() == expected
+
+
+def test_raw_joins_multiline_data_into_one_compact_line(
+    sse_server: SSEServer, env: dict[str, str]
+) -> None:
+    body = (
+        'data: {"choices": [{"index": 0,\ndata:  "delta": {"content": "hi"}}]}\n\n'
+        'data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n'
+        "data: [DONE]\n\n"
+    )
+    sse_server.queue(Canned(body=[body.encode()]))
+    r = chat(sse_server, env, "--format", "raw", "x")
+    lines = r.stdout.decode().splitlines()
+    assert lines[0] == '{"choices":[{"index":0,"delta":{"content":"hi"}}]}'
+    assert len(lines) == 2
+
+
+@pytest.mark.parametrize(
+    ("protocol", "fixture", "finish", "usage"),
+    [
+        ("openai", "openai_poem.sse", "stop", {"input_tokens": 9, "output_tokens": 6}),
+        ("anthropic", "anthropic_poem.sse", "end_turn", {"input_tokens": 12, "output_tokens": 8}),
+    ],
+)
+def test_jsonl_and_json_are_the_same_for_both_protocols(
+    sse_server: SSEServer,
+    env: dict[str, str],
+    protocol: str,
+    fixture: str,
+    finish: str,
+    usage: dict[str, int],
+) -> None:
+    sse_server.queue(Canned(body=split_every(sse_file(fixture), 11)))
+    r = chat(sse_server, env, "--protocol", protocol, "--format", "jsonl", "写一首诗")
+    assert r.returncode == 0, r.stderr
+    events = [json.loads(line) for line in r.stdout.decode().splitlines()]
+    assert events[0]["type"] == "start"
+    assert events[0]["schema"] == 1
+    assert events[0]["protocol"] == protocol
+    assert "".join(e["text"] for e in events if e["type"] == "text") == POEM
+    assert events[-2] == {"type": "usage", **usage}
+    assert events[-1]["type"] == "done"
+    assert events[-1]["finish_reason"] == finish
+    kinds = {e["type"] for e in events}
+    assert kinds <= {"start", "text", "reasoning", "usage", "done"}
+
+    r = chat(sse_server, env, "--protocol", protocol, "--format", "json", "写一首诗")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["text"] == POEM
+    assert out["finish_reason"] == finish
+    assert out["usage"] == usage
+    assert out["protocol"] == protocol
+    assert out["tool_calls"] == []
+    assert out["attempts"] == 1
+    assert out["resumed"] is False
+    assert out["reasoning"] == ("想一想。" if protocol == "anthropic" else None)
+    assert out["messages"][-1] == {"role": "assistant", "content": POEM}
+    assert r.stdout.count(b"\n") == 1  # one object, one line
+
+
+@pytest.mark.parametrize(
+    ("args", "fixture"),
+    [([], "openai_truncated.sse"), (["--protocol", "anthropic"], "anthropic_truncated.sse")],
+)
+def test_truncated_stream_is_an_error_but_keeps_text(
+    sse_server: SSEServer, env: dict[str, str], args: list[str], fixture: str
+) -> None:
+    sse_server.queue(Canned(body=[sse_file(fixture)]))
+    r = chat(sse_server, env, *args, "--max-retries", "0", "写一首诗")
+    assert r.returncode == 8
+    assert r.stdout.decode().startswith("床前")
+    assert not r.stdout.endswith(b"\n")  # nothing added to a broken answer
+    err = r.stderr.decode()
+    assert "mint: error:" in err and "truncated" in err
+    assert "Traceback" not in err
+
+
+def test_truncated_json_output_reports_error(sse_server: SSEServer, env: dict[str, str]) -> None:
+    sse_server.queue(Canned(body=[sse_file("openai_truncated.sse")]))
+    r = chat(sse_server, env, "--max-retries", "0", "--format", "json", "x")
+    assert r.returncode == 8
+    out = json.loads(r.stdout)
+    assert out["text"] == "床前明月光"
+    assert out["finish_reason"] is None
+    assert out["error"]["code"] == 8
+
+
+@pytest.mark.parametrize(
+    ("args", "fixture", "kept"),
+    [([], "openai_error.sse", "部分"), (["--protocol", "anthropic"], "anthropic_error.sse", "")],
+)
+def test_in_stream_error_exits_5_with_server_message(
+    sse_server: SSEServer, env: dict[str, str], args: list[str], fixture: str, kept: str
+) -> None:
+    sse_server.queue(Canned(body=[sse_file(fixture)]))
+    r = chat(sse_server, env, *args, "--max-retries", "0", "--format", "jsonl", "x")
+    assert r.returncode == 5
+    events = [json.loads(line) for line in r.stdout.decode().splitlines()]
+    assert "".join(e["text"] for e in events if e["type"] == "text") == kept
+    assert events[-1]["type"] == "error" and events[-1]["code"] == 5
+    err = r.stderr.decode()
+    assert ("processing your request" in err) or ("Overloaded" in err)
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "body", "needle"),
+    [
+        (400, 4, {"error": {"message": "bad model name", "type": "invalid_request_error"}}, "bad model name"),
+        (401, 4, {"error": {"message": "Incorrect API key", "type": "auth"}}, "Incorrect API key"),
+        (404, 4, {"type": "error", "error": {"type": "not_found_error", "message": "no route"}}, "no route"),
+        (429, 6, {"error": {"message": "slow down", "type": "rate_limit"}}, "slow down"),
+        (500, 5, {"error": {"message": "boom", "type": "server_error"}}, "boom"),
+        (529, 5, {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}, "Overloaded"),
+    ],
+)
+def test_http_errors_map_to_exit_codes(
+    sse_server: SSEServer,
+    env: dict[str, str],
+    status: int,
+    code: int,
+    body: dict[str, object],
+    needle: str,
+) -> None:
+    sse_server.queue(
+        Canned(
+            status=status,
+            headers={"Content-Type": "application/json"},
+            body=[json.dumps(body).encode()],
+        )
+    )
+    r = chat(sse_server, env, "--max-retries", "0", "x")
+    assert r.returncode == code
+    assert r.stdout == b""
+    err = r.stderr.decode()
+    assert err.startswith("mint: error: HTTP ")
+    assert needle in err
+    assert "Traceback" not in err and SECRET not in err
+
+
+def test_json_body_with_200_is_not_parsed_as_sse(
+    sse_server: SSEServer, env: dict[str, str]
+) -> None:
+    sse_server.queue(
+        Canned(headers={"Content-Type": "application/json"}, body=[b'{"error": {"message": "nope"}}'])
+    )
+    r = chat(sse_server, env, "--max-retries", "0", "x")
+    assert r.returncode == 5
+    assert "nope" in r.stderr.decode()
+
+
+def test_malformed_json_piece_is_protocol_error(sse_server: SSEServer, env: dict[str, str]) -> None:
+    body = 'data: {"choices":[{"index":0,"delta":{"content":"ok"}}]}\n\ndata: {not json\n\n'
+    sse_server.queue(Canned(body=[body.encode()]))
+    r = chat(sse_server, env, "--max-retries", "0", "x")
+    assert r.returncode == 8
+    assert r.stdout == b"ok"
+    assert "malformed JSON" in r.stderr.decode()
+
+
+def test_connection_refused_is_network_error(env: dict[str, str]) -> None:
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    env = {**env, "MINT_BASE_URL": f"http://127.0.0.1:{port}/v1"}
+    r = run_mint(["chat", "--max-retries", "0", "x"], env)
+    assert r.returncode == 7
+    assert "cannot connect" in r.stderr.decode()
+    assert len(r.stderr.decode().strip().splitlines()) == 1
+
+
+def test_missing_key_exits_3_and_says_how(env: dict[str, str]) -> None:
+    env = {k: v for k, v in env.items() if k != "MINT_API_KEY"}
+    r = run_mint(["chat", "hi"], env)
+    assert r.returncode == 3
+    err = r.stderr.decode()
+    assert "MINT_API_KEY" in err and "--api-key" in err
+
+
+def test_no_prompt_is_usage_error(env: dict[str, str]) -> None:
+    r = run_mint(["chat"], env)
+    assert r.returncode == 2
+    err = r.stderr.decode()
+    assert err.startswith("Usage: mint chat")
+    assert "mint: error: no prompt" in err
+    r = run_mint(["chat"], env, input=b"   \n")
+    assert r.returncode == 2
+
+
+def test_bad_option_value_is_usage_error(env: dict[str, str]) -> None:
+    r = run_mint(["chat", "--format", "xml", "hi"], env)
+    assert r.returncode == 2
+    assert "mint: error:" in r.stderr.decode()
+    assert "Traceback" not in r.stderr.decode()
+
+
+def test_request_bodies(sse_server: SSEServer, env: dict[str, str], tmp_path: Path) -> None:
+    sse_server.queue(Canned(body=[sse_file("openai_poem.sse")]))
+    r = chat(
+        sse_server,
+        env,
+        "-m",
+        "openai/gpt-4o-mini",
+        "-s",
+        "be brief",
+        "--max-tokens",
+        "50",
+        "--temperature",
+        "0.5",
+        "-o",
+        "top_p=0.9",
+        "-o",
+        "user=alice",
+        "-o",
+        'metadata={"a": [1, 2]}',
+        "hello",
+        "world",
+    )
+    assert r.returncode == 0, r.stderr
+    req = sse_server.requests[-1]
+    assert req["path"] == "/v1/chat/completions"
+    assert req["headers"]["Authorization"] == f"Bearer {SECRET}"
+    assert req["body"] == {
+        "model": "openai/gpt-4o-mini",
+        "messages": [
+            {"role": "system", "content": "be brief"},
+            {"role": "user", "content": "hello world"},
+        ],
+        "stream": True,
+        "stream_options": {"include_usage": True},
+        "max_tokens": 50,
+        "temperature": 0.5,
+        "top_p": 0.9,
+        "user": "alice",
+        "metadata": {"a": [1, 2]},
+    }
+
+    sse_server.queue(Canned(body=[sse_file("anthropic_poem.sse")]))
+    history = [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": "hello"},
+    ]
+    (tmp_path / "m.json").write_text(json.dumps(history))
+    r = chat(
+        sse_server, env, "--protocol", "anthropic", "-s", "sys", "--messages", str(tmp_path / "m.json"), "again"
+    )
+    assert r.returncode == 0, r.stderr
+    req = sse_server.requests[-1]
+    assert req["path"] == "/v1/messages"
+    assert req["headers"]["x-api-key"] == SECRET
+    assert req["headers"]["anthropic-version"] == "2023-06-01"
+    assert "Authorization" not in req["headers"]
+    assert req["body"] == {
+        "model": "openai/gpt-4o",
+        "max_tokens": 4096,
+        "messages": [
+            {"role": "user", "content": "hi"},
+            {"role": "assistant", "content": "hello"},
+            {"role": "user", "content": "again"},
+        ],
+        "stream": True,
+        "system": "sys",
+    }
+
+
+def test_stdin_is_material_after_instruction(sse_server: SSEServer, env: dict[str, str]) -> None:
+    sse_server.queue(Canned(body=[sse_file("openai_poem.sse")]))
+    r = chat(sse_server, env, "review", "this", input=b"diff --git a b\n+x\n")
+    assert r.returncode == 0, r.stderr
+    assert sse_server.requests[-1]["body"]["messages"][-1]["content"] == (
+        "review this\n\ndiff --git a b\n+x\n"
+    )
+    # stdin alone is the prompt
+    r = chat(sse_server, env, input="写一首诗".encode())
+    assert sse_server.requests[-1]["body"]["messages"][-1]["content"] == "写一首诗"
+    # '-' places stdin
+    r = chat(sse_server, env, "translate:", "-", "(to English)", input=b"bonjour")
+    assert sse_server.requests[-1]["body"]["messages"][-1]["content"] == (
+        "translate: bonjour (to English)"
+    )
+    # --no-stdin ignores it
+    r = chat(sse_server, env, "--no-stdin", "just this", input=b"ignored")
+    assert sse_server.requests[-1]["body"]["messages"][-1]["content"] == "just this"
+
+
+def test_stdin_not_utf8_is_usage_error(sse_server: SSEServer, env: dict[str, str]) -> None:
+    r = chat(sse_server, env, "x", input=b"\xff\xfe\x00bad")
+    assert r.returncode == 2
+    assert "not UTF-8" in r.stderr.decode()
+
+
+def test_stdin_left_open_does_not_hang(sse_server: SSEServer, env: dict[str, str]) -> None:
+    import subprocess
+    import time
+
+    from conftest import MINT
+
+    sse_server.queue(Canned(body=[sse_file("openai_poem.sse")]))
+    start = time.monotonic()
+    # A pipe whose writer never writes nor closes: a CI runner's idle stdin.
+    proc = subprocess.Popen(
+        [*MINT, "chat", "--stdin-timeout", "0.3", "写一首诗"],
+        env={**env, "MINT_BASE_URL": sse_server.base_url},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        out, err = proc.communicate(timeout=20)  # communicate would close stdin: avoid it
+    except subprocess.TimeoutExpired:  # pragma: no cover - the failure being tested
+        proc.kill()
+        raise
+    assert proc.returncode == 0, err
+    assert out.decode() == POEM + "\n"
+    assert time.monotonic() - start < 15
+
+
+def test_stdin_never_closing_pipe_really_open(sse_server: SSEServer, env: dict[str, str]) -> None:
+    """Same, but the test keeps the write end open for the whole run."""
+    import os
+    import subprocess
+
+    from conftest import MINT
+
+    sse_server.queue(Canned(body=[sse_file("openai_poem.sse")]))
+    read_end, write_end = os.pipe()
+    try:
+        r = subprocess.run(
+            [*MINT, "chat", "--stdin-timeout", "0.2", "写一首诗"],
+            env={**env, "MINT_BASE_URL": sse_server.base_url},
+            stdin=read_end,
+            capture_output=True,
+            timeout=20,
+        )
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.decode() == POEM + "\n"
+    assert "stdin sent nothing" in r.stderr.decode()
+    assert sse_server.requests[-1]["body"]["messages"][-1]["content"] == "写一首诗"
