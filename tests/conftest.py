@@ -11,7 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from sse_server import SSEServer  # noqa: E402
+from sse_server import SSEServer
 
 MINT = [sys.executable, "-m", "mintcli"]
 SECRET = "sk-test-SECRET-do-not-print"

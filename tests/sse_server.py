@@ -20,9 +20,7 @@ from typing import Any
 class Canned:
     body: list[bytes] = field(default_factory=list)  # pieces, each sent and flushed
     status: int = 200
-    headers: dict[str, str] = field(
-        default_factory=lambda: {"Content-Type": "text/event-stream"}
-    )
+    headers: dict[str, str] = field(default_factory=lambda: {"Content-Type": "text/event-stream"})
     pause: float = 0.0  # seconds between pieces
     abort: bool = False  # drop the connection after the pieces (no chunked end)
     stall: float = 0.0  # after the pieces, wait this long before ending

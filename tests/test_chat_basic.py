@@ -175,12 +175,27 @@ def test_in_stream_error_exits_5_with_server_message(
 @pytest.mark.parametrize(
     ("status", "code", "body", "needle"),
     [
-        (400, 4, {"error": {"message": "bad model name", "type": "invalid_request_error"}}, "bad model name"),
+        (
+            400,
+            4,
+            {"error": {"message": "bad model name", "type": "invalid_request_error"}},
+            "bad model name",
+        ),
         (401, 4, {"error": {"message": "Incorrect API key", "type": "auth"}}, "Incorrect API key"),
-        (404, 4, {"type": "error", "error": {"type": "not_found_error", "message": "no route"}}, "no route"),
+        (
+            404,
+            4,
+            {"type": "error", "error": {"type": "not_found_error", "message": "no route"}},
+            "no route",
+        ),
         (429, 6, {"error": {"message": "slow down", "type": "rate_limit"}}, "slow down"),
         (500, 5, {"error": {"message": "boom", "type": "server_error"}}, "boom"),
-        (529, 5, {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}, "Overloaded"),
+        (
+            529,
+            5,
+            {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}},
+            "Overloaded",
+        ),
     ],
 )
 def test_http_errors_map_to_exit_codes(
@@ -211,7 +226,9 @@ def test_json_body_with_200_is_not_parsed_as_sse(
     sse_server: SSEServer, env: dict[str, str]
 ) -> None:
     sse_server.queue(
-        Canned(headers={"Content-Type": "application/json"}, body=[b'{"error": {"message": "nope"}}'])
+        Canned(
+            headers={"Content-Type": "application/json"}, body=[b'{"error": {"message": "nope"}}']
+        )
     )
     r = chat(sse_server, env, "--max-retries", "0", "x")
     assert r.returncode == 5
@@ -314,7 +331,15 @@ def test_request_bodies(sse_server: SSEServer, env: dict[str, str], tmp_path: Pa
     ]
     (tmp_path / "m.json").write_text(json.dumps(history))
     r = chat(
-        sse_server, env, "--protocol", "anthropic", "-s", "sys", "--messages", str(tmp_path / "m.json"), "again"
+        sse_server,
+        env,
+        "--protocol",
+        "anthropic",
+        "-s",
+        "sys",
+        "--messages",
+        str(tmp_path / "m.json"),
+        "again",
     )
     assert r.returncode == 0, r.stderr
     req = sse_server.requests[-1]

@@ -27,7 +27,7 @@ def _end() -> bytes:
 
 def test_pipe_closed_early_is_quiet(sse_server: SSEServer, env: dict[str, str]) -> None:
     sse_server.queue(Canned(body=[*_openai_lines(400), _end()], pause=0.005))
-    cmd = " ".join(MINT) + " chat hi | head -1; echo \"status=${PIPESTATUS[0]}\" >&2"
+    cmd = " ".join(MINT) + ' chat hi | head -1; echo "status=${PIPESTATUS[0]}" >&2'
     r = subprocess.run(
         ["bash", "-c", cmd],
         env={**env, "MINT_BASE_URL": sse_server.base_url},
@@ -145,7 +145,11 @@ def test_key_never_printed(sse_server: SSEServer, env: dict[str, str]) -> None:
     env = {**env, "MINT_BASE_URL": sse_server.base_url}
     for args in (["-v", "hi"], ["--dry-run", "hi"], ["--api-key", SECRET, "--dry-run", "hi"]):
         r = subprocess.run(
-            [*MINT, "chat", *args], env=env, capture_output=True, timeout=30, stdin=subprocess.DEVNULL
+            [*MINT, "chat", *args],
+            env=env,
+            capture_output=True,
+            timeout=30,
+            stdin=subprocess.DEVNULL,
         )
         assert r.returncode == 0, r.stderr
         assert SECRET.encode() not in r.stdout + r.stderr
