@@ -6,6 +6,13 @@ import sys
 
 
 def main() -> None:
+    argv = sys.argv[1:]
+    if argv in (["--version"], ["-V"]):
+        # Answered before click is imported: start-up time matters in loops and scripts.
+        from mintcli import __version__
+
+        sys.stdout.write(f"mint {__version__}\n")
+        sys.exit(0)
     from mintcli.cli import main as cli_main
 
     sys.exit(cli_main())

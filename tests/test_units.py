@@ -1,0 +1,324 @@
+"""Pure units: SSE framing, protocol decoders, retry policy, continuation filter, config."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from mintcli.errors import ConfigError, InStreamError, NetworkError, ProtocolError, RateLimited
+from mintcli.events import End, Finish, MessageStart, ReasoningDelta, TextDelta, ToolCall, Usage
+from mintcli.protocols.anthropic import AnthropicDecoder, AnthropicProtocol, convert_messages
+from mintcli.protocols.openai import OpenAIDecoder, OpenAIProtocol
+from mintcli.request import ChatRequest, ToolSpec
+from mintcli.retry import ContinuationFilter, RetryPolicy
+from mintcli.sse import SSEDecoder, SSEEvent
+
+DATA = Path(__file__).parent / "data"
+
+
+def frames(raw: bytes, step: int) -> list[SSEEvent]:
+    dec = SSEDecoder()
+    out: list[SSEEvent] = []
+    for i in range(0, len(raw), step):
+        out.extend(dec.feed(raw[i : i + step]))
+    out.extend(dec.flush())
+    return out
+
+
+# -- SSE ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("step", [1, 2, 3, 5, 1000])
+def test_sse_line_endings_fields_and_comments(step: int) -> None:
+    raw = (
+        b"\xef\xbb\xbf: comment\r\n"
+        b"event: first\r\nid: 1\r\ndata: a\r\ndata:  b\r\n\r\n"
+        b"data:c\rretry: 1500\r\r"
+        b"id\nevent: e\ndata\n\n"
+        b"field-without-colon\nid: bad\0id\ndata: d\n\n"
+        b"data: unterminated"
+    )
+    got = frames(raw, step)
+    assert got == [
+        SSEEvent("first", b"a\n b", "1"),
+        SSEEvent("message", b"c", "1"),
+        SSEEvent("e", b"", ""),
+        SSEEvent("message", b"d", ""),
+    ]
+
+
+def test_sse_retry_field_and_blank_events() -> None:
+    dec = SSEDecoder()
+    assert dec.feed(b"retry: 2500\n\nevent: x\n\n") == []  # no data: nothing dispatched
+    assert dec.retry_ms == 2500
+    assert dec.feed(b"retry: 12a\n") == []
+    assert dec.retry_ms == 2500
+
+
+def test_sse_crlf_split_across_reads_is_one_line_end() -> None:
+    dec = SSEDecoder()
+    assert dec.feed(b"data: x\r") == []
+    assert dec.feed(b"\n\r") == []
+    assert dec.feed(b"\n") == [SSEEvent("message", b"x", None)]
+
+
+def test_sse_utf8_split_inside_a_character() -> None:
+    text = "data: 床前明月光🌙\n\n".encode()
+    assert frames(text, 1) == [SSEEvent("message", "床前明月光🌙".encode(), None)]
+
+
+# -- OpenAI --------------------------------------------------------------------
+
+
+def decode_all(decoder: OpenAIDecoder | AnthropicDecoder, name: str) -> list[object]:
+    out: list[object] = []
+    for f in frames((DATA / name).read_bytes(), 13):
+        out.extend(decoder.decode(f))
+    return out
+
+
+def test_openai_decoder_tools_interleaved_and_reasoning() -> None:
+    dec = OpenAIDecoder()
+    events = decode_all(dec, "openai_tools.sse")
+    assert dec.terminated
+    assert events[0] == MessageStart("chatcmpl-rec1", "openai/gpt-4o")
+    assert [e for e in events if isinstance(e, ReasoningDelta)] == [
+        ReasoningDelta("用户问天气,"),
+        ReasoningDelta("调用工具。"),
+    ]
+    assert [e for e in events if isinstance(e, TextDelta)] == [TextDelta("我来查一下。")]
+    calls = [e for e in events if isinstance(e, ToolCall)]
+    assert calls == [
+        ToolCall("call_a", "get_weather", {"location": "北京"}),
+        ToolCall("call_b", "get_time", {"tz": "Asia/Shanghai"}),
+    ]
+    assert events[-2:] == [Finish("tool_calls"), End()]
+
+
+def test_openai_usage_chunk_and_empty_deltas() -> None:
+    dec = OpenAIDecoder()
+    events = decode_all(dec, "openai_poem.sse")
+    assert Usage(9, 6) in events
+    assert Finish("stop") in events
+    assert "".join(e.text for e in events if isinstance(e, TextDelta)).endswith("🌙")
+
+
+def test_openai_invalid_arguments_kept_raw() -> None:
+    dec = OpenAIDecoder()
+    chunks = [
+        b'{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"c1","function":{"name":"f","arguments":"{\\"a\\": "}}]}}]}',
+        b'{"choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}',
+    ]
+    out = [e for c in chunks for e in dec.decode(SSEEvent("message", c, None))]
+    call = out[0]
+    assert isinstance(call, ToolCall)
+    assert call.arguments == '{"a": '
+    assert call.arguments_error is not None and "invalid JSON" in call.arguments_error
+
+
+def test_openai_stream_errors() -> None:
+    dec = OpenAIDecoder()
+    with pytest.raises(ProtocolError):
+        dec.decode(SSEEvent("message", b"{nope", None))
+    with pytest.raises(InStreamError) as info:
+        dec.decode(
+            SSEEvent("message", b'{"error":{"message":"busy","type":"rate_limit_exceeded"}}', None)
+        )
+    assert int(info.value.exit_code) == 6 and info.value.retryable
+    with pytest.raises(InStreamError) as info:
+        dec.decode(
+            SSEEvent("message", b'{"error":{"message":"no","type":"invalid_request_error"}}', None)
+        )
+    assert int(info.value.exit_code) == 4 and not info.value.retryable
+
+
+def test_openai_body_tools_and_choice() -> None:
+    tool = ToolSpec("get_weather", "天气", {"type": "object", "properties": {}})
+    req = ChatRequest(
+        model="m",
+        messages=[{"role": "user", "content": "q"}],
+        tools=(tool,),
+        tool_choice="get_weather",
+    )
+    body = OpenAIProtocol().build_body(req.with_prefill("partial"))
+    assert body["tools"] == [
+        {
+            "type": "function",
+            "function": {
+                "name": "get_weather",
+                "description": "天气",
+                "parameters": {"type": "object", "properties": {}},
+            },
+        }
+    ]
+    assert body["tool_choice"] == {"type": "function", "function": {"name": "get_weather"}}
+    assert body["messages"][-1] == {"role": "assistant", "content": "partial"}
+
+
+# -- Anthropic -----------------------------------------------------------------
+
+
+def test_anthropic_decoder_tools_with_empty_input() -> None:
+    dec = AnthropicDecoder()
+    events = decode_all(dec, "anthropic_tools.sse")
+    assert dec.terminated
+    calls = [e for e in events if isinstance(e, ToolCall)]
+    assert calls == [
+        ToolCall("toolu_a", "get_weather", {"location": "北京"}),
+        ToolCall("toolu_b", "get_time", {}),
+    ]
+    assert Finish("tool_use") in events
+    assert events[-1] == End()
+    usages = [e for e in events if isinstance(e, Usage)]
+    assert usages == [Usage(30, 1), Usage(None, 20)]
+
+
+def test_anthropic_error_event() -> None:
+    dec = AnthropicDecoder()
+    raw = b'{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}'
+    with pytest.raises(InStreamError) as info:
+        dec.decode(SSEEvent("error", raw, None))
+    assert int(info.value.exit_code) == 5 and info.value.retryable
+
+
+def test_anthropic_message_conversion() -> None:
+    messages = [
+        {"role": "system", "content": "sys"},
+        {"role": "user", "content": "weather?"},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "c1",
+                    "type": "function",
+                    "function": {"name": "w", "arguments": '{"city":"北京"}'},
+                },
+                {"id": "c2", "type": "function", "function": {"name": "t", "arguments": "{}"}},
+            ],
+        },
+        {"role": "tool", "tool_call_id": "c1", "content": "晴"},
+        {"role": "tool", "tool_call_id": "c2", "content": "noon"},
+    ]
+    system, out = convert_messages(messages)
+    assert system == "sys"
+    assert out == [
+        {"role": "user", "content": "weather?"},
+        {
+            "role": "assistant",
+            "content": [
+                {"type": "tool_use", "id": "c1", "name": "w", "input": {"city": "北京"}},
+                {"type": "tool_use", "id": "c2", "name": "t", "input": {}},
+            ],
+        },
+        {
+            "role": "user",
+            "content": [
+                {"type": "tool_result", "tool_use_id": "c1", "content": "晴"},
+                {"type": "tool_result", "tool_use_id": "c2", "content": "noon"},
+            ],
+        },
+    ]
+
+
+def test_anthropic_body_defaults_and_tool_choice() -> None:
+    tool = ToolSpec("w", None, {"type": "object"})
+    for choice, wire in [
+        ("auto", {"type": "auto"}),
+        ("required", {"type": "any"}),
+        ("none", {"type": "none"}),
+        ("w", {"type": "tool", "name": "w"}),
+    ]:
+        req = ChatRequest(
+            model="m",
+            messages=[{"role": "user", "content": "q"}],
+            tools=(tool,),
+            tool_choice=choice,
+        )
+        body = AnthropicProtocol().build_body(req)
+        assert body["tool_choice"] == wire
+        assert body["max_tokens"] == 4096
+        assert body["tools"] == [{"name": "w", "input_schema": {"type": "object"}}]
+
+
+# -- retry and continuation ----------------------------------------------------
+
+
+def test_backoff_grows_with_jitter_and_cap() -> None:
+    policy = RetryPolicy(max_retries=5, base=1.0, cap=5.0)
+    rng = random.Random(7)
+    err = NetworkError("x")
+    delays = [policy.delay(n, err, rng) for n in range(5)]
+    for n, d in enumerate(delays):
+        full = min(5.0, 2.0**n)
+        assert full / 2 <= d <= full
+    assert policy.delay(0, RateLimited("x", status=429, retry_after=3.0)) == 3.0
+    assert policy.delay(0, RateLimited("x", status=429, retry_after=99.0)) == 5.0
+    assert policy.should_retry(err, 4) and not policy.should_retry(err, 5)
+    assert not RetryPolicy(max_retries=0).should_retry(err, 0)
+
+
+def test_continuation_filter_drops_repeated_whitespace_only() -> None:
+    f = ContinuationFilter(text="\n")
+    assert f.text("\n疑是") == "疑是"
+    assert f.text("\n") == "\n"  # expectation consumed: later text passes
+    f = ContinuationFilter(text="\n\n")
+    assert f.text("\n") == ""
+    assert f.text("\nA") == "A"
+    f = ContinuationFilter(text=" ")
+    assert f.text("x") == "x"  # the model did not repeat it: nothing dropped
+
+
+def test_continuation_filter_tool_calls_and_reasoning() -> None:
+    done = [ToolCall("a", "w", {"c": 1})]
+    f = ContinuationFilter(reasoning="thinking", calls=done)
+    assert f.reasoning("think") == ""
+    assert f.reasoning("ing more") == " more"
+    assert not f.tool_call(ToolCall("other-id", "w", {"c": 1}))
+    assert f.tool_call(ToolCall("b", "t", {}))
+
+
+# -- config ----------------------------------------------------------------------
+
+
+def test_config_precedence(tmp_path: Path) -> None:
+    from mintcli.config import load_settings
+
+    cfg = tmp_path / "mint" / "config.toml"
+    cfg.parent.mkdir()
+    cfg.write_text(
+        'model = "cfg/model"\nprotocol = "anthropic"\nmax_retries = 2\n'
+        '[profiles.fast]\nmodel = "profile/model"\nidle_timeout = 5\n'
+    )
+    env = {"XDG_CONFIG_HOME": str(tmp_path)}
+    s = load_settings({}, environ=env)
+    assert (s.model, s.protocol, s.max_retries) == ("cfg/model", "anthropic", 2)
+    s = load_settings({}, profile="fast", environ=env)
+    assert (s.model, s.idle_timeout) == ("profile/model", 5)
+    s = load_settings({}, profile="fast", environ={**env, "MINT_MODEL": "env/model"})
+    assert s.model == "env/model"
+    s = load_settings({"model": "flag/model"}, environ={**env, "MINT_MODEL": "env/model"})
+    assert s.model == "flag/model"
+    s = load_settings({}, environ={})
+    assert (s.model, s.protocol, s.base_url) == (
+        "openai/gpt-4o",
+        "openai",
+        "https://api.mint-cloud.ai/v1",
+    )
+    with pytest.raises(ConfigError, match="no profile"):
+        load_settings({}, profile="nope", environ=env)
+    cfg.write_text("modle = 1\n")
+    with pytest.raises(ConfigError, match="unknown setting 'modle'"):
+        load_settings({}, environ=env)
+    cfg.write_text("max_retries = 'five'\n")
+    with pytest.raises(ConfigError, match="wrong type"):
+        load_settings({}, environ=env)
+    cfg.write_text("this is = not toml [\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_settings({}, environ=env)
+    with pytest.raises(ConfigError, match="MINT_MAX_RETRIES"):
+        load_settings({}, environ={"MINT_MAX_RETRIES": "lots"})
+    with pytest.raises(ConfigError, match="protocol must be one of"):
+        load_settings({}, environ={"MINT_PROTOCOL": "grpc"})
