@@ -25,8 +25,8 @@ class RetryPolicy:
         Retry-After / retry-after-ms. No single wait exceeds the cap."""
         if error.retry_after is not None:
             return min(self.cap, error.retry_after)
-        full = min(self.cap, self.base * (2**retries_done))
-        r: float = (rng or random).random()
+        full = min(self.cap, self.base * (2.0**retries_done))
+        r = (rng or random).random()
         return full / 2 + r * full / 2
 
 

@@ -206,6 +206,7 @@ class ChatRun:
         """Choose how the next attempt continues; returns its name for the log."""
         if self._lei_ok and self._last_event_id is not None and self._decoder is not None:
             self._lei_attempt = True
+            self.resumed = True
             return "last-event-id"
         self._lei_attempt = False
         self._decoder = None  # a partial tool call or block is dropped, restarted cleanly

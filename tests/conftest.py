@@ -58,3 +58,31 @@ def run_mint(
         timeout=timeout,
         **kwargs,
     )
+
+
+@pytest.fixture
+def make_mock() -> Iterator[Any]:
+    """Start in-thread mock gateways with given options; all stopped afterwards."""
+    from mintcli.mock import MockOptions, MockServer
+
+    servers: list[MockServer] = []
+
+    def start(**options: Any) -> MockServer:
+        log = options.pop("log", None)
+        server = MockServer("127.0.0.1", 0, MockOptions(**options), log).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def mock_env(env: dict[str, str], server: Any) -> dict[str, str]:
+    return {**env, "MINT_BASE_URL": server.base_url}
+
+
+def jsonl(out: bytes) -> list[dict[str, Any]]:
+    import json
+
+    return [json.loads(line) for line in out.decode().splitlines()]

@@ -46,9 +46,10 @@ class AnthropicProtocol:
         return {"x-api-key": api_key, "anthropic-version": API_VERSION}
 
     def build_body(self, request: ChatRequest) -> dict[str, Any]:
-        system, messages = convert_messages(request.messages)
+        source = request.messages
         if request.prefill is not None:
-            _append(messages, "assistant", [{"type": "text", "text": request.prefill}])
+            source = [*source, {"role": "assistant", "content": request.prefill}]
+        system, messages = convert_messages(source)
         body: dict[str, Any] = {
             "model": request.model,
             "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS,

@@ -1,0 +1,17 @@
+"""mint mock: a deterministic local gateway speaking the OpenAI and Anthropic
+wire formats, with scripted replies and injectable faults. Standard library and
+orjson only."""
+
+from mintcli.mock.faults import Fault, FaultSpecError, parse_fault
+from mintcli.mock.script import MockScriptError
+from mintcli.mock.server import MockOptions, MockServer, serve_main
+
+__all__ = [
+    "Fault",
+    "FaultSpecError",
+    "MockOptions",
+    "MockScriptError",
+    "MockServer",
+    "parse_fault",
+    "serve_main",
+]

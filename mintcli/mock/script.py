@@ -1,0 +1,267 @@
+"""What the mock says: deterministic default replies and scripted rules.
+
+A reply is a pure function of the request (and the script), so a test or a
+resumed stream can rely on getting the same answer again.
+
+Script rules (``--script FILE``, a JSON array or one JSON object per line):
+  match:            {"model": exact-or-regex, "prompt": regex over the last user
+                     message, "protocol": "openai"|"anthropic"}  (all optional)
+  text, reasoning:  strings
+  tool_calls:       [{"id"?, "name", "arguments": object or raw string}]
+  interleave:       OpenAI only: argument pieces of several calls alternate
+  finish_reason:    override (default stop/end_turn, tool_calls/tool_use with calls)
+  usage:            {"input_tokens", "output_tokens"} override
+  piece_chars, delay, first_byte_delay, repeat (the text repeated N times),
+  ids (send SSE ids), honor_last_event_id, fault (a fault spec, see faults.py)
+The first matching rule wins; without one the default reply is used.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from mintcli.mock.faults import Fault, FaultSpecError, parse_fault
+
+POEM = "《静夜思》\n床前明月光,\n疑是地上霜。\n举头望明月,\n低头思故乡。🌙\n"
+
+
+class MockScriptError(ValueError):
+    """A script (or option) the mock cannot use."""
+
+
+@dataclass(frozen=True)
+class MockCall:
+    id: str
+    name: str
+    arguments: str  # the JSON text, sent as-is (it may be invalid on purpose)
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str = ""
+    reasoning: str = ""
+    tool_calls: tuple[MockCall, ...] = ()
+    interleave: bool = False
+    finish_reason: str | None = None
+    usage: dict[str, int] | None = None
+    piece_chars: int = 4
+    delay: float = 0.0
+    first_byte_delay: float = 0.0
+    repeat: int = 1
+    ids: bool = True
+    honor_last_event_id: bool = True
+    fault: Fault | None = None
+
+
+@dataclass(frozen=True)
+class Rule:
+    model: re.Pattern[str] | None
+    prompt: re.Pattern[str] | None
+    protocol: str | None
+    fields: dict[str, Any] = field(default_factory=dict)
+
+    def matches(self, protocol: str, model: str, prompt: str) -> bool:
+        if self.protocol is not None and self.protocol != protocol:
+            return False
+        if self.model is not None and not self.model.fullmatch(model):
+            return False
+        return self.prompt is None or bool(self.prompt.search(prompt))
+
+
+_REPLY_KEYS: dict[str, type | tuple[type, ...]] = {
+    "text": str,
+    "reasoning": str,
+    "interleave": bool,
+    "finish_reason": str,
+    "piece_chars": int,
+    "delay": (int, float),
+    "first_byte_delay": (int, float),
+    "repeat": int,
+    "ids": bool,
+    "honor_last_event_id": bool,
+}
+
+
+def _calls(raw: Any, where: str) -> tuple[MockCall, ...]:
+    if not isinstance(raw, list):
+        raise MockScriptError(f"{where}: tool_calls must be a list")
+    calls = []
+    for i, call in enumerate(raw):
+        if not isinstance(call, dict) or not isinstance(call.get("name"), str):
+            raise MockScriptError(f"{where}: tool_calls[{i}] needs a name")
+        args = call.get("arguments", {})
+        text = args if isinstance(args, str) else orjson.dumps(args).decode()
+        calls.append(MockCall(str(call.get("id") or f"call_mock_{i}"), call["name"], text))
+    return tuple(calls)
+
+
+def parse_rule(obj: Any, where: str) -> Rule:
+    if not isinstance(obj, dict):
+        raise MockScriptError(f"{where}: a rule must be a JSON object")
+    match = obj.get("match") or {}
+    if not isinstance(match, dict):
+        raise MockScriptError(f"{where}: match must be an object")
+    fields: dict[str, Any] = {}
+    for key, value in obj.items():
+        if key == "match":
+            continue
+        if key == "tool_calls":
+            fields[key] = _calls(value, where)
+        elif key == "usage":
+            if not isinstance(value, dict):
+                raise MockScriptError(f"{where}: usage must be an object")
+            fields[key] = {k: int(v) for k, v in value.items()}
+        elif key == "fault":
+            try:
+                fields[key] = parse_fault(value)
+            except FaultSpecError as exc:
+                raise MockScriptError(f"{where}: {exc}") from None
+        elif key in _REPLY_KEYS:
+            expected = _REPLY_KEYS[key]
+            if not isinstance(value, expected) or (isinstance(value, bool) and expected is int):
+                raise MockScriptError(f"{where}: {key} has the wrong type")
+            fields[key] = value
+        else:
+            raise MockScriptError(f"{where}: unknown rule key {key!r}")
+    try:
+        model = match.get("model")
+        prompt = match.get("prompt")
+        return Rule(
+            model=re.compile(model) if model else None,
+            prompt=re.compile(prompt) if prompt else None,
+            protocol=match.get("protocol"),
+            fields=fields,
+        )
+    except re.error as exc:
+        raise MockScriptError(f"{where}: bad regular expression: {exc}") from None
+
+
+def load_script(path: Path) -> list[Rule]:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise MockScriptError(f"script {path}: {exc.strerror or exc}") from None
+    stripped = data.strip()
+    try:
+        if stripped.startswith(b"["):
+            items = orjson.loads(stripped)
+        else:
+            items = [orjson.loads(line) for line in stripped.splitlines() if line.strip()]
+    except orjson.JSONDecodeError as exc:
+        raise MockScriptError(f"script {path}: not valid JSON or JSONL ({exc})") from None
+    return [parse_rule(item, f"script {path}: rule {i}") for i, item in enumerate(items)]
+
+
+# -- reading requests ---------------------------------------------------------------
+
+
+def content_text(content: Any) -> str:
+    """Text of a message content in either protocol's shape."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = []
+        for block in content:
+            if not isinstance(block, dict):
+                continue
+            if block.get("type") == "text":
+                parts.append(str(block.get("text", "")))
+            elif block.get("type") == "tool_result":
+                parts.append(content_text(block.get("content")))
+        return "".join(parts)
+    return ""
+
+
+def is_tool_result(message: dict[str, Any]) -> bool:
+    if message.get("role") == "tool":
+        return True
+    content = message.get("content")
+    return isinstance(content, list) and any(
+        isinstance(b, dict) and b.get("type") == "tool_result" for b in content
+    )
+
+
+def _tool_name(tool: Any) -> str | None:
+    if not isinstance(tool, dict):
+        return None
+    fn = tool.get("function") if tool.get("type") == "function" else tool
+    name = fn.get("name") if isinstance(fn, dict) else None
+    return name if isinstance(name, str) else None
+
+
+def _tool_schema(tool: dict[str, Any]) -> dict[str, Any]:
+    fn = tool.get("function") if tool.get("type") == "function" else tool
+    assert isinstance(fn, dict)
+    schema = fn.get("parameters") or fn.get("input_schema") or {}
+    return schema if isinstance(schema, dict) else {}
+
+
+def _subject(prompt: str) -> str:
+    """A short value taken from the prompt: the first two characters of its first
+    run of CJK characters (北京的天气 -> 北京), else its first word."""
+    cjk = re.search(r"[\u4e00-\u9fff]+", prompt)
+    if cjk:
+        return cjk.group(0)[:2]
+    word = re.search(r"\w+", prompt)
+    return word.group(0) if word else "x"
+
+
+def _arguments_for(schema: dict[str, Any], prompt: str) -> dict[str, Any]:
+    props = schema.get("properties") or {}
+    wanted = schema.get("required") or list(props)
+    args: dict[str, Any] = {}
+    for name in wanted:
+        kind = (props.get(name) or {}).get("type", "string")
+        args[name] = {"integer": 1, "number": 1, "boolean": True}.get(kind, _subject(prompt))
+    return args
+
+
+def _tool_choice_name(choice: Any, tools: list[Any]) -> str | None:
+    """The tool to call by default, or None when tools are off."""
+    if choice in ("none", {"type": "none"}):
+        return None
+    if isinstance(choice, dict):
+        named = choice.get("name") or (choice.get("function") or {}).get("name")
+        if isinstance(named, str):
+            return named
+    return _tool_name(tools[0]) if tools else None
+
+
+def default_reply(body: dict[str, Any], messages: list[dict[str, Any]]) -> Reply:
+    last = messages[-1] if messages else {}
+    prompt = content_text(last.get("content"))
+    if is_tool_result(last):
+        return Reply(text=f"Tool result received: {prompt}")
+    tools = body.get("tools") or []
+    name = _tool_choice_name(body.get("tool_choice"), tools)
+    if name is not None:
+        tool = next((t for t in tools if _tool_name(t) == name), None)
+        if tool is not None:
+            args = _arguments_for(_tool_schema(tool), prompt)
+            return Reply(tool_calls=(MockCall("call_mock_0", name, orjson.dumps(args).decode()),))
+    if re.search(r"诗|poem", prompt, re.IGNORECASE):
+        return Reply(text=POEM)
+    return Reply(text=f"Mock reply to: {prompt[:200]}")
+
+
+def choose_reply(
+    rules: list[Rule],
+    protocol: str,
+    body: dict[str, Any],
+    messages: list[dict[str, Any]],
+    base: Reply,
+) -> Reply:
+    """The reply for a conversation (without any final assistant prefill)."""
+    model = str(body.get("model", ""))
+    user: dict[str, Any] = next((m for m in reversed(messages) if m.get("role") == "user"), {})
+    prompt = content_text(user.get("content"))
+    for rule in rules:
+        if rule.matches(protocol, model, prompt):
+            return replace(base, **rule.fields)
+    reply = default_reply(body, messages)
+    return replace(base, text=reply.text, tool_calls=reply.tool_calls)
