@@ -245,8 +245,13 @@ def anthropic_stream(reply: Reply, p: Plan, model: str, rid: str) -> list[Event]
         )
     for call, pieces in zip(reply.tool_calls, p.arguments, strict=True):
         pre, post = delta_template("input_json_delta", "partial_json")
-        deltas = [Event(pre + orjson.dumps(s) + post, True, "content_block_delta") for s in pieces]
-        if not deltas:  # a call with empty input still gets one (empty) delta
+        empty = call.arguments.strip() in ("", "{}")
+        deltas = (
+            []
+            if empty
+            else [Event(pre + orjson.dumps(s) + post, True, "content_block_delta") for s in pieces]
+        )
+        if not deltas:  # like the real API: a call with empty input gets one empty delta
             deltas = [Event(pre + b'""' + post, False, "content_block_delta")]
         block({"type": "tool_use", "id": call.id, "name": call.name, "input": {}}, deltas)
     events.append(
@@ -308,7 +313,9 @@ _ANTHROPIC_TYPES = {
 _OPENAI_TYPES = {429: "rate_limit_exceeded", 401: "invalid_request_error"}
 
 
-def error_body(protocol: str, status: int, message: str, kind: str | None = None) -> bytes:
+def error_body(
+    protocol: str, status: int, message: str, kind: str | None = None, code: str | None = None
+) -> bytes:
     if protocol == "anthropic":
         kind = kind or _ANTHROPIC_TYPES.get(
             status, "api_error" if status >= 500 else "invalid_request_error"
@@ -317,4 +324,4 @@ def error_body(protocol: str, status: int, message: str, kind: str | None = None
     kind = kind or _OPENAI_TYPES.get(
         status, "server_error" if status >= 500 else "invalid_request_error"
     )
-    return orjson.dumps({"error": {"message": message, "type": kind, "param": None, "code": None}})
+    return orjson.dumps({"error": {"message": message, "type": kind, "param": None, "code": code}})

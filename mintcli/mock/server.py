@@ -60,11 +60,14 @@ class MockOptions:
 class _Refusal(Exception):
     """Answer with an error status and body (in the protocol's shape)."""
 
-    def __init__(self, status: int, message: str, kind: str | None = None) -> None:
+    def __init__(
+        self, status: int, message: str, kind: str | None = None, code: str | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.kind = kind
+        self.code = code
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -96,7 +99,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def _refuse(self, refusal: _Refusal, headers: dict[str, str] | None = None) -> None:
-        body = render.error_body(self._protocol(), refusal.status, refusal.message, refusal.kind)
+        body = render.error_body(
+            self._protocol(), refusal.status, refusal.message, refusal.kind, refusal.code
+        )
         self._send_json(refusal.status, body, headers)
 
     def _record(self, raw: bytes) -> None:
@@ -176,6 +181,7 @@ class _Handler(BaseHTTPRequestHandler):
             404,
             f"Unknown request URL: {self.command} {self.path}. Please check the URL for typos.",
             "invalid_request_error",
+            "unknown_url",
         )
 
     # -- chat ------------------------------------------------------------------------
