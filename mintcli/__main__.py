@@ -13,6 +13,14 @@ def main() -> None:
 
         sys.stdout.write(f"mint {__version__}\n")
         sys.exit(0)
+    if argv and argv[-1] in ("--help", "-h"):
+        # Pre-rendered by docgen from the same click tree (tests keep it current).
+        from mintcli._helptext import HELP
+
+        text = HELP.get(tuple(argv[:-1]))
+        if text is not None:
+            sys.stdout.write(text)
+            sys.exit(0)
     from mintcli.cli import main as cli_main
 
     sys.exit(cli_main())

@@ -104,9 +104,12 @@ Examples:
 @click.option(
     "--max-tokens",
     type=click.IntRange(min=1),
+    metavar="N",
     help="Maximum output tokens (anthropic default: 4096).",
 )
-@click.option("--temperature", type=click.FloatRange(min=0), help="Sampling temperature.")
+@click.option(
+    "--temperature", type=click.FloatRange(min=0), metavar="T", help="Sampling temperature."
+)
 @click.option(
     "-o",
     "--option",
@@ -144,6 +147,7 @@ Examples:
 @click.option(
     "--max-retries",
     type=click.IntRange(min=0),
+    metavar="N",
     help="Retries after a failure (0 disables).  [default: 5]",
 )
 @click.option(
@@ -234,6 +238,7 @@ Examples:
 @click.option(
     "--port",
     type=click.IntRange(0, 65535),
+    metavar="PORT",
     default=0,
     show_default=True,
     help="Port (0 picks a free one).",
@@ -249,6 +254,7 @@ Examples:
 @click.option(
     "--piece-chars",
     type=click.IntRange(min=1),
+    metavar="N",
     default=4,
     show_default=True,
     help="Characters per streamed piece.",
@@ -256,6 +262,7 @@ Examples:
 @click.option(
     "--delay",
     type=click.FloatRange(min=0),
+    metavar="SECONDS",
     default=0.0,
     show_default=True,
     help="Seconds between pieces.",
@@ -263,6 +270,7 @@ Examples:
 @click.option(
     "--first-byte-delay",
     type=click.FloatRange(min=0),
+    metavar="SECONDS",
     default=0.0,
     show_default=True,
     help="Seconds before a response starts.",
@@ -363,6 +371,9 @@ def main(argv: list[str] | None = None) -> int:
         result = cli.main(args=args, prog_name="mint", standalone_mode=False)
     except click.exceptions.Exit as exc:
         return exc.exit_code
+    except click.exceptions.NoArgsIsHelpError as exc:
+        click.echo(exc.format_message(), err=True)
+        return int(ExitCode.USAGE)
     except click.UsageError as exc:
         if exc.ctx is not None:
             click.echo(exc.ctx.get_usage(), err=True)

@@ -1,0 +1,190 @@
+"""Docs stay true: generated files are current, scripts parse, the man page
+renders, help has examples, README's commands are the ones CI runs."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import MINT
+
+from mintcli import docgen
+from mintcli.errors import ExitCode
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = str(Path(sys.executable).parent)
+
+
+def need(tool: str) -> None:
+    if shutil.which(tool) is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"{tool} is required in CI")
+        pytest.skip(f"{tool} not installed")
+
+
+def test_generated_files_are_current() -> None:
+    for path, content in docgen.outputs(ROOT).items():
+        assert path.read_text(encoding="utf-8") == content, (
+            f"{path.relative_to(ROOT)} is stale: run python -m mintcli.docgen"
+        )
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_completion_command_prints_the_committed_script(shell: str) -> None:
+    name = {"bash": "mint.bash", "zsh": "_mint", "fish": "mint.fish"}[shell]
+    r = subprocess.run([*MINT, "completion", shell], capture_output=True, timeout=30)
+    assert r.returncode == 0
+    assert r.stdout.decode() == (ROOT / "completions" / name).read_text()
+
+
+@pytest.mark.parametrize(
+    ("shell", "args"),
+    [("bash", ["-n"]), ("zsh", ["-n"]), ("fish", ["--no-execute"])],
+)
+def test_completion_scripts_parse(shell: str, args: list[str]) -> None:
+    need(shell)
+    name = {"bash": "mint.bash", "zsh": "_mint", "fish": "mint.fish"}[shell]
+    r = subprocess.run([shell, *args, str(ROOT / "completions" / name)], capture_output=True)
+    assert r.returncode == 0, r.stderr
+
+
+def _bash_complete(words: list[str], tmp_path: Path) -> list[str]:
+    config = tmp_path / "cfg" / "mint"
+    config.mkdir(parents=True, exist_ok=True)
+    (config / "config.toml").write_text(
+        'models = ["x/alpha", "y/beta"]\n[profiles.p]\nmodel = "z/gamma"\n'
+    )
+    script = (
+        f"source {ROOT / 'completions' / 'mint.bash'}\n"
+        f"COMP_WORDS=({' '.join(repr(w) for w in words)})\n"
+        f"COMP_CWORD={len(words) - 1}\n"
+        "_mint\n"
+        'printf "%s\\n" "${COMPREPLY[@]}"\n'
+    )
+    env = {
+        **os.environ,
+        "PATH": VENV_BIN + os.pathsep + os.environ["PATH"],
+        "XDG_CONFIG_HOME": str(tmp_path / "cfg"),
+    }
+    r = subprocess.run(["bash", "-c", script], capture_output=True, env=env, timeout=30)
+    assert r.returncode == 0, r.stderr
+    return [line for line in r.stdout.decode().splitlines() if line]
+
+
+def test_bash_completion_behaviour(tmp_path: Path) -> None:
+    assert _bash_complete(["mint", "ch"], tmp_path) == ["chat"]
+    assert _bash_complete(["mint", "chat", "--prot"], tmp_path) == ["--protocol"]
+    assert _bash_complete(["mint", "chat", "--protocol", ""], tmp_path) == ["openai", "anthropic"]
+    assert _bash_complete(["mint", "chat", "-f", "js"], tmp_path) == ["jsonl", "json"]
+    assert _bash_complete(["mint", "journal", ""], tmp_path) == ["list", "rm", "show"]
+    assert "--all" in _bash_complete(["mint", "journal", "rm", "--"], tmp_path)
+    assert _bash_complete(["mint", "completion", ""], tmp_path) == ["bash", "zsh", "fish"]
+    assert _bash_complete(["mint", "chat", "-m", ""], tmp_path) == ["x/alpha", "y/beta", "z/gamma"]
+    assert _bash_complete(["mint", "chat", "--model", "y"], tmp_path) == ["y/beta"]
+    # a value that looks like a command is not mistaken for one
+    assert "--protocol" in _bash_complete(["mint", "chat", "-m", "models", "--pro"], tmp_path)
+
+
+def test_zsh_completion_defines_and_registers(tmp_path: Path) -> None:
+    need("zsh")
+    script = (
+        "autoload -U compinit && compinit -u -d "
+        f"{tmp_path}/zcompdump\n"
+        f"source {ROOT / 'completions' / '_mint'}\n"
+        "print -r -- ${_comps[mint]}\n"
+    )
+    r = subprocess.run(["zsh", "-f", "-c", script], capture_output=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.decode().strip() == "_mint"
+
+
+def test_fish_completion_offers_commands() -> None:
+    need("fish")
+    env = {**os.environ, "PATH": VENV_BIN + os.pathsep + os.environ["PATH"]}
+    script = f"source {ROOT / 'completions' / 'mint.fish'}; complete -C 'mint ch'"
+    r = subprocess.run(["fish", "--no-config", "-c", script], capture_output=True, env=env, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.decode().split("\t")[0].strip() == "chat"
+
+
+def test_man_page_renders_without_warnings() -> None:
+    need("groff")
+    r = subprocess.run(
+        ["groff", "-man", "-ww", "-z", str(ROOT / "man" / "mint.1")], capture_output=True
+    )
+    assert r.returncode == 0 and r.stderr == b"", r.stderr.decode()
+
+
+def test_man_page_covers_commands_options_and_exit_codes() -> None:
+    page = (ROOT / "man" / "mint.1").read_text()
+    plain = page.replace("\\-", "-")
+    for cmd in docgen.commands():
+        if cmd.path:
+            assert f"mint {' '.join(cmd.path)}" in plain
+        for opt in cmd.options:
+            for name in opt.names:
+                assert name in plain, f"{name} missing from the man page"
+    exit_section = plain.split(".SH EXIT STATUS")[1].split(".SH")[0]
+    for code in ExitCode:
+        assert f"\\fB{int(code)}\\fR" in exit_section
+    for section in ("NAME", "SYNOPSIS", "DESCRIPTION", "OUTPUT FORMATS", "EXIT STATUS", "ENVIRONMENT", "FILES", "EXAMPLES"):
+        assert f".SH {section}" in page
+
+
+def test_every_help_has_examples() -> None:
+    for path in [(), ("chat",), ("models",), ("mock",), ("completion",)]:
+        r = subprocess.run([*MINT, *path, "--help"], capture_output=True, timeout=30)
+        assert r.returncode == 0
+        assert "Examples:" in r.stdout.decode(), path
+
+
+def test_fast_help_matches_click(tmp_path: Path) -> None:
+    """The pre-rendered --help equals what click prints (at 80 columns)."""
+    code = (
+        "import sys\nfrom mintcli.cli import cli\n"
+        "sys.exit(cli.main(args=sys.argv[1:], prog_name='mint'))\n"
+    )
+    for path in [(), ("chat",), ("journal", "list"), ("mock",)]:
+        fast = subprocess.run([*MINT, *path, "--help"], capture_output=True, timeout=30)
+        slow = subprocess.run(
+            [sys.executable, "-c", code, *path, "--help"],
+            capture_output=True,
+            timeout=30,
+            env={**os.environ, "COLUMNS": "80"},
+        )
+        assert fast.stdout == slow.stdout
+
+
+def test_exit_codes_documented_in_readme() -> None:
+    readme = (ROOT / "README.md").read_text()
+    table = readme.split("## Exit codes")[1].split("\n## ")[0]
+    for code in ExitCode:
+        assert f"| {int(code)} " in table
+
+
+def test_readme_quickstart_is_what_ci_runs() -> None:
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("<!-- quickstart:begin -->")[1].split("<!-- quickstart:end -->")[0]
+    commands = [
+        line
+        for line in block.split("```sh")[1].split("```")[0].splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert len(commands) == 2
+    assert "pip install" in commands[0] and 'mint chat --mock' in commands[0]
+    assert "pytest" in commands[1]
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "quickstart:begin" in ci and "ruff check" in ci and "mypy --strict mintcli" in ci
+
+
+def test_readme_mentions_every_command_and_format() -> None:
+    readme = (ROOT / "README.md").read_text()
+    for cmd in docgen.commands():
+        if cmd.path:
+            assert f"mint {cmd.path[0]}" in readme
+    for fmt in ("text", "raw", "jsonl", "json"):
+        assert f"--format {fmt}" in readme
