@@ -1,0 +1,174 @@
+"""README's tool loop, models, --stats, --verbose, --dry-run, terminal manners."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import SECRET, jsonl, mock_env, run_mint
+
+from mintcli.mock.script import POEM
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def readme_block(marker: str) -> str:
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split(f"<!-- {marker}:begin -->")[1].split(f"<!-- {marker}:end -->")[0]
+    return block.split("```sh\n")[1].split("```")[0]
+
+
+@pytest.mark.parametrize("protocol", ["openai", "anthropic"])
+def test_readme_tool_loop_runs_against_mock(
+    make_mock: Any, env: dict[str, str], tmp_path: Path, protocol: str
+) -> None:
+    server = make_mock()
+    env = {
+        **mock_env(env, server),
+        "MINT_PROTOCOL": protocol,
+        "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"],
+    }
+    r = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", readme_block("tool-loop")],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        timeout=60,
+    )
+    assert r.returncode == 0, r.stderr.decode()
+    assert r.stdout.decode() == (
+        'Tool result received: {"location": "北京", "sky": "晴", "celsius": 25}\n'
+    )
+    posts = [q["body"] for q in server.requests if q["method"] == "POST"]
+    assert len(posts) == 2
+    if protocol == "openai":
+        assert posts[1]["messages"][-1]["role"] == "tool"
+        assert posts[1]["tools"][0]["function"]["name"] == "get_weather"
+    else:
+        assert posts[1]["messages"][-1]["content"][0]["type"] == "tool_result"
+        assert posts[1]["tools"][0]["input_schema"]["required"] == ["location"]
+
+
+@pytest.mark.parametrize("protocol", ["openai", "anthropic"])
+def test_models(make_mock: Any, env: dict[str, str], protocol: str) -> None:
+    server = make_mock()
+    r = run_mint(["models", "--protocol", protocol], mock_env(env, server))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.decode().splitlines()[0] == "openai/gpt-4o"
+    r = run_mint(["models", "--protocol", protocol, "--format", "json"], mock_env(env, server))
+    models = json.loads(r.stdout)
+    assert [m["id"] for m in models][:2] == ["openai/gpt-4o", "openai/gpt-4o-mini"]
+    key_header = "authorization" if protocol == "openai" else "x-api-key"
+    assert server.requests[-1]["headers"][key_header] == "[redacted]"
+    r = run_mint(["models", "--mock"], {k: v for k, v in env.items() if k != "MINT_API_KEY"})
+    assert r.returncode == 0 and "mock/echo" in r.stdout.decode()
+
+
+def test_stats_in_every_format(make_mock: Any, env: dict[str, str]) -> None:
+    server = make_mock(fault="drop=2,times=1")
+    r = run_mint(["chat", "--stats", "--retry-base", "0.01", "写一首诗"], mock_env(env, server))
+    assert r.returncode == 0
+    assert r.stdout.decode() == POEM
+    line = [x for x in r.stderr.decode().splitlines() if x.startswith("mint: stats:")]
+    assert len(line) == 1 and "2 attempt(s)" in line[0] and "first token" in line[0]
+    r = run_mint(["chat", "--stats", "--format", "jsonl", "写一首诗"], mock_env(env, server))
+    stats = jsonl(r.stdout)[-1]
+    assert stats["type"] == "stats"
+    assert stats["pieces"] == len(range(0, len(POEM), 4))
+    assert stats["output_tokens"] == stats["pieces"]
+    assert 0 < stats["time_to_first_byte"] <= stats["time_to_first_token"] <= stats["total_time"]
+    assert stats["tokens_per_second"] > 0 and stats["attempts"] == 1
+    r = run_mint(["chat", "--stats", "--format", "json", "写一首诗"], mock_env(env, server))
+    assert set(json.loads(r.stdout)["stats"]) >= {"time_to_first_byte", "pieces", "attempts"}
+
+
+def test_verbose_shows_headers_without_the_key(make_mock: Any, env: dict[str, str]) -> None:
+    server = make_mock()
+    r = run_mint(["chat", "-v", "--protocol", "anthropic", "hi"], mock_env(env, server))
+    err = r.stderr.decode()
+    assert f"> POST {server.base_url}/messages" in err
+    assert "> x-api-key: [redacted]" in err and "> anthropic-version: 2023-06-01" in err
+    assert "< HTTP/1.1 200 OK" in err and "< content-type: text/event-stream" in err.lower()
+    assert SECRET not in err and SECRET not in r.stdout.decode()
+
+
+def test_dry_run_sends_nothing(make_mock: Any, env: dict[str, str]) -> None:
+    server = make_mock()
+    r = run_mint(
+        ["chat", "--dry-run", "--protocol", "anthropic", "-s", "sys", "hi"], mock_env(env, server)
+    )
+    assert r.returncode == 0
+    shown = json.loads(r.stdout)
+    assert shown["url"] == server.base_url + "/messages"
+    assert shown["headers"]["x-api-key"] == "[redacted]"
+    assert shown["body"]["system"] == "sys" and shown["body"]["max_tokens"] == 4096
+    assert server.requests == []
+
+
+def test_profile_from_config_file(make_mock: Any, env: dict[str, str]) -> None:
+    server = make_mock()
+    cfg = Path(env["XDG_CONFIG_HOME"]) / "mint" / "config.toml"
+    cfg.parent.mkdir(parents=True)
+    cfg.write_text(
+        f'base_url = "{server.base_url}"\n[profiles.claude]\nprotocol = "anthropic"\n'
+        'model = "anthropic/claude-sonnet-4-5"\nmax_tokens = 77\n'
+    )
+    env = {k: v for k, v in env.items() if k != "MINT_BASE_URL"}
+    r = run_mint(["chat", "--profile", "claude", "hi"], env)
+    assert r.returncode == 0, r.stderr
+    body = server.requests[-1]["body"]
+    assert server.requests[-1]["path"] == "/v1/messages"
+    assert (body["model"], body["max_tokens"]) == ("anthropic/claude-sonnet-4-5", 77)
+    r = run_mint(
+        ["chat", "--profile", "claude", "-m", "flag/model", "hi"],
+        {**env, "MINT_MODEL": "env/model"},
+    )
+    assert server.requests[-1]["body"]["model"] == "flag/model"
+    r = run_mint(["chat", "--profile", "claude", "hi"], {**env, "MINT_MODEL": "env/model"})
+    assert server.requests[-1]["body"]["model"] == "env/model"
+    cfg.write_text("[profiles.x\n")
+    r = run_mint(["chat", "hi"], env)
+    assert r.returncode == 3 and str(cfg) in r.stderr.decode()
+
+
+def test_no_color_and_no_status_when_not_a_terminal(make_mock: Any, env: dict[str, str]) -> None:
+    server = make_mock()
+    r = run_mint(
+        ["chat", "--max-retries", "0", "-m", "x", "hi"],
+        {**mock_env(env, server), "MINT_BASE_URL": "http://127.0.0.1:1/v1"},
+    )
+    assert b"\x1b[" not in r.stderr and b"\r" not in r.stderr
+
+
+def test_status_on_a_terminal_is_erased_before_text(make_mock: Any, env: dict[str, str]) -> None:
+    import pty
+    import time
+
+    server = make_mock(first_byte_delay=0.3)
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.environ.clear()
+        os.environ.update(mock_env(env, server))
+        os.execv(
+            sys.executable, [sys.executable, "-m", "mintcli", "chat", "--no-stdin", "写一首诗"]
+        )
+    seen = b""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.waitpid(pid, 0)
+    text = seen.decode()
+    assert "waiting for openai/gpt-4o" in text
+    assert "\r\x1b[K" + "《静夜思》" in text  # erased, then the answer
+    assert "\x1b[2m" in text  # dimmed: colour is on for a terminal without NO_COLOR
