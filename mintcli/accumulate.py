@@ -9,24 +9,34 @@ each attempt).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
 from mintcli.events import ToolCall, Usage
 
 
 class TextBuffer:
-    """Append-only text kept as a few large chunks, so memory stays close to the
-    size of the text however many small pieces it arrived in."""
+    """Append-only text whose memory stays flat however long it grows.
 
-    __slots__ = ("_chunks", "_pending", "_size", "last")
+    Pieces are joined into chunks every few thousand appends; once the chunks
+    held in memory pass ``SPILL_AT`` characters they move, as UTF-8, to an
+    anonymous temporary file (private, and gone when the process ends). The
+    whole text is only rebuilt by :meth:`getvalue`, which a run needs at most
+    at a retry seam and for ``--format json``.
+    """
 
-    _COMPACT_AT = 4096  # pieces held loose before they are joined into one chunk
+    __slots__ = ("_chunks", "_held", "_pending", "_size", "_spool", "last")
+
+    COMPACT_AT = 1024  # pieces held loose before they are joined into one chunk
+    SPILL_AT = 1 << 16  # characters held in memory before they go to the spool file
 
     def __init__(self, initial: str = "") -> None:
-        self._chunks: list[str] = [initial] if initial else []
+        self._chunks: list[str] = []
+        self._held = 0  # characters in _chunks
         self._pending: list[str] = []
-        self._size = len(initial)
-        self.last = initial[-1:]  # last character, for the final-newline rule
+        self._size = 0
+        self._spool: BinaryIO | None = None
+        self.last = ""  # last character, for the final-newline rule
+        self.append(initial)
 
     def append(self, text: str) -> None:
         if not text:
@@ -34,9 +44,22 @@ class TextBuffer:
         self._pending.append(text)
         self._size += len(text)
         self.last = text[-1]
-        if len(self._pending) >= self._COMPACT_AT:
-            self._chunks.append("".join(self._pending))
-            self._pending.clear()
+        if len(self._pending) >= self.COMPACT_AT:
+            self._compact()
+
+    def _compact(self) -> None:
+        chunk = "".join(self._pending)
+        self._pending.clear()
+        self._chunks.append(chunk)
+        self._held += len(chunk)
+        if self._held >= self.SPILL_AT:
+            if self._spool is None:
+                import tempfile  # only long replies get here
+
+                self._spool = tempfile.TemporaryFile()  # noqa: SIM115 - lives with the buffer
+            self._spool.write("".join(self._chunks).encode("utf-8", "surrogatepass"))
+            self._chunks.clear()
+            self._held = 0
 
     def __len__(self) -> int:
         return self._size
@@ -46,11 +69,15 @@ class TextBuffer:
 
     def getvalue(self) -> str:
         if self._pending:
-            self._chunks.append("".join(self._pending))
-            self._pending.clear()
-        if len(self._chunks) > 1:
-            self._chunks = ["".join(self._chunks)]
-        return self._chunks[0] if self._chunks else ""
+            self._compact()
+        held = "".join(self._chunks)
+        if self._spool is None:
+            self._chunks = [held] if held else []
+            return held
+        self._spool.seek(0)
+        spilled = self._spool.read().decode("utf-8", "surrogatepass")
+        self._spool.seek(0, 2)
+        return spilled + held
 
 
 @dataclass

@@ -60,29 +60,52 @@ class SSEDecoder:
             self._started = True
             if buf.startswith(_BOM):
                 buf = buf[3:]
+        hold = False
         if b"\r" in buf:
             # A CR at the very end may be the first half of a CRLF split across reads.
             hold = buf.endswith(b"\r")
             if hold:
                 buf = buf[:-1]
             buf = buf.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-            lines = buf.split(b"\n")
-            self._pending = lines.pop()
-            if hold:
-                # The held CR ends the (possibly empty) pending line on the next read.
-                self._pending += b"\r"
-        else:
-            lines = buf.split(b"\n")
-            self._pending = lines.pop()
-        return self._lines(lines) if lines else []
+        # Cut at blank lines: every piece but the last is one or more whole
+        # events. The last piece is kept as raw bytes until its blank line comes.
+        blocks = buf.split(b"\n\n")
+        pending = blocks.pop()
+        self._pending = pending + b"\r" if hold else pending
+        if not blocks:
+            return []
+        out: list[SSEEvent] = []
+        names = self._names
+        for block in blocks:
+            # The shapes real servers send, taken whole; anything else goes line by line.
+            if block[:6] == b"data: " and b"\n" not in block:
+                out.append(SSEEvent("message", block[6:], self.last_event_id))
+                continue
+            if block[:7] == b"event: ":
+                name, sep, rest = block[7:].partition(b"\n")
+                if sep and name and rest[:6] == b"data: " and b"\n" not in rest:
+                    event = names.get(name)
+                    if event is None:
+                        event = names[name] = name.decode("utf-8", "replace")
+                    out.append(SSEEvent(event, rest[6:], self.last_event_id))
+                    continue
+            lines = block.split(b"\n")
+            lines.append(b"")  # the blank line that ended the block
+            out.extend(self._lines(lines))
+        return out
 
     def flush(self) -> list[SSEEvent]:
-        """End of stream. A pending lone CR still ends its line; whatever event has
-        not been closed by a blank line is discarded, as the spec requires."""
-        out: list[SSEEvent] = []
-        if self._pending.endswith(b"\r"):
-            out = self._lines([self._pending[:-1]])
+        """End of stream. Whole lines still pending are taken for their fields
+        (an ``id:`` still counts); the event they belong to was never closed by a
+        blank line, so it is discarded, as the spec requires. Only a held CR
+        can still close an event here: it ends the blank line after it."""
+        pending = self._pending
         self._pending = b""
+        if pending.endswith(b"\r"):
+            pending = pending[:-1] + b"\n"
+        lines = pending.split(b"\n")
+        lines.pop()  # an unterminated last line is not a line
+        out = self._lines(lines)
         self._data = []
         self._has_data = False
         self._event = ""

@@ -11,6 +11,7 @@ from mintcli.errors import ConfigError, InStreamError, NetworkError, ProtocolErr
 from mintcli.events import End, Finish, MessageStart, ReasoningDelta, TextDelta, ToolCall, Usage
 from mintcli.protocols.anthropic import AnthropicDecoder, AnthropicProtocol, convert_messages
 from mintcli.protocols.openai import OpenAIDecoder, OpenAIProtocol
+from mintcli.protocols.template import TextTemplate
 from mintcli.request import ChatRequest, ToolSpec
 from mintcli.retry import ContinuationFilter, RetryPolicy
 from mintcli.sse import SSEDecoder, SSEEvent
@@ -28,6 +29,83 @@ def frames(raw: bytes, step: int) -> list[SSEEvent]:
 
 
 # -- SSE ---------------------------------------------------------------------
+
+
+def reference_sse(raw: bytes) -> tuple[list[SSEEvent], str | None]:
+    """The spec's algorithm, written as plainly as possible, on the whole input."""
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    text = raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    lines = text.split(b"\n")
+    lines.pop()  # the part after the last line end is not a line
+    out: list[SSEEvent] = []
+    data: list[bytes] | None = None
+    event, last_id = "", None
+    for line in lines:
+        if not line:
+            if data is not None:
+                out.append(SSEEvent(event or "message", b"\n".join(data), last_id))
+            data, event = None, ""
+            continue
+        if line.startswith(b":"):
+            continue
+        name, _, value = line.partition(b":")
+        if value.startswith(b" "):
+            value = value[1:]
+        if name == b"data":
+            data = (data or []) + [value]
+        elif name == b"event":
+            event = value.decode("utf-8", "replace")
+        elif name == b"id" and b"\0" not in value:
+            last_id = value.decode("utf-8", "replace")
+    return out, last_id
+
+
+def random_stream(rng: random.Random) -> bytes:
+    parts = [b"\xef\xbb\xbf"] if rng.random() < 0.2 else []
+    for _ in range(rng.randint(0, 12)):
+        for _ in range(rng.randint(0, 4)):
+            parts.append(
+                rng.choice(
+                    [
+                        b'data: {"a": 1}',
+                        b"data:x",
+                        b"data:  two spaces",
+                        b"data",
+                        b"data: ",
+                        b"event: content_block_delta",
+                        b"event:",
+                        b"event: ",
+                        b"id: 7",
+                        b"id",
+                        b"id: a\0b",
+                        b"retry: 10",
+                        b": keep-alive",
+                        b"unknown: field",
+                        b"data: \xe6\x98\xa5",
+                    ]
+                )
+            )
+            parts.append(rng.choice([b"\n", b"\r\n", b"\r"]))
+        parts.append(rng.choice([b"\n", b"\r\n", b"\r", b"\n\n", b""]))
+    return b"".join(parts)
+
+
+def test_sse_matches_the_reference_parser_for_any_input_and_any_reads() -> None:
+    rng = random.Random(1234)
+    for _ in range(3000):
+        raw = random_stream(rng)
+        cuts = sorted(rng.sample(range(len(raw) + 1), min(len(raw) + 1, rng.randint(0, 6))))
+        dec = SSEDecoder()
+        got: list[SSEEvent] = []
+        last = 0
+        for cut in [*cuts, len(raw)]:
+            got.extend(dec.feed(raw[last:cut]))
+            last = cut
+        got.extend(dec.flush())
+        want, want_id = reference_sse(raw)
+        assert got == want, raw
+        assert dec.last_event_id == want_id, raw
 
 
 @pytest.mark.parametrize("step", [1, 2, 3, 5, 1000])
@@ -116,6 +194,78 @@ def test_openai_invalid_arguments_kept_raw() -> None:
     assert isinstance(call, ToolCall)
     assert call.arguments == '{"a": '
     assert call.arguments_error is not None and "invalid JSON" in call.arguments_error
+
+
+def decode_with_and_without_template(
+    make: type[OpenAIDecoder] | type[AnthropicDecoder], events: list[SSEEvent]
+) -> tuple[list[object], list[object], bool]:
+    fast, slow = make(), make()
+    slow._template = TextTemplate(tries=0)  # the full parse for every event
+    got: list[object] = []
+    want: list[object] = []
+    for event in events:
+        for dec, out in ((fast, got), (slow, want)):
+            try:
+                out.extend(dec.decode(event))
+            except (ProtocolError, InStreamError) as exc:
+                out.append(type(exc).__name__)
+    return got, want, fast._template._pre is not None
+
+
+def test_openai_text_template_is_exact() -> None:
+    pre = b'{"id":"c1","object":"chat.completion.chunk","model":"hi","choices":[{"index":0,"delta":{"content":'
+    post = b'},"logprobs":null,"finish_reason":null}]}'
+    middles = [
+        b'"hi"',  # ambiguous: the model is "hi" too, so nothing is learned from it
+        b'"\\u0068\\u0069"',  # "hi" again, escaped differently
+        b'"hello"',  # the template is learned here
+        b'"\\u6625 and \\"quotes\\" \\ud83c\\udf38"',
+        b'""',
+        b'"a","role":"assistant"',  # valid JSON, a different shape: full path
+        b'"a"},"usage":{"prompt_tokens":1,"completion_tokens":2},"x":{"y":"z"',
+        b"null",
+        b"42",
+        b'"x" ',
+        b'"unterminated',
+    ]
+    events = [SSEEvent("message", pre + m + post, None) for m in middles]
+    events.insert(
+        4, SSEEvent("message", b'{"choices":[{"index":0,"delta":{"content":"other shape"}}]}', None)
+    )
+    events.append(SSEEvent("error", pre + b'"as error"' + post, None))
+    events.append(SSEEvent("message", pre.replace(b'"c1"', b'"c2"') + b'"new id"' + post, None))
+    got, want, learned = decode_with_and_without_template(OpenAIDecoder, events)
+    assert learned
+    assert got == want
+    assert TextDelta('春 and "quotes" 🌸') in got
+
+
+def test_openai_template_refuses_a_cut_in_the_wrong_place() -> None:
+    # The text "m" is sent escaped, so the one plain "m" in the event is the model.
+    data = b'{"model":"m","choices":[{"index":0,"delta":{"content":"\\u006d"}}]}'
+    dec = OpenAIDecoder()
+    assert dec.decode(SSEEvent("message", data, None)) == [TextDelta("m")]
+    assert dec._template._pre is None
+    other = b'{"model":"n","choices":[{"index":0,"delta":{"content":"\\u006d"}}]}'
+    assert dec.decode(SSEEvent("message", other, None)) == [TextDelta("m")]
+
+
+def test_anthropic_text_template_is_exact() -> None:
+    pre = b'{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":'
+    middles = [b'"one"', b'"two \\u00e9"', b'""', b'"x","extra":1', b"7", b'"3"']
+    events = [SSEEvent("content_block_delta", pre + m + b"}}", None) for m in middles]
+    events.append(
+        SSEEvent("content_block_delta", pre.replace(b'index":0', b'index":1') + b'"i1"}}', None)
+    )
+    events.append(
+        SSEEvent(
+            "content_block_delta", pre.replace(b"text_delta", b"thinking_delta") + b'"t"}}', None
+        )
+    )
+    got, want, learned = decode_with_and_without_template(AnthropicDecoder, events)
+    assert learned
+    assert got == want
+    assert got[:2] == [TextDelta("one"), TextDelta("two é")]
 
 
 def test_openai_stream_errors() -> None:
@@ -322,3 +472,27 @@ def test_config_precedence(tmp_path: Path) -> None:
         load_settings({}, environ={"MINT_MAX_RETRIES": "lots"})
     with pytest.raises(ConfigError, match="protocol must be one of"):
         load_settings({}, environ={"MINT_PROTOCOL": "grpc"})
+
+
+def test_text_buffer_spills_to_disk_and_gives_back_exact_text() -> None:
+    from mintcli.accumulate import TextBuffer
+
+    class Small(TextBuffer):
+        __slots__ = ()
+        COMPACT_AT = 3
+        SPILL_AT = 10
+
+    pieces = ["春眠", "不觉晓", "🌸", "a\n", "", "\ud800x", "end"] * 20
+    buf = Small("前言")
+    for p in pieces[:50]:
+        buf.append(p)
+    assert buf._spool is not None  # it did spill
+    expected = "前言" + "".join(pieces[:50])
+    assert buf.getvalue() == expected
+    for p in pieces[50:]:
+        buf.append(p)
+    expected = "前言" + "".join(pieces)
+    assert buf.getvalue() == expected
+    assert buf.getvalue() == expected  # reading does not consume
+    assert len(buf) == len(expected)
+    assert buf.last == "d"

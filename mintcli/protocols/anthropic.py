@@ -18,6 +18,7 @@ from mintcli.events import (
     Usage,
 )
 from mintcli.protocols import error_kind, error_message, in_stream_error, parse_arguments
+from mintcli.protocols.template import TextTemplate
 from mintcli.request import ChatRequest
 from mintcli.sse import SSEEvent
 
@@ -182,6 +183,10 @@ def convert_messages(source: list[dict[str, Any]]) -> tuple[str | None, list[dic
     return ("\n\n".join(system) if system else None), out
 
 
+def _put_text(obj: Any, text: str) -> None:
+    obj["delta"]["text"] = text
+
+
 class _Block:
     __slots__ = ("id", "kind", "name", "parts")
 
@@ -200,8 +205,12 @@ class AnthropicDecoder:
     def __init__(self) -> None:
         self.terminated = False
         self._blocks: dict[int, _Block] = {}
+        self._template = TextTemplate()
 
     def decode(self, event: SSEEvent) -> list[Event]:
+        text = self._template.match(event.data)
+        if text is not None:
+            return [TextDelta(text)] if text else []
         try:
             obj = orjson.loads(event.data)
         except orjson.JSONDecodeError as exc:
@@ -214,7 +223,11 @@ class AnthropicDecoder:
             dkind = delta.get("type")
             if dkind == "text_delta":
                 text = delta.get("text")
-                return [TextDelta(text)] if text else []
+                if not text:
+                    return []
+                if self._template.learning and isinstance(text, str):
+                    self._template.learn(event.data, obj, text, _put_text)
+                return [TextDelta(text)]
             if dkind == "thinking_delta":
                 text = delta.get("thinking")
                 return [ReasoningDelta(text)] if text else []

@@ -18,6 +18,7 @@ from mintcli.events import (
     Usage,
 )
 from mintcli.protocols import error_kind, error_message, in_stream_error, parse_arguments
+from mintcli.protocols.template import TextTemplate
 from mintcli.request import ChatRequest
 from mintcli.sse import SSEEvent
 
@@ -85,6 +86,10 @@ class OpenAIProtocol:
         return [m for m in data if isinstance(m, dict) and "id" in m]
 
 
+def _put_content(obj: Any, text: str) -> None:
+    obj["choices"][0]["delta"]["content"] = text
+
+
 class _PendingCall:
     __slots__ = ("id", "name", "parts")
 
@@ -103,9 +108,14 @@ class OpenAIDecoder:
     def __init__(self) -> None:
         self.terminated = False
         self._calls: dict[int, _PendingCall] = {}
+        self._template = TextTemplate()
 
     def decode(self, event: SSEEvent) -> list[Event]:
         data = event.data
+        if event.event == "message":
+            text = self._template.match(data)
+            if text is not None:
+                return [TextDelta(text)] if text else []
         if data == _DONE:
             self.terminated = True
             return [*self._flush_calls(), End()]
@@ -127,6 +137,13 @@ class OpenAIDecoder:
                     content = delta.get("content")
                     if len(delta) == 1 and content:
                         out.append(TextDelta(content))  # the common case
+                        if (
+                            self._template.learning
+                            and event.event == "message"
+                            and not choice.get("finish_reason")
+                            and not obj.get("usage")
+                        ):
+                            self._template.learn(data, obj, content, _put_content)
                     else:
                         self._delta(obj, delta, out)
                 reason = choice.get("finish_reason")
