@@ -97,15 +97,19 @@ def config_path(environ: Mapping[str, str] | None = None) -> Path:
 
 
 def read_config(path: Path) -> dict[str, Any]:
+    try:
+        fh = path.open("rb")
+    except FileNotFoundError:
+        return {}  # no config file: nothing to parse (and no TOML parser to import)
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {path}: {exc.strerror}") from None
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover - exercised on 3.10 only
         import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
     try:
-        with path.open("rb") as fh:
+        with fh:
             data = tomllib.load(fh)
-    except FileNotFoundError:
-        return {}
     except OSError as exc:
         raise ConfigError(f"cannot read config {path}: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
