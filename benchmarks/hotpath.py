@@ -1,0 +1,144 @@
+"""Where mint's time per piece goes, stage by stage, with no network.
+
+    python benchmarks/hotpath.py [--pieces 200000] [--protocol openai|anthropic]
+
+Renders a stream like the benchmark server's, cuts it into 64 KiB reads (what a
+socket read returns on a busy loopback) and times, in this process:
+
+  frame     mint's SSE framing alone (mintcli.sse)
+  decode    framing + the protocol decoder (wire JSON -> mint events)
+  handle    the whole per-read path of a run: decoder, accumulator, text sink,
+            one write + flush per read to /dev/null (what ``mint chat`` does)
+  journal   the same with the --resume journal on
+  httpx-sse the framing the minimal client uses (httpx_sse's line decoder),
+            for comparison
+
+Each figure is the best of five runs, in microseconds per piece.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from server import render, render_events, reply_text
+
+from mintcli.accumulate import Accumulator
+from mintcli.journal import Journal
+from mintcli.protocols import get_protocol
+from mintcli.request import ChatRequest
+from mintcli.retry import RetryPolicy
+from mintcli.runner import ChatRun
+from mintcli.sinks import make_sink
+from mintcli.sse import SSEDecoder
+from mintcli.terminal import Terminal
+
+READ = 65536
+
+
+def reads(protocol: str, pieces: int) -> list[bytes]:
+    body = b"".join(render.frames(render_events(protocol, reply_text(pieces), 4), ids=False).frames)
+    return [body[i : i + READ] for i in range(0, len(body), READ)]
+
+
+def best(fn: Callable[[], None], runs: int = 5) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pieces", type=int, default=200_000)
+    parser.add_argument("--protocol", default="openai", choices=("openai", "anthropic"))
+    parser.add_argument("--format", default="text", choices=("text", "raw", "jsonl"))
+    args = parser.parse_args()
+    chunks = reads(args.protocol, args.pieces)
+    protocol = get_protocol(args.protocol)
+    devnull = open(os.devnull, "wb")  # noqa: SIM115
+    term = Terminal(
+        stdin=devnull,
+        stdout=devnull,
+        stderr=sys.stderr,
+        stdin_isatty=False,
+        stdout_isatty=False,
+        stderr_isatty=False,
+        color=False,
+    )
+    state = tempfile.TemporaryDirectory()
+
+    def frame() -> None:
+        dec = SSEDecoder()
+        for c in chunks:
+            dec.feed(c)
+
+    def decode() -> None:
+        dec = SSEDecoder()
+        pd = protocol.decoder()
+        for c in chunks:
+            for f in dec.feed(c):
+                pd.decode(f)
+
+    def handle(journal: bool) -> Callable[[], None]:
+        def go() -> None:
+            j = Journal.create({"request": {}}, Path(state.name)) if journal else None
+            run = ChatRun(
+                term=term,
+                protocol=protocol,
+                request=ChatRequest(model="m", messages=[]),
+                url="",
+                headers={},
+                transport=None,  # type: ignore[arg-type]
+                sink=make_sink(args.format, term, False),
+                policy=RetryPolicy(0, 1, 1),
+                journal=j,
+                acc=Accumulator(),
+            )
+            run._decoder = protocol.decoder()
+            dec = SSEDecoder()
+            for c in chunks:
+                run._handle(dec.feed(c))
+            if j is not None:
+                j.close(remove=True)
+
+        return go
+
+    def httpx_sse() -> None:
+        # httpx's own byte -> text -> line decoders, then httpx-sse's event decoder:
+        # the path iter_sse() takes, minus the socket.
+        from httpx._decoders import LineDecoder, TextDecoder
+        from httpx_sse._decoders import SSEDecoder as HDecoder
+
+        text, lines, dec = TextDecoder(), LineDecoder(), HDecoder()
+        for c in chunks:
+            for line in lines.decode(text.decode(c)):
+                dec.decode(line)
+
+    n = args.pieces
+    print(
+        f"{args.protocol}, {n} pieces, {len(chunks)} reads of {READ // 1024} KiB, --format {args.format}"
+    )
+    for name, fn in [
+        ("frame", frame),
+        ("decode", decode),
+        ("handle", handle(False)),
+        ("journal", handle(True)),
+        ("httpx-sse", httpx_sse),
+    ]:
+        seconds = best(fn)
+        print(f"  {name:<10} {seconds * 1e6 / n:6.2f} us/piece  ({n / seconds:,.0f} pieces/s)")
+
+
+if __name__ == "__main__":
+    main()
