@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -69,47 +70,69 @@ class Framed:
     cut: bool  # the piece limit was reached: the fault happens after these frames
 
 
-def frames(stream: Stream, ids: bool, skip: int = 0, limit: int | None = None) -> Framed:
-    """Frame a stream's events. Events are numbered from 1 (the SSE ids);
-    the first ``skip`` are left out (Last-Event-ID) and, with ``limit``, framing
-    stops before the ``limit``-th content piece after them."""
-    out: list[bytes] = []
-    marks: list[bool] = []
-    seq = 0  # events passed so far
-    seen = 0  # pieces framed so far
-    for item in stream:
-        if isinstance(item, Run):
-            texts = item.texts
-            lo, hi = max(0, skip - seq), len(texts)
-            cut = False
-            if limit is not None and hi - lo > limit - seen:
-                hi, cut = lo + (limit - seen), True
-            if lo < hi:
+class Framer:
+    """Frames a stream's events in batches, so a long reply starts going out
+    while the rest is still being rendered. Events are numbered from 1 (the
+    SSE ids); the first ``skip`` are left out (Last-Event-ID) and, with
+    ``limit``, framing stops before the ``limit``-th content piece after them,
+    setting :attr:`cut`."""
+
+    def __init__(self, stream: Stream, ids: bool, skip: int = 0, limit: int | None = None):
+        self.stream = stream
+        self.ids = ids
+        self.skip = skip
+        self.limit = limit
+        self.cut = False
+
+    def batches(self, size: int = 2048) -> Iterator[tuple[list[bytes], list[bool]]]:
+        ids, skip, limit = self.ids, self.skip, self.limit
+        dumps = orjson.dumps
+        seq = 0  # events passed so far
+        seen = 0  # pieces framed so far
+        for item in self.stream:
+            if isinstance(item, Run):
+                texts = item.texts
+                lo, hi = max(0, skip - seq), len(texts)
+                cut = False
+                if limit is not None and hi - lo > limit - seen:
+                    hi, cut = lo + (limit - seen), True
                 head = _head(item.name) + b"data: " + item.pre
                 tail = item.post + b"\n\n"
-                dumps = orjson.dumps
-                if ids:
-                    out += [
-                        b"id: %d\n%s%s%s" % (seq + 1 + i, head, dumps(texts[i]), tail)
-                        for i in range(lo, hi)
-                    ]
-                else:
-                    out += [head + dumps(t) + tail for t in texts[lo:hi]]
-                marks += [True] * (hi - lo)
-                seen += hi - lo
-            seq += len(texts)
-            if cut:
-                return Framed(out, marks, True)
-            continue
-        seq += 1
-        if seq <= skip:
-            continue
-        if limit is not None and item.piece and seen >= limit:
-            return Framed(out, marks, True)
-        out.append(frame(item, seq if ids else None))
-        marks.append(item.piece)
-        seen += item.piece
-    return Framed(out, marks, False)
+                for a in range(lo, hi, size):
+                    b = min(hi, a + size)
+                    if ids:
+                        out = [
+                            b"id: %d\n%s%s%s" % (seq + 1 + i, head, dumps(texts[i]), tail)
+                            for i in range(a, b)
+                        ]
+                    else:
+                        out = [head + dumps(t) + tail for t in texts[a:b]]
+                    seen += b - a
+                    yield out, [True] * (b - a)
+                seq += len(texts)
+                if cut:
+                    self.cut = True
+                    return
+                continue
+            seq += 1
+            if seq <= skip:
+                continue
+            if limit is not None and item.piece and seen >= limit:
+                self.cut = True
+                return
+            seen += item.piece
+            yield [frame(item, seq if ids else None)], [item.piece]
+
+
+def frames(stream: Stream, ids: bool, skip: int = 0, limit: int | None = None) -> Framed:
+    """All of a stream's frames at once (see :class:`Framer`)."""
+    framer = Framer(stream, ids, skip, limit)
+    out: list[bytes] = []
+    marks: list[bool] = []
+    for batch, batch_marks in framer.batches():
+        out += batch
+        marks += batch_marks
+    return Framed(out, marks, framer.cut)
 
 
 def reply_id(prefix: str, body: bytes) -> str:

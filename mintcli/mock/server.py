@@ -43,7 +43,6 @@ MODELS = (
     "mock/echo",
 )
 SECRET_HEADERS = {"authorization", "x-api-key", "api-key", "proxy-authorization"}
-BATCH = 256 * 1024  # bytes per chunk when a stream is sent at full speed
 
 
 @dataclass(frozen=True)
@@ -289,26 +288,23 @@ class _Handler(BaseHTTPRequestHandler):
         # A stream fault strikes before its n-th piece (counted after the events a
         # Last-Event-ID skipped); if the reply is shorter, it never comes.
         limit = fault.value if fault is not None else None
-        framed = render.frames(events, ids, skip, limit)
-        cut = framed.cut
-
-        def send(data: bytes) -> None:
-            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-
-        if reply.delay:
-            for data, piece in zip(framed.frames, framed.marks, strict=True):
-                send(data)
-                if piece:
-                    time.sleep(reply.delay)
-        else:
-            # One join in C, then big chunks straight from the buffer.
-            body = memoryview(b"".join(framed.frames))
-            del framed
-            for at in range(0, len(body), BATCH):
-                part = body[at : at + BATCH]
-                self.wfile.write(b"%x\r\n" % len(part))
-                self.wfile.write(part)
-                self.wfile.write(b"\r\n")
+        framer = render.Framer(events, ids, skip, limit)
+        write = self.wfile.write
+        for batch, marks in framer.batches():
+            if reply.delay:
+                for data, piece in zip(batch, marks, strict=True):
+                    write(b"%x\r\n%s\r\n" % (len(data), data))
+                    if piece:
+                        time.sleep(reply.delay)
+            else:
+                data = b"".join(batch)
+                if len(data) < 65536:
+                    write(b"%x\r\n%s\r\n" % (len(data), data))
+                else:  # spare a copy of a big batch
+                    write(b"%x\r\n" % len(data))
+                    write(data)
+                    write(b"\r\n")
+        cut = framer.cut
         if fault is not None and cut:
             self._stream_fault(protocol, fault)
             return
