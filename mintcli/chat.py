@@ -80,8 +80,13 @@ def maybe_mock(enabled: bool, term: Terminal) -> Iterator[str | None]:
         return
     from mintcli.mock import MockOptions, MockServer
 
-    with MockServer(host="127.0.0.1", port=0, options=MockOptions(), log=None) as server:
+    server = MockServer(host="127.0.0.1", port=0, options=MockOptions(), log=None).start()
+    try:
         yield server.base_url
+    finally:
+        # mint exits right after this: let the serving thread (a daemon) end with
+        # the process instead of waiting up to a poll interval for its shutdown.
+        server.release()
 
 
 def _request_from_header(request: dict[str, Any]) -> ChatRequest:
@@ -245,6 +250,7 @@ def run_chat(opts: dict[str, Any], term: Terminal) -> int:
         verbose = term.diag if opts.get("verbose") else None
         transport = Transport(
             Timeouts(connect=settings.connect_timeout, idle=settings.idle_timeout),
+            base_url=url,
             verbose=verbose,
         )
         stack.callback(transport.close)

@@ -22,6 +22,7 @@ def run_models(opts: dict[str, Any], term: Terminal) -> int:
         base = (mock_url or settings.base_url).rstrip("/")
         transport = Transport(
             Timeouts(connect=settings.connect_timeout, idle=settings.idle_timeout),
+            base_url=base,
             verbose=term.diag if opts.get("verbose") else None,
         )
         try:

@@ -4,6 +4,7 @@ seam where httpx exceptions and HTTP statuses become mint errors."""
 from __future__ import annotations
 
 import email.utils
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,6 +34,25 @@ class Timeouts:
     connect: float = 10.0
     idle: float = 60.0  # longest silence allowed while reading
     write: float = 30.0
+
+
+_PROXY_VARS = ("https_proxy", "http_proxy", "all_proxy")
+
+
+def tls_verify(base_url: str, environ: Any = None) -> Any:
+    """What httpx should verify TLS servers with. ``True`` makes it load its CA
+    bundle, about 20 ms at every start. A plain-http gateway (``mint mock``, a
+    local proxy) reached without a proxy never does TLS, so it gets an empty
+    context instead: one that trusts no certificate, failing closed if TLS ever
+    did come up."""
+    env = os.environ if environ is None else environ
+    if not base_url.lower().startswith("http://"):
+        return True
+    if any(env.get(v) or env.get(v.upper()) for v in _PROXY_VARS):
+        return True
+    import ssl
+
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
 
 def redact_headers(headers: Any) -> dict[str, str]:
@@ -135,10 +155,11 @@ class Response:
 
 
 class Transport:
-    def __init__(self, timeouts: Timeouts, verbose: Any = None) -> None:
+    def __init__(self, timeouts: Timeouts, base_url: str, verbose: Any = None) -> None:
         self.timeouts = timeouts
         self._verbose = verbose  # callable(str) for -v lines, or None
         self._client = httpx.Client(
+            verify=tls_verify(base_url),
             timeout=httpx.Timeout(
                 connect=timeouts.connect,
                 read=timeouts.idle,

@@ -496,3 +496,18 @@ def test_text_buffer_spills_to_disk_and_gives_back_exact_text() -> None:
     assert buf.getvalue() == expected  # reading does not consume
     assert len(buf) == len(expected)
     assert buf.last == "d"
+
+
+def test_tls_certificates_are_loaded_only_when_tls_can_happen() -> None:
+    import ssl
+
+    from mintcli.transport import tls_verify
+
+    assert tls_verify("https://api.mint-cloud.ai/v1", {}) is True
+    assert tls_verify("http://127.0.0.1:8787/v1", {"HTTPS_PROXY": "http://proxy:3128"}) is True
+    assert tls_verify("http://127.0.0.1:8787/v1", {"all_proxy": "socks5://p"}) is True
+    ctx = tls_verify("http://127.0.0.1:8787/v1", {})
+    assert isinstance(ctx, ssl.SSLContext)
+    # It trusts nothing: if TLS ever came up it would fail, never pass unverified.
+    assert ctx.verify_mode == ssl.CERT_REQUIRED and ctx.check_hostname
+    assert ctx.cert_store_stats()["x509_ca"] == 0
