@@ -434,6 +434,15 @@ class MockServer:
         if self._log is not None:
             self._log.close()
 
+    def release(self) -> None:
+        """For a process about to exit: end stalls and close the log, but leave
+        the daemon threads to end with the process (no shutdown wait)."""
+        self._stopping.set()
+        with self._lock:
+            if self._log is not None:
+                self._log.close()
+                self._log = None
+
     def __enter__(self) -> MockServer:
         return self.start()
 
