@@ -288,9 +288,16 @@ def startup(b: Bench, report: Report) -> None:
 def short_reply(b: Bench, report: Report) -> None:
     rounds = 10 if b.quick else 30
     bench = {"pieces": 20}
+    # mint skips loading the CA bundle for a plain-http gateway; the minimal client
+    # always loads it. A proxy setting makes mint load it too, and NO_PROXY=* keeps
+    # httpx from using (or setting up) any proxy: that row is what an https gateway
+    # costs, and it carries the target.
+    with_ca = "mint chat, CA bundle loaded (as for https)"
     commands = {
         "mint chat": b.mint("openai", bench),
+        with_ca: ["env", "HTTPS_PROXY=http://127.0.0.1:9", "NO_PROXY=*", *b.mint("openai", bench)],
         "minimal client": b.minimal("openai", bench),
+        "mint chat --mock (in-process mock)": [*MINT, "chat", "--mock", "--no-stdin", "写一首诗"],
     }
     if shutil.which("curl"):
         commands["curl -N"] = b.curl("openai", bench)
@@ -305,10 +312,10 @@ def short_reply(b: Bench, report: Report) -> None:
         ["client", "median ms", "min ms"],
         rows,
     )
-    ratio = meds["mint chat"] / meds["minimal client"]
+    ratio = meds[with_ca] / meds["minimal client"]
     report.target(
-        "short reply within 1.2x of the minimal client",
-        f"{ratio:.2f}x ({meds['mint chat']:.0f} vs {meds['minimal client']:.0f} ms)",
+        "short reply within 1.2x of the minimal client (both loading the CA bundle)",
+        f"{ratio:.2f}x ({meds[with_ca]:.0f} vs {meds['minimal client']:.0f} ms)",
         ratio <= 1.2,
     )
 
