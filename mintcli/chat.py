@@ -202,9 +202,10 @@ def run_chat(opts: dict[str, Any], term: Terminal) -> int:
         request = None
 
     protocol = get_protocol(settings.protocol)
-    api_key = require_key(settings, use_mock)
     if request is None:
+        # Usage errors (no prompt, a bad tool file) come before a missing key.
         request = build_request(opts, settings, term)
+    api_key = require_key(settings, use_mock)
 
     with ExitStack() as stack:
         mock_url = stack.enter_context(maybe_mock(use_mock, term))

@@ -266,6 +266,14 @@ def test_missing_key_exits_3_and_says_how(env: dict[str, str]) -> None:
     assert "MINT_API_KEY" in err and "--api-key" in err
 
 
+def test_usage_errors_come_before_a_missing_key(env: dict[str, str]) -> None:
+    env = {k: v for k, v in env.items() if k != "MINT_API_KEY"}
+    r = run_mint(["chat"], env, input=b"")
+    assert r.returncode == 2 and "no prompt" in r.stderr.decode()
+    r = run_mint(["chat", "--tool", "/nonexistent/tool.json", "hi"], env)
+    assert r.returncode == 2 and "tool.json" in r.stderr.decode()
+
+
 def test_no_prompt_is_usage_error(env: dict[str, str]) -> None:
     r = run_mint(["chat"], env)
     assert r.returncode == 2
