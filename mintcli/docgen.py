@@ -9,7 +9,7 @@ staleness by the tests (``--check`` does the same from the shell).
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,6 +118,40 @@ def _words(items: Iterator[str] | tuple[str, ...] | list[str]) -> str:
     return " ".join(items)
 
 
+def _walk_cases(cmds: list[Cmd]) -> list[str]:
+    """Case arms (bash and zsh alike) that follow the words typed so far down
+    the command tree, leaving the command they name in ``$cmdpath``."""
+    return [
+        f'            "{" ".join(c.path)}:{sub}") cmdpath="{" ".join((*c.path, sub))}" ;;'
+        for c in cmds
+        for sub in c.subcommands
+    ]
+
+
+def _value_cases(
+    cmds: list[Cmd], *, choices: Callable[[str], str], model: str, files: str, other: str
+) -> list[str]:
+    """Case arms completing the value of the option just typed, with each
+    shell's own action for a list of choices, a model name, a file, or anything."""
+    out: list[str] = []
+    for c in cmds:
+        key = " ".join(c.path)
+        for o in c.options:
+            if not o.takes_value:
+                continue
+            pattern = "|".join(f'"{key}:{n}"' for n in o.names)
+            if o.choices:
+                action = choices(_words(o.choices))
+            elif o.model:
+                action = model
+            elif o.files:
+                action = files
+            else:
+                action = other
+            out.append(f"        {pattern}) {action} ;;")
+    return out
+
+
 def bash_script() -> str:
     cmds = commands()
     lines = [
@@ -132,28 +166,15 @@ def bash_script() -> str:
         '        w="${COMP_WORDS[i]}"',
         '        case "$cmdpath:$w" in',
     ]
-    for c in cmds:
-        for sub in c.subcommands:
-            full = " ".join((*c.path, sub))
-            lines.append(f'            "{" ".join(c.path)}:{sub}") cmdpath="{full}" ;;')
+    lines += _walk_cases(cmds)
     lines += ["        esac", "    done", '    case "$cmdpath:$prev" in']
-    for c in cmds:
-        key = " ".join(c.path)
-        for o in c.options:
-            if not o.takes_value:
-                continue
-            pattern = "|".join(f'"{key}:{n}"' for n in o.names)
-            if o.choices:
-                action = f'COMPREPLY=($(compgen -W "{_words(o.choices)}" -- "$cur")); return'
-            elif o.model:
-                action = 'COMPREPLY=($(compgen -W "$(mint _models 2>/dev/null)" -- "$cur")); return'
-            elif o.files:
-                action = (
-                    'compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return'
-                )
-            else:
-                action = "COMPREPLY=(); return"
-            lines.append(f"        {pattern}) {action} ;;")
+    lines += _value_cases(
+        cmds,
+        choices=lambda words: f'COMPREPLY=($(compgen -W "{words}" -- "$cur")); return',
+        model='COMPREPLY=($(compgen -W "$(mint _models 2>/dev/null)" -- "$cur")); return',
+        files='compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return',
+        other="COMPREPLY=(); return",
+    )
     lines += ["    esac", '    if [[ "$cur" == -* ]]; then', '        case "$cmdpath" in']
     for c in cmds:
         names = [n for o in c.options for n in o.names]
@@ -192,26 +213,15 @@ def zsh_script() -> str:
         "        w=${words[i]}",
         '        case "$cmdpath:$w" in',
     ]
-    for c in cmds:
-        for sub in c.subcommands:
-            full = " ".join((*c.path, sub))
-            lines.append(f'            "{" ".join(c.path)}:{sub}") cmdpath="{full}" ;;')
+    lines += _walk_cases(cmds)
     lines += ["        esac", "    done", '    case "$cmdpath:$prev" in']
-    for c in cmds:
-        key = " ".join(c.path)
-        for o in c.options:
-            if not o.takes_value:
-                continue
-            pattern = "|".join(f'"{key}:{n}"' for n in o.names)
-            if o.choices:
-                action = f"compadd -- {_words(o.choices)}; return"
-            elif o.model:
-                action = 'compadd -- ${(f)"$(mint _models 2>/dev/null)"}; return'
-            elif o.files:
-                action = "_files; return"
-            else:
-                action = "return"
-            lines.append(f"        {pattern}) {action} ;;")
+    lines += _value_cases(
+        cmds,
+        choices=lambda words: f"compadd -- {words}; return",
+        model='compadd -- ${(f)"$(mint _models 2>/dev/null)"}; return',
+        files="_files; return",
+        other="return",
+    )
     lines += ["    esac", '    if [[ "$cur" == -* ]]; then', '        case "$cmdpath" in']
     for c in cmds:
         names = [n for o in c.options for n in o.names]

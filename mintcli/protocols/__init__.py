@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
-from mintcli.errors import UsageError
+from mintcli.errors import ProtocolError, UsageError
 
 if TYPE_CHECKING:
     from mintcli.events import Event
@@ -53,6 +53,14 @@ def get_protocol(name: str) -> WireProtocol:
 
         return AnthropicProtocol()
     raise UsageError(f"unknown protocol {name!r} (choose openai or anthropic)")
+
+
+def parse_model_list(body: Any) -> list[dict[str, Any]]:
+    """``GET {base}/models``: both APIs answer ``{"data": [{"id": ...}, ...]}``."""
+    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(data, list):
+        raise ProtocolError("unexpected /models response: no 'data' list")
+    return [m for m in data if isinstance(m, dict) and "id" in m]
 
 
 def error_message(body: Any) -> str | None:

@@ -17,7 +17,13 @@ from mintcli.events import (
     ToolCall,
     Usage,
 )
-from mintcli.protocols import error_kind, error_message, in_stream_error, parse_arguments
+from mintcli.protocols import (
+    error_kind,
+    error_message,
+    in_stream_error,
+    parse_arguments,
+    parse_model_list,
+)
 from mintcli.protocols.template import TextTemplate
 from mintcli.request import ChatRequest
 from mintcli.sse import SSEEvent
@@ -80,10 +86,7 @@ class OpenAIProtocol:
         return OpenAIDecoder()
 
     def parse_models(self, body: Any) -> list[dict[str, Any]]:
-        data = body.get("data") if isinstance(body, dict) else None
-        if not isinstance(data, list):
-            raise ProtocolError("unexpected /models response: no 'data' list")
-        return [m for m in data if isinstance(m, dict) and "id" in m]
+        return parse_model_list(body)
 
 
 def _put_content(obj: Any, text: str) -> None:
