@@ -47,6 +47,14 @@ class TextBuffer:
         if len(self._pending) >= self.COMPACT_AT:
             self._compact()
 
+    def extend(self, texts: list[str]) -> None:
+        """``append`` for several pieces at once (none of them empty)."""
+        self._pending.extend(texts)
+        self._size += sum(map(len, texts))
+        self.last = texts[-1][-1]
+        if len(self._pending) >= self.COMPACT_AT:
+            self._compact()
+
     def _compact(self) -> None:
         chunk = "".join(self._pending)
         self._pending.clear()

@@ -28,7 +28,7 @@ from mintcli.errors import (
     TruncatedStream,
 )
 from mintcli.events import (
-    End,
+    Event,
     Finish,
     MessageStart,
     ReasoningDelta,
@@ -270,63 +270,79 @@ class ChatRun:
 
     # -- the hot path ------------------------------------------------------------
     def _handle(self, frames: list[SSEEvent]) -> None:
+        """Everything one network read produced. Text pieces are gathered and
+        handed on together (in order: anything else that arrives hands on the
+        text before it first), then the batch is journaled and printed."""
         decoder = self._decoder
         assert decoder is not None
-        acc = self.acc
-        sink = self.sink
         filt = self._filter
-        jt = self._jt
-        for frame in frames:
-            if frame.id is not None:
-                self._last_event_id = frame.id
-            events = decoder.decode(frame)
-            raw_data: bytes | None = frame.data if self._raw else None
-            for ev in events:
-                kind = type(ev)
-                if kind is TextDelta:
-                    text = ev.text  # type: ignore[union-attr]
-                    if filt is not None:
-                        kept = filt.text(text)
-                        if kept != text and raw_data is not None:
-                            raw_data = self.protocol.retext(raw_data, kept)
-                        text = kept
-                        if not text:
-                            continue
-                    acc.text.append(text)
-                    jt.append(text)
-                    sink.text(text)
-                    self.stats.pieces += 1
-                    if self.stats.first_token is None:
-                        self.stats.first_token = time.monotonic()
-                elif kind is ReasoningDelta:
-                    text = ev.text  # type: ignore[union-attr]
-                    if filt is not None:
-                        text = filt.reasoning(text)
-                        if not text:
-                            continue
-                    acc.reasoning.append(text)
-                    self._jr.append(text)
-                    sink.reasoning(text)
-                    self.stats.pieces += 1
-                    if self.stats.first_token is None:
-                        self.stats.first_token = time.monotonic()
-                elif kind is ToolCall:
-                    self._tool_call(ev)  # type: ignore[arg-type]
-                elif kind is Usage:
-                    acc.add_usage(ev)  # type: ignore[arg-type]
-                elif kind is Finish:
-                    acc.finish_reason = ev.reason  # type: ignore[union-attr]
-                    self._jf = acc.finish_reason
-                elif kind is MessageStart:
-                    if self._lei_attempt and self._first_event:
-                        raise _LastEventIdIgnored()
-                    acc.model = ev.model or acc.model  # type: ignore[union-attr]
-                elif kind is End:
-                    pass
-            self._first_event = False
-            if raw_data is not None and raw_data != self._sentinel:
-                sink.raw(raw_data)
+        raw = self._raw
+        texts: list[str] = []
+        try:
+            for frame in frames:
+                if frame.id is not None:
+                    self._last_event_id = frame.id
+                events = decoder.decode(frame)
+                raw_data: bytes | None = frame.data if raw else None
+                for ev in events:
+                    if type(ev) is TextDelta:
+                        text = ev.text
+                        if filt is not None:
+                            kept = filt.text(text)
+                            if kept != text and raw_data is not None:
+                                raw_data = self.protocol.retext(raw_data, kept)
+                            text = kept
+                            if not text:
+                                continue
+                        texts.append(text)
+                        continue
+                    if texts:
+                        self._texts(texts)
+                        texts = []
+                    self._other(ev)
+                self._first_event = False
+                if raw_data is not None and raw_data != self._sentinel:
+                    self.sink.raw(raw_data)
+        finally:
+            # Even when a frame raised: what arrived before it is kept and shown.
+            if texts:
+                self._texts(texts)
         self._flush_batch()
+
+    def _texts(self, texts: list[str]) -> None:
+        self.acc.text.extend(texts)
+        self._jt.extend(texts)
+        self.sink.texts(texts)
+        self.stats.pieces += len(texts)
+        if self.stats.first_token is None:
+            self.stats.first_token = time.monotonic()
+
+    def _other(self, ev: Event) -> None:
+        kind = type(ev)
+        acc = self.acc
+        if kind is ReasoningDelta:
+            text = ev.text  # type: ignore[union-attr]
+            if self._filter is not None:
+                text = self._filter.reasoning(text)
+                if not text:
+                    return
+            acc.reasoning.append(text)
+            self._jr.append(text)
+            self.sink.reasoning(text)
+            self.stats.pieces += 1
+            if self.stats.first_token is None:
+                self.stats.first_token = time.monotonic()
+        elif kind is ToolCall:
+            self._tool_call(ev)  # type: ignore[arg-type]
+        elif kind is Usage:
+            acc.add_usage(ev)  # type: ignore[arg-type]
+        elif kind is Finish:
+            acc.finish_reason = ev.reason  # type: ignore[union-attr]
+            self._jf = acc.finish_reason
+        elif kind is MessageStart:
+            if self._lei_attempt and self._first_event:
+                raise _LastEventIdIgnored()
+            acc.model = ev.model or acc.model  # type: ignore[union-attr]
 
     def _tool_call(self, call: ToolCall) -> None:
         if self._filter is not None and not self._filter.tool_call(call):

@@ -50,6 +50,11 @@ class Sink:
     def text(self, text: str) -> None:
         pass
 
+    def texts(self, texts: list[str]) -> None:
+        """Several text pieces in a row (the common case for one network read)."""
+        for text in texts:
+            self.text(text)
+
     def reasoning(self, text: str) -> None:
         # Reasoning is not the answer: with --reasoning it goes to stderr.
         if self.show_reasoning:
@@ -94,6 +99,11 @@ class TextSink(Sink):
             self.close_reasoning()
         self._pending.append(text)
 
+    def texts(self, texts: list[str]) -> None:
+        if self._reasoning_open:
+            self.close_reasoning()
+        self._pending.extend(texts)
+
     def flush(self) -> None:
         self.flush_text_into_batch()
         super().flush()
@@ -133,6 +143,9 @@ class TextSink(Sink):
 class RawSink(Sink):
     """Each wire event's data as one compact JSON line, as the provider sent it."""
 
+    def texts(self, texts: list[str]) -> None:
+        pass  # the text is in the raw events
+
     def raw(self, data: bytes) -> None:
         if b"\n" in data:
             # Data split over several data: lines is still one JSON value; one line out.
@@ -157,6 +170,10 @@ class JSONLSink(Sink):
 
     def text(self, text: str) -> None:
         self._out.append(orjson.dumps({"type": "text", "text": text}) + b"\n")
+
+    def texts(self, texts: list[str]) -> None:
+        dumps = orjson.dumps
+        self._out += [dumps({"type": "text", "text": t}) + b"\n" for t in texts]
 
     def reasoning(self, text: str) -> None:
         self._emit({"type": "reasoning", "text": text})
@@ -188,6 +205,9 @@ class JSONSink(Sink):
         self._result: dict[str, Any] | None = None
         self.messages: list[dict[str, Any]] = []
         self.meta: dict[str, Any] = {}
+
+    def texts(self, texts: list[str]) -> None:
+        pass  # part of the final object
 
     def reasoning(self, text: str) -> None:
         pass  # part of the final object
