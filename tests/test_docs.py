@@ -106,7 +106,9 @@ def test_fish_completion_offers_commands() -> None:
     need("fish")
     env = {**os.environ, "PATH": VENV_BIN + os.pathsep + os.environ["PATH"]}
     script = f"source {ROOT / 'completions' / 'mint.fish'}; complete -C 'mint ch'"
-    r = subprocess.run(["fish", "--no-config", "-c", script], capture_output=True, env=env, timeout=30)
+    r = subprocess.run(
+        ["fish", "--no-config", "-c", script], capture_output=True, env=env, timeout=30
+    )
     assert r.returncode == 0, r.stderr
     assert r.stdout.decode().split("\t")[0].strip() == "chat"
 
@@ -131,7 +133,16 @@ def test_man_page_covers_commands_options_and_exit_codes() -> None:
     exit_section = plain.split(".SH EXIT STATUS")[1].split(".SH")[0]
     for code in ExitCode:
         assert f"\\fB{int(code)}\\fR" in exit_section
-    for section in ("NAME", "SYNOPSIS", "DESCRIPTION", "OUTPUT FORMATS", "EXIT STATUS", "ENVIRONMENT", "FILES", "EXAMPLES"):
+    for section in (
+        "NAME",
+        "SYNOPSIS",
+        "DESCRIPTION",
+        "OUTPUT FORMATS",
+        "EXIT STATUS",
+        "ENVIRONMENT",
+        "FILES",
+        "EXAMPLES",
+    ):
         assert f".SH {section}" in page
 
 
@@ -175,7 +186,7 @@ def test_readme_quickstart_is_what_ci_runs() -> None:
         if line.strip() and not line.startswith("#")
     ]
     assert len(commands) == 2
-    assert "pip install" in commands[0] and 'mint chat --mock' in commands[0]
+    assert "pip install" in commands[0] and "mint chat --mock" in commands[0]
     assert "pytest" in commands[1]
     ci = (ROOT / ".ci" / "run").read_text()
     assert "quickstart:begin" in ci and "ruff check" in ci and "mypy --strict mintcli" in ci
