@@ -41,7 +41,12 @@ class SSEEvent:
 
 class SSEDecoder:
     def __init__(self) -> None:
-        self._pending = b""  # an incomplete last line (or a lone trailing CR)
+        # The incomplete last line, in the pieces it arrived in (joined once, when
+        # its line end comes, so a huge line costs linear time), and whether its
+        # last byte is a CR held back in case an LF follows in the next read.
+        self._parts: list[bytes] = []
+        self._cr = False
+        # The event being put together line by line (the general path).
         self._data: list[bytes] = []
         self._event = ""
         self._has_data = False
@@ -52,29 +57,55 @@ class SSEDecoder:
         self._names: dict[bytes, str] = {}
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
-        buf = self._pending + chunk if self._pending else chunk
+        parts = self._parts
         if not self._started:
-            if len(buf) < 3 and _BOM.startswith(buf):
-                self._pending = buf
+            head = b"".join(parts) + chunk
+            parts.clear()
+            if len(head) < 3 and _BOM.startswith(head):
+                if head:
+                    parts.append(head)
                 return []
             self._started = True
-            if buf.startswith(_BOM):
-                buf = buf[3:]
-        hold = False
+            chunk = head[3:] if head.startswith(_BOM) else head
+        if not self._cr and b"\n" not in chunk and b"\r" not in chunk:
+            if chunk:
+                parts.append(chunk)  # still inside one line
+            return []
+        buf = b"".join(parts) + chunk if parts else chunk
+        parts.clear()
+        self._cr = hold = False
         if b"\r" in buf:
             # A CR at the very end may be the first half of a CRLF split across reads.
             hold = buf.endswith(b"\r")
             if hold:
                 buf = buf[:-1]
             buf = buf.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        # Cut at blank lines: every piece but the last is one or more whole
-        # events. The last piece is kept as raw bytes until its blank line comes.
+        # Cut at blank lines: every piece but the last ends with one, so it is one
+        # or more whole events (the first may finish an event begun in an earlier
+        # read). The last piece's whole lines go to the line-by-line state; its
+        # unfinished line waits for the next read.
         blocks = buf.split(b"\n\n")
-        pending = blocks.pop()
-        self._pending = pending + b"\r" if hold else pending
-        if not blocks:
-            return []
+        tail = blocks.pop()
         out: list[SSEEvent] = []
+        if blocks:
+            if self._has_data or self._event:
+                first = blocks.pop(0).split(b"\n")
+                first.append(b"")
+                out.extend(self._lines(first))
+            self._blocks(blocks, out)
+        cut = tail.rfind(b"\n")
+        if cut >= 0:
+            out.extend(self._lines(tail[:cut].split(b"\n")))
+            tail = tail[cut + 1 :]
+        if tail:
+            parts.append(tail)
+        if hold:
+            parts.append(b"\r")
+            self._cr = True
+        return out
+
+    def _blocks(self, blocks: list[bytes], out: list[SSEEvent]) -> None:
+        """Whole events, each ended by a blank line, starting from a clean state."""
         names = self._names
         for block in blocks:
             # The shapes real servers send, taken whole; anything else goes line by line.
@@ -92,20 +123,16 @@ class SSEDecoder:
             lines = block.split(b"\n")
             lines.append(b"")  # the blank line that ended the block
             out.extend(self._lines(lines))
-        return out
 
     def flush(self) -> list[SSEEvent]:
-        """End of stream. Whole lines still pending are taken for their fields
-        (an ``id:`` still counts); the event they belong to was never closed by a
-        blank line, so it is discarded, as the spec requires. Only a held CR
-        can still close an event here: it ends the blank line after it."""
-        pending = self._pending
-        self._pending = b""
-        if pending.endswith(b"\r"):
-            pending = pending[:-1] + b"\n"
-        lines = pending.split(b"\n")
-        lines.pop()  # an unterminated last line is not a line
-        out = self._lines(lines)
+        """End of stream. A held CR still ends its line (which, if blank, closes
+        an event); any other unfinished line is not a line, and an event not
+        closed by a blank line is discarded, as the spec requires."""
+        out: list[SSEEvent] = []
+        if self._cr:
+            out = self._lines([b"".join(self._parts)[:-1]])
+        self._parts = []
+        self._cr = False
         self._data = []
         self._has_data = False
         self._event = ""
