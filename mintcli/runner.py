@@ -297,8 +297,8 @@ class ChatRun:
                         texts.append(text)
                         continue
                     if texts:
-                        self._texts(texts)
-                        texts = []
+                        batch, texts = texts, []  # cleared first: never handed on twice
+                        self._texts(batch)
                     self._other(ev)
                 self._first_event = False
                 if raw_data is not None and raw_data != self._sentinel:
@@ -306,7 +306,8 @@ class ChatRun:
         finally:
             # Even when a frame raised: what arrived before it is kept and shown.
             if texts:
-                self._texts(texts)
+                batch, texts = texts, []
+                self._texts(batch)
         self._flush_batch()
 
     def _texts(self, texts: list[str]) -> None:
