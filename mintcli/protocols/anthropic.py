@@ -228,7 +228,9 @@ class AnthropicDecoder:
                 text = delta.get("text")
                 if not text:
                     return []
-                if self._template.learning and isinstance(text, str):
+                # Only an event that names its own type: the fast path never
+                # looks at the SSE event name, which decides for one that does not.
+                if self._template.learning and isinstance(text, str) and obj.get("type"):
                     self._template.learn(event.data, obj, text, _put_text)
                 return [TextDelta(text)]
             if dkind == "thinking_delta":
