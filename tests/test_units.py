@@ -268,6 +268,20 @@ def test_anthropic_text_template_is_exact() -> None:
     assert got[:2] == [TextDelta("one"), TextDelta("two é")]
 
 
+def test_anthropic_template_is_not_learned_from_an_event_named_only_by_sse() -> None:
+    # Without a "type" in the JSON the SSE event name decides what the event is,
+    # and the fast path never looks at it: such events must take the full path.
+    data = b'{"delta":{"type":"text_delta","text":"%s"}}'
+    events = [
+        SSEEvent("content_block_delta", data % b"hi", None),
+        SSEEvent("error", data % b"boom", None),
+        SSEEvent("message_stop", data % b"x", None),
+    ]
+    got, want, learned = decode_with_and_without_template(AnthropicDecoder, events)
+    assert not learned
+    assert got == want == [TextDelta("hi"), "InStreamError", End()]
+
+
 def test_openai_stream_errors() -> None:
     dec = OpenAIDecoder()
     with pytest.raises(ProtocolError):
@@ -511,3 +525,71 @@ def test_tls_certificates_are_loaded_only_when_tls_can_happen() -> None:
     # It trusts nothing: if TLS ever came up it would fail, never pass unverified.
     assert ctx.verify_mode == ssl.CERT_REQUIRED and ctx.check_hostname
     assert ctx.cert_store_stats()["x509_ca"] == 0
+
+
+def test_sse_long_events_are_not_copied_again_on_every_read() -> None:
+    # One event of many data lines, and one very long line, each fed in small reads:
+    # only the unfinished line is kept raw, in the pieces it came in.
+    dec = SSEDecoder()
+    for i in range(2000):
+        assert dec.feed(b"data: line %d\n" % i) == []
+        assert dec._parts == []
+    assert dec.feed(b": keep-alive\n" * 3) == []
+    for _ in range(500):
+        dec.feed(b"y" * 100)
+    assert len(dec._parts) == 500
+    out = dec.feed(b"\n\n")
+    assert len(out) == 1
+    lines = out[0].data.split(b"\n")
+    assert lines[0] == b"line 0" and lines[1999] == b"line 1999"
+    assert len(lines) == 2000  # the long line had no field name: "yyy..." is ignored
+
+
+def test_runner_never_hands_on_a_text_batch_twice(tmp_path: Path) -> None:
+    """A signal (Ctrl-C, --timeout) can land while a batch is being handed on;
+    the batch must not be handed on again on the way out."""
+    import os
+
+    from mintcli.accumulate import Accumulator
+    from mintcli.protocols import get_protocol
+    from mintcli.runner import ChatRun
+    from mintcli.sinks import TextSink
+    from mintcli.terminal import Terminal
+
+    class InterruptedOnce(TextSink):
+        calls = 0
+
+        def texts(self, texts: list[str]) -> None:
+            InterruptedOnce.calls += 1
+            if InterruptedOnce.calls == 1:
+                raise KeyboardInterrupt
+            super().texts(texts)
+
+    with open(os.devnull, "wb") as devnull, open(os.devnull, "w") as errors:
+        term = Terminal(devnull, devnull, errors, False, False, False, False)
+        protocol = get_protocol("openai")
+        run = ChatRun(
+            term=term,
+            protocol=protocol,
+            request=ChatRequest(model="m", messages=[]),
+            url="",
+            headers={},
+            transport=None,  # type: ignore[arg-type]
+            sink=InterruptedOnce(term),
+            policy=RetryPolicy(0, 1, 1),
+            journal=None,
+            acc=Accumulator(),
+        )
+        run._decoder = protocol.decoder()
+        chunk = b'{"choices":[{"index":0,"delta":{"content":"%s"}}]}'
+        frames = [
+            SSEEvent("message", chunk % b"Hel", None),
+            SSEEvent("message", chunk % b"lo", None),
+            SSEEvent(
+                "message", b'{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}', None
+            ),
+        ]
+        with pytest.raises(KeyboardInterrupt):
+            run._handle(frames)
+    assert run.acc.text.getvalue() == "Hello"
+    assert run._jt == ["Hel", "lo"]
