@@ -193,6 +193,9 @@ class ChatRun:
                 self._close_attempt()
                 raise
             except MintError as error:
+                # What this read brought before the failure: journal it, then show it,
+                # so a later --resume starts exactly where this output stops.
+                self._flush_batch()
                 self._close_attempt()
                 if not self.policy.should_retry(error, retries):
                     raise

@@ -172,6 +172,19 @@ def test_in_stream_error_exits_5_with_server_message(
     assert ("processing your request" in err) or ("Overloaded" in err)
 
 
+def test_text_before_an_in_stream_error_is_journaled_too(
+    sse_server: SSEServer, env: dict[str, str]
+) -> None:
+    # The text and the error arrive in one read: the text is shown, and the
+    # journal must hold it too, or a --resume would print it a second time.
+    sse_server.queue(Canned(body=[sse_file("openai_error.sse")]))
+    r = chat(sse_server, env, "--max-retries", "0", "x")
+    assert r.returncode == 5 and r.stdout == "部分".encode()
+    (journal,) = (Path(env["XDG_STATE_HOME"]) / "mint" / "journals").glob("*.jsonl")
+    records = [json.loads(line) for line in journal.read_text().splitlines()]
+    assert "".join(rec.get("t", "") for rec in records) == "部分"
+
+
 @pytest.mark.parametrize(
     ("status", "code", "body", "needle"),
     [
