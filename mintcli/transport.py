@@ -4,7 +4,6 @@ seam where httpx exceptions and HTTP statuses become mint errors."""
 from __future__ import annotations
 
 import email.utils
-import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,19 +35,20 @@ class Timeouts:
     write: float = 30.0
 
 
-_PROXY_VARS = ("https_proxy", "http_proxy", "all_proxy")
-
-
-def tls_verify(base_url: str, environ: Any = None) -> Any:
+def tls_verify(base_url: str, proxies: dict[str, str] | None = None) -> Any:
     """What httpx should verify TLS servers with. ``True`` makes it load its CA
     bundle, about 20 ms at every start. A plain-http gateway (``mint mock``, a
     local proxy) reached without a proxy never does TLS, so it gets an empty
     context instead: one that trusts no certificate, failing closed if TLS ever
-    did come up."""
-    env = os.environ if environ is None else environ
+    did come up. ``proxies`` defaults to what httpx itself will use (the
+    environment, and on macOS and Windows the system settings)."""
     if not base_url.lower().startswith("http://"):
         return True
-    if any(env.get(v) or env.get(v.upper()) for v in _PROXY_VARS):
+    if proxies is None:
+        from urllib.request import getproxies  # already loaded by httpx
+
+        proxies = getproxies()
+    if any(proxies.get(scheme) for scheme in ("http", "https", "all")):
         return True
     import ssl
 

@@ -512,19 +512,29 @@ def test_text_buffer_spills_to_disk_and_gives_back_exact_text() -> None:
     assert buf.last == "d"
 
 
-def test_tls_certificates_are_loaded_only_when_tls_can_happen() -> None:
+def test_tls_certificates_are_loaded_only_when_tls_can_happen(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     import ssl
 
     from mintcli.transport import tls_verify
 
     assert tls_verify("https://api.mint-cloud.ai/v1", {}) is True
-    assert tls_verify("http://127.0.0.1:8787/v1", {"HTTPS_PROXY": "http://proxy:3128"}) is True
-    assert tls_verify("http://127.0.0.1:8787/v1", {"all_proxy": "socks5://p"}) is True
+    assert tls_verify("http://127.0.0.1:8787/v1", {"https": "http://proxy:3128"}) is True
+    assert tls_verify("http://127.0.0.1:8787/v1", {"all": "socks5://p"}) is True
+    assert tls_verify("http://127.0.0.1:8787/v1", {"no": "localhost"}) is not True
     ctx = tls_verify("http://127.0.0.1:8787/v1", {})
     assert isinstance(ctx, ssl.SSLContext)
     # It trusts nothing: if TLS ever came up it would fail, never pass unverified.
     assert ctx.verify_mode == ssl.CERT_REQUIRED and ctx.check_hostname
     assert ctx.cert_store_stats()["x509_ca"] == 0
+    # By default it asks what httpx will ask: the proxy environment variables here.
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy:3128")
+    assert tls_verify("http://127.0.0.1:8787/v1") is True
+    monkeypatch.delenv("HTTPS_PROXY")
+    for var in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "ALL_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+    assert tls_verify("http://127.0.0.1:8787/v1") is not True
 
 
 def test_sse_long_events_are_not_copied_again_on_every_read() -> None:
