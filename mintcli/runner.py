@@ -42,7 +42,13 @@ from mintcli.request import ChatRequest
 from mintcli.retry import ContinuationFilter, RetryPolicy
 from mintcli.sinks import RawSink, Sink
 from mintcli.sse import SSEDecoder, SSEEvent
-from mintcli.terminal import Terminal, signals_as_errors, silence_stdout
+from mintcli.terminal import (
+    Terminal,
+    critical,
+    raise_outside_critical,
+    signals_as_errors,
+    silence_stdout,
+)
 from mintcli.transport import Transport
 
 
@@ -87,7 +93,7 @@ def deadline(seconds: float | None) -> Iterator[None]:
         return
 
     def on_alarm(signum: int, frame: FrameType | None) -> None:
-        raise RunTimeout(f"gave up after {seconds:g}s (--timeout)")
+        raise_outside_critical(lambda: RunTimeout(f"gave up after {seconds:g}s (--timeout)"))
 
     previous = signal.signal(signal.SIGALRM, on_alarm)
     signal.setitimer(signal.ITIMER_REAL, seconds)
@@ -364,28 +370,25 @@ class ChatRun:
             self.stats.first_token = time.monotonic()
 
     def _flush_batch(self) -> None:
-        """Journal what this read produced, then print it (write-ahead)."""
-        if self.journal is not None and (self._jt or self._jr or self._jc or self._jf):
-            record: dict[str, Any] = {}
-            if self._jt:
-                record["t"] = "".join(self._jt)
-                self._jt.clear()
-            if self._jr:
-                record["r"] = "".join(self._jr)
-                self._jr.clear()
-            if self._jc:
-                record["c"] = list(self._jc)
-                self._jc.clear()
-            if self._jf:
-                record["f"] = self._jf
-                self._jf = None
-            self.journal.write(record)
-        else:
+        """Journal what this read produced, then print it (write-ahead), as one
+        step that a signal cannot cut in two (see terminal.critical)."""
+        with critical():
+            if self.journal is not None and (self._jt or self._jr or self._jc or self._jf):
+                record: dict[str, Any] = {}
+                if self._jt:
+                    record["t"] = "".join(self._jt)
+                if self._jr:
+                    record["r"] = "".join(self._jr)
+                if self._jc:
+                    record["c"] = list(self._jc)
+                if self._jf:
+                    record["f"] = self._jf
+                self.journal.write(record)
             self._jt.clear()
             self._jr.clear()
             self._jc.clear()
             self._jf = None
-        self.sink.flush()
+            self.sink.flush()
 
     # -- endings -----------------------------------------------------------------
     def _summary(self) -> dict[str, Any]:

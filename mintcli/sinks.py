@@ -13,7 +13,7 @@ import orjson
 
 from mintcli.accumulate import Accumulator, tool_call_json
 from mintcli.events import SCHEMA_VERSION, ToolCall
-from mintcli.terminal import Terminal
+from mintcli.terminal import Terminal, critical
 
 FORMATS = ("text", "raw", "jsonl", "json")
 
@@ -32,10 +32,11 @@ class Sink:
     # batching
     def flush(self) -> None:
         if self._out:
-            data = b"".join(self._out)
-            self._out.clear()
-            self.wrote_any = True
-            self.term.write(data)
+            with critical():  # the batch leaves _out and reaches stdout as one step
+                data = b"".join(self._out)
+                self._out.clear()
+                self.wrote_any = True
+                self.term.write(data)
 
     def discard(self) -> None:
         self._out.clear()

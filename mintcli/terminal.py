@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import FrameType
@@ -58,10 +58,11 @@ class Terminal:
         """Write data to stdout and flush it now (pieces must appear as they arrive)."""
         if self._status_shown:
             self.clear_status()
-        self.stdout.write(data)
-        self.stdout.flush()
-        if data:
-            self.stdout_mid_line = not data.endswith(b"\n")
+        with critical():
+            if data:
+                self.stdout_mid_line = not data.endswith(b"\n")
+            self.stdout.write(data)
+            self.stdout.flush()
 
     # -- stderr -----------------------------------------------------------------
     def _style(self, text: str, code: str) -> str:
@@ -113,15 +114,51 @@ class _Terminated(BaseException):
     """Raised from the SIGTERM handler; turned into :class:`Interrupted`."""
 
 
-def _on_sigterm(signum: int, frame: FrameType | None) -> None:
-    raise _Terminated()
+class _SignalGuard:
+    __slots__ = ("depth", "pending")
+
+    def __init__(self) -> None:
+        self.depth = 0  # nesting of critical sections
+        self.pending: Callable[[], BaseException] | None = None  # raised at their end
+
+
+_guard = _SignalGuard()
+
+
+def raise_outside_critical(make: Callable[[], BaseException]) -> None:
+    """For signal handlers: raise ``make()`` now, or, inside a critical section,
+    when it ends. Only the first signal waits; a second one is raised at once."""
+    if _guard.depth and _guard.pending is None:
+        _guard.pending = make
+        return
+    raise make()
+
+
+def _on_signal(signum: int, frame: FrameType | None) -> None:
+    raise_outside_critical(KeyboardInterrupt if signum == signal.SIGINT else _Terminated)
+
+
+@contextmanager
+def critical() -> Iterator[None]:
+    """A step that must not be cut in two: journaling a batch and printing it,
+    or one write to stdout. The first Ctrl-C, SIGTERM or --timeout alarm inside
+    waits for its end, so what was received is never half recorded, lost
+    between the journal and stdout, or printed twice on the way out."""
+    _guard.depth += 1
+    try:
+        yield
+    finally:
+        _guard.depth -= 1
+        if not _guard.depth and _guard.pending is not None:
+            make, _guard.pending = _guard.pending, None
+            raise make()
 
 
 @contextmanager
 def signals_as_errors() -> Iterator[None]:
     """Ctrl-C and SIGTERM become :class:`Interrupted` (exit 130 / 143) instead of
     click's "Aborted!" or a silent death, so the caller can keep what it has."""
-    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     except KeyboardInterrupt:
@@ -129,7 +166,9 @@ def signals_as_errors() -> Iterator[None]:
     except _Terminated:
         raise Interrupted("terminated", signal_exit=ExitCode.TERMINATED) from None
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        _guard.depth, _guard.pending = 0, None
 
 
 def silence_stdout() -> None:

@@ -603,3 +603,30 @@ def test_runner_never_hands_on_a_text_batch_twice(tmp_path: Path) -> None:
             run._handle(frames)
     assert run.acc.text.getvalue() == "Hello"
     assert run._jt == ["Hel", "lo"]
+
+
+def test_a_signal_inside_a_critical_step_waits_for_its_end() -> None:
+    import os
+    import signal
+
+    from mintcli.errors import Interrupted
+    from mintcli.terminal import critical, signals_as_errors
+
+    done: list[str] = []
+    with pytest.raises(Interrupted) as caught, signals_as_errors(), critical():
+        os.kill(os.getpid(), signal.SIGINT)
+        done.append("journaled")  # still runs: the signal waits
+        done.append("printed")
+    assert done == ["journaled", "printed"]
+    assert caught.value.message == "interrupted"
+
+    # A second signal does not wait: the user insists.
+    done.clear()
+    with pytest.raises(Interrupted), signals_as_errors(), critical():
+        os.kill(os.getpid(), signal.SIGTERM)
+        done.append("one")
+        os.kill(os.getpid(), signal.SIGINT)
+        done.append("never")
+    assert done == ["one"]
+    # Handlers are put back afterwards.
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
