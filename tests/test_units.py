@@ -630,3 +630,13 @@ def test_a_signal_inside_a_critical_step_waits_for_its_end() -> None:
     assert done == ["one"]
     # Handlers are put back afterwards.
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_text_that_is_not_a_string_is_a_protocol_error() -> None:
+    openai = OpenAIDecoder()
+    with pytest.raises(ProtocolError):
+        openai.decode(SSEEvent("message", b'{"choices":[{"index":0,"delta":{"content":5}}]}', None))
+    anthropic = AnthropicDecoder()
+    bad = b'{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":[1]}}'
+    with pytest.raises(ProtocolError):
+        anthropic.decode(SSEEvent("content_block_delta", bad, None))

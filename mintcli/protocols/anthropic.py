@@ -228,14 +228,16 @@ class AnthropicDecoder:
                 text = delta.get("text")
                 if not text:
                     return []
+                if not isinstance(text, str):
+                    raise ProtocolError("malformed stream event: text_delta text is not a string")
                 # Only an event that names its own type: the fast path never
                 # looks at the SSE event name, which decides for one that does not.
-                if self._template.learning and isinstance(text, str) and obj.get("type"):
+                if self._template.learning and obj.get("type"):
                     self._template.learn(event.data, obj, text, _put_text)
                 return [TextDelta(text)]
             if dkind == "thinking_delta":
                 text = delta.get("thinking")
-                return [ReasoningDelta(text)] if text else []
+                return [ReasoningDelta(text)] if text and isinstance(text, str) else []
             if dkind == "input_json_delta":
                 block = self._blocks.get(obj.get("index", 0))
                 if block is not None and delta.get("partial_json"):

@@ -138,7 +138,7 @@ class OpenAIDecoder:
                 delta = choice.get("delta")
                 if delta:
                     content = delta.get("content")
-                    if len(delta) == 1 and content:
+                    if len(delta) == 1 and content and type(content) is str:
                         out.append(TextDelta(content))  # the common case
                         if (
                             self._template.learning
@@ -167,6 +167,8 @@ class OpenAIDecoder:
             out.append(ReasoningDelta(reasoning))
         content = delta.get("content")
         if content:
+            if not isinstance(content, str):
+                raise ProtocolError("malformed stream chunk: delta content is not a string")
             out.append(TextDelta(content))
         for piece in delta.get("tool_calls") or ():
             index = piece.get("index", 0)
