@@ -166,7 +166,7 @@ def build_request(opts: dict[str, Any], settings: Settings, term: Terminal) -> C
     )
 
 
-def run_chat(opts: dict[str, Any], term: Terminal) -> int:
+def run_chat(opts: dict[str, Any], term: Terminal) -> None:
     from mintcli import journal as journal_mod
     from mintcli.accumulate import Accumulator
     from mintcli.events import ToolCall
@@ -221,7 +221,7 @@ def run_chat(opts: dict[str, Any], term: Terminal) -> int:
                 "body": protocol.build_body(request),
             }
             term.write(orjson.dumps(shown, option=orjson.OPT_INDENT_2) + b"\n")
-            return 0
+            return
 
         acc = Accumulator()
         journal = None
@@ -280,5 +280,4 @@ def run_chat(opts: dict[str, Any], term: Terminal) -> int:
             stats=settings.stats,
             start_info=start_info,
         )
-        return run.run()
-    return 0  # pragma: no cover - the with block always returns
+        run.run()

@@ -22,9 +22,8 @@ POSITIVE = click.FloatRange(min=0, min_open=True)
 
 
 def _terminal() -> Any:
-    from mintcli.terminal import Terminal
-
-    return Terminal.from_process()
+    """The process's one Terminal, made by :func:`main` (see terminal.py)."""
+    return click.get_current_context().find_root().obj
 
 
 def connection_options(f: F) -> F:
@@ -199,7 +198,8 @@ def chat(**opts: Any) -> int:
     """
     from mintcli.chat import run_chat
 
-    return run_chat(opts, _terminal())
+    run_chat(opts, _terminal())
+    return 0
 
 
 @cli.command(
@@ -363,12 +363,18 @@ def _debug_requested(argv: list[str]) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """The one boundary: every outcome becomes an exit code here."""
+    """The one error boundary: every outcome of a command becomes one stderr
+    line (at most) and an exit code here, and nowhere else."""
     from mintcli.errors import ExitCode, MintError, UsageError
+    from mintcli.terminal import Terminal, silence_stdout
 
     args = sys.argv[1:] if argv is None else argv
+    term = Terminal.from_process()
     try:
-        result = cli.main(args=args, prog_name="mint", standalone_mode=False)
+        # make_context + invoke is click's own main() without its error handling,
+        # which would turn a broken pipe into exit 1 before we could see it.
+        with cli.make_context("mint", list(args), obj=term) as ctx:
+            result = cli.invoke(ctx)
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.exceptions.NoArgsIsHelpError as exc:
@@ -385,14 +391,15 @@ def main(argv: list[str] | None = None) -> int:
     except MintError as exc:
         if isinstance(exc, UsageError) and exc.usage:
             click.echo(exc.usage, err=True)
-        _terminal().error(exc.message)
+        term.error(exc.message)
+        for note in exc.notes:
+            term.note(note)
         return int(exc.exit_code)
     except (click.Abort, KeyboardInterrupt):
-        click.echo("", err=True)
+        term.error("interrupted")
         return int(ExitCode.INTERRUPTED)
     except BrokenPipeError:
-        from mintcli.terminal import silence_stdout
-
+        # The reader went away (| head): stop quietly, as other filters do.
         silence_stdout()
         return int(ExitCode.BROKEN_PIPE)
     except Exception as exc:

@@ -425,21 +425,6 @@ the rest, so the two outputs joined are the whole answer. \\fBmint journal
 list\\fR shows unfinished replies; journals are private (mode 0600), hold no API
 key, are removed on success and expire after 7 days."""
 
-EXIT_MEANINGS = {
-    0: "success",
-    1: "internal error",
-    2: "usage error (bad option, no prompt, unreadable input file)",
-    3: "configuration error or missing API key",
-    4: "request rejected (HTTP 4xx other than 408 and 429)",
-    5: "server error (HTTP 5xx, an error reported inside the stream)",
-    6: "rate limited (HTTP 429)",
-    7: "network failure or timeout",
-    8: "protocol error (malformed or truncated stream)",
-    130: "interrupted (Ctrl-C)",
-    141: "standard output closed early (for example by head)",
-    143: "terminated (SIGTERM)",
-}
-
 EXAMPLES = [
     ("Stream a poem:", ['mint chat "write a poem"']),
     ("Review a diff from a pipeline:", ['git diff | mint chat "review this"']),
@@ -516,7 +501,7 @@ def man_page() -> str:
         out += [".TP", f"\\fB{name}\\fR", text]
     out += [".SH STANDARD INPUT", STDIN, ".SH RETRIES AND RESUMING", RETRIES, ".SH EXIT STATUS"]
     for code in ExitCode:
-        out += [".TP", f"\\fB{int(code)}\\fR", EXIT_MEANINGS[int(code)]]
+        out += [".TP", f"\\fB{int(code)}\\fR", _roff(code.meaning)]
     out += [".SH ENVIRONMENT"]
     env_vars = [(env_name(k), f"the {k.replace('_', ' ')} setting") for k in KEYS]
     env_vars += [

@@ -1,10 +1,16 @@
-"""mint's one exception tree.
+"""mint's one exception tree, its exit codes, and the tables that classify failures.
 
-Every failure that reaches the user is a :class:`MintError`. Each class carries
-the exit code it maps to, and whether a retry may help. Foreign exceptions
-(httpx, OSError, JSON errors) are translated into this tree at one seam each
-(see ``transport.py``); the command boundary in ``cli.py`` turns a MintError
-into one ``mint: error: ...`` line and its exit code.
+Every failure mint reports is a :class:`MintError` raised where it happens. Each
+class carries its exit code and whether a retry may help. Foreign exceptions
+(httpx, OSError, JSON errors) are translated where they enter: httpx's in
+``transport.mapped_errors``, the rest in the module that calls the foreign code.
+Nothing below the command line prints an error: ``cli.main`` catches every
+MintError, broken pipe and interrupt and turns it into one ``mint: error: ...``
+line and the exit code.
+
+The two classification tables are pure functions: :func:`error_for_status`
+(an HTTP status) and :func:`error_for_stream` (an error object inside a 200
+stream).
 """
 
 from __future__ import annotations
@@ -22,9 +28,30 @@ class ExitCode(enum.IntEnum):
     RATE_LIMITED = 6
     NETWORK = 7
     PROTOCOL = 8
-    BROKEN_PIPE = 141
     INTERRUPTED = 130
+    BROKEN_PIPE = 141
     TERMINATED = 143
+
+    @property
+    def meaning(self) -> str:
+        """One line for the README, the man page and ``--help``."""
+        return _MEANINGS[self]
+
+
+_MEANINGS = {
+    ExitCode.OK: "success",
+    ExitCode.INTERNAL: "internal error (a bug; run with --debug for a traceback)",
+    ExitCode.USAGE: "usage error: bad option, no prompt, unreadable or malformed input file",
+    ExitCode.CONFIG: "configuration error or missing API key",
+    ExitCode.REJECTED: "request rejected: HTTP 4xx other than 408 and 429",
+    ExitCode.SERVER: "server error: HTTP 5xx or an error reported inside the stream",
+    ExitCode.RATE_LIMITED: "rate limited: HTTP 429",
+    ExitCode.NETWORK: "network failure or timeout",
+    ExitCode.PROTOCOL: "protocol error: malformed or truncated stream",
+    ExitCode.INTERRUPTED: "interrupted (Ctrl-C)",
+    ExitCode.BROKEN_PIPE: "stdout closed early (for example by head)",
+    ExitCode.TERMINATED: "terminated (SIGTERM)",
+}
 
 
 class MintError(Exception):
@@ -33,11 +60,21 @@ class MintError(Exception):
     exit_code: ExitCode = ExitCode.INTERNAL
     retryable: bool = False
 
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        retryable: bool | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         # Seconds the server asked us to wait (Retry-After / retry-after-ms), if any.
         self.retry_after = retry_after
+        if retryable is not None:
+            self.retryable = retryable
+        # Lines printed after the error line (``mint: ...``), such as how to resume.
+        self.notes: list[str] = []
 
     def __str__(self) -> str:
         return self.message
@@ -56,49 +93,26 @@ class ConfigError(MintError):
     exit_code = ExitCode.CONFIG
 
 
-class HTTPStatusError(MintError):
-    """The server answered with a non-2xx status."""
-
-    def __init__(self, message: str, *, status: int, retry_after: float | None = None) -> None:
-        super().__init__(message, retry_after=retry_after)
-        self.status = status
-
-
-class RequestRejected(HTTPStatusError):
-    """4xx other than 408/429 (409 is retried but still maps to exit 4)."""
+class RequestRejected(MintError):
+    """The server refused the request itself (4xx other than 408/429)."""
 
     exit_code = ExitCode.REJECTED
 
-    def __init__(self, message: str, *, status: int, retry_after: float | None = None) -> None:
-        super().__init__(message, status=status, retry_after=retry_after)
-        self.retryable = status == 409
 
-
-class ServerError(HTTPStatusError):
-    """5xx, or an error the server reported inside the stream."""
+class ServerError(MintError):
+    """The server failed: a 5xx, or an error it reported inside the stream."""
 
     exit_code = ExitCode.SERVER
     retryable = True
 
 
-class RateLimited(HTTPStatusError):
+class RateLimited(MintError):
     exit_code = ExitCode.RATE_LIMITED
     retryable = True
 
 
-class InStreamError(MintError):
-    """An error object sent inside a 200 stream (OpenAI ``{"error":...}``, Anthropic
-    ``event: error``). Overloaded and server-side kinds are retryable."""
-
-    def __init__(self, message: str, *, kind: str, exit_code: ExitCode, retryable: bool) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.exit_code = exit_code
-        self.retryable = retryable
-
-
 class NetworkError(MintError):
-    """Connection refused, DNS failure, reset, idle timeout, 408."""
+    """Connection refused, DNS failure, reset, idle timeout, HTTP 408."""
 
     exit_code = ExitCode.NETWORK
     retryable = True
@@ -132,3 +146,62 @@ class Interrupted(MintError):
     ) -> None:
         super().__init__(message)
         self.exit_code = signal_exit
+
+
+# -- classification ----------------------------------------------------------------------
+
+_KEY_HINT = " (check the API key: --api-key, MINT_API_KEY or api_key in the config)"
+
+
+def error_for_status(
+    status: int, message: str | None, retry_after: float | None = None
+) -> MintError:
+    """A non-2xx HTTP answer as a mint error, quoting the server's own message.
+
+    429 is rate limiting; 408 a network timeout; 409 (a conflict that a new
+    attempt may not meet) and every 5xx are retried; other 4xx are final."""
+    from http import HTTPStatus
+
+    try:
+        reason = HTTPStatus(status).phrase
+    except ValueError:
+        reason = "error"
+    text = f"HTTP {status} {reason}" + (f": {message}" if message else "")
+    if status == 429:
+        return RateLimited(text, retry_after=retry_after)
+    if status == 408:
+        return NetworkError(text, retry_after=retry_after)
+    if 400 <= status < 500:
+        if status in (401, 403):
+            text += _KEY_HINT
+        return RequestRejected(text, retry_after=retry_after, retryable=status == 409)
+    if status >= 500:
+        return ServerError(text, retry_after=retry_after)
+    return ProtocolError(f"unexpected HTTP status {status}" + (f": {message}" if message else ""))
+
+
+_REJECTED_KINDS = frozenset(
+    {
+        "invalid_request_error",
+        "authentication_error",
+        "permission_error",
+        "not_found_error",
+        "request_too_large",
+        "billing_error",
+    }
+)
+
+
+def error_for_stream(kind: str | None, message: str | None) -> MintError:
+    """An error object sent inside a 200 stream (OpenAI ``{"error": ...}``,
+    Anthropic ``event: error``) as a mint error. Rate limits are exit 6, a
+    refused request exit 4; overloaded, server-side and unknown kinds mean the
+    server failed mid-answer, which a new attempt may well fix (exit 5)."""
+    kind = kind or "error"
+    text = f"server error in stream: {message or kind}"
+    lowered = kind.lower()
+    if "rate_limit" in lowered:
+        return RateLimited(text)
+    if lowered in _REJECTED_KINDS:
+        return RequestRejected(text)
+    return ServerError(text)

@@ -21,7 +21,6 @@ import orjson
 
 from mintcli.accumulate import Accumulator, tool_call_json
 from mintcli.errors import (
-    ExitCode,
     Interrupted,
     MintError,
     RunTimeout,
@@ -47,7 +46,6 @@ from mintcli.terminal import (
     critical,
     raise_outside_critical,
     signals_as_errors,
-    silence_stdout,
 )
 from mintcli.transport import Transport
 
@@ -155,29 +153,26 @@ class ChatRun:
         self._first_event = True
 
     # -- public ----------------------------------------------------------------
-    def run(self) -> int:
-        sink = self.sink
+    def run(self) -> None:
+        """Stream the reply to the sink. Failures are raised (after the sink has
+        written what it owes and the journal has been kept or dropped)."""
         try:
             with signals_as_errors(), deadline(self.timeout):
                 try:
-                    sink.start(self.start_info)
-                    sink.flush()
+                    self.sink.start(self.start_info)
+                    self.sink.flush()
                     self._attempt_loop()
                 except Interrupted:
                     # What was received is journaled already: show it before leaving.
                     self._flush_batch()
                     raise
-        except BrokenPipeError:
-            return self._broken_pipe()
+            self._succeed()
         except MintError as error:
-            try:
-                return self._fail(error)
-            except BrokenPipeError:
-                return self._broken_pipe()
-        try:
-            return self._succeed()
-        except BrokenPipeError:
-            return self._broken_pipe()
+            self._fail(error)
+            raise
+        finally:
+            if self.journal is not None:
+                self.journal.close(remove=True)  # no-op when kept by _fail
 
     # -- the attempt loop --------------------------------------------------------
     def _attempt_loop(self) -> None:
@@ -399,40 +394,20 @@ class ChatRun:
             self.sink.stats(self.stats.as_dict(self.acc, self.attempts))
         self.sink.close()
 
-    def _succeed(self) -> int:
+    def _succeed(self) -> None:
         self.sink.done(self.acc, self._summary())
         self._finish_output()
-        if self.journal is not None:
-            self.journal.close(remove=True)
-        return 0
 
-    def _fail(self, error: MintError) -> int:
-        code = int(error.exit_code)
+    def _fail(self, error: MintError) -> None:
         self.term.clear_status()
-        self.sink.failed(self.acc, self._summary(), {"code": code, "message": error.message})
+        failure = {"code": int(error.exit_code), "message": error.message}
+        self.sink.failed(self.acc, self._summary(), failure)
         self._finish_output()
-        self.term.error(error.message)
-        self._keep_or_drop_journal(error)
-        return code
-
-    def _keep_or_drop_journal(self, error: MintError) -> None:
         journal = self.journal
-        if journal is None:
-            return
         # With nothing received, resuming is the same as running the command again.
-        received = bool(self.acc.text or self.acc.reasoning or self.acc.tool_calls)
-        if not received:
-            journal.close(remove=True)
-            return
-        journal.write({"x": int(error.exit_code), "m": error.message})
-        journal.close(remove=False)
-        self.term.note(
-            f"the reply is unfinished; continue it with: mint chat --resume {journal.id}"
-        )
-
-    def _broken_pipe(self) -> int:
-        # The reader went away (| head): stop quietly, as other filters do.
-        silence_stdout()
-        if self.journal is not None:
-            self.journal.close(remove=True)
-        return int(ExitCode.BROKEN_PIPE)
+        if journal is not None and (self.acc.text or self.acc.reasoning or self.acc.tool_calls):
+            journal.write({"x": int(error.exit_code), "m": error.message})
+            journal.close(remove=False)
+            error.notes.append(
+                f"the reply is unfinished; continue it with: mint chat --resume {journal.id}"
+            )

@@ -18,9 +18,8 @@ from mintcli.errors import (
     MintError,
     NetworkError,
     ProtocolError,
-    RateLimited,
-    RequestRejected,
     ServerError,
+    error_for_status,
 )
 from mintcli.protocols import error_message
 
@@ -84,27 +83,14 @@ def parse_retry_after(headers: httpx.Headers) -> float | None:
 
 
 def status_error(status: int, body: bytes, headers: httpx.Headers) -> MintError:
-    """Map a non-2xx response to mint's error tree, quoting the server's message."""
+    """A non-2xx response as a mint error (see ``errors.error_for_status``)."""
     message: str | None = None
     try:
         message = error_message(orjson.loads(body))
     except orjson.JSONDecodeError:
         text = body.decode("utf-8", "replace").strip()
         message = text.splitlines()[0][:300] if text else None
-    reason = httpx.codes.get_reason_phrase(status) or "error"
-    text = f"HTTP {status} {reason}" + (f": {message}" if message else "")
-    retry_after = parse_retry_after(headers)
-    if status == 429:
-        return RateLimited(text, status=status, retry_after=retry_after)
-    if status == 408:
-        return NetworkError(text, retry_after=retry_after)
-    if 400 <= status < 500:
-        if status in (401, 403):
-            text += " (check the API key: --api-key, MINT_API_KEY or api_key in the config)"
-        return RequestRejected(text, status=status, retry_after=retry_after)
-    if status >= 500:
-        return ServerError(text, status=status, retry_after=retry_after)
-    return ProtocolError(f"unexpected HTTP status {status}")
+    return error_for_status(status, message, parse_retry_after(headers))
 
 
 @contextmanager
@@ -225,7 +211,7 @@ class Transport:
                     parsed = None
                 message = error_message(parsed)
                 if message:
-                    raise ServerError(f"server error: {message}", status=raw.status_code)
+                    raise ServerError(f"server error: {message}")
                 raise ProtocolError(
                     f"expected an event stream, got {ctype or 'no content type'} "
                     f"(HTTP {raw.status_code})"

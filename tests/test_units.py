@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mintcli.errors import ConfigError, InStreamError, NetworkError, ProtocolError, RateLimited
+from mintcli.errors import ConfigError, MintError, NetworkError, ProtocolError, RateLimited
 from mintcli.events import End, Finish, MessageStart, ReasoningDelta, TextDelta, ToolCall, Usage
 from mintcli.protocols.anthropic import AnthropicDecoder, AnthropicProtocol, convert_messages
 from mintcli.protocols.openai import OpenAIDecoder, OpenAIProtocol
@@ -207,7 +207,7 @@ def decode_with_and_without_template(
         for dec, out in ((fast, got), (slow, want)):
             try:
                 out.extend(dec.decode(event))
-            except (ProtocolError, InStreamError) as exc:
+            except (ProtocolError, MintError) as exc:
                 out.append(type(exc).__name__)
     return got, want, fast._template._pre is not None
 
@@ -279,19 +279,19 @@ def test_anthropic_template_is_not_learned_from_an_event_named_only_by_sse() -> 
     ]
     got, want, learned = decode_with_and_without_template(AnthropicDecoder, events)
     assert not learned
-    assert got == want == [TextDelta("hi"), "InStreamError", End()]
+    assert got == want == [TextDelta("hi"), "ServerError", End()]
 
 
 def test_openai_stream_errors() -> None:
     dec = OpenAIDecoder()
     with pytest.raises(ProtocolError):
         dec.decode(SSEEvent("message", b"{nope", None))
-    with pytest.raises(InStreamError) as info:
+    with pytest.raises(MintError) as info:
         dec.decode(
             SSEEvent("message", b'{"error":{"message":"busy","type":"rate_limit_exceeded"}}', None)
         )
     assert int(info.value.exit_code) == 6 and info.value.retryable
-    with pytest.raises(InStreamError) as info:
+    with pytest.raises(MintError) as info:
         dec.decode(
             SSEEvent("message", b'{"error":{"message":"no","type":"invalid_request_error"}}', None)
         )
@@ -342,7 +342,7 @@ def test_anthropic_decoder_tools_with_empty_input() -> None:
 def test_anthropic_error_event() -> None:
     dec = AnthropicDecoder()
     raw = b'{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}'
-    with pytest.raises(InStreamError) as info:
+    with pytest.raises(MintError) as info:
         dec.decode(SSEEvent("error", raw, None))
     assert int(info.value.exit_code) == 5 and info.value.retryable
 
@@ -418,8 +418,8 @@ def test_backoff_grows_with_jitter_and_cap() -> None:
     for n, d in enumerate(delays):
         full = min(5.0, 2.0**n)
         assert full / 2 <= d <= full
-    assert policy.delay(0, RateLimited("x", status=429, retry_after=3.0)) == 3.0
-    assert policy.delay(0, RateLimited("x", status=429, retry_after=99.0)) == 5.0
+    assert policy.delay(0, RateLimited("x", retry_after=3.0)) == 3.0
+    assert policy.delay(0, RateLimited("x", retry_after=99.0)) == 5.0
     assert policy.should_retry(err, 4) and not policy.should_retry(err, 5)
     assert not RetryPolicy(max_retries=0).should_retry(err, 0)
 

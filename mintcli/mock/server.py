@@ -8,7 +8,6 @@ written in ~64 KiB batches, with a delay one by one.
 from __future__ import annotations
 
 import contextlib
-import os
 import select
 import signal
 import socket
@@ -34,6 +33,7 @@ from mintcli.mock.script import (
     content_text,
     load_script,
 )
+from mintcli.terminal import silence_stdout
 
 MODELS = (
     "openai/gpt-4o",
@@ -170,7 +170,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._refuse(self._not_found())
         except _Refusal as refusal:
             self._refuse(refusal)
-        except (BrokenPipeError, ConnectionResetError):
+        except ConnectionError:  # the client went away
             self.close_connection = True
 
     def _not_found(self) -> _Refusal:
@@ -469,9 +469,8 @@ def serve_main(host: str, port: int, options: MockOptions, log: Path | None) -> 
     try:
         sys.stdout.write(server.base_url + "\n")
         sys.stdout.flush()
-    except BrokenPipeError:
-        with contextlib.suppress(OSError):
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except OSError:  # nobody reads the URL (stdout closed): keep serving
+        silence_stdout()
     try:
         while not done.wait(0.5):
             pass

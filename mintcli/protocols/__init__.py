@@ -90,29 +90,6 @@ def error_kind(body: Any) -> str | None:
     return None
 
 
-def in_stream_error(kind: str | None, message: str | None) -> Exception:
-    """Map an error reported inside a 200 stream to mint's error tree."""
-    from mintcli.errors import ExitCode, InStreamError
-
-    kind = kind or "error"
-    text = f"server error in stream: {message or kind}"
-    k = kind.lower()
-    if "rate_limit" in k:
-        return InStreamError(text, kind=kind, exit_code=ExitCode.RATE_LIMITED, retryable=True)
-    if k in {
-        "invalid_request_error",
-        "authentication_error",
-        "permission_error",
-        "not_found_error",
-        "request_too_large",
-        "billing_error",
-    }:
-        return InStreamError(text, kind=kind, exit_code=ExitCode.REJECTED, retryable=False)
-    # overloaded_error, api_error, server_error, timeout and anything unknown:
-    # the server failed mid-answer, which a new attempt may well fix.
-    return InStreamError(text, kind=kind, exit_code=ExitCode.SERVER, retryable=True)
-
-
 def parse_arguments(raw: str) -> tuple[Any, str | None]:
     """Parse a tool call's accumulated argument text. Empty means no arguments.
     Invalid JSON keeps the raw string and says what is wrong."""

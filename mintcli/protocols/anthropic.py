@@ -6,7 +6,7 @@ from typing import Any
 
 import orjson
 
-from mintcli.errors import ProtocolError, UsageError
+from mintcli.errors import ProtocolError, UsageError, error_for_stream
 from mintcli.events import (
     End,
     Event,
@@ -20,7 +20,6 @@ from mintcli.events import (
 from mintcli.protocols import (
     error_kind,
     error_message,
-    in_stream_error,
     parse_arguments,
     parse_model_list,
 )
@@ -282,5 +281,5 @@ class AnthropicDecoder:
             self.terminated = True
             return [End()]
         if kind == "error":
-            raise in_stream_error(error_kind(obj), error_message(obj))
+            raise error_for_stream(error_kind(obj), error_message(obj))
         return []  # ping and event types added after this was written

@@ -6,7 +6,7 @@ from typing import Any
 
 import orjson
 
-from mintcli.errors import ProtocolError
+from mintcli.errors import ProtocolError, error_for_stream
 from mintcli.events import (
     End,
     Event,
@@ -20,7 +20,6 @@ from mintcli.events import (
 from mintcli.protocols import (
     error_kind,
     error_message,
-    in_stream_error,
     parse_arguments,
     parse_model_list,
 )
@@ -129,7 +128,7 @@ class OpenAIDecoder:
         if not isinstance(obj, dict):
             raise ProtocolError("malformed stream chunk: not a JSON object")
         if event.event == "error" or obj.get("error"):
-            raise in_stream_error(error_kind(obj), error_message(obj))
+            raise error_for_stream(error_kind(obj), error_message(obj))
         out: list[Event] = []
         choices = obj.get("choices")
         if choices:
