@@ -14,10 +14,11 @@ from typing import Any
 
 import orjson
 
-from mintcli.config import Settings, load_settings
 from mintcli.errors import ConfigError, UsageError
+from mintcli.kinds import not_utf8
 from mintcli.prompt import StdinFacts, assemble_prompt, build_messages, load_messages
 from mintcli.request import ChatRequest, ToolSpec
+from mintcli.settings import ChatSettings, Common
 from mintcli.terminal import Terminal
 
 MOCK_KEY = "mock-key"
@@ -37,34 +38,10 @@ def parse_options(values: tuple[str, ...]) -> dict[str, Any]:
     return out
 
 
-def resolve_settings(opts: dict[str, Any]) -> Settings:
-    flags = {
-        "model": opts.get("model"),
-        "protocol": opts.get("protocol"),
-        "base_url": opts.get("base_url"),
-        "api_key": opts.get("api_key"),
-        "format": opts.get("format"),
-        "system": opts.get("system"),
-        "max_tokens": opts.get("max_tokens"),
-        "temperature": opts.get("temperature"),
-        "max_retries": opts.get("max_retries"),
-        "retry_base": opts.get("retry_base"),
-        "retry_max": opts.get("retry_max"),
-        "connect_timeout": opts.get("connect_timeout"),
-        "idle_timeout": opts.get("idle_timeout"),
-        "timeout": opts.get("timeout"),
-        "stdin_timeout": opts.get("stdin_timeout"),
-        "journal": False if opts.get("no_journal") else None,
-        "reasoning": True if opts.get("reasoning") else None,
-        "stats": True if opts.get("stats") else None,
-    }
-    return load_settings(flags, profile=opts.get("profile"))
-
-
-def require_key(settings: Settings, mock: bool) -> str:
+def require_key(settings: Common) -> str:
     if settings.api_key:
         return settings.api_key
-    if mock:
+    if settings.mock:
         return MOCK_KEY
     raise ConfigError(
         "no API key: set MINT_API_KEY, pass --api-key, or put api_key in the config file "
@@ -73,14 +50,14 @@ def require_key(settings: Settings, mock: bool) -> str:
 
 
 @contextmanager
-def maybe_mock(enabled: bool, term: Terminal) -> Iterator[str | None]:
+def maybe_mock(enabled: bool) -> Iterator[str | None]:
     """With --mock, an in-process mock gateway on a free loopback port."""
     if not enabled:
         yield None
         return
-    from mintcli.mock import MockOptions, MockServer
+    from mintcli.mock import MockServer
 
-    server = MockServer(host="127.0.0.1", port=0, options=MockOptions(), log=None).start()
+    server = MockServer().start()
     try:
         yield server.base_url
     finally:
@@ -116,18 +93,20 @@ def _request_to_header(request: ChatRequest) -> dict[str, Any]:
     }
 
 
-def build_request(opts: dict[str, Any], settings: Settings, term: Terminal) -> ChatRequest:
+def build_request(
+    settings: ChatSettings, words: tuple[str, ...], term: Terminal
+) -> ChatRequest:
     from mintcli.tools import check_tool_choice, load_tools
 
-    tools = load_tools(tuple(opts.get("tool") or ()), tuple(opts.get("tools") or ()))
-    tool_choice = check_tool_choice(opts.get("tool_choice"), tools)
+    tools = load_tools(settings.tool, settings.tools)
+    tool_choice = check_tool_choice(settings.tool_choice, tools)
     stdin = StdinFacts(term.stdin, term.stdin_isatty)
     history: list[dict[str, Any]] = []
-    messages_src = opts.get("messages")
-    use_stdin = not opts.get("no_stdin")
+    messages_src = settings.messages
+    use_stdin = not settings.no_stdin
     if messages_src is not None:
         if messages_src == "-":
-            if opts.get("no_stdin"):
+            if settings.no_stdin:
                 raise UsageError("--messages - reads stdin, but --no-stdin was given")
             data, source = term.stdin.read(), "stdin"
             use_stdin = False
@@ -137,7 +116,8 @@ def build_request(opts: dict[str, Any], settings: Settings, term: Terminal) -> C
             except OSError as exc:
                 raise UsageError(f"--messages {messages_src}: {exc.strerror or exc}") from None
         history = load_messages(data, source)
-    words = tuple(opts.get("prompt") or ())
+    if any(not_utf8(w) for w in words):
+        raise UsageError("the prompt is not valid UTF-8 text")
     if "-" in words and messages_src == "-":
         raise UsageError("stdin cannot be both --messages - and the '-' prompt word")
     prompt = assemble_prompt(
@@ -162,11 +142,11 @@ def build_request(opts: dict[str, Any], settings: Settings, term: Terminal) -> C
         temperature=settings.temperature,
         tools=tools,
         tool_choice=tool_choice,
-        options=parse_options(tuple(opts.get("option") or ())),
+        options=parse_options(settings.option),
     )
 
 
-def run_chat(opts: dict[str, Any], term: Terminal) -> None:
+def run_chat(settings: ChatSettings, words: tuple[str, ...], term: Terminal) -> None:
     from mintcli import journal as journal_mod
     from mintcli.accumulate import Accumulator
     from mintcli.events import ToolCall
@@ -174,27 +154,24 @@ def run_chat(opts: dict[str, Any], term: Terminal) -> None:
     from mintcli.retry import RetryPolicy
     from mintcli.runner import ChatRun
     from mintcli.sinks import JSONSink, make_sink
-    from mintcli.transport import Timeouts, Transport, redact_headers
+    from mintcli.transport import Transport, redact_headers
 
-    settings = resolve_settings(opts)
-    resume_id = opts.get("resume")
+    resume_id = settings.resume
     state = None
-    use_mock = bool(opts.get("mock"))
     if resume_id is not None:
-        if opts.get("prompt") or opts.get("messages"):
+        if words or settings.messages:
             raise UsageError("--resume continues a saved reply; it takes no prompt or --messages")
         state = journal_mod.find(resume_id or None)
         if state.locked:
             raise UsageError(f"reply {state.id} is still being written by another mint process")
         header = state.header
-        explicit = {k for k in ("protocol", "base_url", "format", "model") if opts.get(k)}
-        settings = replace(
-            settings,
-            **{k: header[k] for k in ("protocol", "format") if k not in explicit and header.get(k)},
-        )
-        if "base_url" not in explicit and not use_mock:
+        kept = {
+            k: header[k] for k in ("protocol", "format") if not settings.given(k) and header.get(k)
+        }
+        settings = replace(settings, **kept)
+        if not settings.given("base_url") and not settings.mock:
             if header.get("mock"):
-                use_mock = True
+                settings = replace(settings, mock=True)
             else:
                 settings = replace(settings, base_url=header["base_url"])
         request = _request_from_header(header["request"])
@@ -204,16 +181,16 @@ def run_chat(opts: dict[str, Any], term: Terminal) -> None:
     protocol = get_protocol(settings.protocol)
     if request is None:
         # Usage errors (no prompt, a bad tool file) come before a missing key.
-        request = build_request(opts, settings, term)
-    api_key = require_key(settings, use_mock)
+        request = build_request(settings, words, term)
+    api_key = require_key(settings)
 
     with ExitStack() as stack:
-        mock_url = stack.enter_context(maybe_mock(use_mock, term))
+        mock_url = stack.enter_context(maybe_mock(settings.mock))
         base_url = (mock_url or settings.base_url).rstrip("/")
         url = base_url + protocol.chat_path
         headers = protocol.headers(api_key)
 
-        if opts.get("dry_run"):
+        if settings.dry_run:
             shown = {
                 "method": "POST",
                 "url": url,
@@ -242,18 +219,14 @@ def run_chat(opts: dict[str, Any], term: Terminal) -> None:
                 {
                     "protocol": settings.protocol,
                     "base_url": settings.base_url,
-                    "mock": use_mock,
+                    "mock": settings.mock,
                     "format": settings.format,
                     "request": _request_to_header(request),
                 }
             )
 
-        verbose = term.diag if opts.get("verbose") else None
-        transport = Transport(
-            Timeouts(connect=settings.connect_timeout, idle=settings.idle_timeout),
-            base_url=url,
-            verbose=verbose,
-        )
+        verbose = term.diag if settings.verbose else None
+        transport = Transport(url, settings, verbose=verbose)
         stack.callback(transport.close)
         sink = make_sink(settings.format, term, settings.reasoning)
         if isinstance(sink, JSONSink):

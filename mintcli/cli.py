@@ -1,70 +1,155 @@
-"""The click layer: option declarations and wiring only. Work happens in the
-modules these commands call, imported lazily so that ``mint --help`` and
-``mint --version`` stay fast and never import httpx."""
+"""The click layer: commands wired to the option table, and the one error boundary.
+
+Options are not declared here: each command names its settings class
+(``settings.py``) and gets one click option per row. Work happens in the modules
+the commands call, imported lazily so that ``mint --help`` stays fast and never
+imports httpx.
+"""
 
 from __future__ import annotations
 
 import os
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from dataclasses import Field
+from typing import Any
 
 import click
+from click.core import ParameterSource
 
-from mintcli import __version__
+from mintcli import __version__, kinds
+from mintcli.settings import (
+    OTHER,
+    SECTIONS,
+    ChatSettings,
+    ListSettings,
+    MockSettings,
+    ModelsSettings,
+    Opt,
+    RemoveSettings,
+    env_name,
+    table,
+)
 
-F = TypeVar("F", bound=Callable[..., Any])
-
+SHELLS = ("bash", "zsh", "fish")
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
-PROTOCOLS = click.Choice(["openai", "anthropic"])
-FORMATS = click.Choice(["text", "raw", "jsonl", "json"])
-POSITIVE = click.FloatRange(min=0, min_open=True)
 
 
-def _terminal() -> Any:
-    """The process's one Terminal, made by :func:`main` (see terminal.py)."""
-    return click.get_current_context().find_root().obj
+class TableOption(click.Option):
+    """A click option made from a row of the option table (kept as ``.opt``)."""
+
+    def __init__(self, name: str, f: Field[Any], opt: Opt) -> None:
+        decls = list(opt.flags)
+        if opt.off_flag:
+            decls = [*opt.flags[:-1], f"{opt.flags[-1]}/{opt.off_flag}"]
+        extra: dict[str, Any] = {}
+        if isinstance(opt.kind, kinds.Boolean):
+            extra = {"is_flag": True, "default": f.default}
+        elif isinstance(opt.kind, kinds.Many):
+            extra = {"multiple": True}
+        elif opt.optional_value:
+            extra = {"is_flag": False, "flag_value": ""}
+        metavar = opt.metavar
+        if isinstance(opt.kind, kinds.Choice):
+            metavar = "[" + "|".join(opt.kind.choices) + "]"
+        super().__init__(
+            [*decls, name], help=_help(name, f, opt), hidden=opt.hidden, metavar=metavar, **extra
+        )
+        self.opt = opt
 
 
-def connection_options(f: F) -> F:
-    """Options shared by every command that talks to the gateway."""
-    for decorator in reversed(
-        [
-            click.option(
-                "--protocol",
-                type=PROTOCOLS,
-                help="Wire protocol.  [env: MINT_PROTOCOL; default: openai]",
-            ),
-            click.option(
-                "--base-url",
-                metavar="URL",
-                help="Gateway base URL.  [env: MINT_BASE_URL; default: https://api.mint-cloud.ai/v1]",
-            ),
-            click.option("--api-key", metavar="KEY", help="API key.  [env: MINT_API_KEY]"),
-            click.option(
-                "--profile",
-                metavar="NAME",
-                help="Use [profiles.NAME] from the config file.  [env: MINT_PROFILE]",
-            ),
-            click.option(
-                "--mock",
-                is_flag=True,
-                help="Talk to a built-in mock gateway on a free loopback port (offline, no key).",
-            ),
-            click.option(
-                "-v",
-                "--verbose",
-                is_flag=True,
-                help="Show request and response headers on stderr (key redacted).",
-            ),
-            click.option("--debug", is_flag=True, help="Show a traceback on internal errors."),
-        ]
-    ):
-        f = decorator(f)
-    return f
+def _help(name: str, f: Field[Any], opt: Opt) -> str:
+    notes = []
+    if opt.env:
+        notes.append(f"env: {env_name(name)}")
+    if f.default not in (None, False, ()) or (opt.off_flag and f.default is False):
+        notes.append(f"default: {opt.kind.show(f.default)}")
+    return opt.help + (f"  [{'; '.join(notes)}]" if notes else "")
+
+
+class MintCommand(click.Command):
+    """--help lists the options in sections (Input, Request, ...)."""
+
+    settings: type[Any] | None = None  # the settings class its options come from
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        sections: dict[str, list[tuple[str, str]]] = {}
+        for param in self.get_params(ctx):
+            if not isinstance(param, click.Option):
+                continue
+            record = param.get_help_record(ctx)
+            if record is not None:
+                opt = getattr(param, "opt", None)
+                sections.setdefault(opt.section if opt else OTHER, []).append(record)
+        named = len(sections) > 1
+        for section in SECTIONS:
+            if section in sections:
+                with formatter.section(section if named else "Options"):
+                    formatter.write_dl(sections[section])
+
+
+class MintGroup(click.Group):
+    command_class = MintCommand
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        if args and not args[0].startswith("-") and self.get_command(ctx, args[0]) is None:
+            words = " ".join(args)
+            hint = f' To send a prompt: mint chat "{words}"' if self.name == "mint" else ""
+            ctx.fail(f"No such command {args[0]!r}.{hint}")
+        return super().resolve_command(ctx, args)
+
+
+MintGroup.group_class = MintGroup
+
+
+def command(
+    parent: click.Group,
+    name: str,
+    settings: type[Any] | None,
+    *arguments: click.Argument,
+    epilog: str | None = None,
+    hidden: bool = False,
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Register ``fn(settings, term, **arguments)`` as command ``name``, with one
+    option per row of ``settings``."""
+
+    def decorate(fn: Callable[..., None]) -> Callable[..., None]:
+        rows = table(settings) if settings is not None else []
+        options = [TableOption(f.name, f, opt) for f, opt in rows if opt.flags]
+
+        def callback(**values: Any) -> None:
+            from mintcli.config import resolve
+
+            ctx = click.get_current_context()
+            given = {
+                o.name: values[o.name]
+                for o in options
+                if o.name and ctx.get_parameter_source(o.name) is ParameterSource.COMMANDLINE
+            }
+            args = {a.name: values[a.name] for a in arguments if a.name}
+            resolved = resolve(settings, given) if settings is not None else None
+            fn(resolved, ctx.find_root().obj, **args)
+
+        cmd = MintCommand(
+            name,
+            callback=callback,
+            params=[*arguments, *options],
+            help=fn.__doc__,
+            epilog=epilog,
+            hidden=hidden,
+            context_settings=CONTEXT,
+        )
+        cmd.settings = settings
+        parent.add_command(cmd)
+        return fn
+
+    return decorate
 
 
 @click.group(
+    cls=MintGroup,
     context_settings=CONTEXT,
     epilog="""\b
 Examples:
@@ -84,8 +169,11 @@ def cli() -> None:
     protocols) as a well-behaved Unix filter."""
 
 
-@cli.command(
-    context_settings=CONTEXT,
+@command(
+    cli,
+    "chat",
+    ChatSettings,
+    click.Argument(["prompt"], nargs=-1),
     epilog="""\b
 Examples:
   mint chat "写一首诗"
@@ -95,101 +183,7 @@ Examples:
   mint chat --resume            # continue the last unfinished reply
   mint chat --mock --format json "hello" | jq .usage""",
 )
-@click.argument("prompt", nargs=-1)
-@click.option(
-    "-m", "--model", metavar="MODEL", help="Model name.  [env: MINT_MODEL; default: openai/gpt-4o]"
-)
-@click.option("-s", "--system", metavar="TEXT", help="System prompt.")
-@click.option(
-    "--max-tokens",
-    type=click.IntRange(min=1),
-    metavar="N",
-    help="Maximum output tokens (anthropic default: 4096).",
-)
-@click.option(
-    "--temperature", type=click.FloatRange(min=0), metavar="T", help="Sampling temperature."
-)
-@click.option(
-    "-o",
-    "--option",
-    "option",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="Add a request body field; VALUE is parsed as JSON when it is valid JSON. Repeatable.",
-)
-@click.option("--messages", metavar="FILE|-", help="JSON array of earlier messages (OpenAI shape).")
-@click.option(
-    "-f", "--format", type=FORMATS, help="Output format.  [env: MINT_FORMAT; default: text]"
-)
-@click.option(
-    "--reasoning", is_flag=True, help="Show reasoning/thinking text on stderr (text format)."
-)
-@click.option("--no-stdin", is_flag=True, help="Never read stdin.")
-@click.option(
-    "--stdin-timeout",
-    type=click.FloatRange(min=0),
-    metavar="SECONDS",
-    help="With a prompt in argv, how long to wait for stdin to send anything.  [default: 1]",
-)
-@click.option(
-    "--tool",
-    multiple=True,
-    metavar="FILE|JSON",
-    help="A tool definition (OpenAI, bare or Anthropic shape). Repeatable.",
-)
-@click.option("--tools", multiple=True, metavar="FILE", help="A JSON array of tool definitions.")
-@click.option(
-    "--tool-choice",
-    metavar="auto|none|required|NAME",
-    help="Whether and which tool the model must call.",
-)
-@click.option(
-    "--max-retries",
-    type=click.IntRange(min=0),
-    metavar="N",
-    help="Retries after a failure (0 disables).  [default: 5]",
-)
-@click.option(
-    "--retry-base",
-    type=click.FloatRange(min=0),
-    metavar="SECONDS",
-    help="First backoff delay.  [default: 1]",
-)
-@click.option(
-    "--retry-max",
-    type=click.FloatRange(min=0),
-    metavar="SECONDS",
-    help="Longest single backoff delay.  [default: 60]",
-)
-@click.option(
-    "--connect-timeout", type=POSITIVE, metavar="SECONDS", help="Connection timeout.  [default: 10]"
-)
-@click.option(
-    "--idle-timeout",
-    type=POSITIVE,
-    metavar="SECONDS",
-    help="Longest silence mid-stream before retrying.  [default: 60]",
-)
-@click.option(
-    "--timeout", type=POSITIVE, metavar="SECONDS", help="Limit for the whole run, retries included."
-)
-@click.option(
-    "--resume",
-    is_flag=False,
-    flag_value="",
-    default=None,
-    metavar="[ID]",
-    help="Continue an unfinished reply (the latest, or ID); prints only the rest.",
-)
-@click.option("--no-journal", is_flag=True, help="Do not journal the reply for --resume.")
-@click.option("--stats", is_flag=True, help="Print timing and token statistics after the reply.")
-@click.option(
-    "--dry-run",
-    is_flag=True,
-    help="Print the request that would be sent (key redacted); send nothing.",
-)
-@connection_options
-def chat(**opts: Any) -> int:
+def chat(settings: ChatSettings, term: Any, prompt: tuple[str, ...]) -> None:
     """Send PROMPT and stream the reply to stdout.
 
     PROMPT words are joined with spaces. If stdin is not a terminal it is read
@@ -198,102 +192,48 @@ def chat(**opts: Any) -> int:
     """
     from mintcli.chat import run_chat
 
-    run_chat(opts, _terminal())
-    return 0
+    run_chat(settings, prompt, term)
 
 
-@cli.command(
-    context_settings=CONTEXT,
+@command(
+    cli,
+    "models",
+    ModelsSettings,
     epilog="""\b
 Examples:
   mint models
   mint models --format json | jq -r '.[].id'
   mint models --protocol anthropic""",
 )
-@click.option(
-    "-f",
-    "--format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Output format.",
-)
-@connection_options
-def models(**opts: Any) -> int:
+def models(settings: ModelsSettings, term: Any) -> None:
     """List the models the gateway offers ({base}/models)."""
     from mintcli.commands import run_models
 
-    return run_models(opts, _terminal())
+    run_models(settings, term)
 
 
-@cli.command(
-    context_settings=CONTEXT,
+@command(
+    cli,
+    "mock",
+    MockSettings,
     epilog="""\b
 Examples:
   mint mock --port 8787 &
   export MINT_BASE_URL=http://127.0.0.1:8787/v1 MINT_API_KEY=test
   mint mock --fault status=429,retry_after=1,times=1 --log requests.jsonl""",
 )
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option(
-    "--port",
-    type=click.IntRange(0, 65535),
-    metavar="PORT",
-    default=0,
-    show_default=True,
-    help="Port (0 picks a free one).",
-)
-@click.option(
-    "--script",
-    type=click.Path(dir_okay=False),
-    help="JSON/JSONL rules: canned replies, tool calls, faults.",
-)
-@click.option(
-    "--log", type=click.Path(dir_okay=False), help="Append one JSON line per request received."
-)
-@click.option(
-    "--piece-chars",
-    type=click.IntRange(min=1),
-    metavar="N",
-    default=4,
-    show_default=True,
-    help="Characters per streamed piece.",
-)
-@click.option(
-    "--delay",
-    type=click.FloatRange(min=0),
-    metavar="SECONDS",
-    default=0.0,
-    show_default=True,
-    help="Seconds between pieces.",
-)
-@click.option(
-    "--first-byte-delay",
-    type=click.FloatRange(min=0),
-    metavar="SECONDS",
-    default=0.0,
-    show_default=True,
-    help="Seconds before a response starts.",
-)
-@click.option(
-    "--fault",
-    metavar="SPEC",
-    help="Inject a fault in every response, e.g. drop=5 or status=503,times=2.",
-)
-@click.option("--debug", is_flag=True, hidden=True)
-def mock(**opts: Any) -> int:
+def mock(settings: MockSettings, term: Any) -> None:
     """Run a local mock of the gateway (OpenAI and Anthropic wire formats).
 
     The first line on stdout is its base URL. It runs until SIGINT or SIGTERM.
     """
     from mintcli.commands import run_mock
 
-    return run_mock(opts)
+    run_mock(settings)
 
 
-@cli.command(context_settings=CONTEXT)
-@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
-def completion(shell: str) -> int:
+@command(cli, "completion", None, click.Argument(["shell"], type=click.Choice(SHELLS)))
+def completion(settings: None, term: Any, shell: str) -> None:
     """Print the shell completion script for SHELL.
 
     \b
@@ -302,64 +242,50 @@ def completion(shell: str) -> int:
       mint completion zsh > ~/.zfunc/_mint
       mint completion fish > ~/.config/fish/completions/mint.fish
     """
-    from mintcli.docgen import completion_script
+    from mintcli.commands import run_completion
 
-    click.echo(completion_script(shell), nl=False)
-    return 0
+    run_completion(shell, term)
 
 
-@cli.group(context_settings=CONTEXT)
+@cli.group(cls=MintGroup, context_settings=CONTEXT)
 def journal() -> None:
     """Unfinished replies kept for 'mint chat --resume' (kept 7 days)."""
 
 
-@journal.command("list", context_settings=CONTEXT)
-@click.option(
-    "-f",
-    "--format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Output format.",
-)
-def journal_list(format: str) -> int:
+@command(journal, "list", ListSettings)
+def journal_list(settings: ListSettings, term: Any) -> None:
     """List unfinished replies, newest first."""
     from mintcli.commands import run_journal_list
 
-    return run_journal_list(format, _terminal())
+    run_journal_list(settings.format, term)
 
 
-@journal.command("show", context_settings=CONTEXT)
-@click.argument("ident", metavar="ID")
-def journal_show(ident: str) -> int:
+@command(journal, "show", None, click.Argument(["ident"], metavar="ID"))
+def journal_show(settings: None, term: Any, ident: str) -> None:
     """Print the text received so far for reply ID."""
     from mintcli.commands import run_journal_show
 
-    return run_journal_show(ident, _terminal())
+    run_journal_show(ident, term)
 
 
-@journal.command("rm", context_settings=CONTEXT)
-@click.argument("ident", metavar="ID", required=False)
-@click.option("--all", "all_", is_flag=True, help="Remove every unfinished reply.")
-def journal_rm(ident: str | None, all_: bool) -> int:
+@command(journal, "rm", RemoveSettings, click.Argument(["ident"], metavar="ID", required=False))
+def journal_rm(settings: RemoveSettings, term: Any, ident: str | None) -> None:
     """Remove an unfinished reply (or --all)."""
     from mintcli.commands import run_journal_rm
 
-    return run_journal_rm(ident, all_, _terminal())
+    run_journal_rm(ident, settings.all, term)
 
 
-@cli.command("_models", hidden=True)
-def complete_models() -> int:
-    """Model names from the config file, for shell completion."""
-    from mintcli.config import configured_models
+@command(cli, "_complete", None, click.Argument(["what"]), hidden=True)
+def complete_values(settings: None, term: Any, what: str) -> None:
+    """Values for shell completion: models, profiles, journals (hidden)."""
+    from mintcli.commands import run_complete
 
-    for name in configured_models():
-        click.echo(name)
-    return 0
+    run_complete(what, term)
 
 
 def _debug_requested(argv: list[str]) -> bool:
-    return "--debug" in argv or os.environ.get("MINT_DEBUG", "") not in ("", "0")
+    return "--debug" in argv or os.environ.get(env_name("debug"), "") not in ("", "0")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -374,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
         # make_context + invoke is click's own main() without its error handling,
         # which would turn a broken pipe into exit 1 before we could see it.
         with cli.make_context("mint", list(args), obj=term) as ctx:
-            result = cli.invoke(ctx)
+            cli.invoke(ctx)
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.exceptions.NoArgsIsHelpError as exc:
@@ -383,10 +309,10 @@ def main(argv: list[str] | None = None) -> int:
     except click.UsageError as exc:
         if exc.ctx is not None:
             click.echo(exc.ctx.get_usage(), err=True)
-        click.echo(f"mint: error: {exc.format_message()}", err=True)
+        term.error(exc.format_message())
         return int(ExitCode.USAGE)
     except click.ClickException as exc:
-        click.echo(f"mint: error: {exc.format_message()}", err=True)
+        term.error(exc.format_message())
         return exc.exit_code
     except MintError as exc:
         if isinstance(exc, UsageError) and exc.usage:
@@ -405,10 +331,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         if _debug_requested(args):
             raise
-        click.echo(
-            f"mint: error: internal error: {type(exc).__name__}: {exc} "
-            "(run with --debug for a traceback)",
-            err=True,
+        term.error(
+            f"internal error: {type(exc).__name__}: {exc} (run with --debug for a traceback)"
         )
         return int(ExitCode.INTERNAL)
-    return result if isinstance(result, int) else 0
+    return 0

@@ -2,64 +2,60 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
-from typing import Any
+from pathlib import Path
 
 import orjson
 
+from mintcli.errors import MintError
+from mintcli.paths import cache_dir, private_dir
+from mintcli.protocols import parse_model_list
+from mintcli.settings import MockSettings, ModelsSettings
 from mintcli.terminal import Terminal
 
 
-def run_models(opts: dict[str, Any], term: Terminal) -> int:
-    from mintcli.chat import maybe_mock, require_key, resolve_settings
+def run_models(settings: ModelsSettings, term: Terminal) -> None:
+    from mintcli.chat import maybe_mock, require_key
     from mintcli.protocols import get_protocol
-    from mintcli.transport import Timeouts, Transport
+    from mintcli.transport import Transport
 
-    settings = resolve_settings(opts)
     protocol = get_protocol(settings.protocol)
-    key = require_key(settings, bool(opts.get("mock")))
-    with maybe_mock(bool(opts.get("mock")), term) as mock_url:
+    key = require_key(settings)
+    with maybe_mock(settings.mock) as mock_url:
         base = (mock_url or settings.base_url).rstrip("/")
-        transport = Transport(
-            Timeouts(connect=settings.connect_timeout, idle=settings.idle_timeout),
-            base_url=base,
-            verbose=term.diag if opts.get("verbose") else None,
-        )
+        transport = Transport(base, settings, verbose=term.diag if settings.verbose else None)
         try:
             body = transport.get_json(base + "/models", protocol.headers(key))
         finally:
             transport.close()
-    models = protocol.parse_models(body)
-    if opts.get("format") == "json":
+    models = parse_model_list(body)
+    save_models_cache([str(m["id"]) for m in models])
+    if settings.format == "json":
         term.write(orjson.dumps(models) + b"\n")
     else:
         term.write("".join(f"{m['id']}\n" for m in models).encode())
-    return 0
 
 
-def run_mock(opts: dict[str, Any]) -> int:
-    from pathlib import Path
-
+def run_mock(settings: MockSettings) -> None:
     from mintcli.errors import UsageError
-    from mintcli.mock import MockOptions, MockScriptError, serve_main
+    from mintcli.mock import MockScriptError, serve_main
 
     try:
-        options = MockOptions(
-            piece_chars=opts["piece_chars"],
-            delay=opts["delay"],
-            first_byte_delay=opts["first_byte_delay"],
-            fault=opts.get("fault"),
-            script=Path(opts["script"]) if opts.get("script") else None,
-        )
-        code: int = serve_main(
-            opts["host"], opts["port"], options, Path(opts["log"]) if opts.get("log") else None
-        )
-        return code
+        serve_main(settings)
     except MockScriptError as exc:
         raise UsageError(str(exc)) from None
 
 
-def run_journal_list(fmt: str, term: Terminal) -> int:
+def run_completion(shell: str, term: Terminal) -> None:
+    """The committed completion script, shipped inside the package."""
+    from importlib.resources import files
+
+    name = {"bash": "mint.bash", "zsh": "_mint", "fish": "mint.fish"}[shell]
+    term.write((files("mintcli") / "completions" / name).read_bytes())
+
+
+def run_journal_list(fmt: str, term: Terminal) -> None:
     from mintcli.journal import unfinished
 
     states = unfinished()
@@ -77,7 +73,7 @@ def run_journal_list(fmt: str, term: Terminal) -> int:
             for s in states
         ]
         term.write(orjson.dumps(rows) + b"\n")
-        return 0
+        return
     lines = []
     for s in states:
         created = time.strftime("%Y-%m-%d %H:%M", time.localtime(s.header.get("created", 0)))
@@ -86,18 +82,16 @@ def run_journal_list(fmt: str, term: Terminal) -> int:
         preview = " ".join(s.text.split())[:40]
         lines.append(f"{s.id}\t{created}\t{model}\t{len(s.text)} chars\t{status}\t{preview}\n")
     term.write("".join(lines).encode())
-    return 0
 
 
-def run_journal_show(ident: str, term: Terminal) -> int:
+def run_journal_show(ident: str, term: Terminal) -> None:
     from mintcli.journal import find
 
     state = find(ident)
     term.write(state.text.encode())
-    return 0
 
 
-def run_journal_rm(ident: str | None, all_: bool, term: Terminal) -> int:
+def run_journal_rm(ident: str | None, all_: bool, term: Terminal) -> None:
     from mintcli.errors import UsageError
     from mintcli.journal import find, unfinished
 
@@ -109,4 +103,38 @@ def run_journal_rm(ident: str | None, all_: bool, term: Terminal) -> int:
             term.warn(f"{state.id} is being written by a running mint; left alone")
             continue
         state.path.unlink(missing_ok=True)
-    return 0
+
+
+def run_complete(what: str, term: Terminal) -> None:
+    """Candidates for shell completion, one per line; nothing when unknown."""
+    from mintcli import config, journal
+
+    if what == "models":
+        names = config.configured("model", "models")
+        names += read_models_cache()
+    elif what == "profiles":
+        names = config.profile_names()
+    elif what == "journals":
+        names = [s.id for s in journal.unfinished()]
+    else:
+        names = []
+    term.write("".join(f"{n}\n" for n in dict.fromkeys(names)).encode())
+
+
+def _models_cache() -> Path:
+    return cache_dir() / "models"
+
+
+def save_models_cache(names: list[str]) -> None:
+    """Remember the last answer of ``mint models`` for completing ``-m``."""
+    with contextlib.suppress(OSError, MintError):
+        path = _models_cache()
+        private_dir(path.parent)
+        path.write_text("".join(f"{n}\n" for n in names), encoding="utf-8")
+
+
+def read_models_cache() -> list[str]:
+    try:
+        return _models_cache().read_text(encoding="utf-8").split()
+    except (OSError, UnicodeDecodeError):
+        return []

@@ -1,90 +1,28 @@
-"""Settings: flags > ``MINT_*`` environment > config file (profile, then top level) > defaults.
+"""Resolving settings: flags > ``MINT_*`` environment > config file (the chosen
+profile, then the top level) > defaults.
 
 The config file is TOML at ``$XDG_CONFIG_HOME/mint/config.toml`` (default
-``~/.config/mint/config.toml``; ``MINT_CONFIG`` points elsewhere)::
-
-    model = "openai/gpt-4o"
-    models = ["openai/gpt-4o", "anthropic/claude-sonnet-4-5"]   # for shell completion
-
-    [profiles.claude]
-    protocol = "anthropic"
-    model = "anthropic/claude-sonnet-4-5"
+``~/.config/mint/config.toml``; ``MINT_CONFIG`` points elsewhere). Its keys are the
+settings' names (see ``settings.py``); ``[profiles.NAME]`` tables hold the same keys
+and are chosen with ``--profile NAME`` or ``MINT_PROFILE``. The whole file is
+checked when it is read, every profile included, so a mistake shows up at once
+and not on the day that profile is used.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from mintcli.errors import ConfigError
+from mintcli.errors import ConfigError, MintError, UsageError
+from mintcli.kinds import not_utf8
+from mintcli.settings import Opt, config_rows, env_name, table
 
-DEFAULT_BASE_URL = "https://api.mint-cloud.ai/v1"
-DEFAULT_MODEL = "openai/gpt-4o"
-
-
-@dataclass
-class Settings:
-    model: str = DEFAULT_MODEL
-    protocol: str = "openai"
-    base_url: str = DEFAULT_BASE_URL
-    api_key: str | None = None
-    format: str = "text"
-    system: str | None = None
-    max_tokens: int | None = None
-    temperature: float | None = None
-    max_retries: int = 5
-    retry_base: float = 1.0
-    retry_max: float = 60.0
-    connect_timeout: float = 10.0
-    idle_timeout: float = 60.0
-    timeout: float | None = None
-    stdin_timeout: float = 1.0
-    journal: bool = True
-    reasoning: bool = False
-    stats: bool = False
-    # Only meaningful in the config file: model names offered by shell completion.
-    models: list[str] = field(default_factory=list)
-
-
-def _as_bool(value: str) -> bool:
-    lowered = value.strip().lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off", ""):
-        return False
-    raise ValueError(f"not a boolean: {value!r}")
-
-
-def _as_list(value: str) -> list[str]:
-    return [v for v in (p.strip() for p in value.split(",")) if v]
-
-
-_CONVERT: dict[str, Callable[[str], Any]] = {
-    "max_tokens": int,
-    "temperature": float,
-    "max_retries": int,
-    "retry_base": float,
-    "retry_max": float,
-    "connect_timeout": float,
-    "idle_timeout": float,
-    "timeout": float,
-    "stdin_timeout": float,
-    "journal": _as_bool,
-    "reasoning": _as_bool,
-    "stats": _as_bool,
-    "models": _as_list,
-}
-
-KEYS = tuple(f.name for f in fields(Settings))
-CHOICES = {"protocol": ("openai", "anthropic"), "format": ("text", "raw", "jsonl", "json")}
-
-
-def env_name(key: str) -> str:
-    return "MINT_" + key.upper()
+S = TypeVar("S")
 
 
 def config_path(environ: Mapping[str, str] | None = None) -> Path:
@@ -96,11 +34,20 @@ def config_path(environ: Mapping[str, str] | None = None) -> Path:
     return Path(base) / "mint" / "config.toml"
 
 
-def read_config(path: Path) -> dict[str, Any]:
+@dataclass
+class Config:
+    """A checked config file: values already converted by their kinds."""
+
+    path: Path
+    top: dict[str, Any] = field(default_factory=dict)
+    profiles: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def _read_toml(path: Path) -> dict[str, Any] | None:
     try:
         fh = path.open("rb")
     except FileNotFoundError:
-        return {}  # no config file: nothing to parse (and no TOML parser to import)
+        return None  # no config file: nothing to parse (and no TOML parser to import)
     except OSError as exc:
         raise ConfigError(f"cannot read config {path}: {exc.strerror}") from None
     if sys.version_info >= (3, 11):
@@ -109,100 +56,142 @@ def read_config(path: Path) -> dict[str, Any]:
         import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
     try:
         with fh:
-            data = tomllib.load(fh)
+            return dict(tomllib.load(fh))
     except OSError as exc:
         raise ConfigError(f"cannot read config {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config {path} is not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config {path} is not valid TOML: {exc}") from None
-    return dict(data)
 
 
-def _check_table(table: Mapping[str, Any], where: str) -> dict[str, Any]:
+def _check_table(table_: Mapping[str, Any], where: str, rows: dict[str, Opt]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for key, value in table.items():
-        if key == "profiles":
-            continue
-        if key not in KEYS:
+    for key, value in table_.items():
+        opt = rows.get(key)
+        if opt is None:
             raise ConfigError(f"{where}: unknown setting {key!r}")
-        default = getattr(Settings(), key)
-        expected: tuple[type, ...]
-        if key == "models":
-            ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
-            if not ok:
-                raise ConfigError(f"{where}: {key} must be a list of strings")
-        else:
-            if isinstance(default, bool):
-                expected = (bool,)
-            elif isinstance(default, float) or key in ("timeout", "temperature"):
-                expected = (int, float)
-            elif isinstance(default, int) or key == "max_tokens":
-                expected = (int,)
-            else:
-                expected = (str,)
-            if not isinstance(value, expected) or (
-                isinstance(value, bool) and bool not in expected
-            ):
-                raise ConfigError(f"{where}: {key} has the wrong type ({type(value).__name__})")
-        out[key] = value
+        try:
+            out[key] = opt.kind.from_toml(value)
+        except ValueError as exc:
+            raise ConfigError(f"{where}: {_what(key, opt)} {exc}") from None
     return out
 
 
-def load_settings(
-    flags: Mapping[str, Any],
-    *,
-    profile: str | None = None,
-    environ: Mapping[str, str] | None = None,
-) -> Settings:
-    """Resolve every setting. ``flags`` holds only options given on the command
-    line (None means not given)."""
-    env = os.environ if environ is None else environ
-    path = config_path(env)
-    data = read_config(path)
-    merged: dict[str, Any] = _check_table(data, str(path))
-
-    profile = profile or env.get("MINT_PROFILE") or None
-    if profile:
-        profiles = data.get("profiles") or {}
-        if profile not in profiles:
-            known = ", ".join(sorted(profiles)) or "none defined"
-            raise ConfigError(f"no profile {profile!r} in {path} ({known})")
-        merged.update(_check_table(profiles[profile], f"{path} [profiles.{profile}]"))
-
-    for key in KEYS:
-        raw = env.get(env_name(key))
-        if raw is None or raw == "":
-            continue
-        convert = _CONVERT.get(key, str)
-        try:
-            merged[key] = convert(raw)
-        except ValueError:
-            raise ConfigError(f"{env_name(key)}={raw!r} is not a valid value") from None
-
-    for key, value in flags.items():
-        if value is not None:
-            merged[key] = value
-
-    for key, allowed in CHOICES.items():
-        if key in merged and merged[key] not in allowed:
-            raise ConfigError(f"{key} must be one of {', '.join(allowed)} (got {merged[key]!r})")
-    return Settings(**merged)
+def _what(name: str, opt: Opt) -> str:
+    return "the API key" if opt.kind.secret else name
 
 
-def configured_models(environ: Mapping[str, str] | None = None) -> list[str]:
-    """Model names mentioned in the config (for shell completion). Never fails."""
+def load_config(environ: Mapping[str, str] | None = None) -> Config:
+    path = config_path(environ)
+    data = _read_toml(path)
+    config = Config(path)
+    if data is None:
+        return config
+    rows = config_rows()
+    profiles = data.pop("profiles", {})
+    config.top = _check_table(data, str(path), rows)
+    if not isinstance(profiles, dict):
+        raise ConfigError(f"{path}: profiles must be a table of [profiles.NAME] tables")
+    for name, body in profiles.items():
+        where = f"{path} [profiles.{name}]"
+        if not isinstance(body, dict):
+            raise ConfigError(f"{where}: a profile must be a table of settings")
+        config.profiles[name] = _check_table(body, where, rows)
+    return config
+
+
+def _from_command_line(name: str, opt: Opt, raw: Any) -> Any:
+    flag = opt.flags[-1]
+    values = raw if isinstance(raw, tuple) else (raw,)
+    if any(isinstance(v, str) and not_utf8(v) for v in values):
+        raise UsageError(f"{flag}: the value is not valid UTF-8")
+    if not isinstance(raw, str) or not opt.kind.takes_value or opt.optional_value:
+        return raw  # a switch, a repeatable flag, or --resume [ID]
     try:
-        data = read_config(config_path(environ))
-    except ConfigError:
+        return opt.kind.from_text(raw)
+    except ValueError as exc:
+        error = ConfigError if opt.kind.secret else UsageError
+        shown = "" if opt.kind.secret else f" (got {raw!r})"
+        raise error(f"{flag}: {_what(name, opt)} {exc}{shown}") from None
+
+
+def _from_env(name: str, opt: Opt, var: str, raw: str) -> Any:
+    if not_utf8(raw):
+        raise ConfigError(f"{var}: the value is not valid UTF-8")
+    try:
+        return opt.kind.from_text(raw)
+    except ValueError as exc:
+        shown = "" if opt.kind.secret else f" (got {raw!r})"
+        raise ConfigError(f"{var}: {_what(name, opt)} {exc}{shown}") from None
+
+
+def resolve(
+    cls: type[S],
+    given: Mapping[str, Any],
+    *,
+    environ: Mapping[str, str] | None = None,
+) -> S:
+    """Settings of class ``cls`` from the options given on the command line
+    (``given``: only those the user typed) and, for the rest, the environment,
+    the config file and the defaults."""
+    env = os.environ if environ is None else environ
+    rows = table(cls)
+    names = {f.name for f, _ in rows}
+    uses_config = any(opt.config for _, opt in rows)
+    config = load_config(env) if uses_config else Config(Path())
+    layers: list[tuple[str, dict[str, Any]]] = []
+    if "profile" in names:
+        profile = given.get("profile") or env.get(env_name("profile")) or None
+        if profile:
+            if profile not in config.profiles:
+                known = ", ".join(sorted(config.profiles)) or "none defined"
+                raise ConfigError(f"no profile {profile!r} in {config.path} ({known})")
+            layers.append((f"{config.path} [profiles.{profile}]", config.profiles[profile]))
+    layers.append((str(config.path), config.top))
+
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for f, opt in rows:
+        name = f.name
+        if name in given:
+            values[name] = _from_command_line(name, opt, given[name])
+            sources[name] = opt.flags[-1]
+            continue
+        var = env_name(name)
+        raw = env.get(var) if opt.env else None
+        if raw:
+            values[name] = _from_env(name, opt, var, raw)
+            sources[name] = var
+            continue
+        if opt.config:
+            for label, layer in layers:
+                if name in layer:
+                    values[name] = layer[name]
+                    sources[name] = label
+                    break
+    if any(f.name == "sources" for f in fields(cls)):  # type: ignore[arg-type]
+        values["sources"] = sources
+    return cls(**values)
+
+
+def configured(*keys: str, environ: Mapping[str, str] | None = None) -> list[str]:
+    """Values of some settings across the config file and all its profiles
+    (for shell completion), in file order. Never fails."""
+    try:
+        config = load_config(environ)
+    except MintError:
         return []
     names: list[str] = []
-    tables = [data, *((data.get("profiles") or {}).values())]
-    for table in tables:
-        if not isinstance(table, dict):
-            continue
-        if isinstance(table.get("model"), str):
-            names.append(table["model"])
-        for m in table.get("models") or ():
-            if isinstance(m, str):
-                names.append(m)
-    seen: set[str] = set()
-    return [n for n in names if not (n in seen or seen.add(n))]  # type: ignore[func-returns-value]
+    for layer in (config.top, *config.profiles.values()):
+        for key in keys:
+            value = layer.get(key)
+            names.extend([value] if isinstance(value, str) else value or ())
+    return list(dict.fromkeys(names))
+
+
+def profile_names(environ: Mapping[str, str] | None = None) -> list[str]:
+    try:
+        return sorted(load_config(environ).profiles)
+    except MintError:
+        return []

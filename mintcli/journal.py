@@ -29,27 +29,20 @@ from typing import Any
 import orjson
 
 from mintcli.errors import ConfigError, UsageError
+from mintcli.paths import private_dir, state_dir
 
 JOURNAL_VERSION = 1
 EXPIRY_SECONDS = 7 * 24 * 3600
 FSYNC_INTERVAL = 0.2
 
 
-def state_dir() -> Path:
-    base = os.environ.get("XDG_STATE_HOME") or os.path.join(
-        os.path.expanduser("~"), ".local", "state"
-    )
-    return Path(base) / "mint" / "journals"
+def journal_dir() -> Path:
+    return state_dir() / "journals"
 
 
 def _ensure_dir(path: Path) -> None:
-    try:
-        path.mkdir(parents=True, exist_ok=True, mode=0o700)
-        os.chmod(path, 0o700)
-        # The "mint" directory above is private too.
-        os.chmod(path.parent, 0o700)
-    except OSError as exc:
-        raise ConfigError(f"cannot create the journal directory {path}: {exc.strerror}") from None
+    private_dir(path.parent)  # the "mint" directory above is private too
+    private_dir(path)
 
 
 def new_id() -> str:
@@ -73,12 +66,13 @@ class Journal:
     # -- opening ---------------------------------------------------------------
     @classmethod
     def create(cls, header: dict[str, Any], directory: Path | None = None) -> Journal:
-        directory = directory or state_dir()
+        directory = directory or journal_dir()
         _ensure_dir(directory)
         prune(directory)
         jid = new_id()
         path = directory / f"{jid}.jsonl"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_NOFOLLOW
+        fd = os.open(path, flags, 0o600)
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         journal = cls(path, fd)
         journal.write({"v": JOURNAL_VERSION, "id": jid, "created": time.time(), **header})
@@ -86,7 +80,10 @@ class Journal:
 
     @classmethod
     def reopen(cls, path: Path) -> Journal:
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW)
+        except OSError as exc:
+            raise ConfigError(f"cannot open journal {path}: {exc.strerror}") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -152,7 +149,9 @@ class JournalState:
 
 def load(path: Path) -> JournalState:
     try:
-        raw = path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        with os.fdopen(fd, "rb") as fh:
+            raw = fh.read()
     except OSError as exc:
         raise UsageError(f"cannot read journal {path}: {exc.strerror}") from None
     lines = raw.split(b"\n")
@@ -226,7 +225,7 @@ def prune(directory: Path, now: float | None = None) -> list[Path]:
 
 def unfinished(directory: Path | None = None) -> list[JournalState]:
     """Unfinished replies, newest first (expired ones are pruned first)."""
-    directory = directory or state_dir()
+    directory = directory or journal_dir()
     if not directory.is_dir():
         return []
     prune(directory)

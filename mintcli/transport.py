@@ -7,7 +7,6 @@ import email.utils
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -22,16 +21,10 @@ from mintcli.errors import (
     error_for_status,
 )
 from mintcli.protocols import error_message
+from mintcli.settings import Common
 
 USER_AGENT = f"mint/{__version__}"
 SECRET_HEADERS = frozenset({"authorization", "x-api-key", "api-key", "proxy-authorization"})
-
-
-@dataclass(frozen=True)
-class Timeouts:
-    connect: float = 10.0
-    idle: float = 60.0  # longest silence allowed while reading
-    write: float = 30.0
 
 
 def tls_verify(base_url: str, proxies: dict[str, str] | None = None) -> Any:
@@ -140,17 +133,23 @@ class Response:
             yield from self._raw.iter_bytes()
 
 
+WRITE_TIMEOUT = 30.0  # sending a request body: generous, and not a user setting
+
+
 class Transport:
-    def __init__(self, timeouts: Timeouts, base_url: str, verbose: Any = None) -> None:
-        self.timeouts = timeouts
+    """One httpx client (one connection pool, kept alive across retries).
+    ``url`` is the gateway URL it will talk to: a plain-http one reached without
+    a proxy never needs the CA certificates, so they are not loaded."""
+
+    def __init__(self, url: str, settings: Common, verbose: Any = None) -> None:
         self._verbose = verbose  # callable(str) for -v lines, or None
         self._client = httpx.Client(
-            verify=tls_verify(base_url),
+            verify=tls_verify(url),
             timeout=httpx.Timeout(
-                connect=timeouts.connect,
-                read=timeouts.idle,
-                write=timeouts.write,
-                pool=timeouts.connect,
+                connect=settings.connect_timeout,
+                read=settings.idle_timeout,  # the longest silence allowed while reading
+                write=WRITE_TIMEOUT,
+                pool=settings.connect_timeout,
             ),
             headers={"User-Agent": USER_AGENT},
             follow_redirects=False,

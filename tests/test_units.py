@@ -448,7 +448,11 @@ def test_continuation_filter_tool_calls_and_reasoning() -> None:
 
 
 def test_config_precedence(tmp_path: Path) -> None:
-    from mintcli.config import load_settings
+    from mintcli.config import resolve
+    from mintcli.settings import ChatSettings
+
+    def load(given: dict[str, object], environ: dict[str, str]) -> ChatSettings:
+        return resolve(ChatSettings, given, environ=environ)
 
     cfg = tmp_path / "mint" / "config.toml"
     cfg.parent.mkdir()
@@ -457,35 +461,37 @@ def test_config_precedence(tmp_path: Path) -> None:
         '[profiles.fast]\nmodel = "profile/model"\nidle_timeout = 5\n'
     )
     env = {"XDG_CONFIG_HOME": str(tmp_path)}
-    s = load_settings({}, environ=env)
+    s = load({}, env)
     assert (s.model, s.protocol, s.max_retries) == ("cfg/model", "anthropic", 2)
-    s = load_settings({}, profile="fast", environ=env)
+    assert s.source("model") == str(cfg) and s.source("base_url") == "the default"
+    s = load({"profile": "fast"}, env)
     assert (s.model, s.idle_timeout) == ("profile/model", 5)
-    s = load_settings({}, profile="fast", environ={**env, "MINT_MODEL": "env/model"})
-    assert s.model == "env/model"
-    s = load_settings({"model": "flag/model"}, environ={**env, "MINT_MODEL": "env/model"})
-    assert s.model == "flag/model"
-    s = load_settings({}, environ={})
+    assert s.source("model") == f"{cfg} [profiles.fast]"
+    s = load({}, {**env, "MINT_PROFILE": "fast", "MINT_MODEL": "env/model"})
+    assert (s.model, s.idle_timeout) == ("env/model", 5)
+    s = load({"model": "flag/model"}, {**env, "MINT_MODEL": "env/model"})
+    assert s.model == "flag/model" and s.source("model") == "--model" and s.given("model")
+    s = load({}, {})
     assert (s.model, s.protocol, s.base_url) == (
         "openai/gpt-4o",
         "openai",
         "https://api.mint-cloud.ai/v1",
     )
     with pytest.raises(ConfigError, match="no profile"):
-        load_settings({}, profile="nope", environ=env)
+        load({"profile": "nope"}, env)
     cfg.write_text("modle = 1\n")
     with pytest.raises(ConfigError, match="unknown setting 'modle'"):
-        load_settings({}, environ=env)
+        load({}, env)
     cfg.write_text("max_retries = 'five'\n")
-    with pytest.raises(ConfigError, match="wrong type"):
-        load_settings({}, environ=env)
+    with pytest.raises(ConfigError, match="max_retries must be an integer, not a string"):
+        load({}, env)
     cfg.write_text("this is = not toml [\n")
     with pytest.raises(ConfigError, match="not valid TOML"):
-        load_settings({}, environ=env)
+        load({}, env)
     with pytest.raises(ConfigError, match="MINT_MAX_RETRIES"):
-        load_settings({}, environ={"MINT_MAX_RETRIES": "lots"})
+        load({}, {"MINT_MAX_RETRIES": "lots"})
     with pytest.raises(ConfigError, match="protocol must be one of"):
-        load_settings({}, environ={"MINT_PROTOCOL": "grpc"})
+        load({}, {"MINT_PROTOCOL": "grpc"})
 
 
 def test_text_buffer_spills_to_disk_and_gives_back_exact_text() -> None:

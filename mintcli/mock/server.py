@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import FrameType, TracebackType
@@ -33,6 +33,7 @@ from mintcli.mock.script import (
     content_text,
     load_script,
 )
+from mintcli.settings import MockSettings
 from mintcli.terminal import silence_stdout
 
 MODELS = (
@@ -43,17 +44,6 @@ MODELS = (
     "mock/echo",
 )
 SECRET_HEADERS = {"authorization", "x-api-key", "api-key", "proxy-authorization"}
-
-
-@dataclass(frozen=True)
-class MockOptions:
-    piece_chars: int = 4
-    delay: float = 0.0
-    first_byte_delay: float = 0.0
-    fault: str | None = None
-    script: Path | None = None
-    ids: bool = True
-    ignore_last_event_id: bool = False
 
 
 class _Refusal(Exception):
@@ -346,11 +336,12 @@ class MockServer:
         self,
         host: str = "127.0.0.1",
         port: int = 0,
-        options: MockOptions | None = None,
+        options: MockSettings | None = None,
         log: Path | None = None,
     ) -> None:
-        self.options = options or MockOptions()
-        self.rules: list[Rule] = load_script(self.options.script) if self.options.script else []
+        self.options = options or MockSettings()
+        script = self.options.script
+        self.rules: list[Rule] = load_script(Path(script)) if script else []
         try:
             self._fault = parse_fault(self.options.fault) if self.options.fault else None
         except FaultSpecError as exc:
@@ -456,9 +447,10 @@ def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def serve_main(host: str, port: int, options: MockOptions, log: Path | None) -> int:
+def serve_main(settings: MockSettings) -> None:
     """``mint mock``: print the base URL, serve until SIGINT or SIGTERM, exit 0."""
-    server = MockServer(host, port, options, log)
+    log = Path(settings.log) if settings.log else None
+    server = MockServer(settings.host, settings.port, settings, log)
     done = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -478,4 +470,3 @@ def serve_main(host: str, port: int, options: MockOptions, log: Path | None) -> 
         for s, handler in previous.items():
             signal.signal(s, handler)
         server.stop()
-    return 0

@@ -1,0 +1,214 @@
+"""How a setting's value is read and checked, whatever its source.
+
+A flag and a ``MINT_*`` variable give text (:meth:`Kind.from_text`); the config
+file gives a TOML value (:meth:`Kind.from_toml`). Both go through the same
+checks, and a bad value raises ``ValueError`` with the reason; ``config.py``
+adds where the value came from and picks the exit code (2 for a flag, 3 for the
+environment or the config file).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+
+def not_utf8(text: str) -> bool:
+    """Python decodes argv and the environment with surrogateescape: bytes that
+    are not UTF-8 come out as lone surrogates."""
+    return any("\udc80" <= ch <= "\udcff" for ch in text)
+
+
+class Kind:
+    """Free text."""
+
+    takes_value = True
+    secret = False  # never quoted in messages; a bad value is a configuration error
+
+    def from_text(self, raw: str) -> Any:
+        return raw
+
+    def from_toml(self, raw: Any) -> Any:
+        if not isinstance(raw, str):
+            raise ValueError(f"must be a string, not {_toml_type(raw)}")
+        return self.from_text(raw)
+
+    def show(self, value: Any) -> str:
+        """A value as ``--help`` shows it after ``default:``."""
+        return str(value)
+
+
+def _toml_type(value: Any) -> str:
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}.get(
+        type(value), f"a {type(value).__name__}"
+    )
+
+
+class Integer(Kind):
+    def __init__(self, minimum: int, maximum: int | None = None) -> None:
+        self.minimum = minimum
+        self.maximum = maximum
+
+    def _check(self, value: int) -> int:
+        if value < self.minimum or (self.maximum is not None and value > self.maximum):
+            if self.maximum is None:
+                raise ValueError(f"must be an integer of at least {self.minimum}")
+            raise ValueError(f"must be an integer from {self.minimum} to {self.maximum}")
+        return value
+
+    def from_text(self, raw: str) -> int:
+        try:
+            value = int(raw.strip())
+        except ValueError:
+            raise ValueError("must be an integer") from None
+        return self._check(value)
+
+    def from_toml(self, raw: Any) -> int:
+        if type(raw) is not int:
+            raise ValueError(f"must be an integer, not {_toml_type(raw)}")
+        return self._check(raw)
+
+
+class Number(Kind):
+    """A finite number, at least ``minimum`` (above it when ``exclusive``)."""
+
+    def __init__(self, minimum: float, exclusive: bool = False) -> None:
+        self.minimum = minimum
+        self.exclusive = exclusive
+
+    def _check(self, value: float) -> float:
+        low = value <= self.minimum if self.exclusive else value < self.minimum
+        if not math.isfinite(value) or low:
+            word = "above" if self.exclusive else "at least"
+            raise ValueError(f"must be a finite number {word} {self.minimum:g}")
+        return value
+
+    def from_text(self, raw: str) -> float:
+        try:
+            value = float(raw.strip())
+        except ValueError:
+            raise ValueError("must be a number") from None
+        return self._check(value)
+
+    def from_toml(self, raw: Any) -> float:
+        if type(raw) not in (int, float):
+            raise ValueError(f"must be a number, not {_toml_type(raw)}")
+        return self._check(float(raw))
+
+    def show(self, value: Any) -> str:
+        return f"{value:g}"
+
+
+class Boolean(Kind):
+    def from_text(self, raw: str) -> bool:
+        lowered = raw.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise ValueError("must be true or false (1/0, yes/no, on/off)")
+
+    def from_toml(self, raw: Any) -> bool:
+        if type(raw) is not bool:
+            raise ValueError(f"must be true or false, not {_toml_type(raw)}")
+        return raw
+
+    def show(self, value: Any) -> str:
+        return "on" if value else "off"
+
+
+class Flag(Boolean):
+    """A switch given on the command line (or, for a few, as ``MINT_X=1``)."""
+
+    takes_value = False
+
+
+class Choice(Kind):
+    def __init__(self, choices: tuple[str, ...]) -> None:
+        self.choices = choices
+
+    def from_text(self, raw: str) -> str:
+        if raw not in self.choices:
+            raise ValueError(f"must be one of {', '.join(self.choices)}")
+        return raw
+
+
+class Many(Kind):
+    """A repeatable flag; each value is text."""
+
+
+class Words(Kind):
+    """A list of names: a TOML array of strings, or comma-separated text."""
+
+    def from_text(self, raw: str) -> tuple[str, ...]:
+        return tuple(v for v in (p.strip() for p in raw.split(",")) if v)
+
+    def from_toml(self, raw: Any) -> tuple[str, ...]:
+        if not isinstance(raw, list) or not all(isinstance(v, str) for v in raw):
+            raise ValueError("must be a list of strings")
+        return tuple(raw)
+
+
+class Url(Kind):
+    """The gateway's base URL: http or https, a host, no control characters.
+    A query string is kept apart so that paths can be appended before it."""
+
+    def from_text(self, raw: str) -> str:
+        from urllib.parse import urlsplit
+
+        text = raw.strip()
+        if any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in text):
+            raise ValueError("contains control characters")
+        if " " in text:
+            raise ValueError("contains a space (not a URL)")
+        try:
+            parts = urlsplit(text)
+            parts.port  # noqa: B018 - raises ValueError for a bad port
+        except ValueError as exc:
+            raise ValueError(f"is not a valid URL ({exc})") from None
+        if parts.scheme.lower() not in ("http", "https"):
+            if not parts.scheme or not parts.netloc:
+                raise ValueError("is not a URL (expected http://HOST/... or https://HOST/...)")
+            raise ValueError(f"uses {parts.scheme}://, but mint speaks only http and https")
+        if not parts.hostname:
+            raise ValueError("has no host")
+        if parts.fragment:
+            raise ValueError("has a #fragment, which a base URL cannot use")
+        return text
+
+
+class Key(Kind):
+    """An API key goes into an HTTP header: printable ASCII only. The message
+    never quotes the key, only what is wrong with it."""
+
+    secret = True
+
+    def from_text(self, raw: str) -> str:
+        for i, ch in enumerate(raw):
+            code = ord(ch)
+            if code < 0x20 or code == 0x7F:
+                what = {"\r": "a carriage return (CR)", "\n": "a line feed (LF)", "\0": "a NUL"}
+                raise ValueError(
+                    f"contains {what.get(ch, f'a control character (0x{code:02x})')} at "
+                    f"position {i + 1} (a key file saved with a line end?)"
+                )
+            if code > 0x7E:
+                raise ValueError(f"contains a non-ASCII character at position {i + 1}")
+        if not raw.strip():
+            raise ValueError("is empty")
+        if raw != raw.strip():
+            raise ValueError("starts or ends with spaces")
+        return raw
+
+    def show(self, value: Any) -> str:
+        return "[redacted]"
+
+
+TEXT = Kind()
+SECONDS = Number(0.0, exclusive=True)
+BOOLEAN = Boolean()
+FLAG = Flag()
+MANY = Many()
+WORDS = Words()
+URL = Url()
+KEY = Key()

@@ -1,0 +1,284 @@
+"""The option table: every option and setting mint takes, declared once.
+
+Each command's settings are a frozen dataclass whose fields carry an :class:`Opt`
+in their metadata: the flags, help text, help section, how a value is read and
+checked (:mod:`mintcli.kinds`), and whether it may also come from a ``MINT_*``
+environment variable or the config file. From these fields come the click options
+(``cli.py``), the config keys and environment names (``config.py``), the
+``[env: ...; default: ...]`` notes in ``--help``, and through the click tree the
+man page and the completions (``tools/docgen.py``). Adding an option means adding
+one field here and using it where it matters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import Field, dataclass, field, fields
+from typing import Any
+
+from mintcli import kinds
+from mintcli.kinds import Kind
+
+# Help sections, in the order --help shows them.
+INPUT = "Input"
+REQUEST = "Request"
+TOOLS = "Tools"
+OUTPUT = "Output"
+RETRIES = "Retries and timeouts"
+JOURNAL = "Journal"
+CONNECTION = "Connection"
+SERVER = "Server"
+FAULTS = "Faults"
+OTHER = "Other"
+SECTIONS = (INPUT, REQUEST, TOOLS, OUTPUT, RETRIES, JOURNAL, CONNECTION, SERVER, FAULTS, OTHER)
+
+PROTOCOLS = ("openai", "anthropic")
+FORMATS = ("text", "raw", "jsonl", "json")
+DEFAULT_BASE_URL = "https://api.mint-cloud.ai/v1"
+DEFAULT_MODEL = "openai/gpt-4o"
+
+
+@dataclass(frozen=True)
+class Opt:
+    """How one setting appears on the command line, in the environment and in
+    the config file. ``flags`` is empty for a config-only setting."""
+
+    flags: tuple[str, ...]
+    help: str
+    kind: Kind
+    section: str
+    env: bool = True  # MINT_<NAME> may set it
+    config: bool = True  # the config file may set it
+    metavar: str | None = None
+    off_flag: str | None = None  # for a boolean: the flag that turns it off
+    optional_value: bool = False  # the flag may be given without a value (--resume [ID])
+    complete: str | None = None  # shell completion of the value: file, model, profile, journal
+    hidden: bool = False
+
+
+def setting(
+    default: Any, *flags: str, help: str, kind: Kind = kinds.TEXT, section: str, **more: Any
+) -> Any:
+    """A dataclass field that is also a row of the option table."""
+    return field(default=default, metadata={"opt": Opt(flags, help, kind, section, **more)})
+
+
+def flag(*flags: str, help: str, section: str, **more: Any) -> Any:
+    """An on/off switch that exists only on the command line."""
+    more.setdefault("env", False)
+    return setting(False, *flags, help=help, kind=kinds.FLAG, section=section, config=False, **more)
+
+
+def arg(default: Any, *flags: str, help: str, section: str, **more: Any) -> Any:
+    """A command-line option that is not a setting (no MINT_* variable, no config key)."""
+    return setting(default, *flags, help=help, section=section, env=False, config=False, **more)
+
+
+def env_name(name: str) -> str:
+    return "MINT_" + name.upper()
+
+
+def table(cls: type[Any]) -> list[tuple[Field[Any], Opt]]:
+    """The rows of a settings class, in declaration order."""
+    return [(f, f.metadata["opt"]) for f in fields(cls) if "opt" in f.metadata]
+
+
+# fmt: off
+# The table. One row per option; the order within a class is the order in --help.
+
+@dataclass(frozen=True)
+class Common:
+    """Settings of every command that talks to the gateway."""
+
+    protocol: str = setting(
+        "openai", "--protocol", kind=kinds.Choice(PROTOCOLS), section=CONNECTION,
+        help="Wire protocol.")
+    base_url: str = setting(
+        DEFAULT_BASE_URL, "--base-url", kind=kinds.URL, metavar="URL", section=CONNECTION,
+        help="Gateway base URL.")
+    api_key: str | None = setting(
+        None, "--api-key", kind=kinds.KEY, metavar="KEY", section=CONNECTION,
+        help="API key.")
+    profile: str | None = setting(
+        None, "--profile", metavar="NAME", config=False, complete="profile", section=CONNECTION,
+        help="Use [profiles.NAME] from the config file.")
+    mock: bool = flag(
+        "--mock", section=CONNECTION,
+        help="Talk to a built-in mock gateway on a free loopback port (offline, no key).")
+    connect_timeout: float = setting(
+        10.0, "--connect-timeout", kind=kinds.SECONDS, metavar="SECONDS", section=RETRIES,
+        help="Connection timeout.")
+    idle_timeout: float = setting(
+        60.0, "--idle-timeout", kind=kinds.SECONDS, metavar="SECONDS", section=RETRIES,
+        help="Longest silence mid-stream before retrying.")
+    verbose: bool = flag(
+        "-v", "--verbose", section=OTHER,
+        help="Show request and response headers on stderr (key redacted).")
+    debug: bool = flag(
+        "--debug", env=True, section=OTHER,
+        help="Show a traceback on internal errors.")
+    models: tuple[str, ...] = setting(
+        (), kind=kinds.WORDS, section=OTHER,  # config file or MINT_MODELS only
+        help="Model names offered by shell completion.")
+    # Where each value came from: "--base-url", "MINT_BASE_URL", "FILE", "FILE [profiles.P]".
+    sources: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    def source(self, name: str) -> str:
+        """Where a setting came from, for messages: a flag, a variable, a file."""
+        return self.sources.get(name, "the default")
+
+    def given(self, name: str) -> bool:
+        """Whether the user typed this option on the command line."""
+        return self.sources.get(name, "").startswith("-")
+
+
+@dataclass(frozen=True)
+class ChatSettings(Common):
+    messages: str | None = arg(
+        None, "--messages", metavar="FILE|-", complete="file", section=INPUT,
+        help="JSON array of earlier messages (OpenAI shape).")
+    no_stdin: bool = flag(
+        "--no-stdin", section=INPUT,
+        help="Never read stdin.")
+    stdin_timeout: float = setting(
+        1.0, "--stdin-timeout", kind=kinds.Number(0.0), metavar="SECONDS", section=INPUT,
+        help="With a prompt in argv, how long to wait for stdin to send anything.")
+    model: str = setting(
+        DEFAULT_MODEL, "-m", "--model", metavar="MODEL", complete="model", section=REQUEST,
+        help="Model name.")
+    system: str | None = setting(
+        None, "-s", "--system", metavar="TEXT", section=REQUEST,
+        help="System prompt (replaces one from --messages).")
+    max_tokens: int | None = setting(
+        None, "--max-tokens", kind=kinds.Integer(1), metavar="N", section=REQUEST,
+        help="Maximum output tokens (anthropic default: 4096).")
+    temperature: float | None = setting(
+        None, "--temperature", kind=kinds.Number(0.0), metavar="T", section=REQUEST,
+        help="Sampling temperature.")
+    option: tuple[str, ...] = arg(
+        (), "-o", "--option", kind=kinds.MANY, metavar="KEY=VALUE", section=REQUEST,
+        help="Add a request body field; VALUE is parsed as JSON when it is valid JSON. "
+        "Repeatable.")
+    tool: tuple[str, ...] = arg(
+        (), "--tool", kind=kinds.MANY, metavar="FILE|JSON", complete="file", section=TOOLS,
+        help="A tool definition (OpenAI, bare or Anthropic shape). Repeatable.")
+    tools: tuple[str, ...] = arg(
+        (), "--tools", kind=kinds.MANY, metavar="FILE", complete="file", section=TOOLS,
+        help="A JSON array of tool definitions.")
+    tool_choice: str | None = arg(
+        None, "--tool-choice", metavar="auto|none|required|NAME", complete="tool_choice",
+        section=TOOLS,
+        help="Whether and which tool the model must call.")
+    format: str = setting(
+        "text", "-f", "--format", kind=kinds.Choice(FORMATS), section=OUTPUT,
+        help="Output format.")
+    reasoning: bool = setting(
+        False, "--reasoning", kind=kinds.BOOLEAN, off_flag="--no-reasoning", section=OUTPUT,
+        help="Show reasoning/thinking text on stderr (text format).")
+    stats: bool = setting(
+        False, "--stats", kind=kinds.BOOLEAN, off_flag="--no-stats", section=OUTPUT,
+        help="Print timing and token statistics after the reply.")
+    dry_run: bool = flag(
+        "--dry-run", section=OUTPUT,
+        help="Print the request that would be sent (key redacted); send nothing.")
+    max_retries: int = setting(
+        5, "--max-retries", kind=kinds.Integer(0), metavar="N", section=RETRIES,
+        help="Retries after a failure (0 disables).")
+    retry_base: float = setting(
+        1.0, "--retry-base", kind=kinds.Number(0.0), metavar="SECONDS", section=RETRIES,
+        help="First backoff delay.")
+    retry_max: float = setting(
+        60.0, "--retry-max", kind=kinds.Number(0.0), metavar="SECONDS", section=RETRIES,
+        help="Longest single backoff delay.")
+    timeout: float | None = setting(
+        None, "--timeout", kind=kinds.SECONDS, metavar="SECONDS", section=RETRIES,
+        help="Limit for the whole run, retries included.")
+    resume: str | None = arg(
+        None, "--resume", metavar="[ID]", optional_value=True, complete="journal",
+        section=JOURNAL,
+        help="Continue an unfinished reply (the latest, or ID); prints only the rest.")
+    journal: bool = setting(
+        True, "--journal", kind=kinds.BOOLEAN, off_flag="--no-journal", section=JOURNAL,
+        help="Journal the reply so that --resume can finish it.")
+
+
+@dataclass(frozen=True)
+class ModelsSettings(Common):
+    format: str = arg(
+        "text", "-f", "--format", kind=kinds.Choice(("text", "json")), section=OUTPUT,
+        help="Output format.")
+
+
+@dataclass(frozen=True)
+class MockSettings:
+    host: str = arg(
+        "127.0.0.1", "--host", metavar="HOST", section=SERVER,
+        help="Address to listen on (an IPv6 address such as ::1 works too).")
+    port: int = arg(
+        0, "--port", kind=kinds.Integer(0, 65535), metavar="PORT", section=SERVER,
+        help="Port (0 picks a free one).")
+    script: str | None = arg(
+        None, "--script", metavar="FILE", complete="file", section=SERVER,
+        help="JSON/JSONL rules: canned replies, tool calls, faults.")
+    log: str | None = arg(
+        None, "--log", metavar="FILE", complete="file", section=SERVER,
+        help="Append one JSON line per request received.")
+    piece_chars: int = arg(
+        4, "--piece-chars", kind=kinds.Integer(1), metavar="N", section=SERVER,
+        help="Characters per streamed piece.")
+    delay: float = arg(
+        0.0, "--delay", kind=kinds.Number(0.0), metavar="SECONDS", section=SERVER,
+        help="Seconds between pieces.")
+    first_byte_delay: float = arg(
+        0.0, "--first-byte-delay", kind=kinds.Number(0.0), metavar="SECONDS", section=SERVER,
+        help="Seconds before a response starts.")
+    fault: str | None = arg(
+        None, "--fault", metavar="SPEC", section=FAULTS,
+        help="Inject a fault in every response, e.g. drop=5 or status=503,times=2.")
+    ids: bool = arg(
+        True, "--ids", kind=kinds.BOOLEAN, off_flag="--no-ids", section=FAULTS,
+        help="Number the SSE events (id:) so that clients can continue with Last-Event-ID.")
+    ignore_last_event_id: bool = flag(
+        "--ignore-last-event-id", section=FAULTS,
+        help="Answer a request carrying Last-Event-ID with a fresh reply.")
+    debug: bool = flag(
+        "--debug", env=True, section=OTHER,
+        help="Show a traceback on internal errors.")
+
+
+@dataclass(frozen=True)
+class ListSettings:
+    format: str = arg(
+        "text", "-f", "--format", kind=kinds.Choice(("text", "json")), section=OUTPUT,
+        help="Output format.")
+
+
+@dataclass(frozen=True)
+class RemoveSettings:
+    all: bool = flag(
+        "--all", section=OTHER,
+        help="Remove every unfinished reply.")
+# fmt: on
+
+
+# Every settings class a command uses; the config file may set any config field of these.
+ALL = (ChatSettings, ModelsSettings, MockSettings, ListSettings, RemoveSettings)
+
+
+def config_rows() -> dict[str, Opt]:
+    """Setting name -> row, for every setting the config file may hold."""
+    rows: dict[str, Opt] = {}
+    for cls in ALL:
+        for f, opt in table(cls):
+            if opt.config:
+                rows.setdefault(f.name, opt)
+    return rows
+
+
+def env_rows() -> dict[str, Opt]:
+    """``MINT_*`` name -> row, for every setting the environment may hold."""
+    rows: dict[str, Opt] = {}
+    for cls in ALL:
+        for f, opt in table(cls):
+            if opt.env:
+                rows.setdefault(env_name(f.name), opt)
+    return rows
