@@ -31,13 +31,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from server import render, render_events, reply_text
 
-from mintcli.accumulate import Accumulator
 from mintcli.journal import Journal
 from mintcli.protocols import get_protocol
 from mintcli.request import ChatRequest
 from mintcli.retry import RetryPolicy
-from mintcli.runner import ChatRun
-from mintcli.sinks import make_sink
+from mintcli.runner import ChatRun, RunConfig
+from mintcli.sinks import SINKS, RunInfo
 from mintcli.sse import SSEDecoder
 from mintcli.terminal import Terminal
 
@@ -92,23 +91,21 @@ def main() -> None:
 
     def handle(journal: bool) -> Callable[[], None]:
         def go() -> None:
-            j = Journal.create({"request": {}}, Path(state.name)) if journal else None
-            run = ChatRun(
-                term=term,
+            j = Journal.prepare({"request": {}}, Path(state.name)) if journal else None
+            config = RunConfig(
                 protocol=protocol,
-                request=ChatRequest(model="m", messages=[]),
                 url="",
                 headers={},
-                transport=None,  # type: ignore[arg-type]
-                sink=make_sink(args.format, term, False),
+                request=ChatRequest(model="m", messages=[]),
                 policy=RetryPolicy(0, 1, 1),
-                journal=j,
-                acc=Accumulator(),
+                info=RunInfo(args.protocol, "m"),
             )
+            sink = SINKS[args.format](term, False)
+            run = ChatRun(config, transport=None, sink=sink, term=term, journal=j)  # type: ignore[arg-type]
             run._decoder = protocol.decoder()
             dec = SSEDecoder()
             for c in chunks:
-                run._handle(dec.feed(c))
+                run._on_read(dec.feed(c))
             if j is not None:
                 j.close(remove=True)
 

@@ -1,9 +1,9 @@
-"""Folds mint events into the final result of a reply.
+"""Everything received so far, folded from mint's events.
 
 The accumulator lives for the whole run, across retries and a ``--resume``: it
-is the one place that knows everything received so far (the text a
-continuation must start from, the tool calls already emitted, the usage of
-each attempt).
+is the one place that knows the text a continuation must start from, the tool
+calls already emitted, and the usage of each attempt. When the run ends it
+gives a :class:`Reply`, which is what the sinks print.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-from mintcli.events import ToolCall, Usage
+from mintcli.events import Event, Finish, MessageStart, ReasoningDelta, TextDelta, ToolCall, Usage
 
 
 class TextBuffer:
@@ -24,7 +24,7 @@ class TextBuffer:
     at a retry seam and for ``--format json``.
     """
 
-    __slots__ = ("_chunks", "_held", "_pending", "_size", "_spool", "last")
+    __slots__ = ("_chunks", "_held", "_pending", "_size", "_spool")
 
     COMPACT_AT = 1024  # pieces held loose before they are joined into one chunk
     SPILL_AT = 1 << 16  # characters held in memory before they go to the spool file
@@ -35,7 +35,6 @@ class TextBuffer:
         self._pending: list[str] = []
         self._size = 0
         self._spool: BinaryIO | None = None
-        self.last = ""  # last character, for the final-newline rule
         self.append(initial)
 
     def append(self, text: str) -> None:
@@ -43,15 +42,6 @@ class TextBuffer:
             return
         self._pending.append(text)
         self._size += len(text)
-        self.last = text[-1]
-        if len(self._pending) >= self.COMPACT_AT:
-            self._compact()
-
-    def extend(self, texts: list[str]) -> None:
-        """``append`` for several pieces at once (none of them empty)."""
-        self._pending.extend(texts)
-        self._size += sum(map(len, texts))
-        self.last = texts[-1][-1]
         if len(self._pending) >= self.COMPACT_AT:
             self._compact()
 
@@ -105,6 +95,18 @@ class UsageTotals:
         return {"input_tokens": self.input_tokens, "output_tokens": self.output_tokens}
 
 
+@dataclass(frozen=True)
+class Reply:
+    """The reply as received: what ``--format json`` prints and jsonl's end events carry."""
+
+    text: str
+    reasoning: str | None
+    tool_calls: tuple[ToolCall, ...]
+    finish_reason: str | None
+    usage: dict[str, Any] | None
+    model: str | None
+
+
 class Accumulator:
     def __init__(self) -> None:
         self.text = TextBuffer()
@@ -114,57 +116,50 @@ class Accumulator:
         self.model: str | None = None
         self.usage = UsageTotals()  # summed over finished attempts
         self._attempt_usage = UsageTotals()  # latest figures of the current attempt
-        self.pieces = 0
 
-    # -- folding ---------------------------------------------------------------
-    def add_usage(self, usage: Usage) -> None:
-        # Within one response the latest figure wins (Anthropic repeats and grows them).
-        if usage.input_tokens is not None:
-            self._attempt_usage.input_tokens = usage.input_tokens
-        if usage.output_tokens is not None:
-            self._attempt_usage.output_tokens = usage.output_tokens
+    def add(self, event: Event) -> None:
+        # Class patterns without positional fields: as fast as type() checks.
+        match event:
+            case TextDelta():
+                self.text.append(event.text)
+            case ReasoningDelta():
+                self.reasoning.append(event.text)
+            case ToolCall():
+                self.tool_calls.append(event)
+            case Usage():
+                # Within one response the latest figure wins (Anthropic repeats and grows them).
+                if event.input_tokens is not None:
+                    self._attempt_usage.input_tokens = event.input_tokens
+                if event.output_tokens is not None:
+                    self._attempt_usage.output_tokens = event.output_tokens
+            case Finish():
+                self.finish_reason = event.reason
+            case MessageStart():
+                self.model = event.model or self.model
 
-    def end_attempt(self) -> UsageTotals:
+    @property
+    def received(self) -> bool:
+        """Whether any content arrived (what a continuation must not repeat)."""
+        return bool(self.text or self.reasoning or self.tool_calls)
+
+    def end_attempt(self) -> dict[str, Any] | None:
         """Close the current attempt's usage into the totals; return what it added."""
         added = self._attempt_usage
         self.usage.add(added)
         self._attempt_usage = UsageTotals()
-        return added
+        return added.as_dict()
 
     def current_usage(self) -> dict[str, Any] | None:
         total = UsageTotals(self.usage.input_tokens, self.usage.output_tokens)
         total.add(self._attempt_usage)
         return total.as_dict()
 
-    # -- the result ------------------------------------------------------------
-    def tool_calls_json(self) -> list[dict[str, Any]]:
-        return [tool_call_json(c) for c in self.tool_calls]
-
-    def assistant_message(self) -> dict[str, Any]:
-        """The new assistant turn in OpenAI message shape (for ``messages``)."""
-        import orjson
-
-        text = self.text.getvalue()
-        message: dict[str, Any] = {"role": "assistant", "content": text or None}
-        if self.tool_calls:
-            message["tool_calls"] = [
-                {
-                    "id": c.id,
-                    "type": "function",
-                    "function": {
-                        "name": c.name,
-                        "arguments": c.arguments
-                        if c.arguments_error is not None
-                        else orjson.dumps(c.arguments).decode(),
-                    },
-                }
-                for c in self.tool_calls
-            ]
-        return message
-
-
-def tool_call_json(call: ToolCall) -> dict[str, Any]:
-    out: dict[str, Any] = {"id": call.id, "name": call.name, "arguments": call.arguments}
-    if call.arguments_error is not None:
-        out["arguments_error"] = call.arguments_error
-    return out
+    def reply(self) -> Reply:
+        return Reply(
+            text=self.text.getvalue(),
+            reasoning=self.reasoning.getvalue() or None,
+            tool_calls=tuple(self.tool_calls),
+            finish_reason=self.finish_reason,
+            usage=self.current_usage(),
+            model=self.model,
+        )

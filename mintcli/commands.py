@@ -11,6 +11,7 @@ import orjson
 from mintcli.errors import MintError
 from mintcli.paths import cache_dir, private_dir
 from mintcli.protocols import parse_model_list
+from mintcli.request import join_url
 from mintcli.settings import MockSettings, ModelsSettings
 from mintcli.terminal import Terminal
 
@@ -23,10 +24,10 @@ def run_models(settings: ModelsSettings, term: Terminal) -> None:
     protocol = get_protocol(settings.protocol)
     key = require_key(settings)
     with maybe_mock(settings.mock) as mock_url:
-        base = (mock_url or settings.base_url).rstrip("/")
-        transport = Transport(base, settings, verbose=term.diag if settings.verbose else None)
+        url = join_url(mock_url or settings.base_url, "/models")
+        transport = Transport(url, settings, verbose=term.diag if settings.verbose else None)
         try:
-            body = transport.get_json(base + "/models", protocol.headers(key))
+            body = transport.get_json(url, protocol.headers(key))
         finally:
             transport.close()
     models = parse_model_list(body)

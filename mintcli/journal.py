@@ -29,6 +29,7 @@ from typing import Any
 import orjson
 
 from mintcli.errors import ConfigError, UsageError
+from mintcli.events import Event, Finish, ReasoningDelta, TextDelta, ToolCall, Usage
 from mintcli.paths import private_dir, state_dir
 
 JOURNAL_VERSION = 1
@@ -50,33 +51,32 @@ def new_id() -> str:
 
 
 class Journal:
-    """An open journal, locked (flock) for as long as its run is alive."""
+    """A journal file. It is created with the first record written to it, so a
+    run that fails before anything arrived leaves none behind, and it stays
+    locked (flock) for as long as its run is alive."""
 
-    def __init__(self, path: Path, fd: int) -> None:
+    def __init__(self, path: Path, header: bytes = b"", fd: int | None = None) -> None:
         self.path = path
         self.id = path.stem
+        self._header = header  # written first, when the file is created
         self._fd = fd
         self._lock = threading.Lock()
         self._dirty = False
         self._closed = False
         self._stop = threading.Event()
-        self._syncer = threading.Thread(target=self._sync_loop, name="mint-fsync", daemon=True)
-        self._syncer.start()
+        if fd is not None:
+            self._start_syncer()
 
     # -- opening ---------------------------------------------------------------
     @classmethod
-    def create(cls, header: dict[str, Any], directory: Path | None = None) -> Journal:
+    def prepare(cls, header: dict[str, Any], directory: Path | None = None) -> Journal:
+        """A new journal; its directory is checked now, its file made later."""
         directory = directory or journal_dir()
         _ensure_dir(directory)
         prune(directory)
         jid = new_id()
-        path = directory / f"{jid}.jsonl"
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_NOFOLLOW
-        fd = os.open(path, flags, 0o600)
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        journal = cls(path, fd)
-        journal.write({"v": JOURNAL_VERSION, "id": jid, "created": time.time(), **header})
-        return journal
+        head = {"v": JOURNAL_VERSION, "id": jid, "created": time.time(), **header}
+        return cls(directory / f"{jid}.jsonl", orjson.dumps(head) + b"\n")
 
     @classmethod
     def reopen(cls, path: Path) -> Journal:
@@ -91,16 +91,29 @@ class Journal:
             raise UsageError(
                 f"reply {path.stem} is being written by another mint process"
             ) from None
-        return cls(path, fd)
+        return cls(path, fd=fd)
+
+    def _create(self) -> int:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_NOFOLLOW
+        try:
+            fd = os.open(self.path, flags, 0o600)
+        except OSError as exc:
+            raise ConfigError(f"cannot create journal {self.path}: {exc.strerror}") from None
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.write(fd, self._header)
+        self._fd = fd
+        self._start_syncer()
+        return fd
+
+    def _start_syncer(self) -> None:
+        threading.Thread(target=self._sync_loop, name="mint-fsync", daemon=True).start()
 
     # -- writing ---------------------------------------------------------------
     def write(self, record: dict[str, Any]) -> None:
-        self.write_bytes(orjson.dumps(record) + b"\n")
-
-    def write_bytes(self, data: bytes) -> None:
         # A plain write: the kernel has it once this returns, which is what a
         # SIGKILLed process needs. fsync (for power loss) runs in the background.
-        os.write(self._fd, data)
+        fd = self._fd if self._fd is not None else self._create()
+        os.write(fd, orjson.dumps(record) + b"\n")
         self._dirty = True
 
     def _sync_loop(self) -> None:
@@ -109,7 +122,7 @@ class Journal:
 
     def _sync(self) -> None:
         with self._lock:
-            if self._dirty and not self._closed:
+            if self._dirty and not self._closed and self._fd is not None:
                 self._dirty = False
                 with contextlib.suppress(OSError):
                     os.fsync(self._fd)
@@ -122,6 +135,8 @@ class Journal:
             self._sync()
         with self._lock:
             self._closed = True
+            if self._fd is None:
+                return  # never written: no file
             if remove:
                 with contextlib.suppress(OSError):
                     self.path.unlink()
@@ -145,6 +160,20 @@ class JournalState:
     @property
     def id(self) -> str:
         return self.path.stem
+
+    def events(self) -> list[Event]:
+        """What was received, as events for an accumulator (one attempt)."""
+        events: list[Event] = []
+        if self.text:
+            events.append(TextDelta(self.text))
+        if self.reasoning:
+            events.append(ReasoningDelta(self.reasoning))
+        events += [ToolCall.from_json(c) for c in self.tool_calls]
+        if self.usage:
+            events.append(Usage(self.usage.get("input_tokens"), self.usage.get("output_tokens")))
+        if self.finish_reason:
+            events.append(Finish(self.finish_reason))
+        return events
 
 
 def load(path: Path) -> JournalState:

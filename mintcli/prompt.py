@@ -1,4 +1,5 @@
-"""Assembling the conversation from argv, stdin and ``--messages``.
+"""Assembling the request: the conversation from argv, stdin and ``--messages``,
+plus the model, tools and options from the settings.
 
 Rules (also in the README and man page):
 * argv words are joined with spaces; a ``-`` word stands for stdin at that place.
@@ -16,11 +17,18 @@ from __future__ import annotations
 
 import select
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import orjson
 
 from mintcli.errors import UsageError
+from mintcli.kinds import not_utf8
+from mintcli.request import ChatRequest, parse_options
+
+if TYPE_CHECKING:
+    from mintcli.settings import ChatSettings
+    from mintcli.terminal import Terminal
 
 _ROLES = {"system", "developer", "user", "assistant", "tool"}
 
@@ -123,3 +131,56 @@ def build_messages(
     if prompt is not None:
         messages.append({"role": "user", "content": prompt})
     return messages
+
+
+def build_request(
+    settings: ChatSettings, words: tuple[str, ...], term: Terminal
+) -> ChatRequest:
+    from mintcli.tools import check_tool_choice, load_tools
+
+    tools = load_tools(settings.tool, settings.tools)
+    tool_choice = check_tool_choice(settings.tool_choice, tools)
+    stdin = StdinFacts(term.stdin, term.stdin_isatty)
+    history: list[dict[str, Any]] = []
+    messages_src = settings.messages
+    use_stdin = not settings.no_stdin
+    if messages_src is not None:
+        if messages_src == "-":
+            if settings.no_stdin:
+                raise UsageError("--messages - reads stdin, but --no-stdin was given")
+            data, source = term.stdin.read(), "stdin"
+            use_stdin = False
+        else:
+            try:
+                data, source = Path(messages_src).expanduser().read_bytes(), messages_src
+            except OSError as exc:
+                raise UsageError(f"--messages {messages_src}: {exc.strerror or exc}") from None
+        history = load_messages(data, source)
+    if any(not_utf8(w) for w in words):
+        raise UsageError("the prompt is not valid UTF-8 text")
+    if "-" in words and messages_src == "-":
+        raise UsageError("stdin cannot be both --messages - and the '-' prompt word")
+    prompt = assemble_prompt(
+        words,
+        stdin,
+        use_stdin=use_stdin,
+        stdin_timeout=settings.stdin_timeout,
+        warn=term.warn,
+    )
+    if prompt is None and not history:
+        raise UsageError(
+            "no prompt: give it as arguments, on stdin, or with --messages",
+            usage="Usage: mint chat [OPTIONS] [PROMPT]...",
+        )
+    messages = build_messages(history, settings.system, prompt)
+    if not any(m.get("role") != "system" for m in messages):
+        raise UsageError("--messages holds no user message and no prompt was given")
+    return ChatRequest(
+        model=settings.model,
+        messages=messages,
+        max_tokens=settings.max_tokens,
+        temperature=settings.temperature,
+        tools=tools,
+        tool_choice=tool_choice,
+        options=parse_options(settings.option),
+    )

@@ -1,14 +1,22 @@
-"""The protocol-neutral description of one chat request.
+"""The protocol-neutral description of one chat request, and its JSON forms.
 
 ``prompt.py`` and ``tools.py`` build it from argv/stdin/files; each protocol in
 ``protocols/`` turns it into its own wire body. Messages are kept in the OpenAI
 shape (the shape users pass with ``--messages`` and get back in ``--format json``).
+The journal keeps a request as :meth:`ChatRequest.as_json`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from mintcli.errors import UsageError
+
+if TYPE_CHECKING:
+    from mintcli.accumulate import Reply
 
 JSONDict = dict[str, Any]
 
@@ -36,3 +44,70 @@ class ChatRequest:
 
     def with_prefill(self, prefill: str | None) -> ChatRequest:
         return replace(self, prefill=prefill)
+
+    def as_json(self) -> JSONDict:
+        return {
+            "model": self.model,
+            "messages": self.messages,
+            "max_tokens": self.max_tokens,
+            "temperature": self.temperature,
+            "tools": [
+                {"name": t.name, "description": t.description, "parameters": t.parameters}
+                for t in self.tools
+            ],
+            "tool_choice": self.tool_choice,
+            "options": self.options,
+        }
+
+    @classmethod
+    def from_json(cls, obj: JSONDict) -> ChatRequest:
+        return cls(
+            model=obj["model"],
+            messages=obj["messages"],
+            max_tokens=obj.get("max_tokens"),
+            temperature=obj.get("temperature"),
+            tools=tuple(ToolSpec(**t) for t in obj.get("tools", ())),
+            tool_choice=obj.get("tool_choice"),
+            options=obj.get("options") or {},
+        )
+
+
+def join_url(base: str, path: str) -> str:
+    """``{base}{path}``; a query string of the base URL stays at the end."""
+    base, sep, query = base.partition("?")
+    return base.rstrip("/") + path + sep + query
+
+
+def parse_options(values: tuple[str, ...]) -> JSONDict:
+    """``-o KEY=VALUE``: VALUE is JSON when it parses as JSON, else a string."""
+    out: JSONDict = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"-o/--option expects KEY=VALUE, got {item!r}")
+        try:
+            out[key.strip()] = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            out[key.strip()] = value
+    return out
+
+
+def assistant_message(reply: Reply) -> JSONDict:
+    """A reply as the assistant turn of a conversation, in OpenAI shape."""
+    message: JSONDict = {"role": "assistant", "content": reply.text or None}
+    if reply.tool_calls:
+        message["tool_calls"] = [
+            {
+                "id": c.id,
+                "type": "function",
+                "function": {
+                    "name": c.name,
+                    # invalid JSON from the model is kept as the raw string it was
+                    "arguments": c.arguments
+                    if c.arguments_error is not None
+                    else orjson.dumps(c.arguments).decode(),
+                },
+            }
+            for c in reply.tool_calls
+        ]
+    return message

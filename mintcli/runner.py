@@ -1,411 +1,302 @@
 """One chat run: attempts, retries and continuation around the stream pipeline.
 
     request -> transport -> SSE frames -> protocol decoder -> events
-            -> continuation filter -> accumulator + journal + sink
+            -> continuation filter -> accumulator + journal + sink -> stdout
 
-Per network read: decode everything that arrived, journal it (write-ahead),
-then write it to stdout in one write + flush.
+Each network read is one step (:meth:`ChatRun._on_read`): its frames are
+decoded, every event is folded into the accumulator, added to the read's
+journal record and handed to the sink; then the record is written to the
+journal and the sink's bytes to stdout, in that order (write-ahead). A Ctrl-C,
+SIGTERM or ``--timeout`` that lands inside the step waits for its end
+(``terminal.critical``), so stdout and the journal always agree.
 """
 
 from __future__ import annotations
 
-import signal
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from types import FrameType
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from mintcli.accumulate import Accumulator, tool_call_json
-from mintcli.errors import (
-    Interrupted,
-    MintError,
-    RunTimeout,
-    TruncatedStream,
-)
-from mintcli.events import (
-    Event,
-    Finish,
-    MessageStart,
-    ReasoningDelta,
-    TextDelta,
-    ToolCall,
-    Usage,
-)
+from mintcli.accumulate import Accumulator
+from mintcli.continuation import Filter, Plan, plan_next
+from mintcli.errors import MintError, TruncatedStream
+from mintcli.events import Event, Finish, MessageStart, ReasoningDelta, TextDelta, ToolCall
 from mintcli.journal import Journal
 from mintcli.protocols import StreamDecoder, WireProtocol
 from mintcli.request import ChatRequest
-from mintcli.retry import ContinuationFilter, RetryPolicy
-from mintcli.sinks import RawSink, Sink
+from mintcli.retry import RetryPolicy
+from mintcli.sinks import RunInfo, Sink
 from mintcli.sse import SSEDecoder, SSEEvent
-from mintcli.terminal import (
-    Terminal,
-    critical,
-    raise_outside_critical,
-    signals_as_errors,
-)
+from mintcli.stats import Stats
+from mintcli.terminal import Terminal, critical, deadline, signals_as_errors
 from mintcli.transport import Transport
 
 
-class _LastEventIdIgnored(Exception):
-    """The server answered a Last-Event-ID request with a fresh reply."""
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything a run needs to know before it starts."""
+
+    protocol: WireProtocol
+    url: str
+    headers: dict[str, str]
+    request: ChatRequest
+    policy: RetryPolicy
+    info: RunInfo
+    timeout: float | None = None  # --timeout: the whole run, retries included
+    stats: bool = False
 
 
-@dataclass
-class Stats:
-    started: float = field(default_factory=time.monotonic)
-    first_byte: float | None = None
-    first_token: float | None = None
-    pieces: int = 0
+class ReadBatch:
+    """The content of one network read, as one journal record: ``t`` text, ``r``
+    reasoning, ``c`` tool calls, ``f`` the finish reason (see journal.py)."""
 
-    def as_dict(self, acc: Accumulator, attempts: int) -> dict[str, Any]:
-        now = time.monotonic()
-        usage = acc.current_usage() or {}
-        out_tokens = usage.get("output_tokens")
-        rate = None
-        if out_tokens and self.first_token is not None and now - self.first_token > 0:
-            rate = out_tokens / (now - self.first_token)
-        return {
-            "time_to_first_byte": None
-            if self.first_byte is None
-            else self.first_byte - self.started,
-            "time_to_first_token": None
-            if self.first_token is None
-            else self.first_token - self.started,
-            "total_time": now - self.started,
-            "pieces": self.pieces,
-            "output_tokens": out_tokens,
-            "tokens_per_second": rate,
-            "attempts": attempts,
-        }
+    __slots__ = ("calls", "finish", "pieces", "reasoning", "text")
 
+    def __init__(self) -> None:
+        self.text: list[str] = []
+        self.reasoning: list[str] = []
+        self.calls: list[dict[str, Any]] = []
+        self.finish: str | None = None
+        self.pieces = 0
 
-@contextmanager
-def deadline(seconds: float | None) -> Iterator[None]:
-    """--timeout: a SIGALRM interrupts even a blocked read when the run is over time."""
-    if not seconds:
-        yield
-        return
+    def add(self, event: Event) -> None:
+        match event:
+            case TextDelta():
+                self.text.append(event.text)
+                self.pieces += 1
+            case ReasoningDelta():
+                self.reasoning.append(event.text)
+                self.pieces += 1
+            case ToolCall():
+                self.calls.append(event.as_json())
+                self.pieces += 1
+            case Finish():
+                self.finish = event.reason
 
-    def on_alarm(signum: int, frame: FrameType | None) -> None:
-        raise_outside_critical(lambda: RunTimeout(f"gave up after {seconds:g}s (--timeout)"))
-
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+    def take(self) -> dict[str, Any] | None:
+        """The record (None when the read brought no content), and a fresh start."""
+        record: dict[str, Any] = {}
+        if self.text:
+            record["t"] = "".join(self.text)
+        if self.reasoning:
+            record["r"] = "".join(self.reasoning)
+        if self.calls:
+            record["c"] = self.calls
+        if self.finish:
+            record["f"] = self.finish
+        self.__init__()  # type: ignore[misc]
+        return record or None
 
 
 class ChatRun:
     def __init__(
         self,
+        config: RunConfig,
         *,
-        term: Terminal,
-        protocol: WireProtocol,
-        request: ChatRequest,
-        url: str,
-        headers: dict[str, str],
         transport: Transport,
         sink: Sink,
-        policy: RetryPolicy,
-        journal: Journal | None,
+        term: Terminal,
+        journal: Journal | None = None,
         acc: Accumulator | None = None,
-        resumed_from: str | None = None,
-        timeout: float | None = None,
-        stats: bool = False,
-        start_info: dict[str, Any] | None = None,
     ) -> None:
-        self.term = term
-        self.protocol = protocol
-        self.request = request
-        self.url = url
-        self.headers = headers
+        self.config = config
         self.transport = transport
         self.sink = sink
-        self.policy = policy
+        self.term = term
         self.journal = journal
-        self.acc = acc or Accumulator()
-        self.resumed_from = resumed_from
-        self.timeout = timeout
-        self.want_stats = stats
-        self.start_info = start_info or {}
+        self.acc = acc or Accumulator()  # a --resume starts with what the journal holds
         self.stats = Stats()
         self.attempts = 0
-        self.resumed = resumed_from is not None
-        self._raw = isinstance(sink, RawSink)
+        self.resumed = config.info.resumed is not None
+        self._batch = ReadBatch()
         self._decoder: StreamDecoder | None = None
-        self._filter: ContinuationFilter | None = None
+        self._filter: Filter | None = None
         self._last_event_id: str | None = None
-        self._lei_ok = True  # until a server shows it ignores Last-Event-ID
-        self._lei_attempt = False
-        self._sentinel = protocol.sentinel
-        # The current read's content, journaled before it is printed.
-        self._jt: list[str] = []
-        self._jr: list[str] = []
-        self._jc: list[dict[str, Any]] = []
-        self._jf: str | None = None
-        self._first_event = True
+        self._last_event_id_works = True  # until a server shows it ignores Last-Event-ID
+        self._expect_continuation = False  # a Last-Event-ID attempt is under way
 
-    # -- public ----------------------------------------------------------------
+    # -- the run -------------------------------------------------------------------
     def run(self) -> None:
-        """Stream the reply to the sink. Failures are raised (after the sink has
-        written what it owes and the journal has been kept or dropped)."""
+        """Stream the reply to the sink. A failure is raised after the sink has
+        written what it owes and the journal has been kept or dropped."""
         try:
-            with signals_as_errors(), deadline(self.timeout):
-                try:
-                    self.sink.start(self.start_info)
-                    self.sink.flush()
-                    self._attempt_loop()
-                except Interrupted:
-                    # What was received is journaled already: show it before leaving.
-                    self._flush_batch()
-                    raise
-            self._succeed()
+            with signals_as_errors(), deadline(self.config.timeout):
+                self.sink.start(self.config.info)
+                self.sink.flush()
+                self._attempts()
+                self._finish(None)
         except MintError as error:
-            self._fail(error)
+            self._finish(error)
             raise
         finally:
             if self.journal is not None:
-                self.journal.close(remove=True)  # no-op when kept by _fail
+                self.journal.close(remove=True)  # no-op when _finish kept it
 
-    # -- the attempt loop --------------------------------------------------------
-    def _attempt_loop(self) -> None:
+    def _attempts(self) -> None:
         retries = 0
-        if self.acc.text or self.acc.reasoning or self.acc.tool_calls:
-            self._prepare_continuation()  # --resume
+        plan = self._plan() if self.acc.received else Plan("first", self.config.request)
         while True:
             self.attempts += 1
             try:
-                self._attempt()
-                return
-            except _LastEventIdIgnored:
-                # Fall back to a prefill at once; this is not a failure to wait for.
-                self._lei_ok = False
-                self._close_attempt()
-                self._prepare_continuation()
-                continue
-            except Interrupted:
-                self._close_attempt()
-                raise
+                fresh = self._attempt(plan)
             except MintError as error:
-                # What this read brought before the failure: journal it, then show it,
-                # so a later --resume starts exactly where this output stops.
-                self._flush_batch()
-                self._close_attempt()
-                if not self.policy.should_retry(error, retries):
+                delay = self.config.policy.delay(error, retries)
+                if delay is None:
                     raise
-                delay = self.policy.delay(retries, error)
                 retries += 1
-                how = self._prepare_continuation()
-                self._announce_retry(retries, error, delay, how)
+                plan = self._plan()
+                self._announce_retry(retries, error, delay, plan.how)
                 time.sleep(delay)
+                continue
+            if not fresh:
+                return
+            # The server answered Last-Event-ID with a fresh reply: continue with a
+            # prefill at once (this is not a failure to wait for).
+            self._last_event_id_works = False
+            plan = self._plan()
 
-    def _prepare_continuation(self) -> str:
-        """Choose how the next attempt continues; returns its name for the log."""
-        if self._lei_ok and self._last_event_id is not None and self._decoder is not None:
-            self._lei_attempt = True
-            self.resumed = True
-            return "last-event-id"
-        self._lei_attempt = False
-        self._decoder = None  # a partial tool call or block is dropped, restarted cleanly
-        self._last_event_id = None
-        text = self.acc.text.getvalue()
-        prefill = text.rstrip()
-        self.request = self.request.with_prefill(prefill or None)
-        self._filter = ContinuationFilter(
-            text=text[len(prefill) :] if prefill else "",
-            reasoning="" if prefill else self.acc.reasoning.getvalue(),
-            calls=self.acc.tool_calls,
+    def _plan(self) -> Plan:
+        plan = plan_next(
+            self.config.request,
+            self.acc,
+            self._last_event_id if self._decoder is not None else None,
+            allow_last_event_id=self._last_event_id_works,
         )
-        if prefill:
+        if not plan.goes_on:
+            self._decoder = None  # a partial tool call or block is dropped, restarted whole
+            self._last_event_id = None
+            self._filter = plan.filter
+        if plan.resumes:
             self.resumed = True
-            return "prefill"
-        return "restart"
+        return plan
 
     def _announce_retry(self, retries: int, error: MintError, delay: float, how: str) -> None:
-        info = {
-            "attempt": retries,
-            "max_retries": self.policy.max_retries,
-            "reason": error.message,
-            "code": int(error.exit_code),
-            "delay": round(delay, 3),
-            "resume": how,
-            "received_chars": len(self.acc.text),
-        }
-        self.sink.retry(info)
+        received = len(self.acc.text)
+        self.sink.retry(
+            {
+                "attempt": retries,
+                "max_retries": self.config.policy.max_retries,
+                "reason": error.message,
+                "code": int(error.exit_code),
+                "delay": round(delay, 3),
+                "resume": how,
+                "received_chars": received,
+            }
+        )
         self.sink.flush()
-        where = f", continuing after {len(self.acc.text)} chars" if self.acc.text else ""
+        where = f", continuing after {received} chars" if received else ""
         self.term.warn(
-            f"{error.message}; retry {retries}/{self.policy.max_retries} in {delay:.1f}s{where}"
+            f"{error.message}; retry {retries}/{self.config.policy.max_retries} "
+            f"in {delay:.1f}s{where}"
         )
 
-    def _attempt(self) -> None:
-        headers = self.headers
-        if self._lei_attempt and self._last_event_id is not None:
-            headers = {**headers, "Last-Event-ID": self._last_event_id}
-        body = orjson.dumps(self.protocol.build_body(self.request))
+    def _attempt(self, plan: Plan) -> bool:
+        """One request and its stream. True when a Last-Event-ID request was
+        answered with a fresh reply (the attempt was abandoned at its start)."""
+        config = self.config
+        headers = config.headers
+        if plan.last_event_id is not None:
+            headers = {**headers, "Last-Event-ID": plan.last_event_id}
+        self._expect_continuation = plan.goes_on
         if self.stats.first_byte is None:
-            self.term.show_status(f"mint: waiting for {self.request.model}…")
-        with self.transport.stream(self.url, headers, body) as response:
-            if self.stats.first_byte is None:
-                self.stats.first_byte = time.monotonic()
-            if self._decoder is None:
-                self._decoder = self.protocol.decoder()
-            framer = SSEDecoder()
-            self._first_event = True
-            for chunk in response.chunks():
-                self._handle(framer.feed(chunk))
-            self._handle(framer.flush())
-        if not self._decoder.terminated:
-            raise TruncatedStream("the stream ended before the reply was complete (truncated)")
-        self._close_attempt()
+            self.term.show_status(f"mint: waiting for {plan.request.model}…")
+        try:
+            body = orjson.dumps(config.protocol.build_body(plan.request))
+            with self.transport.stream(config.url, headers, body) as response:
+                if self.stats.first_byte is None:
+                    self.stats.first_byte = time.monotonic()
+                if self._decoder is None:
+                    self._decoder = config.protocol.decoder()
+                framer = SSEDecoder()
+                for chunk in response.chunks():
+                    if not self._on_read(framer.feed(chunk)):
+                        return True
+                self._on_read(framer.flush())
+            if not self._decoder.terminated:
+                raise TruncatedStream("the stream ended before the reply was complete (truncated)")
+            return False
+        finally:
+            added = self.acc.end_attempt()
+            if added is not None and self.journal is not None and self.acc.received:
+                self.journal.write({"u": added})
 
-    def _close_attempt(self) -> None:
-        added = self.acc.end_attempt()
-        usage = added.as_dict()
-        if usage is not None and self.journal is not None:
-            self.journal.write({"u": usage})
+    # -- the hot path ----------------------------------------------------------------
+    def _on_read(self, frames: list[SSEEvent]) -> bool:
+        """Everything one network read brought, as one step that a signal does
+        not cut in two. False when the first event of a Last-Event-ID attempt
+        starts a new message (the server ignored it)."""
+        with critical():
+            return self._handle(frames)
 
-    # -- the hot path ------------------------------------------------------------
-    def _handle(self, frames: list[SSEEvent]) -> None:
-        """Everything one network read produced. Text pieces are gathered and
-        handed on together (in order: anything else that arrives hands on the
-        text before it first), then the batch is journaled and printed."""
+    def _handle(self, frames: list[SSEEvent]) -> bool:
         decoder = self._decoder
         assert decoder is not None
-        filt = self._filter
-        raw = self._raw
-        texts: list[str] = []
+        acc, batch, sink = self.acc, self._batch, self.sink
+        raw = sink.wants_raw
         try:
             for frame in frames:
                 if frame.id is not None:
                     self._last_event_id = frame.id
                 events = decoder.decode(frame)
-                raw_data: bytes | None = frame.data if raw else None
-                for ev in events:
-                    if type(ev) is TextDelta:
-                        text = ev.text
-                        if filt is not None:
-                            kept = filt.text(text)
-                            if kept != text and raw_data is not None:
-                                raw_data = self.protocol.retext(raw_data, kept)
-                            text = kept
-                            if not text:
-                                continue
-                        texts.append(text)
-                        continue
-                    if texts:
-                        batch, texts = texts, []  # cleared first: never handed on twice
-                        self._texts(batch)
-                    self._other(ev)
-                self._first_event = False
-                if raw_data is not None and raw_data != self._sentinel:
-                    self.sink.raw(raw_data)
+                if self._expect_continuation and events:
+                    self._expect_continuation = False
+                    if type(events[0]) is MessageStart:
+                        return False
+                data: bytes | None = frame.data
+                if self._filter is not None:
+                    events, data = self._filtered(events, frame.data)
+                for event in events:
+                    acc.add(event)
+                    batch.add(event)
+                    sink.event(event)
+                if raw and data is not None and data != self.config.protocol.sentinel:
+                    sink.raw(data)
         finally:
             # Even when a frame raised: what arrived before it is kept and shown.
-            if texts:
-                batch, texts = texts, []
-                self._texts(batch)
-        self._flush_batch()
-
-    def _texts(self, texts: list[str]) -> None:
-        self.acc.text.extend(texts)
-        self._jt.extend(texts)
-        self.sink.texts(texts)
-        self.stats.pieces += len(texts)
-        if self.stats.first_token is None:
-            self.stats.first_token = time.monotonic()
-
-    def _other(self, ev: Event) -> None:
-        kind = type(ev)
-        acc = self.acc
-        if kind is ReasoningDelta:
-            text = ev.text  # type: ignore[union-attr]
-            if self._filter is not None:
-                text = self._filter.reasoning(text)
-                if not text:
-                    return
-            acc.reasoning.append(text)
-            self._jr.append(text)
-            self.sink.reasoning(text)
-            self.stats.pieces += 1
-            if self.stats.first_token is None:
-                self.stats.first_token = time.monotonic()
-        elif kind is ToolCall:
-            self._tool_call(ev)  # type: ignore[arg-type]
-        elif kind is Usage:
-            acc.add_usage(ev)  # type: ignore[arg-type]
-        elif kind is Finish:
-            acc.finish_reason = ev.reason  # type: ignore[union-attr]
-            self._jf = acc.finish_reason
-        elif kind is MessageStart:
-            if self._lei_attempt and self._first_event:
-                raise _LastEventIdIgnored()
-            acc.model = ev.model or acc.model  # type: ignore[union-attr]
-
-    def _tool_call(self, call: ToolCall) -> None:
-        if self._filter is not None and not self._filter.tool_call(call):
-            return
-        if call.arguments_error is not None:
-            self.term.warn(
-                f"tool call {call.name!r} ({call.id}) has {call.arguments_error}; "
-                "kept as a raw string"
-            )
-        self.acc.tool_calls.append(call)
-        self._jc.append(tool_call_json(call))
-        self.sink.tool_call(call)
-        self.stats.pieces += 1
-        if self.stats.first_token is None:
-            self.stats.first_token = time.monotonic()
-
-    def _flush_batch(self) -> None:
-        """Journal what this read produced, then print it (write-ahead), as one
-        step that a signal cannot cut in two (see terminal.critical)."""
-        with critical():
-            if self.journal is not None and (self._jt or self._jr or self._jc or self._jf):
-                record: dict[str, Any] = {}
-                if self._jt:
-                    record["t"] = "".join(self._jt)
-                if self._jr:
-                    record["r"] = "".join(self._jr)
-                if self._jc:
-                    record["c"] = list(self._jc)
-                if self._jf:
-                    record["f"] = self._jf
+            self.stats.saw_pieces(batch.pieces)
+            for call in batch.calls:
+                if "arguments_error" in call:
+                    self.term.warn(
+                        f"tool call {call['name']!r} ({call['id']}) has "
+                        f"{call['arguments_error']}; kept as a raw string"
+                    )
+            record = batch.take()
+            if record is not None and self.journal is not None:
                 self.journal.write(record)
-            self._jt.clear()
-            self._jr.clear()
-            self._jc.clear()
-            self._jf = None
-            self.sink.flush()
+            sink.flush()
+        return True
 
-    # -- endings -----------------------------------------------------------------
-    def _summary(self) -> dict[str, Any]:
-        return {"attempts": self.attempts, "resumed": self.resumed}
+    def _filtered(self, events: list[Event], data: bytes) -> tuple[list[Event], bytes | None]:
+        """Drop what a continuation repeats; for --format raw, the frame's data
+        rewritten to carry only the new text (None: drop the frame)."""
+        assert self._filter is not None
+        kept = [k for e in events if (k := self._filter.keep(e)) is not None]
+        if self._filter.done:
+            self._filter = None
+        before = "".join(e.text for e in events if type(e) is TextDelta)
+        after = "".join(e.text for e in kept if type(e) is TextDelta)
+        if before != after and self.sink.wants_raw:
+            return kept, self.config.protocol.retext(data, after)
+        return kept, data
 
-    def _finish_output(self) -> None:
-        if self.want_stats:
-            self.sink.stats(self.stats.as_dict(self.acc, self.attempts))
+    # -- the end -----------------------------------------------------------------------
+    def _finish(self, error: MintError | None) -> None:
+        reply = self.acc.reply()
+        summary = {"attempts": self.attempts, "resumed": self.resumed}
+        if error is None:
+            self.sink.done(reply, summary)
+        else:
+            self.term.clear_status()
+            failure = {"code": int(error.exit_code), "message": error.message}
+            self.sink.failed(reply, summary, failure)
+        if self.config.stats:
+            self.sink.stats(self.stats.as_dict(reply.usage, self.attempts))
         self.sink.close()
-
-    def _succeed(self) -> None:
-        self.sink.done(self.acc, self._summary())
-        self._finish_output()
-
-    def _fail(self, error: MintError) -> None:
-        self.term.clear_status()
-        failure = {"code": int(error.exit_code), "message": error.message}
-        self.sink.failed(self.acc, self._summary(), failure)
-        self._finish_output()
         journal = self.journal
         # With nothing received, resuming is the same as running the command again.
-        if journal is not None and (self.acc.text or self.acc.reasoning or self.acc.tool_calls):
+        if error is not None and journal is not None and self.acc.received:
             journal.write({"x": int(error.exit_code), "m": error.message})
             journal.close(remove=False)
             error.notes.append(

@@ -1,60 +1,63 @@
 """Output writers for ``--format text|raw|jsonl|json``.
 
-A sink gathers what one network read produced and writes it to stdout in one
-write + flush when the runner calls :meth:`Sink.flush` (after the journal got
-it). Stdout only ever receives data; notes go to the terminal's stderr.
+A sink turns events into bytes and holds them until :meth:`Sink.flush`, which
+the runner calls once per network read, after the journal has the read's
+content: everything one read brought reaches stdout in one write. Stdout only
+ever receives data; notes go to the terminal's stderr.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
-from mintcli.accumulate import Accumulator, tool_call_json
-from mintcli.events import SCHEMA_VERSION, ToolCall
+from mintcli.accumulate import Reply
+from mintcli.events import SCHEMA_VERSION, Event, ReasoningDelta, TextDelta, ToolCall
+from mintcli.request import assistant_message
+from mintcli.stats import format_stats
 from mintcli.terminal import Terminal, critical
 
-FORMATS = ("text", "raw", "jsonl", "json")
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What a sink is told when the run starts."""
+
+    protocol: str
+    model: str
+    messages: list[dict[str, Any]] = field(default_factory=list)  # the request's
+    journal: str | None = None  # the journal ID, when journaling
+    resumed: str | None = None  # the journal ID a --resume continues
 
 
 class Sink:
-    """Base: buffers bytes for the current batch. Subclasses override the hooks
+    """Base: holds bytes for the current read. Subclasses override the hooks
     they care about; the defaults ignore the event."""
+
+    wants_raw = False  # whether the runner should hand over each wire event's data
 
     def __init__(self, term: Terminal, show_reasoning: bool = False) -> None:
         self.term = term
         self.show_reasoning = show_reasoning
         self._out: list[bytes] = []
         self._reasoning_open = False  # reasoning printed to stderr, not yet closed
-        self.wrote_any = False
 
-    # batching
     def flush(self) -> None:
         if self._out:
             with critical():  # the batch leaves _out and reaches stdout as one step
                 data = b"".join(self._out)
                 self._out.clear()
-                self.wrote_any = True
                 self.term.write(data)
 
-    def discard(self) -> None:
-        self._out.clear()
-
-    # hooks, in stream order
-    def start(self, info: dict[str, Any]) -> None:
+    def start(self, info: RunInfo) -> None:
         pass
 
-    def raw(self, data: bytes) -> None:
-        pass
-
-    def text(self, text: str) -> None:
-        pass
-
-    def texts(self, texts: list[str]) -> None:
-        """Several text pieces in a row (the common case for one network read)."""
-        for text in texts:
-            self.text(text)
+    def event(self, event: Event) -> None:
+        """A text, reasoning or tool-call event (usage and the finish reason
+        arrive with :meth:`done`)."""
+        if type(event) is ReasoningDelta:
+            self.reasoning(event.text)
 
     def reasoning(self, text: str) -> None:
         # Reasoning is not the answer: with --reasoning it goes to stderr.
@@ -67,20 +70,20 @@ class Sink:
             self._reasoning_open = False
             self.term.stderr_text("\n")
 
-    def tool_call(self, call: ToolCall) -> None:
+    def raw(self, data: bytes) -> None:
         pass
 
     def retry(self, info: dict[str, Any]) -> None:
         pass
 
-    def done(self, acc: Accumulator, summary: dict[str, Any]) -> None:
-        pass
+    def done(self, reply: Reply, summary: dict[str, Any]) -> None:
+        self.close_reasoning()
 
-    def failed(self, acc: Accumulator, summary: dict[str, Any], error: dict[str, Any]) -> None:
-        pass
+    def failed(self, reply: Reply, summary: dict[str, Any], error: dict[str, Any]) -> None:
+        self.close_reasoning()
 
     def stats(self, stats: dict[str, Any]) -> None:
-        pass
+        self.term.note(format_stats(stats))
 
     def close(self) -> None:
         """The run is over: write whatever is still held."""
@@ -92,60 +95,34 @@ class TextSink(Sink):
 
     def __init__(self, term: Terminal, show_reasoning: bool = False) -> None:
         super().__init__(term, show_reasoning)
-        self._pending: list[str] = []
         self._last = ""  # last character written, for the newline rules
 
-    def text(self, text: str) -> None:
-        if self._reasoning_open:
-            self.close_reasoning()
-        self._pending.append(text)
+    def event(self, event: Event) -> None:
+        match event:
+            case TextDelta():
+                if self._reasoning_open:
+                    self.close_reasoning()
+                self._out.append(event.text.encode())
+                self._last = event.text[-1]
+            case ToolCall():
+                if self._last not in ("", "\n"):
+                    self._out.append(b"\n")
+                self._out.append(orjson.dumps(event.as_json()) + b"\n")
+                self._last = "\n"
+            case ReasoningDelta():
+                self.reasoning(event.text)
 
-    def texts(self, texts: list[str]) -> None:
-        if self._reasoning_open:
-            self.close_reasoning()
-        self._pending.extend(texts)
-
-    def flush(self) -> None:
-        self.flush_text_into_batch()
-        super().flush()
-
-    def discard(self) -> None:
-        self._pending.clear()
-        super().discard()
-
-    def tool_call(self, call: ToolCall) -> None:
-        self.flush_text_into_batch()
-        if self._last not in ("", "\n"):
-            self._out.append(b"\n")
-        self._out.append(orjson.dumps(tool_call_json(call)) + b"\n")
-        self._last = "\n"
-
-    def flush_text_into_batch(self) -> None:
-        if self._pending:
-            text = "".join(self._pending)
-            self._pending.clear()
-            self._last = text[-1]
-            self._out.append(text.encode())
-
-    def done(self, acc: Accumulator, summary: dict[str, Any]) -> None:
-        self.close_reasoning()
-        self.flush_text_into_batch()
+    def done(self, reply: Reply, summary: dict[str, Any]) -> None:
+        super().done(reply, summary)
         if self._last not in ("", "\n"):
             self._out.append(b"\n")
             self._last = "\n"
-
-    def failed(self, acc: Accumulator, summary: dict[str, Any], error: dict[str, Any]) -> None:
-        self.close_reasoning()
-
-    def stats(self, stats: dict[str, Any]) -> None:
-        self.term.note(format_stats(stats))
 
 
 class RawSink(Sink):
     """Each wire event's data as one compact JSON line, as the provider sent it."""
 
-    def texts(self, texts: list[str]) -> None:
-        pass  # the text is in the raw events
+    wants_raw = True
 
     def raw(self, data: bytes) -> None:
         if b"\n" in data:
@@ -156,9 +133,6 @@ class RawSink(Sink):
                 data = data.replace(b"\n", b" ")
         self._out.append(data + b"\n")
 
-    def stats(self, stats: dict[str, Any]) -> None:
-        self.term.note(format_stats(stats))
-
 
 class JSONLSink(Sink):
     """mint's normalized events, one JSON object per line (docs/events.md)."""
@@ -166,32 +140,32 @@ class JSONLSink(Sink):
     def _emit(self, obj: dict[str, Any]) -> None:
         self._out.append(orjson.dumps(obj) + b"\n")
 
-    def start(self, info: dict[str, Any]) -> None:
-        self._emit({"type": "start", "schema": SCHEMA_VERSION, **info})
+    def start(self, info: RunInfo) -> None:
+        head: dict[str, Any] = {"protocol": info.protocol, "model": info.model}
+        if info.journal is not None:
+            head["journal"] = info.journal
+        if info.resumed is not None:
+            head["resumed"] = info.resumed
+        self._emit({"type": "start", "schema": SCHEMA_VERSION, **head})
 
-    def text(self, text: str) -> None:
-        self._out.append(orjson.dumps({"type": "text", "text": text}) + b"\n")
-
-    def texts(self, texts: list[str]) -> None:
-        dumps = orjson.dumps
-        self._out += [dumps({"type": "text", "text": t}) + b"\n" for t in texts]
-
-    def reasoning(self, text: str) -> None:
-        self._emit({"type": "reasoning", "text": text})
-
-    def tool_call(self, call: ToolCall) -> None:
-        self._emit({"type": "tool_call", **tool_call_json(call)})
+    def event(self, event: Event) -> None:
+        match event:
+            case TextDelta():
+                self._emit({"type": "text", "text": event.text})
+            case ReasoningDelta():
+                self._emit({"type": "reasoning", "text": event.text})
+            case ToolCall():
+                self._emit({"type": "tool_call", **event.as_json()})
 
     def retry(self, info: dict[str, Any]) -> None:
         self._emit({"type": "retry", **info})
 
-    def done(self, acc: Accumulator, summary: dict[str, Any]) -> None:
-        usage = acc.current_usage()
-        if usage is not None:
-            self._emit({"type": "usage", **usage})
-        self._emit({"type": "done", "finish_reason": acc.finish_reason, **summary})
+    def done(self, reply: Reply, summary: dict[str, Any]) -> None:
+        if reply.usage is not None:
+            self._emit({"type": "usage", **reply.usage})
+        self._emit({"type": "done", "finish_reason": reply.finish_reason, **summary})
 
-    def failed(self, acc: Accumulator, summary: dict[str, Any], error: dict[str, Any]) -> None:
+    def failed(self, reply: Reply, summary: dict[str, Any], error: dict[str, Any]) -> None:
         self._emit({"type": "error", **error, **summary})
 
     def stats(self, stats: dict[str, Any]) -> None:
@@ -203,39 +177,37 @@ class JSONSink(Sink):
 
     def __init__(self, term: Terminal, show_reasoning: bool = False) -> None:
         super().__init__(term, show_reasoning)
+        self._info: RunInfo | None = None
         self._result: dict[str, Any] | None = None
-        self.messages: list[dict[str, Any]] = []
-        self.meta: dict[str, Any] = {}
 
-    def texts(self, texts: list[str]) -> None:
-        pass  # part of the final object
+    def start(self, info: RunInfo) -> None:
+        self._info = info
 
-    def reasoning(self, text: str) -> None:
-        pass  # part of the final object
+    def event(self, event: Event) -> None:
+        pass  # everything is in the final object
 
-    def _build(
-        self, acc: Accumulator, summary: dict[str, Any], error: dict[str, Any] | None
-    ) -> None:
+    def _build(self, reply: Reply, summary: dict[str, Any], error: dict[str, Any] | None) -> None:
+        info = self._info
         result: dict[str, Any] = {
-            "text": acc.text.getvalue(),
-            "reasoning": acc.reasoning.getvalue() or None,
-            "tool_calls": acc.tool_calls_json(),
-            "finish_reason": acc.finish_reason,
-            "usage": acc.current_usage(),
-            "model": acc.model or self.meta.get("model"),
-            "protocol": self.meta.get("protocol"),
+            "text": reply.text,
+            "reasoning": reply.reasoning,
+            "tool_calls": [c.as_json() for c in reply.tool_calls],
+            "finish_reason": reply.finish_reason,
+            "usage": reply.usage,
+            "model": reply.model or (info.model if info else None),
+            "protocol": info.protocol if info else None,
             **summary,
-            "messages": [*self.messages, acc.assistant_message()],
+            "messages": [*(info.messages if info else ()), assistant_message(reply)],
         }
         if error is not None:
             result["error"] = error
         self._result = result
 
-    def done(self, acc: Accumulator, summary: dict[str, Any]) -> None:
-        self._build(acc, summary, None)
+    def done(self, reply: Reply, summary: dict[str, Any]) -> None:
+        self._build(reply, summary, None)
 
-    def failed(self, acc: Accumulator, summary: dict[str, Any], error: dict[str, Any]) -> None:
-        self._build(acc, summary, error)
+    def failed(self, reply: Reply, summary: dict[str, Any], error: dict[str, Any]) -> None:
+        self._build(reply, summary, error)
 
     def stats(self, stats: dict[str, Any]) -> None:
         if self._result is not None:
@@ -248,21 +220,9 @@ class JSONSink(Sink):
         self.flush()
 
 
-def make_sink(fmt: str, term: Terminal, show_reasoning: bool) -> Sink:
-    cls: type[Sink] = {"text": TextSink, "raw": RawSink, "jsonl": JSONLSink, "json": JSONSink}[fmt]
-    return cls(term, show_reasoning)
-
-
-def format_stats(stats: dict[str, Any]) -> str:
-    def ms(key: str) -> str:
-        value = stats.get(key)
-        return "-" if value is None else f"{value * 1000:.0f} ms"
-
-    tokens = stats.get("output_tokens")
-    rate = stats.get("tokens_per_second")
-    return (
-        f"stats: first byte {ms('time_to_first_byte')}, first token {ms('time_to_first_token')}, "
-        f"total {ms('total_time')}, {stats.get('pieces', 0)} pieces, "
-        f"{'-' if tokens is None else tokens} output tokens"
-        f"{'' if rate is None else f' ({rate:.1f}/s)'}, {stats.get('attempts', 1)} attempt(s)"
-    )
+SINKS: dict[str, type[Sink]] = {
+    "text": TextSink,
+    "raw": RawSink,
+    "jsonl": JSONLSink,
+    "json": JSONSink,
+}

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import BinaryIO, TextIO
 
-from mintcli.errors import ExitCode, Interrupted
+from mintcli.errors import ExitCode, Interrupted, RunTimeout
 
 
 @dataclass
@@ -169,6 +169,28 @@ def signals_as_errors() -> Iterator[None]:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         _guard.depth, _guard.pending = 0, None
+
+
+@contextmanager
+def deadline(seconds: float | None) -> Iterator[None]:
+    """--timeout: a SIGALRM interrupts even a blocked read when the run is over
+    time. (A read timeout computed from the time left would not do: httpx fixes
+    a response's read timeout when its body starts, so a slow trickle could run
+    past the deadline.)"""
+    if not seconds:
+        yield
+        return
+
+    def on_alarm(signum: int, frame: FrameType | None) -> None:
+        raise_outside_critical(lambda: RunTimeout(f"gave up after {seconds:g}s (--timeout)"))
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def silence_stdout() -> None:

@@ -7,13 +7,14 @@ from pathlib import Path
 
 import pytest
 
+from mintcli.continuation import Filter
 from mintcli.errors import ConfigError, MintError, NetworkError, ProtocolError, RateLimited
-from mintcli.events import End, Finish, MessageStart, ReasoningDelta, TextDelta, ToolCall, Usage
+from mintcli.events import Finish, MessageStart, ReasoningDelta, TextDelta, ToolCall, Usage
 from mintcli.protocols.anthropic import AnthropicDecoder, AnthropicProtocol, convert_messages
 from mintcli.protocols.openai import OpenAIDecoder, OpenAIProtocol
 from mintcli.protocols.template import TextTemplate
 from mintcli.request import ChatRequest, ToolSpec
-from mintcli.retry import ContinuationFilter, RetryPolicy
+from mintcli.retry import RetryPolicy
 from mintcli.sse import SSEDecoder, SSEEvent
 
 DATA = Path(__file__).parent / "data"
@@ -172,7 +173,7 @@ def test_openai_decoder_tools_interleaved_and_reasoning() -> None:
         ToolCall("call_a", "get_weather", {"location": "北京"}),
         ToolCall("call_b", "get_time", {"tz": "Asia/Shanghai"}),
     ]
-    assert events[-2:] == [Finish("tool_calls"), End()]
+    assert events[-1] == Finish("tool_calls")
 
 
 def test_openai_usage_chunk_and_empty_deltas() -> None:
@@ -279,7 +280,7 @@ def test_anthropic_template_is_not_learned_from_an_event_named_only_by_sse() -> 
     ]
     got, want, learned = decode_with_and_without_template(AnthropicDecoder, events)
     assert not learned
-    assert got == want == [TextDelta("hi"), "ServerError", End()]
+    assert got == want == [TextDelta("hi"), "ServerError"]
 
 
 def test_openai_stream_errors() -> None:
@@ -333,8 +334,7 @@ def test_anthropic_decoder_tools_with_empty_input() -> None:
         ToolCall("toolu_a", "get_weather", {"location": "北京"}),
         ToolCall("toolu_b", "get_time", {}),
     ]
-    assert Finish("tool_use") in events
-    assert events[-1] == End()
+    assert events[-1] == Finish("tool_use")
     usages = [e for e in events if isinstance(e, Usage)]
     assert usages == [Usage(30, 1), Usage(None, 20)]
 
@@ -414,34 +414,46 @@ def test_backoff_grows_with_jitter_and_cap() -> None:
     policy = RetryPolicy(max_retries=5, base=1.0, cap=5.0)
     rng = random.Random(7)
     err = NetworkError("x")
-    delays = [policy.delay(n, err, rng) for n in range(5)]
+    delays = [policy.delay(err, n, rng) for n in range(5)]
     for n, d in enumerate(delays):
         full = min(5.0, 2.0**n)
-        assert full / 2 <= d <= full
-    assert policy.delay(0, RateLimited("x", retry_after=3.0)) == 3.0
-    assert policy.delay(0, RateLimited("x", retry_after=99.0)) == 5.0
-    assert policy.should_retry(err, 4) and not policy.should_retry(err, 5)
-    assert not RetryPolicy(max_retries=0).should_retry(err, 0)
+        assert d is not None and full / 2 <= d <= full
+    assert policy.delay(RateLimited("x", retry_after=3.0), 0) == 3.0
+    assert policy.delay(err, 4) is not None and policy.delay(err, 5) is None
+    assert RetryPolicy(max_retries=0, base=1, cap=1).delay(err, 0) is None
+    assert policy.delay(ConfigError("not retryable"), 0) is None
+
+
+def test_retry_after_longer_than_the_cap_is_not_retried_early() -> None:
+    policy = RetryPolicy(max_retries=5, base=1.0, cap=60.0)
+    quota = RateLimited("HTTP 429 Too Many Requests", retry_after=3600.0)
+    assert policy.delay(quota, 0) is None
+    assert "asked to wait 3600s" in quota.message and "--retry-max 60s" in quota.message
+
+
+def _texts(f: Filter, *pieces: str) -> list[str]:
+    out = []
+    for piece in pieces:
+        kept = f.keep(TextDelta(piece))
+        out.append(kept.text if isinstance(kept, TextDelta) else "")
+    return out
 
 
 def test_continuation_filter_drops_repeated_whitespace_only() -> None:
-    f = ContinuationFilter(text="\n")
-    assert f.text("\n疑是") == "疑是"
-    assert f.text("\n") == "\n"  # expectation consumed: later text passes
-    f = ContinuationFilter(text="\n\n")
-    assert f.text("\n") == ""
-    assert f.text("\nA") == "A"
-    f = ContinuationFilter(text=" ")
-    assert f.text("x") == "x"  # the model did not repeat it: nothing dropped
+    assert _texts(Filter(text="\n"), "\n疑是", "\n") == ["疑是", "\n"]
+    assert _texts(Filter(text="\n\n"), "\n", "\nA") == ["", "A"]
+    # the model did not repeat it: nothing dropped
+    assert _texts(Filter(text=" "), "x") == ["x"]
 
 
 def test_continuation_filter_tool_calls_and_reasoning() -> None:
     done = [ToolCall("a", "w", {"c": 1})]
-    f = ContinuationFilter(reasoning="thinking", calls=done)
-    assert f.reasoning("think") == ""
-    assert f.reasoning("ing more") == " more"
-    assert not f.tool_call(ToolCall("other-id", "w", {"c": 1}))
-    assert f.tool_call(ToolCall("b", "t", {}))
+    f = Filter(reasoning="thinking", calls=done)
+    assert f.keep(ReasoningDelta("think")) is None
+    assert f.keep(ReasoningDelta("ing more")) == ReasoningDelta(" more")
+    assert f.keep(ToolCall("other-id", "w", {"c": 1})) is None
+    assert f.keep(ToolCall("b", "t", {})) == ToolCall("b", "t", {})
+    assert f.done
 
 
 # -- config ----------------------------------------------------------------------
@@ -515,7 +527,6 @@ def test_text_buffer_spills_to_disk_and_gives_back_exact_text() -> None:
     assert buf.getvalue() == expected
     assert buf.getvalue() == expected  # reading does not consume
     assert len(buf) == len(expected)
-    assert buf.last == "d"
 
 
 def test_tls_certificates_are_loaded_only_when_tls_can_happen(
@@ -561,54 +572,58 @@ def test_sse_long_events_are_not_copied_again_on_every_read() -> None:
     assert len(lines) == 2000  # the long line had no field name: "yyy..." is ignored
 
 
-def test_runner_never_hands_on_a_text_batch_twice(tmp_path: Path) -> None:
-    """A signal (Ctrl-C, --timeout) can land while a batch is being handed on;
-    the batch must not be handed on again on the way out."""
+def test_a_signal_during_a_read_waits_until_it_is_journaled_and_printed(
+    tmp_path: Path,
+) -> None:
+    """Ctrl-C, SIGTERM or --timeout landing while a read is being handled waits
+    for the read to be journaled and printed: stdout and the journal agree."""
+    import json
     import os
+    import signal
 
-    from mintcli.accumulate import Accumulator
+    from mintcli.errors import Interrupted
+    from mintcli.events import Event
+    from mintcli.journal import Journal
     from mintcli.protocols import get_protocol
-    from mintcli.runner import ChatRun
-    from mintcli.sinks import TextSink
-    from mintcli.terminal import Terminal
+    from mintcli.runner import ChatRun, RunConfig
+    from mintcli.sinks import RunInfo, TextSink
+    from mintcli.terminal import Terminal, signals_as_errors
 
-    class InterruptedOnce(TextSink):
-        calls = 0
+    class SignalAtFirstPiece(TextSink):
+        def event(self, event: Event) -> None:
+            if not self._out:
+                os.kill(os.getpid(), signal.SIGINT)
+            super().event(event)
 
-        def texts(self, texts: list[str]) -> None:
-            InterruptedOnce.calls += 1
-            if InterruptedOnce.calls == 1:
-                raise KeyboardInterrupt
-            super().texts(texts)
-
-    with open(os.devnull, "wb") as devnull, open(os.devnull, "w") as errors:
-        term = Terminal(devnull, devnull, errors, False, False, False, False)
-        protocol = get_protocol("openai")
-        run = ChatRun(
-            term=term,
-            protocol=protocol,
-            request=ChatRequest(model="m", messages=[]),
-            url="",
-            headers={},
-            transport=None,  # type: ignore[arg-type]
-            sink=InterruptedOnce(term),
-            policy=RetryPolicy(0, 1, 1),
-            journal=None,
-            acc=Accumulator(),
-        )
+    protocol = get_protocol("openai")
+    config = RunConfig(
+        protocol=protocol,
+        url="http://127.0.0.1:9/v1/chat/completions",
+        headers={},
+        request=ChatRequest(model="m", messages=[]),
+        policy=RetryPolicy(0, 1, 1),
+        info=RunInfo("openai", "m"),
+    )
+    chunk = b'{"choices":[{"index":0,"delta":{"content":"%s"}}]}'
+    frames = [SSEEvent("message", chunk % piece, None) for piece in (b"Hel", b"lo")]
+    journal = Journal.prepare({}, directory=tmp_path)
+    out_path = tmp_path / "stdout"
+    with (
+        out_path.open("wb") as out,
+        open(os.devnull, "w") as errors,
+        open(os.devnull, "rb") as nothing,
+    ):
+        term = Terminal(nothing, out, errors, False, False, False, False)
+        sink = SignalAtFirstPiece(term)
+        run = ChatRun(config, transport=None, sink=sink, term=term, journal=journal)  # type: ignore[arg-type]
         run._decoder = protocol.decoder()
-        chunk = b'{"choices":[{"index":0,"delta":{"content":"%s"}}]}'
-        frames = [
-            SSEEvent("message", chunk % b"Hel", None),
-            SSEEvent("message", chunk % b"lo", None),
-            SSEEvent(
-                "message", b'{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}', None
-            ),
-        ]
-        with pytest.raises(KeyboardInterrupt):
-            run._handle(frames)
+        with pytest.raises(Interrupted), signals_as_errors():
+            run._on_read(frames)
+    journal.close(remove=False)
+    assert out_path.read_bytes() == b"Hello"
+    records = [json.loads(line) for line in journal.path.read_text().splitlines()]
+    assert records[1] == {"t": "Hello"}
     assert run.acc.text.getvalue() == "Hello"
-    assert run._jt == ["Hel", "lo"]
 
 
 def test_a_signal_inside_a_critical_step_waits_for_its_end() -> None:

@@ -8,7 +8,6 @@ import orjson
 
 from mintcli.errors import ProtocolError, UsageError, error_for_stream
 from mintcli.events import (
-    End,
     Event,
     Finish,
     MessageStart,
@@ -17,11 +16,10 @@ from mintcli.events import (
     ToolCall,
     Usage,
 )
-from mintcli.protocols import (
+from mintcli.protocols.base import (
     error_kind,
     error_message,
     parse_arguments,
-    parse_model_list,
 )
 from mintcli.protocols.template import TextTemplate
 from mintcli.request import ChatRequest
@@ -85,8 +83,6 @@ class AnthropicProtocol:
     def decoder(self) -> AnthropicDecoder:
         return AnthropicDecoder()
 
-    def parse_models(self, body: Any) -> list[dict[str, Any]]:
-        return parse_model_list(body)
 
 
 def _text_of(content: Any) -> str:
@@ -279,7 +275,7 @@ class AnthropicDecoder:
             return out
         if kind == "message_stop":
             self.terminated = True
-            return [End()]
+            return []
         if kind == "error":
             raise error_for_stream(error_kind(obj), error_message(obj))
         return []  # ping and event types added after this was written

@@ -8,7 +8,6 @@ import orjson
 
 from mintcli.errors import ProtocolError, error_for_stream
 from mintcli.events import (
-    End,
     Event,
     Finish,
     MessageStart,
@@ -17,11 +16,10 @@ from mintcli.events import (
     ToolCall,
     Usage,
 )
-from mintcli.protocols import (
+from mintcli.protocols.base import (
     error_kind,
     error_message,
     parse_arguments,
-    parse_model_list,
 )
 from mintcli.protocols.template import TextTemplate
 from mintcli.request import ChatRequest
@@ -84,8 +82,6 @@ class OpenAIProtocol:
     def decoder(self) -> OpenAIDecoder:
         return OpenAIDecoder()
 
-    def parse_models(self, body: Any) -> list[dict[str, Any]]:
-        return parse_model_list(body)
 
 
 def _put_content(obj: Any, text: str) -> None:
@@ -120,7 +116,7 @@ class OpenAIDecoder:
                 return [TextDelta(text)] if text else []
         if data == _DONE:
             self.terminated = True
-            return [*self._flush_calls(), End()]
+            return self._flush_calls()
         try:
             obj = orjson.loads(data)
         except orjson.JSONDecodeError as exc:
