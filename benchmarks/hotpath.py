@@ -29,9 +29,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from server import render, render_events, reply_text
+from server import render_events, reply_text
 
 from mintcli.journal import Journal
+from mintcli.mock import framing
 from mintcli.protocols import get_protocol
 from mintcli.request import ChatRequest
 from mintcli.retry import RetryPolicy
@@ -44,7 +45,7 @@ READ = 65536
 
 
 def reads(protocol: str, pieces: int) -> list[bytes]:
-    body = b"".join(render.frames(render_events(protocol, reply_text(pieces), 4), ids=False).frames)
+    body = b"".join(framing.frames(render_events(protocol, reply_text(pieces), 4), ids=False).frames)
     return [body[i : i + READ] for i in range(0, len(body), READ)]
 
 

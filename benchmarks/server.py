@@ -32,7 +32,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mintcli.mock import render
+from mintcli.mock import framing, render
 from mintcli.mock.script import Reply
 
 # Forty pieces of 4 characters each: Chinese, English and emoji, as real replies mix them.
@@ -124,7 +124,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _live(self, protocol: str, pieces: int, interval: float) -> None:
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
-        framed = render.frames(render_events(protocol, STAMP * pieces, len(STAMP)), ids=False)
+        framed = framing.frames(render_events(protocol, STAMP * pieces, len(STAMP)), ids=False)
         write = self.wfile.write
         due = time.perf_counter()
         for data, piece in zip(framed.frames, framed.marks, strict=True):
@@ -152,7 +152,7 @@ class BenchServer(ThreadingHTTPServer):
         with self._lock:
             data = self._cache.get(key)
             if data is None:
-                framed = render.frames(render_events(protocol, reply_text(pieces), 4), ids=False)
+                framed = framing.frames(render_events(protocol, reply_text(pieces), 4), ids=False)
                 data = b"".join(framed.frames)
                 del framed
                 self._cache[key] = data

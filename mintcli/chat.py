@@ -119,7 +119,7 @@ def _resume(settings: ChatSettings, words: tuple[str, ...]) -> tuple[ChatSetting
 
 def _show_request(url: str, headers: dict[str, str], body: object, term: Terminal) -> None:
     """--dry-run: the request as it would be sent, key redacted."""
-    from mintcli.transport import redact_headers
+    from mintcli.redact import redact_headers
 
     shown = {
         "method": "POST",

@@ -21,10 +21,10 @@ from mintcli.errors import (
     error_for_status,
 )
 from mintcli.protocols import error_message
+from mintcli.redact import redact_headers
 from mintcli.settings import Common
 
 USER_AGENT = f"mint/{__version__}"
-SECRET_HEADERS = frozenset({"authorization", "x-api-key", "api-key", "proxy-authorization"})
 
 
 def tls_verify(base_url: str, proxies: dict[str, str] | None = None) -> Any:
@@ -45,12 +45,6 @@ def tls_verify(base_url: str, proxies: dict[str, str] | None = None) -> Any:
     import ssl
 
     return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-
-
-def redact_headers(headers: Any) -> dict[str, str]:
-    return {
-        k: ("[redacted]" if k.lower() in SECRET_HEADERS else v) for k, v in dict(headers).items()
-    }
 
 
 def parse_retry_after(headers: httpx.Headers) -> float | None:

@@ -1,332 +1,31 @@
-"""The mock gateway's HTTP server (standard library ``http.server``).
-
-Routes: POST /v1/chat/completions (OpenAI), POST /v1/messages (Anthropic),
-GET /v1/models. Streams are HTTP/1.1 chunked; without a delay, events are
-written in ~64 KiB batches, with a delay one by one.
-"""
+"""The mock gateway: its state (script, faults, request log) and its life
+(start, stop, ``mint mock`` in the foreground). The HTTP side is handler.py."""
 
 from __future__ import annotations
 
-import contextlib
 import select
 import signal
 import socket
 import sys
 import threading
-import time
 from collections import Counter
-from dataclasses import replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any
 
 import orjson
 
-from mintcli.mock import render
 from mintcli.mock.faults import Fault, FaultSpecError, parse_fault
+from mintcli.mock.handler import HTTPServer, Refusal
 from mintcli.mock.script import (
     MockScriptError,
     Reply,
     Rule,
     choose_reply,
-    content_text,
     load_script,
 )
 from mintcli.settings import MockSettings
 from mintcli.terminal import silence_stdout
-
-MODELS = (
-    "openai/gpt-4o",
-    "openai/gpt-4o-mini",
-    "anthropic/claude-sonnet-4-5",
-    "anthropic/claude-haiku-4-5",
-    "mock/echo",
-)
-SECRET_HEADERS = {"authorization", "x-api-key", "api-key", "proxy-authorization"}
-
-
-class _Refusal(Exception):
-    """Answer with an error status and body (in the protocol's shape)."""
-
-    def __init__(
-        self, status: int, message: str, kind: str | None = None, code: str | None = None
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.kind = kind
-        self.code = code
-
-
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    mock: MockServer
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: _HTTPServer
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # quiet: stdout belongs to the base URL line
-
-    # -- plumbing -------------------------------------------------------------------
-    def _protocol(self) -> str:
-        if self.path.split("?")[0].endswith("/messages") or "anthropic-version" in self.headers:
-            return "anthropic"
-        return "openai"
-
-    def _send_json(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _refuse(self, refusal: _Refusal, headers: dict[str, str] | None = None) -> None:
-        body = render.error_body(
-            self._protocol(), refusal.status, refusal.message, refusal.kind, refusal.code
-        )
-        self._send_json(refusal.status, body, headers)
-
-    def _record(self, raw: bytes) -> None:
-        headers = {
-            k.lower(): ("[redacted]" if k.lower() in SECRET_HEADERS else v)
-            for k, v in self.headers.items()
-        }
-        try:
-            body: Any = orjson.loads(raw) if raw else None
-        except orjson.JSONDecodeError:
-            body = raw.decode("utf-8", "replace")
-        self.server.mock.record(
-            {"method": self.command, "path": self.path, "headers": headers, "body": body}
-        )
-
-    def _read_body(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length > 0 else b""
-
-    def _authorized(self) -> bool:
-        auth = self.headers.get("Authorization", "")
-        return bool(
-            self.headers.get("x-api-key") or (auth.startswith("Bearer ") and auth[7:].strip())
-        )
-
-    # -- routes ----------------------------------------------------------------------
-    def do_GET(self) -> None:
-        self._record(b"")
-        path = self.path.split("?")[0].rstrip("/")
-        if path != "/v1/models":
-            self._refuse(self._not_found())
-            return
-        if not self._authorized():
-            self._refuse(_Refusal(401, "missing API key"))
-            return
-        data: list[dict[str, Any]]
-        body: dict[str, Any]
-        if "anthropic-version" in self.headers:
-            data = [
-                {
-                    "type": "model",
-                    "id": m,
-                    "display_name": m.split("/")[-1],
-                    "created_at": "2025-01-01T00:00:00Z",
-                }
-                for m in MODELS
-            ]
-            body = {"data": data, "has_more": False, "first_id": MODELS[0], "last_id": MODELS[-1]}
-        else:
-            data = [
-                {"id": m, "object": "model", "created": 1735689600, "owned_by": m.split("/")[0]}
-                for m in MODELS
-            ]
-            body = {"object": "list", "data": data}
-        self._send_json(200, orjson.dumps(body))
-
-    def do_POST(self) -> None:
-        raw = self._read_body()
-        self._record(raw)
-        path = self.path.split("?")[0].rstrip("/")
-        try:
-            if path == "/v1/chat/completions":
-                self._chat("openai", raw)
-            elif path == "/v1/messages":
-                self._chat("anthropic", raw)
-            else:
-                self._refuse(self._not_found())
-        except _Refusal as refusal:
-            self._refuse(refusal)
-        except ConnectionError:  # the client went away
-            self.close_connection = True
-
-    def _not_found(self) -> _Refusal:
-        if "anthropic-version" in self.headers:
-            return _Refusal(404, "Not found", "not_found_error")
-        return _Refusal(
-            404,
-            f"Unknown request URL: {self.command} {self.path}. Please check the URL for typos.",
-            "invalid_request_error",
-            "unknown_url",
-        )
-
-    # -- chat ------------------------------------------------------------------------
-    def _validate(self, protocol: str, raw: bytes) -> dict[str, Any]:
-        try:
-            body = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            raise _Refusal(400, "We could not parse the JSON body of your request.") from None
-        if not isinstance(body, dict):
-            raise _Refusal(400, "The request body must be a JSON object.")
-        if not isinstance(body.get("model"), str) or not body["model"]:
-            raise _Refusal(
-                400,
-                "model: Field required"
-                if protocol == "anthropic"
-                else "you must provide a model parameter",
-            )
-        messages = body.get("messages")
-        if (
-            not isinstance(messages, list)
-            or not messages
-            or not all(isinstance(m, dict) for m in messages)
-        ):
-            raise _Refusal(400, "messages: Field required (a non-empty list of message objects)")
-        if protocol == "anthropic":
-            tokens = body.get("max_tokens")
-            if not isinstance(tokens, int) or isinstance(tokens, bool) or tokens < 1:
-                raise _Refusal(400, "max_tokens: Field required (a positive integer)")
-            for m in messages:
-                if m.get("role") not in ("user", "assistant"):
-                    raise _Refusal(400, f"messages: unexpected role {m.get('role')!r}")
-        return body
-
-    def _chat(self, protocol: str, raw: bytes) -> None:
-        mock = self.server.mock
-        if not self._authorized():
-            raise _Refusal(
-                401, "invalid x-api-key" if protocol == "anthropic" else "Missing API key"
-            )
-        body = self._validate(protocol, raw)
-        messages: list[dict[str, Any]] = body["messages"]
-        prefill = None
-        if messages[-1].get("role") == "assistant":
-            prefill = content_text(messages[-1].get("content"))
-            messages = messages[:-1]
-            if protocol == "anthropic" and prefill != prefill.rstrip():
-                raise _Refusal(
-                    400, "messages: final assistant content cannot end with trailing whitespace"
-                )
-        reply = mock.reply_for(protocol, body, messages)
-        fault = mock.fault_for(self.headers.get("X-Mint-Mock-Fault"), reply.fault)
-        if prefill is not None:
-            full = reply.text * max(1, reply.repeat)
-            if prefill and full.startswith(prefill):
-                reply = replace(reply, text=full[len(prefill) :], repeat=1, reasoning="")
-        model = body["model"]
-        rid_prefix = "msg_mock_" if protocol == "anthropic" else "chatcmpl-mock-"
-        rid = render.reply_id(rid_prefix, raw)
-        p = render.plan(reply, protocol, render.input_tokens(messages, body.get("system")))
-        if reply.first_byte_delay:
-            time.sleep(reply.first_byte_delay)
-        if fault is not None and fault.kind == "status":
-            self._status_fault(fault)
-            return
-        if not body.get("stream"):
-            make = render.anthropic_body if protocol == "anthropic" else render.openai_body
-            self._send_json(200, orjson.dumps(make(reply, p, model, rid)))
-            return
-        if protocol == "anthropic":
-            events = render.anthropic_stream(reply, p, model, rid)
-        else:
-            include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-            events = render.openai_stream(reply, p, model, rid, include_usage)
-        skip = 0
-        last_id = self.headers.get("Last-Event-ID")
-        if last_id and reply.honor_last_event_id and not mock.options.ignore_last_event_id:
-            with contextlib.suppress(ValueError):
-                skip = max(0, int(last_id))
-        self._stream(protocol, events, skip, reply, fault)
-
-    def _status_fault(self, fault: Fault) -> None:
-        headers = {}
-        if fault.retry_after is not None:
-            headers["Retry-After"] = f"{fault.retry_after:g}"
-        if fault.retry_after_ms is not None:
-            headers["retry-after-ms"] = str(fault.retry_after_ms)
-        message = fault.message or f"mock fault: HTTP {fault.value}"
-        self._refuse(_Refusal(fault.value, message, fault.error_type), headers)
-
-    def _stream(
-        self,
-        protocol: str,
-        events: render.Stream,
-        skip: int,
-        reply: Reply,
-        fault: Fault | None,
-    ) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
-        self.send_header("Cache-Control", "no-cache")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.end_headers()
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        ids = reply.ids and self.server.mock.options.ids
-        # A stream fault strikes before its n-th piece (counted after the events a
-        # Last-Event-ID skipped); if the reply is shorter, it never comes.
-        limit = fault.value if fault is not None else None
-        framer = render.Framer(events, ids, skip, limit)
-        write = self.wfile.write
-        for batch, marks in framer.batches():
-            if reply.delay:
-                for data, piece in zip(batch, marks, strict=True):
-                    write(b"%x\r\n%s\r\n" % (len(data), data))
-                    if piece:
-                        time.sleep(reply.delay)
-            else:
-                data = b"".join(batch)
-                if len(data) < 65536:
-                    write(b"%x\r\n%s\r\n" % (len(data), data))
-                else:  # spare a copy of a big batch
-                    write(b"%x\r\n" % len(data))
-                    write(data)
-                    write(b"\r\n")
-        cut = framer.cut
-        if fault is not None and cut:
-            self._stream_fault(protocol, fault)
-            return
-        self.wfile.write(b"0\r\n\r\n")
-
-    def _stream_fault(self, protocol: str, fault: Fault) -> None:
-        if fault.kind == "drop":
-            self.close_connection = True
-            with contextlib.suppress(OSError):
-                self.connection.shutdown(socket.SHUT_RDWR)
-            return
-        if fault.kind == "stall":
-            self.close_connection = True
-            self.server.mock.stall_until_gone(self.connection)
-            return
-        if fault.kind == "error":
-            if protocol == "anthropic":
-                event = render.anthropic_error_event(
-                    fault.message or "Overloaded", fault.error_type or "overloaded_error"
-                )
-            else:
-                event = render.openai_error_event(
-                    fault.message or "The server had an error while processing your request.",
-                    fault.error_type or "server_error",
-                )
-            data = render.frame(event, None)
-            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-        elif fault.kind == "malformed":
-            data = b'data: {"choices": [{"delta": \n\n'
-            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-        # error, malformed and truncate all end the body cleanly here
-        self.wfile.write(b"0\r\n\r\n")
 
 
 class MockServer:
@@ -356,7 +55,7 @@ class MockServer:
         self._hits: Counter[str] = Counter()
         self._stopping = threading.Event()
         self._log = log.open("ab") if log is not None else None
-        self._httpd = _HTTPServer((host, port), _Handler)
+        self._httpd = HTTPServer(host, port)
         self._httpd.mock = self
         bound_host, bound_port = self._httpd.server_address[:2]
         self.base_url = f"http://{_url_host(str(bound_host))}:{bound_port}/v1"
@@ -381,7 +80,7 @@ class MockServer:
             try:
                 fault: Fault | None = parse_fault(header)
             except FaultSpecError as exc:
-                raise _Refusal(400, f"X-Mint-Mock-Fault: {exc}") from None
+                raise Refusal(400, f"X-Mint-Mock-Fault: {exc}") from None
         else:
             fault = rule_fault or self._fault
         if fault is None:
@@ -414,9 +113,6 @@ class MockServer:
         )
         self._thread.start()
         return self
-
-    def serve_forever(self) -> None:
-        self._httpd.serve_forever(poll_interval=0.1)
 
     def stop(self) -> None:
         self._stopping.set()
