@@ -3,9 +3,10 @@
 ``SSEDecoder.feed(chunk)`` takes whatever a network read returned and gives back
 the events completed by it; ``flush()`` is called at end of stream. It follows
 the WHATWG event-stream rules: LF, CRLF and lone CR line ends (also split across
-reads), comment lines, ``event``/``data``/``id``/``retry`` fields, a single
-optional space after the colon, multi-line data joined with LF, a leading BOM,
-and an unterminated last event being dropped at end of stream.
+reads), comment lines, ``event``/``data``/``id`` fields, a single optional space
+after the colon, multi-line data joined with LF, a leading BOM, and an
+unterminated last event being dropped at end of stream. The ``retry`` field is
+ignored: mint's own backoff decides when to reconnect.
 
 Data stays as bytes: orjson parses bytes directly and ``--format raw`` writes
 them out untouched, so text is never decoded twice.
@@ -52,7 +53,6 @@ class SSEDecoder:
         self._has_data = False
         self._started = False
         self.last_event_id: str | None = None
-        self.retry_ms: int | None = None
         # Event names repeat endlessly; decode each distinct one only once.
         self._names: dict[bytes, str] = {}
 
@@ -173,7 +173,6 @@ class SSEDecoder:
             elif name == b"id":
                 if b"\0" not in value:
                     self.last_event_id = value.decode("utf-8", "replace")
-            elif name == b"retry" and value.isdigit():
-                self.retry_ms = int(value)
-            # any other field name is ignored
+            # any other field is ignored; mint's backoff, not the server's
+            # "retry:" hint, decides when to reconnect
         return out

@@ -131,9 +131,7 @@ def test_sse_line_endings_fields_and_comments(step: int) -> None:
 def test_sse_retry_field_and_blank_events() -> None:
     dec = SSEDecoder()
     assert dec.feed(b"retry: 2500\n\nevent: x\n\n") == []  # no data: nothing dispatched
-    assert dec.retry_ms == 2500
-    assert dec.feed(b"retry: 12a\n") == []
-    assert dec.retry_ms == 2500
+    assert dec.feed(b"retry: 12a\ndata: y\n\n") == [SSEEvent("message", b"y", None)]
 
 
 def test_sse_crlf_split_across_reads_is_one_line_end() -> None:
