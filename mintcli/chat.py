@@ -25,8 +25,14 @@ if TYPE_CHECKING:
 MOCK_KEY = "mock-key"
 
 
-def require_key(settings: Common) -> str:
+def require_key(settings: Common, term: Terminal) -> str:
+    """The API key (a stand-in with --mock), which from now on is redacted from
+    everything mint writes to stderr, a JSON error or a journal."""
+    from urllib.parse import urlsplit
+
+    term.secrets.add(urlsplit(settings.base_url).password)
     if settings.api_key:
+        term.secrets.add(settings.api_key)
         return settings.api_key
     if settings.mock:
         return MOCK_KEY
@@ -67,7 +73,9 @@ def run_chat(settings: ChatSettings, words: tuple[str, ...], term: Terminal) -> 
         # Usage errors (no prompt, a bad tool file) come before a missing key.
         request = build_request(settings, words, term)
     protocol = get_protocol(settings.protocol)
-    api_key = require_key(settings)
+    protocol.check_options(request.options)
+    api_key = require_key(settings, term)
+    term.escape_stdout = term.stdout_isatty and settings.escape
 
     with maybe_mock(settings.mock) as mock_url:
         url = join_url(mock_url or settings.base_url, protocol.chat_path)
@@ -119,7 +127,7 @@ def _resume(settings: ChatSettings, words: tuple[str, ...]) -> tuple[ChatSetting
 
 def _show_request(url: str, headers: dict[str, str], body: object, term: Terminal) -> None:
     """--dry-run: the request as it would be sent, key redacted."""
-    from mintcli.redact import redact_headers
+    from mintcli.sanitize import redact_headers
 
     shown = {
         "method": "POST",

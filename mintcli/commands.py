@@ -22,7 +22,7 @@ def run_models(settings: ModelsSettings, term: Terminal) -> None:
     from mintcli.transport import Transport
 
     protocol = get_protocol(settings.protocol)
-    key = require_key(settings)
+    key = require_key(settings, term)
     with maybe_mock(settings.mock) as mock_url:
         url = join_url(mock_url or settings.base_url, "/models")
         transport = Transport(url, settings, verbose=term.diag if settings.verbose else None)

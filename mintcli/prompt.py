@@ -133,9 +133,7 @@ def build_messages(
     return messages
 
 
-def build_request(
-    settings: ChatSettings, words: tuple[str, ...], term: Terminal
-) -> ChatRequest:
+def build_request(settings: ChatSettings, words: tuple[str, ...], term: Terminal) -> ChatRequest:
     from mintcli.tools import check_tool_choice, load_tools
 
     tools = load_tools(settings.tool, settings.tools)

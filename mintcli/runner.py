@@ -142,6 +142,7 @@ class ChatRun:
             try:
                 fresh = self._attempt(plan)
             except MintError as error:
+                error.message = self.term.secrets.redact(error.message)
                 delay = self.config.policy.delay(error, retries)
                 if delay is None:
                     raise
@@ -283,6 +284,8 @@ class ChatRun:
 
     # -- the end -----------------------------------------------------------------------
     def _finish(self, error: MintError | None) -> None:
+        if error is not None:
+            error.message = self.term.secrets.redact(error.message)
         reply = self.acc.reply()
         summary = {"attempts": self.attempts, "resumed": self.resumed}
         if error is None:

@@ -177,6 +177,11 @@ class ChatSettings(Common):
     stats: bool = setting(
         False, "--stats", kind=kinds.BOOLEAN, off_flag="--no-stats", section=OUTPUT,
         help="Print timing and token statistics after the reply.")
+    escape: bool = setting(
+        True, "--escape", kind=kinds.BOOLEAN, off_flag="--no-escape", section=OUTPUT,
+        help="On a terminal, show control characters in the reply as visible escapes "
+        "(\\x1b) instead of letting them drive the terminal. Pipes and files always get "
+        "the exact bytes.")
     dry_run: bool = flag(
         "--dry-run", section=OUTPUT,
         help="Print the request that would be sent (key redacted); send nothing.")

@@ -170,9 +170,8 @@ class SSEDecoder:
             elif name == b"data":  # "data" with no colon: an empty data line
                 data.append(b"")
                 self._has_data = True
-            elif name == b"id":
-                if b"\0" not in value:
-                    self.last_event_id = value.decode("utf-8", "replace")
+            elif name == b"id" and b"\0" not in value:
+                self.last_event_id = value.decode("utf-8", "replace")
             # any other field is ignored; mint's backoff, not the server's
             # "retry:" hint, decides when to reconnect
         return out

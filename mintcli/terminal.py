@@ -17,6 +17,7 @@ from types import FrameType
 from typing import BinaryIO, TextIO
 
 from mintcli.errors import ExitCode, Interrupted, RunTimeout
+from mintcli.sanitize import Secrets, escape_bytes, escape_line, escape_text
 
 
 @dataclass
@@ -28,6 +29,11 @@ class Terminal:
     stdout_isatty: bool
     stderr_isatty: bool
     color: bool
+    # Show control characters in stdout data as visible escapes (on a terminal,
+    # unless --no-escape); pipes and files get the exact bytes.
+    escape_stdout: bool = False
+    # The API key, kept out of everything written to stderr.
+    secrets: Secrets = field(default_factory=Secrets, repr=False)
     # A one-line status shown on a TTY stderr while waiting; erased before output.
     _status_shown: bool = field(default=False, repr=False)
     # Whether the last thing put on the terminal left the cursor mid-line.
@@ -41,6 +47,7 @@ class Terminal:
             except (AttributeError, ValueError, OSError):
                 return False
 
+        stdout_tty = tty(sys.stdout)
         stderr_tty = tty(sys.stderr)
         no_color = "NO_COLOR" in os.environ and os.environ["NO_COLOR"] != ""
         return cls(
@@ -48,9 +55,10 @@ class Terminal:
             stdout=sys.stdout.buffer,
             stderr=sys.stderr,
             stdin_isatty=tty(sys.stdin),
-            stdout_isatty=tty(sys.stdout),
+            stdout_isatty=stdout_tty,
             stderr_isatty=stderr_tty,
             color=stderr_tty and not no_color and os.environ.get("TERM") != "dumb",
+            escape_stdout=stdout_tty,
         )
 
     # -- stdout -----------------------------------------------------------------
@@ -58,6 +66,8 @@ class Terminal:
         """Write data to stdout and flush it now (pieces must appear as they arrive)."""
         if self._status_shown:
             self.clear_status()
+        if self.escape_stdout:
+            data = escape_bytes(data)
         with critical():
             if data:
                 self.stdout_mid_line = not data.endswith(b"\n")
@@ -68,8 +78,9 @@ class Terminal:
     def _style(self, text: str, code: str) -> str:
         return f"\x1b[{code}m{text}\x1b[0m" if self.color else text
 
-    def diag(self, line: str) -> None:
-        """One diagnostic line on stderr, on a line of its own."""
+    def _line(self, prefix: str, text: str) -> None:
+        """One diagnostic line on stderr, on a line of its own. ``text`` may
+        come from outside: the key is redacted and control characters escaped."""
         if self._status_shown:
             self.clear_status()
         if self.stdout_mid_line and self.stdout_isatty:
@@ -77,29 +88,33 @@ class Terminal:
             # The newline goes to stderr so stdout still holds exactly the answer.
             self.stderr.write("\n")
             self.stdout_mid_line = False
-        self.stderr.write(line + "\n")
+        self.stderr.write(prefix + escape_line(self.secrets.redact(text)) + "\n")
         self.stderr.flush()
 
+    def diag(self, text: str) -> None:
+        """A plain diagnostic line (the -v request and response lines)."""
+        self._line("", text)
+
     def error(self, message: str) -> None:
-        self.diag(f"{self._style('mint: error:', '1;31')} {message}")
+        self._line(self._style("mint: error:", "1;31") + " ", message)
 
     def warn(self, message: str) -> None:
-        self.diag(f"{self._style('mint: warning:', '1;33')} {message}")
+        self._line(self._style("mint: warning:", "1;33") + " ", message)
 
     def note(self, message: str) -> None:
-        self.diag(f"{self._style('mint:', '2')} {message}")
+        self._line(self._style("mint:", "2") + " ", message)
 
     def stderr_text(self, text: str) -> None:
         """Free text on stderr (reasoning shown with --reasoning)."""
         if self._status_shown:
             self.clear_status()
-        self.stderr.write(self._style(text, "2"))
+        self.stderr.write(self._style(escape_text(self.secrets.redact(text)), "2"))
         self.stderr.flush()
 
     def show_status(self, text: str) -> None:
         if not self.stderr_isatty:
             return
-        self.stderr.write("\r" + self._style(text, "2") + "\x1b[K")
+        self.stderr.write("\r" + self._style(escape_line(text), "2") + "\x1b[K")
         self.stderr.flush()
         self._status_shown = True
 

@@ -21,7 +21,7 @@ from mintcli.errors import (
     error_for_status,
 )
 from mintcli.protocols import error_message
-from mintcli.redact import redact_headers
+from mintcli.sanitize import redact_headers
 from mintcli.settings import Common
 
 USER_AGENT = f"mint/{__version__}"

@@ -64,7 +64,7 @@ _mint() {
     if [[ "$cur" == -* ]]; then
         case "$cmdpath" in
             "") COMPREPLY=($(compgen -W "-V --version -h --help" -- "$cur")) ;;
-            "chat") COMPREPLY=($(compgen -W "--protocol --base-url --api-key --profile --mock --connect-timeout --idle-timeout -v --verbose --debug --messages --no-stdin --stdin-timeout -m --model -s --system --max-tokens --temperature -o --option --tool --tools --tool-choice -f --format --no-reasoning --reasoning --no-stats --stats --dry-run --max-retries --retry-base --retry-max --timeout --resume --journal --no-journal -h --help" -- "$cur")) ;;
+            "chat") COMPREPLY=($(compgen -W "--protocol --base-url --api-key --profile --mock --connect-timeout --idle-timeout -v --verbose --debug --messages --no-stdin --stdin-timeout -m --model -s --system --max-tokens --temperature -o --option --tool --tools --tool-choice -f --format --no-reasoning --reasoning --no-stats --stats --escape --no-escape --dry-run --max-retries --retry-base --retry-max --timeout --resume --journal --no-journal -h --help" -- "$cur")) ;;
             "completion") COMPREPLY=($(compgen -W "-h --help" -- "$cur")) ;;
             "journal") COMPREPLY=($(compgen -W "-h --help" -- "$cur")) ;;
             "journal list") COMPREPLY=($(compgen -W "-f --format -h --help" -- "$cur")) ;;

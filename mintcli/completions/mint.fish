@@ -32,6 +32,7 @@ complete -c mint -n '__fish_seen_subcommand_from chat' -l tool-choice -x -a 'aut
 complete -c mint -n '__fish_seen_subcommand_from chat' -s f -l format -x -a 'text raw jsonl json' -d 'Output format.'
 complete -c mint -n '__fish_seen_subcommand_from chat' -l no-reasoning -l reasoning -d 'Show reasoning/thinking text on stderr (text format).'
 complete -c mint -n '__fish_seen_subcommand_from chat' -l no-stats -l stats -d 'Print timing and token statistics after the reply.'
+complete -c mint -n '__fish_seen_subcommand_from chat' -l escape -l no-escape -d 'On a terminal, show control characters in the reply as visible esca...'
 complete -c mint -n '__fish_seen_subcommand_from chat' -l dry-run -d 'Print the request that would be sent (key redacted); send nothing.'
 complete -c mint -n '__fish_seen_subcommand_from chat' -l max-retries -x -d 'Retries after a failure (0 disables).'
 complete -c mint -n '__fish_seen_subcommand_from chat' -l retry-base -x -d 'First backoff delay.'

@@ -19,7 +19,7 @@ import orjson
 from mintcli.mock import framing, render
 from mintcli.mock.faults import Fault
 from mintcli.mock.script import Reply, content_text
-from mintcli.redact import redact_headers
+from mintcli.sanitize import redact_headers
 from mintcli.settings import MockSettings
 
 MODELS = (

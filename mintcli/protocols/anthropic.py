@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 
-from mintcli.errors import ProtocolError, UsageError, error_for_stream
+from mintcli.errors import UsageError, error_for_stream
 from mintcli.events import (
     Event,
     Finish,
@@ -14,18 +14,24 @@ from mintcli.events import (
     ReasoningDelta,
     TextDelta,
     ToolCall,
-    Usage,
 )
 from mintcli.protocols.base import (
+    OWNED,
+    check_options,
     error_kind,
     error_message,
+    load_object,
     parse_arguments,
+    typed,
+    usage_event,
 )
 from mintcli.protocols.template import TextTemplate
 from mintcli.request import ChatRequest
 from mintcli.sse import SSEEvent
 
 API_VERSION = "2023-06-01"
+
+
 DEFAULT_MAX_TOKENS = 4096
 
 _TOOL_CHOICE = {"auto": {"type": "auto"}, "none": {"type": "none"}, "required": {"type": "any"}}
@@ -45,6 +51,11 @@ class AnthropicProtocol:
         else:
             obj["delta"]["text"] = text
         return orjson.dumps(obj)
+
+    owned: ClassVar[dict[str, str]] = {**OWNED, "system": "-s/--system"}
+
+    def check_options(self, options: dict[str, Any]) -> None:
+        check_options(options, self.owned)
 
     def headers(self, api_key: str) -> dict[str, str]:
         return {"x-api-key": api_key, "anthropic-version": API_VERSION}
@@ -82,7 +93,6 @@ class AnthropicProtocol:
 
     def decoder(self) -> AnthropicDecoder:
         return AnthropicDecoder()
-
 
 
 def _text_of(content: Any) -> str:
@@ -209,67 +219,33 @@ class AnthropicDecoder:
         text = self._template.match(event.data)
         if text is not None:
             return [TextDelta(text)] if text else []
-        try:
-            obj = orjson.loads(event.data)
-        except orjson.JSONDecodeError as exc:
-            raise ProtocolError(f"malformed JSON in stream: {exc}") from None
-        if not isinstance(obj, dict):
-            raise ProtocolError("malformed stream event: not a JSON object")
-        kind = obj.get("type") or event.event
+        obj = load_object(event.data, "stream event")
+        kind = typed(obj, "type", str) or event.event
         if kind == "content_block_delta":
-            delta = obj.get("delta") or {}
-            dkind = delta.get("type")
-            if dkind == "text_delta":
-                text = delta.get("text")
-                if not text:
-                    return []
-                if not isinstance(text, str):
-                    raise ProtocolError("malformed stream event: text_delta text is not a string")
-                # Only an event that names its own type: the fast path never
-                # looks at the SSE event name, which decides for one that does not.
-                if self._template.learning and obj.get("type"):
-                    self._template.learn(event.data, obj, text, _put_text)
-                return [TextDelta(text)]
-            if dkind == "thinking_delta":
-                text = delta.get("thinking")
-                return [ReasoningDelta(text)] if text and isinstance(text, str) else []
-            if dkind == "input_json_delta":
-                block = self._blocks.get(obj.get("index", 0))
-                if block is not None and delta.get("partial_json"):
-                    block.parts.append(delta["partial_json"])
-            return []  # signature_delta, citations_delta, ...
+            return self._block_delta(obj, event.data)
         if kind == "content_block_start":
-            start = obj.get("content_block") or {}
-            btype = start.get("type", "")
-            opened = _Block(btype, start.get("id", ""), start.get("name", ""))
-            self._blocks[obj.get("index", 0)] = opened
-            if btype == "text" and start.get("text"):
-                return [TextDelta(start["text"])]
-            if btype == "thinking" and start.get("thinking"):
-                return [ReasoningDelta(start["thinking"])]
-            if btype == "tool_use" and start.get("input"):
-                # Some servers send the whole input up front instead of deltas.
-                opened.parts.append(orjson.dumps(start["input"]).decode())
-            return []
+            return self._block_start(obj)
         if kind == "content_block_stop":
-            ended = self._blocks.pop(obj.get("index", 0), None)
+            ended = self._blocks.pop(typed(obj, "index", int) or 0, None)
             if ended is not None and ended.kind == "tool_use":
                 arguments, problem = parse_arguments("".join(ended.parts))
                 return [ToolCall(ended.id, ended.name, arguments, problem)]
             return []
         if kind == "message_start":
-            message = obj.get("message") or {}
-            out: list[Event] = [MessageStart(message.get("id"), message.get("model"))]
-            usage = message.get("usage")
+            message = typed(obj, "message", dict) or {}
+            out: list[Event] = [
+                MessageStart(typed(message, "id", str), typed(message, "model", str))
+            ]
+            usage = typed(message, "usage", dict)
             if usage:
-                out.append(Usage(usage.get("input_tokens"), usage.get("output_tokens")))
+                out.append(usage_event(usage, "input_tokens", "output_tokens"))
             return out
         if kind == "message_delta":
             out = []
-            reason = (obj.get("delta") or {}).get("stop_reason")
-            usage = obj.get("usage")
+            reason = typed(typed(obj, "delta", dict) or {}, "stop_reason", str)
+            usage = typed(obj, "usage", dict)
             if usage:
-                out.append(Usage(usage.get("input_tokens"), usage.get("output_tokens")))
+                out.append(usage_event(usage, "input_tokens", "output_tokens"))
             if reason:
                 out.append(Finish(reason))
             return out
@@ -279,3 +255,41 @@ class AnthropicDecoder:
         if kind == "error":
             raise error_for_stream(error_kind(obj), error_message(obj))
         return []  # ping and event types added after this was written
+
+    def _block_delta(self, obj: dict[str, Any], data: bytes) -> list[Event]:
+        delta = typed(obj, "delta", dict) or {}
+        dkind = typed(delta, "type", str)
+        if dkind == "text_delta":
+            text = typed(delta, "text", str)
+            if not text:
+                return []
+            # Only an event that names its own type: the fast path never looks
+            # at the SSE event name, which decides for one that does not.
+            if self._template.learning and obj.get("type"):
+                self._template.learn(data, obj, text, _put_text)
+            return [TextDelta(text)]
+        if dkind == "thinking_delta":
+            text = typed(delta, "thinking", str)
+            return [ReasoningDelta(text)] if text else []
+        if dkind == "input_json_delta":
+            block = self._blocks.get(typed(obj, "index", int) or 0)
+            partial = typed(delta, "partial_json", str)
+            if block is not None and partial:
+                block.parts.append(partial)
+        return []  # signature_delta, citations_delta, ...
+
+    def _block_start(self, obj: dict[str, Any]) -> list[Event]:
+        start = typed(obj, "content_block", dict) or {}
+        btype = typed(start, "type", str) or ""
+        opened = _Block(btype, typed(start, "id", str) or "", typed(start, "name", str) or "")
+        self._blocks[typed(obj, "index", int) or 0] = opened
+        if btype == "text":
+            text = typed(start, "text", str)
+            return [TextDelta(text)] if text else []
+        if btype == "thinking":
+            text = typed(start, "thinking", str)
+            return [ReasoningDelta(text)] if text else []
+        if btype == "tool_use" and start.get("input"):
+            # Some servers send the whole input up front instead of deltas.
+            opened.parts.append(orjson.dumps(start["input"]).decode())
+        return []

@@ -3,9 +3,12 @@ model lists and tool-call arguments."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
-from mintcli.errors import ProtocolError
+import orjson
+
+from mintcli.errors import ProtocolError, UsageError
+from mintcli.events import Usage
 
 if TYPE_CHECKING:
     from mintcli.events import Event
@@ -33,11 +36,48 @@ class WireProtocol(Protocol):
         event). Used by --format raw where a continuation repeats a few characters."""
         ...
 
+    # Body fields mint writes itself, each with the option that sets it.
+    owned: ClassVar[dict[str, str]]
+
+    def check_options(self, options: dict[str, Any]) -> None: ...
+
     def headers(self, api_key: str) -> dict[str, str]: ...
 
     def build_body(self, request: ChatRequest) -> dict[str, Any]: ...
 
     def decoder(self) -> StreamDecoder: ...
+
+
+T = TypeVar("T")
+_KINDS = {dict: "an object", list: "an array", str: "a string", int: "an integer"}
+
+
+def load_object(data: bytes, what: str) -> dict[str, Any]:
+    """A wire event's (or body's) JSON, which must be an object."""
+    try:
+        obj = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise ProtocolError(f"malformed JSON in {what}: {exc}") from None
+    if not isinstance(obj, dict):
+        raise ProtocolError(f"malformed {what}: not a JSON object")
+    return obj
+
+
+def typed(obj: dict[str, Any], key: str, kind: type[T], where: str = "stream event") -> T | None:
+    """``obj[key]`` when present and not null, which must be of ``kind`` (a
+    boolean is not an integer): a server sending the wrong shape gets a
+    protocol error (exit 8), never a crash or a silently empty reply."""
+    value = obj.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        got = _KINDS.get(type(value), "true or false" if isinstance(value, bool) else "a number")
+        raise ProtocolError(f"malformed {where}: {key} is {got}, not {_KINDS.get(kind, kind)}")
+    return value
+
+
+def usage_event(usage: dict[str, Any], input_key: str, output_key: str) -> Usage:
+    return Usage(typed(usage, input_key, int), typed(usage, output_key, int))
 
 
 def parse_model_list(body: Any) -> list[dict[str, Any]]:
@@ -46,6 +86,25 @@ def parse_model_list(body: Any) -> list[dict[str, Any]]:
     if not isinstance(data, list):
         raise ProtocolError("unexpected /models response: no 'data' list")
     return [m for m in data if isinstance(m, dict) and "id" in m]
+
+
+# Fields both protocols' bodies take from mint's own options.
+OWNED = {
+    "model": "-m/--model",
+    "messages": "the prompt or --messages",
+    "stream": "nothing: mint always streams",
+    "tools": "--tool/--tools",
+    "tool_choice": "--tool-choice",
+    "max_tokens": "--max-tokens",
+    "temperature": "--temperature",
+}
+
+
+def check_options(options: dict[str, Any], owned: dict[str, str]) -> None:
+    """``-o KEY=VALUE`` may add body fields, not replace the ones mint writes."""
+    for key in options:
+        if key in owned:
+            raise UsageError(f"-o {key}: mint writes this field itself; use {owned[key]}")
 
 
 def error_message(body: Any) -> str | None:
@@ -78,8 +137,6 @@ def error_kind(body: Any) -> str | None:
 def parse_arguments(raw: str) -> tuple[Any, str | None]:
     """Parse a tool call's accumulated argument text. Empty means no arguments.
     Invalid JSON keeps the raw string and says what is wrong."""
-    import orjson
-
     if not raw.strip():
         return {}, None
     try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 
@@ -14,12 +14,16 @@ from mintcli.events import (
     ReasoningDelta,
     TextDelta,
     ToolCall,
-    Usage,
 )
 from mintcli.protocols.base import (
+    OWNED,
+    check_options,
     error_kind,
     error_message,
+    load_object,
     parse_arguments,
+    typed,
+    usage_event,
 )
 from mintcli.protocols.template import TextTemplate
 from mintcli.request import ChatRequest
@@ -40,6 +44,11 @@ class OpenAIProtocol:
             return None
         delta["content"] = text
         return orjson.dumps(obj)
+
+    owned: ClassVar[dict[str, str]] = {**OWNED, "stream_options": "nothing: mint asks for usage"}
+
+    def check_options(self, options: dict[str, Any]) -> None:
+        check_options(options, self.owned)
 
     def headers(self, api_key: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {api_key}"}
@@ -83,7 +92,6 @@ class OpenAIProtocol:
         return OpenAIDecoder()
 
 
-
 def _put_content(obj: Any, text: str) -> None:
     obj["choices"][0]["delta"]["content"] = text
 
@@ -117,67 +125,64 @@ class OpenAIDecoder:
         if data == _DONE:
             self.terminated = True
             return self._flush_calls()
-        try:
-            obj = orjson.loads(data)
-        except orjson.JSONDecodeError as exc:
-            raise ProtocolError(f"malformed JSON in stream: {exc}") from None
-        if not isinstance(obj, dict):
-            raise ProtocolError("malformed stream chunk: not a JSON object")
+        obj = load_object(data, "stream event")
         if event.event == "error" or obj.get("error"):
             raise error_for_stream(error_kind(obj), error_message(obj))
         out: list[Event] = []
-        choices = obj.get("choices")
+        choices = typed(obj, "choices", list)
         if choices:
             choice = choices[0]
-            if isinstance(choice, dict) and choice.get("index", 0) == 0:
-                delta = choice.get("delta")
-                if delta:
-                    content = delta.get("content")
-                    if len(delta) == 1 and content and type(content) is str:
-                        out.append(TextDelta(content))  # the common case
-                        if (
-                            self._template.learning
-                            and event.event == "message"
-                            and not choice.get("finish_reason")
-                            and not obj.get("usage")
-                        ):
-                            self._template.learn(data, obj, content, _put_content)
-                    else:
-                        self._delta(obj, delta, out)
-                reason = choice.get("finish_reason")
+            if not isinstance(choice, dict):
+                raise ProtocolError("malformed stream event: choices[0] is not an object")
+            if typed(choice, "index", int) in (0, None):
+                delta = typed(choice, "delta", dict)
+                reason = typed(choice, "finish_reason", str)
+                content = delta.get("content") if delta else None
+                if delta and len(delta) == 1 and content and type(content) is str:
+                    out.append(TextDelta(content))  # the common case
+                    if (
+                        self._template.learning
+                        and event.event == "message"
+                        and not reason
+                        and not obj.get("usage")
+                    ):
+                        self._template.learn(data, obj, content, _put_content)
+                elif delta:
+                    self._delta(obj, delta, out)
                 if reason:
                     out.extend(self._flush_calls())
                     out.append(Finish(reason))
                     self.terminated = True
-        usage = obj.get("usage")
+        usage = typed(obj, "usage", dict)
         if usage:
-            out.append(Usage(usage.get("prompt_tokens"), usage.get("completion_tokens")))
+            out.append(usage_event(usage, "prompt_tokens", "completion_tokens"))
         return out
 
     def _delta(self, obj: dict[str, Any], delta: dict[str, Any], out: list[Event]) -> None:
         if "role" in delta:
-            out.append(MessageStart(obj.get("id"), obj.get("model")))
-        reasoning = delta.get("reasoning_content") or delta.get("reasoning")
-        if reasoning and isinstance(reasoning, str):
+            out.append(MessageStart(typed(obj, "id", str), typed(obj, "model", str)))
+        reasoning = typed(delta, "reasoning_content", str) or typed(delta, "reasoning", str)
+        if reasoning:
             out.append(ReasoningDelta(reasoning))
-        content = delta.get("content")
+        content = typed(delta, "content", str)
         if content:
-            if not isinstance(content, str):
-                raise ProtocolError("malformed stream chunk: delta content is not a string")
             out.append(TextDelta(content))
-        for piece in delta.get("tool_calls") or ():
-            index = piece.get("index", 0)
+        for piece in typed(delta, "tool_calls", list) or ():
+            if not isinstance(piece, dict):
+                raise ProtocolError("malformed stream event: a tool call piece is not an object")
+            index = typed(piece, "index", int) or 0
             call = self._calls.get(index)
             if call is None:
                 call = self._calls[index] = _PendingCall()
-            if piece.get("id"):
-                call.id = piece["id"]
-            fn = piece.get("function") or {}
-            name = fn.get("name")
+            call_id = typed(piece, "id", str)
+            if call_id:
+                call.id = call_id
+            fn = typed(piece, "function", dict) or {}
+            name = typed(fn, "name", str)
             if name and name != call.name:
                 # Normally sent once; some servers repeat it, a few split it.
                 call.name = name if not call.name else call.name + name
-            args = fn.get("arguments")
+            args = typed(fn, "arguments", str)
             if args:
                 call.parts.append(args)
 

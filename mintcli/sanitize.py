@@ -1,0 +1,79 @@
+"""Keeping secrets and foreign control characters out of what mint prints.
+
+* Header values that carry credentials are replaced by ``[redacted]`` wherever
+  headers are shown (``-v``, ``--dry-run``, ``mint mock --log``, recordings).
+* The API key itself is replaced by ``[redacted]`` in any text mint shows or
+  stores that may have come from outside: a server's error message that
+  echoes it, an HTTP library message (:class:`Secrets`).
+* Control characters from outside (C0 but tab and newline, DEL, C1, ESC,
+  and the bidirectional overrides that can make text read differently from
+  what it is) are shown as visible escapes such as ``\\x1b`` instead of
+  reaching the terminal, where they could move the cursor, rewrite the
+  screen, set the window title or write the clipboard.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+
+SECRET_HEADERS = frozenset(
+    {"authorization", "x-api-key", "api-key", "proxy-authorization", "cookie", "set-cookie"}
+)
+REDACTED = "[redacted]"
+
+# What may not reach a terminal unescaped. Newline and tab are kept by
+# escape_text(); one-line messages escape the newline too.
+_CONTROLS = "\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069"
+_TEXT = re.compile(f"[{_CONTROLS}]")
+_LINE = re.compile(f"[{_CONTROLS}\n\t]")
+_BYTES = re.compile(
+    rb"[\x00-\x08\x0b-\x1f\x7f]|\xc2[\x80-\x9f]|\xe2\x80[\xaa-\xae]|\xe2\x81[\xa6-\xa9]"
+)
+
+
+def _visible(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def _visible_bytes(match: re.Match[bytes]) -> bytes:
+    return _TEXT.sub(_visible, match.group().decode("utf-8")).encode()
+
+
+def escape_line(text: str) -> str:
+    """Foreign text for a one-line message: every control character visible."""
+    return _LINE.sub(_visible, text)
+
+
+def escape_text(text: str) -> str:
+    """Foreign text shown as text (reasoning on stderr): newlines and tabs kept."""
+    return _TEXT.sub(_visible, text)
+
+
+def escape_bytes(data: bytes) -> bytes:
+    """Model output for a terminal: the same as escape_text, on UTF-8 bytes."""
+    return _BYTES.sub(_visible_bytes, data)
+
+
+def redact_headers(headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> dict[str, str]:
+    items = headers.items() if isinstance(headers, Mapping) else headers
+    return {k: (REDACTED if k.lower() in SECRET_HEADERS else v) for k, v in items}
+
+
+class Secrets:
+    """The secrets of this run (the API key), to be redacted from any text."""
+
+    def __init__(self) -> None:
+        self._values: list[str] = []
+
+    def add(self, value: str | None) -> None:
+        # Very short values would redact ordinary words; a real key is long.
+        if value and len(value) >= 8 and value not in self._values:
+            self._values.append(value)
+
+    def redact(self, text: str) -> str:
+        for value in self._values:
+            if value in text:
+                text = text.replace(value, REDACTED)
+        return text
