@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import orjson
@@ -78,7 +79,8 @@ def run_chat(settings: ChatSettings, words: tuple[str, ...], term: Terminal) -> 
     term.escape_stdout = term.stdout_isatty and settings.escape
 
     with maybe_mock(settings.mock) as mock_url:
-        url = join_url(mock_url or settings.base_url, protocol.chat_path)
+        base_url = mock_url or settings.base_url
+        url = join_url(base_url, protocol.chat_path)
         headers = protocol.headers(api_key)
         if settings.dry_run:
             _show_request(url, headers, protocol.build_body(request), term)
@@ -101,7 +103,7 @@ def run_chat(settings: ChatSettings, words: tuple[str, ...], term: Terminal) -> 
                     "request": request.as_json(),
                 }
             )
-        _stream(settings, request, url, headers, term, acc, journal, state)
+        _stream(settings, request, base_url, headers, term, acc, journal, state)
 
 
 def _resume(settings: ChatSettings, words: tuple[str, ...]) -> tuple[ChatSettings, JournalState]:
@@ -141,7 +143,7 @@ def _show_request(url: str, headers: dict[str, str], body: object, term: Termina
 def _stream(
     settings: ChatSettings,
     request: ChatRequest,
-    url: str,
+    base_url: str,
     headers: dict[str, str],
     term: Terminal,
     acc: Accumulator,
@@ -149,14 +151,16 @@ def _stream(
     state: JournalState | None,
 ) -> None:
     from mintcli.protocols import get_protocol
+    from mintcli.record import Recorder
     from mintcli.retry import RetryPolicy
     from mintcli.runner import ChatRun, RunConfig
     from mintcli.sinks import SINKS, RunInfo
     from mintcli.transport import Transport
 
+    protocol = get_protocol(settings.protocol)
     config = RunConfig(
-        protocol=get_protocol(settings.protocol),
-        url=url,
+        protocol=protocol,
+        url=join_url(base_url, protocol.chat_path),
         headers=headers,
         request=request,
         policy=RetryPolicy(settings.max_retries, settings.retry_base, settings.retry_max),
@@ -170,9 +174,13 @@ def _stream(
         timeout=settings.timeout,
         stats=settings.stats,
     )
-    transport = Transport(url, settings, verbose=term.diag if settings.verbose else None)
+    recorder = Recorder(Path(settings.record), term.secrets) if settings.record else None
+    verbose = term.diag if settings.verbose else None
+    transport = Transport(base_url, settings, verbose=verbose, recorder=recorder)
     sink = SINKS[settings.format](term, settings.reasoning)
     try:
         ChatRun(config, transport=transport, sink=sink, term=term, journal=journal, acc=acc).run()
     finally:
         transport.close()
+        if recorder is not None:
+            recorder.close()

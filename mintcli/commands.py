@@ -24,8 +24,9 @@ def run_models(settings: ModelsSettings, term: Terminal) -> None:
     protocol = get_protocol(settings.protocol)
     key = require_key(settings, term)
     with maybe_mock(settings.mock) as mock_url:
-        url = join_url(mock_url or settings.base_url, "/models")
-        transport = Transport(url, settings, verbose=term.diag if settings.verbose else None)
+        base_url = mock_url or settings.base_url
+        url = join_url(base_url, "/models")
+        transport = Transport(base_url, settings, verbose=term.diag if settings.verbose else None)
         try:
             body = transport.get_json(url, protocol.headers(key))
         finally:

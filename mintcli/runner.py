@@ -25,6 +25,7 @@ from mintcli.errors import MintError, TruncatedStream
 from mintcli.events import Event, Finish, MessageStart, ReasoningDelta, TextDelta, ToolCall
 from mintcli.journal import Journal
 from mintcli.protocols import StreamDecoder, WireProtocol
+from mintcli.protocols.base import load_object
 from mintcli.request import ChatRequest
 from mintcli.retry import RetryPolicy
 from mintcli.sinks import RunInfo, Sink
@@ -208,6 +209,10 @@ class ChatRun:
             with self.transport.stream(config.url, headers, body) as response:
                 if self.stats.first_byte is None:
                     self.stats.first_byte = time.monotonic()
+                if response.whole is not None:
+                    # A server that does not stream: its one JSON reply, as if streamed.
+                    self._on_body(response.whole)
+                    return False
                 if self._decoder is None:
                     self._decoder = config.protocol.decoder()
                 framer = SSEDecoder()
@@ -228,46 +233,60 @@ class ChatRun:
         """Everything one network read brought, as one step that a signal does
         not cut in two. False when the first event of a Last-Event-ID attempt
         starts a new message (the server ignored it)."""
-        with critical():
-            return self._handle(frames)
-
-    def _handle(self, frames: list[SSEEvent]) -> bool:
         decoder = self._decoder
         assert decoder is not None
-        acc, batch, sink = self.acc, self._batch, self.sink
-        raw = sink.wants_raw
-        try:
-            for frame in frames:
-                if frame.id is not None:
-                    self._last_event_id = frame.id
-                events = decoder.decode(frame)
-                if self._expect_continuation and events:
-                    self._expect_continuation = False
-                    if type(events[0]) is MessageStart:
-                        return False
-                data: bytes | None = frame.data
-                if self._filter is not None:
-                    events, data = self._filtered(events, frame.data)
-                for event in events:
-                    acc.add(event)
-                    batch.add(event)
-                    sink.event(event)
-                if raw and data is not None and data != self.config.protocol.sentinel:
-                    sink.raw(data)
-        finally:
-            # Even when a frame raised: what arrived before it is kept and shown.
-            self.stats.saw_pieces(batch.pieces)
-            for call in batch.calls:
-                if "arguments_error" in call:
-                    self.term.warn(
-                        f"tool call {call['name']!r} ({call['id']}) has "
-                        f"{call['arguments_error']}; kept as a raw string"
-                    )
-            record = batch.take()
-            if record is not None and self.journal is not None:
-                self.journal.write(record)
-            sink.flush()
+        with critical():
+            try:
+                for frame in frames:
+                    if frame.id is not None:
+                        self._last_event_id = frame.id
+                    events = decoder.decode(frame)
+                    if self._expect_continuation and events:
+                        self._expect_continuation = False
+                        if type(events[0]) is MessageStart:
+                            return False
+                    self._take(events, frame.data)
+            finally:
+                # Even when a frame raised: what arrived before it is kept and shown.
+                self._commit()
         return True
+
+    def _on_body(self, data: bytes) -> None:
+        """A whole JSON reply: the same events a stream would give, and for
+        --format raw the one object as one line."""
+        events = self.config.protocol.reply_events(load_object(data, "reply"))
+        with critical():
+            try:
+                self._take(events, data)
+            finally:
+                self._commit()
+
+    def _take(self, events: list[Event], data: bytes | None) -> None:
+        """Fold, record and hand on the events of one wire event (``data``)."""
+        if self._filter is not None and data is not None:
+            events, data = self._filtered(events, data)
+        acc, batch, sink = self.acc, self._batch, self.sink
+        for event in events:
+            acc.add(event)
+            batch.add(event)
+            sink.event(event)
+        if sink.wants_raw and data is not None and data != self.config.protocol.sentinel:
+            sink.raw(data)
+
+    def _commit(self) -> None:
+        """The read's record to the journal, then its bytes to stdout."""
+        batch = self._batch
+        self.stats.saw_pieces(batch.pieces)
+        for call in batch.calls:
+            if "arguments_error" in call:
+                self.term.warn(
+                    f"tool call {call['name']!r} ({call['id']}) has "
+                    f"{call['arguments_error']}; kept as a raw string"
+                )
+        record = batch.take()
+        if record is not None and self.journal is not None:
+            self.journal.write(record)
+        self.sink.flush()
 
     def _filtered(self, events: list[Event], data: bytes) -> tuple[list[Event], bytes | None]:
         """Drop what a continuation repeats; for --format raw, the frame's data

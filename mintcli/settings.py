@@ -104,12 +104,20 @@ class Common:
     mock: bool = flag(
         "--mock", section=CONNECTION,
         help="Talk to a built-in mock gateway on a free loopback port (offline, no key).")
+    ca_cert: str | None = setting(
+        None, "--ca-cert", metavar="FILE", complete="file", section=CONNECTION,
+        help="CA certificates to trust (a PEM file or directory), for a private CA; "
+        "else SSL_CERT_FILE or SSL_CERT_DIR, else certifi's bundle.")
     connect_timeout: float = setting(
         10.0, "--connect-timeout", kind=kinds.SECONDS, metavar="SECONDS", section=RETRIES,
         help="Connection timeout.")
     idle_timeout: float = setting(
         60.0, "--idle-timeout", kind=kinds.SECONDS, metavar="SECONDS", section=RETRIES,
         help="Longest silence mid-stream before retrying.")
+    retry_connrefused: bool = setting(
+        False, "--retry-connrefused", kind=kinds.BOOLEAN, section=RETRIES,
+        help="Retry a refused connection or an unknown host name too (usually a wrong "
+        "--base-url, so not retried by default).")
     verbose: bool = flag(
         "-v", "--verbose", section=OTHER,
         help="Show request and response headers on stderr (key redacted).")
@@ -197,6 +205,10 @@ class ChatSettings(Common):
     timeout: float | None = setting(
         None, "--timeout", kind=kinds.SECONDS, metavar="SECONDS", section=RETRIES,
         help="Limit for the whole run, retries included.")
+    record: str | None = arg(
+        None, "--record", metavar="FILE", complete="file", section=OUTPUT,
+        help="Save every request's response (status, headers, body chunks and their "
+        "times; secrets removed) for 'mint mock --replay FILE'.")
     resume: str | None = arg(
         None, "--resume", metavar="[ID]", optional_value=True, complete="journal",
         section=JOURNAL,
@@ -236,6 +248,12 @@ class MockSettings:
     first_byte_delay: float = arg(
         0.0, "--first-byte-delay", kind=kinds.Number(0.0), metavar="SECONDS", section=SERVER,
         help="Seconds before a response starts.")
+    replay: str | None = arg(
+        None, "--replay", metavar="FILE", complete="file", section=SERVER,
+        help="Serve the responses of a 'mint chat --record' file, in order, byte for byte.")
+    pace: bool = flag(
+        "--pace", section=SERVER,
+        help="With --replay, send each chunk at its recorded time.")
     fault: str | None = arg(
         None, "--fault", metavar="SPEC", section=FAULTS,
         help="Inject a fault in every response, e.g. drop=5 or status=503,times=2.")

@@ -14,6 +14,21 @@ them out untouched, so text is never decoded twice.
 
 from __future__ import annotations
 
+from mintcli.errors import ProtocolError
+
+# The longest line or event mint accepts: far more than any real reply piece
+# (a tool call's whole arguments can come as one event), and it keeps a hostile
+# or broken server from filling memory with one endless line.
+MAX_EVENT_BYTES = 16 * 1024 * 1024
+
+
+def too_long() -> ProtocolError:
+    return ProtocolError(
+        f"an SSE event is longer than {MAX_EVENT_BYTES // (1024 * 1024)} MiB, "
+        "mint's limit for one event"
+    )
+
+
 _BOM = b"\xef\xbb\xbf"
 
 
@@ -46,9 +61,11 @@ class SSEDecoder:
         # its line end comes, so a huge line costs linear time), and whether its
         # last byte is a CR held back in case an LF follows in the next read.
         self._parts: list[bytes] = []
+        self._held = 0  # bytes in _parts
         self._cr = False
         # The event being put together line by line (the general path).
         self._data: list[bytes] = []
+        self._data_size = 0
         self._event = ""
         self._has_data = False
         self._started = False
@@ -70,9 +87,13 @@ class SSEDecoder:
         if not self._cr and b"\n" not in chunk and b"\r" not in chunk:
             if chunk:
                 parts.append(chunk)  # still inside one line
+                self._held += len(chunk)
+                if self._held > MAX_EVENT_BYTES:
+                    raise too_long()
             return []
         buf = b"".join(parts) + chunk if parts else chunk
         parts.clear()
+        self._held = 0
         self._cr = hold = False
         if b"\r" in buf:
             # A CR at the very end may be the first half of a CRLF split across reads.
@@ -99,6 +120,7 @@ class SSEDecoder:
             tail = tail[cut + 1 :]
         if tail:
             parts.append(tail)
+            self._held = len(tail)
         if hold:
             parts.append(b"\r")
             self._cr = True
@@ -108,6 +130,8 @@ class SSEDecoder:
         """Whole events, each ended by a blank line, starting from a clean state."""
         names = self._names
         for block in blocks:
+            if len(block) > MAX_EVENT_BYTES:
+                raise too_long()
             # The shapes real servers send, taken whole; anything else goes line by line.
             if block[:6] == b"data: " and b"\n" not in block:
                 out.append(SSEEvent("message", block[6:], self.last_event_id))
@@ -132,8 +156,10 @@ class SSEDecoder:
         if self._cr:
             out = self._lines([b"".join(self._parts)[:-1]])
         self._parts = []
+        self._held = 0
         self._cr = False
         self._data = []
+        self._data_size = 0
         self._has_data = False
         self._event = ""
         return out
@@ -147,6 +173,7 @@ class SSEDecoder:
                     payload = data[0] if len(data) == 1 else b"\n".join(data)
                     out.append(SSEEvent(self._event or "message", payload, self.last_event_id))
                     data.clear()
+                    self._data_size = 0
                     self._has_data = False
                 self._event = ""
                 continue
@@ -156,6 +183,9 @@ class SSEDecoder:
                     value = value[1:]
                 data.append(value)
                 self._has_data = True
+                self._data_size += len(value)
+                if self._data_size > MAX_EVENT_BYTES:
+                    raise too_long()
                 continue
             if line[:1] == b":":
                 continue  # comment (keep-alive)

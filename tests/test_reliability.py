@@ -254,6 +254,7 @@ def test_network_failures_exit_7_after_retries(env: dict[str, str], base_url: st
             "2",
             "--format",
             "jsonl",
+            "--retry-connrefused",
             "hi",
         ],
         {**env, "MINT_BASE_URL": base_url},

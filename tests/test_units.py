@@ -527,29 +527,43 @@ def test_text_buffer_spills_to_disk_and_gives_back_exact_text() -> None:
     assert len(buf) == len(expected)
 
 
-def test_tls_certificates_are_loaded_only_when_tls_can_happen(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_tls_certificates_are_loaded_only_when_tls_can_happen() -> None:
     import ssl
 
-    from mintcli.transport import tls_verify
+    from mintcli.network import Route, Trust, route, tls_context
 
-    assert tls_verify("https://api.mint-cloud.ai/v1", {}) is True
-    assert tls_verify("http://127.0.0.1:8787/v1", {"https": "http://proxy:3128"}) is True
-    assert tls_verify("http://127.0.0.1:8787/v1", {"all": "socks5://p"}) is True
-    assert tls_verify("http://127.0.0.1:8787/v1", {"no": "localhost"}) is not True
-    ctx = tls_verify("http://127.0.0.1:8787/v1", {})
+    local = "http://127.0.0.1:8787/v1"
+    assert tls_context("https://api.mint-cloud.ai/v1", Route(), Trust()) is True
+    assert tls_context(local, Route("http://proxy:3128", "HTTP_PROXY"), Trust()) is True
+    ctx = tls_context(local, Route(), Trust())
     assert isinstance(ctx, ssl.SSLContext)
     # It trusts nothing: if TLS ever came up it would fail, never pass unverified.
     assert ctx.verify_mode == ssl.CERT_REQUIRED and ctx.check_hostname
     assert ctx.cert_store_stats()["x509_ca"] == 0
-    # By default it asks what httpx will ask: the proxy environment variables here.
-    monkeypatch.setenv("HTTPS_PROXY", "http://proxy:3128")
-    assert tls_verify("http://127.0.0.1:8787/v1") is True
-    monkeypatch.delenv("HTTPS_PROXY")
-    for var in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "ALL_PROXY"):
-        monkeypatch.delenv(var, raising=False)
-    assert tls_verify("http://127.0.0.1:8787/v1") is not True
+    # The proxy is the one the environment gives for this URL's scheme.
+    assert route(local, {"HTTPS_PROXY": "http://p:1"}) == Route()
+    assert route(local, {"http_proxy": "p:3128"}) == Route("http://p:3128", "http_proxy")
+    assert route(local, {"ALL_PROXY": "socks5://p"}) == Route("socks5://p", "ALL_PROXY")
+    assert route(local, {"ALL_PROXY": "socks5://p", "NO_PROXY": "127.0.0.1"}) == Route()
+
+
+def test_no_proxy_rules() -> None:
+    from mintcli.network import Route, route
+
+    proxied = {"HTTPS_PROXY": "http://p:1"}
+    cases = {
+        "https://api.example.com/v1": ("example.com", True),
+        "https://example.com/v1": ("example.com", True),
+        "https://notexample.com/v1": ("example.com", False),
+        "https://api.example.com/x": (".example.com", True),
+        "https://[::1]:8443/v1": ("[::1]", True),
+        "https://[::1]:8443/y": ("::1", True),
+        "https://localhost/v1": ("other, localhost", True),
+        "https://anything/v1": ("*", True),
+    }
+    for url, (no_proxy, bypassed) in cases.items():
+        got = route(url, {**proxied, "no_proxy": no_proxy})
+        assert (got == Route()) is bypassed, (url, no_proxy)
 
 
 def test_sse_long_events_are_not_copied_again_on_every_read() -> None:

@@ -26,6 +26,7 @@ _mint() {
         "chat:--base-url") COMPREPLY=(); return ;;
         "chat:--api-key") COMPREPLY=(); return ;;
         "chat:--profile") COMPREPLY=($(compgen -W "$(mint _complete profiles 2>/dev/null)" -- "$cur")); return ;;
+        "chat:--ca-cert") compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return ;;
         "chat:--connect-timeout") COMPREPLY=(); return ;;
         "chat:--idle-timeout") COMPREPLY=(); return ;;
         "chat:--messages") compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return ;;
@@ -43,6 +44,7 @@ _mint() {
         "chat:--retry-base") COMPREPLY=(); return ;;
         "chat:--retry-max") COMPREPLY=(); return ;;
         "chat:--timeout") COMPREPLY=(); return ;;
+        "chat:--record") compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return ;;
         "chat:--resume") COMPREPLY=($(compgen -W "$(mint _complete journals 2>/dev/null)" -- "$cur")); return ;;
         "journal list:-f"|"journal list:--format") COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
         "mock:--host") COMPREPLY=(); return ;;
@@ -52,11 +54,13 @@ _mint() {
         "mock:--piece-chars") COMPREPLY=(); return ;;
         "mock:--delay") COMPREPLY=(); return ;;
         "mock:--first-byte-delay") COMPREPLY=(); return ;;
+        "mock:--replay") compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return ;;
         "mock:--fault") COMPREPLY=(); return ;;
         "models:--protocol") COMPREPLY=($(compgen -W "openai anthropic" -- "$cur")); return ;;
         "models:--base-url") COMPREPLY=(); return ;;
         "models:--api-key") COMPREPLY=(); return ;;
         "models:--profile") COMPREPLY=($(compgen -W "$(mint _complete profiles 2>/dev/null)" -- "$cur")); return ;;
+        "models:--ca-cert") compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return ;;
         "models:--connect-timeout") COMPREPLY=(); return ;;
         "models:--idle-timeout") COMPREPLY=(); return ;;
         "models:-f"|"models:--format") COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
@@ -64,14 +68,14 @@ _mint() {
     if [[ "$cur" == -* ]]; then
         case "$cmdpath" in
             "") COMPREPLY=($(compgen -W "-V --version -h --help" -- "$cur")) ;;
-            "chat") COMPREPLY=($(compgen -W "--protocol --base-url --api-key --profile --mock --connect-timeout --idle-timeout -v --verbose --debug --messages --no-stdin --stdin-timeout -m --model -s --system --max-tokens --temperature -o --option --tool --tools --tool-choice -f --format --no-reasoning --reasoning --no-stats --stats --escape --no-escape --dry-run --max-retries --retry-base --retry-max --timeout --resume --journal --no-journal -h --help" -- "$cur")) ;;
+            "chat") COMPREPLY=($(compgen -W "--protocol --base-url --api-key --profile --mock --ca-cert --connect-timeout --idle-timeout --retry-connrefused -v --verbose --debug --messages --no-stdin --stdin-timeout -m --model -s --system --max-tokens --temperature -o --option --tool --tools --tool-choice -f --format --no-reasoning --reasoning --no-stats --stats --escape --no-escape --dry-run --max-retries --retry-base --retry-max --timeout --record --resume --journal --no-journal -h --help" -- "$cur")) ;;
             "completion") COMPREPLY=($(compgen -W "-h --help" -- "$cur")) ;;
             "journal") COMPREPLY=($(compgen -W "-h --help" -- "$cur")) ;;
             "journal list") COMPREPLY=($(compgen -W "-f --format -h --help" -- "$cur")) ;;
             "journal rm") COMPREPLY=($(compgen -W "--all -h --help" -- "$cur")) ;;
             "journal show") COMPREPLY=($(compgen -W "-h --help" -- "$cur")) ;;
-            "mock") COMPREPLY=($(compgen -W "--host --port --script --log --piece-chars --delay --first-byte-delay --fault --ids --no-ids --ignore-last-event-id --debug -h --help" -- "$cur")) ;;
-            "models") COMPREPLY=($(compgen -W "--protocol --base-url --api-key --profile --mock --connect-timeout --idle-timeout -v --verbose --debug -f --format -h --help" -- "$cur")) ;;
+            "mock") COMPREPLY=($(compgen -W "--host --port --script --log --piece-chars --delay --first-byte-delay --replay --pace --fault --ids --no-ids --ignore-last-event-id --debug -h --help" -- "$cur")) ;;
+            "models") COMPREPLY=($(compgen -W "--protocol --base-url --api-key --profile --mock --ca-cert --connect-timeout --idle-timeout --retry-connrefused -v --verbose --debug -f --format -h --help" -- "$cur")) ;;
         esac
         return
     fi

@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 
 import orjson
 
-from mintcli.errors import UsageError, error_for_stream
+from mintcli.errors import ProtocolError, UsageError, error_for_stream
 from mintcli.events import (
     Event,
     Finish,
@@ -21,6 +21,7 @@ from mintcli.protocols.base import (
     error_kind,
     error_message,
     load_object,
+    not_a_reply,
     parse_arguments,
     typed,
     usage_event,
@@ -93,6 +94,34 @@ class AnthropicProtocol:
 
     def decoder(self) -> AnthropicDecoder:
         return AnthropicDecoder()
+
+    def reply_events(self, reply: dict[str, Any]) -> list[Event]:
+        """A ``message`` object: its content blocks in order."""
+        content = typed(reply, "content", list, "reply")
+        if reply.get("type") != "message" or content is None:
+            raise not_a_reply("message")
+        out: list[Event] = [MessageStart(typed(reply, "id", str), typed(reply, "model", str))]
+        for block in content:
+            if not isinstance(block, dict):
+                raise ProtocolError("malformed reply: a content block is not an object")
+            kind = typed(block, "type", str)
+            if kind == "text":
+                text = typed(block, "text", str)
+                out += [TextDelta(text)] if text else []
+            elif kind == "thinking":
+                thought = typed(block, "thinking", str)
+                out += [ReasoningDelta(thought)] if thought else []
+            elif kind == "tool_use":
+                arguments = block.get("input")
+                name = typed(block, "name", str) or ""
+                out.append(ToolCall(typed(block, "id", str) or "", name, arguments or {}))
+        usage = typed(reply, "usage", dict)
+        if usage:
+            out.append(usage_event(usage, "input_tokens", "output_tokens"))
+        reason = typed(reply, "stop_reason", str)
+        if reason:
+            out.append(Finish(reason))
+        return out
 
 
 def _text_of(content: Any) -> str:

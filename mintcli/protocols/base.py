@@ -47,6 +47,10 @@ class WireProtocol(Protocol):
 
     def decoder(self) -> StreamDecoder: ...
 
+    def reply_events(self, reply: dict[str, Any]) -> list[Event]:
+        """The events a stream would have given for a whole (non-streamed) reply."""
+        ...
+
 
 T = TypeVar("T")
 _KINDS = {dict: "an object", list: "an array", str: "a string", int: "an integer"}
@@ -74,6 +78,10 @@ def typed(obj: dict[str, Any], key: str, kind: type[T], where: str = "stream eve
         got = _KINDS.get(type(value), "true or false" if isinstance(value, bool) else "a number")
         raise ProtocolError(f"malformed {where}: {key} is {got}, not {_KINDS.get(kind, kind)}")
     return value
+
+
+def not_a_reply(what: str) -> ProtocolError:
+    return ProtocolError(f"expected an event stream or a whole {what}, got another JSON object")
 
 
 def usage_event(usage: dict[str, Any], input_key: str, output_key: str) -> Usage:

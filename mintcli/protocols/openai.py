@@ -21,6 +21,7 @@ from mintcli.protocols.base import (
     error_kind,
     error_message,
     load_object,
+    not_a_reply,
     parse_arguments,
     typed,
     usage_event,
@@ -90,6 +91,35 @@ class OpenAIProtocol:
 
     def decoder(self) -> OpenAIDecoder:
         return OpenAIDecoder()
+
+    def reply_events(self, reply: dict[str, Any]) -> list[Event]:
+        """A ``chat.completion`` object: ``choices[0].message`` holds it all."""
+        choices = typed(reply, "choices", list, "reply")
+        choice = choices[0] if choices else None
+        if not isinstance(choice, dict) or not isinstance(choice.get("message"), dict):
+            raise not_a_reply("chat completion")
+        message = choice["message"]
+        out: list[Event] = [MessageStart(typed(reply, "id", str), typed(reply, "model", str))]
+        reasoning = typed(message, "reasoning_content", str) or typed(message, "reasoning", str)
+        if reasoning:
+            out.append(ReasoningDelta(reasoning))
+        content = typed(message, "content", str)
+        if content:
+            out.append(TextDelta(content))
+        for i, call in enumerate(typed(message, "tool_calls", list) or ()):
+            if not isinstance(call, dict):
+                raise ProtocolError("malformed reply: a tool call is not an object")
+            fn = typed(call, "function", dict) or {}
+            arguments, problem = parse_arguments(typed(fn, "arguments", str) or "")
+            name = typed(fn, "name", str) or ""
+            out.append(ToolCall(typed(call, "id", str) or f"call_{i}", name, arguments, problem))
+        reason = typed(choice, "finish_reason", str)
+        if reason:
+            out.append(Finish(reason))
+        usage = typed(reply, "usage", dict)
+        if usage:
+            out.append(usage_event(usage, "prompt_tokens", "completion_tokens"))
+        return out
 
 
 def _put_content(obj: Any, text: str) -> None:
