@@ -19,9 +19,15 @@ import orjson
 from mintcli.mock import framing, render
 from mintcli.mock.faults import Fault
 from mintcli.mock.script import Reply, content_text
+from mintcli.record import Recorded
 from mintcli.sanitize import redact_headers
 from mintcli.settings import MockSettings
 
+# Headers of a recording that describe the recorded connection, not the reply.
+_NOT_REPLAYED = frozenset(
+    {"content-length", "transfer-encoding", "connection", "keep-alive", "content-encoding",
+     "date", "server"}
+)  # fmt: skip
 MODELS = (
     "openai/gpt-4o",
     "openai/gpt-4o-mini",
@@ -58,6 +64,8 @@ class Backend(Protocol):
     def fault_for(self, header: str | None, rule_fault: Fault | None) -> Fault | None: ...
 
     def stall_until_gone(self, conn: socket.socket) -> None: ...
+
+    def next_recorded(self) -> Recorded | None: ...
 
 
 class HTTPServer(ThreadingHTTPServer):
@@ -164,7 +172,10 @@ class Handler(BaseHTTPRequestHandler):
         self._record(raw)
         path = self.path.split("?")[0].rstrip("/")
         try:
-            if path == "/v1/chat/completions":
+            recorded = self.server.mock.next_recorded()
+            if recorded is not None:
+                self._replay(recorded)
+            elif path == "/v1/chat/completions":
                 self._chat("openai", raw)
             elif path == "/v1/messages":
                 self._chat("anthropic", raw)
@@ -174,6 +185,36 @@ class Handler(BaseHTTPRequestHandler):
             self._refuse(refusal)
         except ConnectionError:  # the client went away
             self.close_connection = True
+
+    def _replay(self, recorded: Recorded) -> None:
+        """A recorded response, chunk for chunk; a body that broke off in the
+        recording breaks off here too (the connection is dropped)."""
+        pace = self.server.mock.options.pace
+        start = time.monotonic()
+
+        def wait(until: float) -> None:
+            if pace:
+                time.sleep(max(0.0, start + until - time.monotonic()))
+
+        self.send_response(recorded.status)
+        for name, value in recorded.headers:
+            if name.lower() not in _NOT_REPLAYED:
+                self.send_header(name, value)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for at, data in recorded.chunks:
+            wait(at)
+            if data:
+                self._chunk(data)
+                self.wfile.flush()
+        wait(recorded.end)
+        if recorded.complete:
+            self._chunk(b"")
+        else:
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
 
     def _not_found(self) -> Refusal:
         if "anthropic-version" in self.headers:

@@ -24,6 +24,8 @@ from mintcli.mock.script import (
     choose_reply,
     load_script,
 )
+from mintcli.record import Recorded
+from mintcli.record import load as load_recording
 from mintcli.settings import MockSettings
 from mintcli.terminal import silence_stdout
 
@@ -37,8 +39,14 @@ class MockServer:
         port: int = 0,
         options: MockSettings | None = None,
         log: Path | None = None,
+        recorded: list[Recorded] | None = None,
     ) -> None:
         self.options = options or MockSettings()
+        # --replay: recorded responses, served in order (then again from the first).
+        if recorded is None and self.options.replay:
+            recorded = load_recording(Path(self.options.replay))
+        self.recorded = recorded
+        self._served = 0
         script = self.options.script
         self.rules: list[Rule] = load_script(Path(script)) if script else []
         try:
@@ -68,6 +76,14 @@ class MockServer:
             if self._log is not None:
                 self._log.write(orjson.dumps(entry) + b"\n")
                 self._log.flush()
+
+    def next_recorded(self) -> Recorded | None:
+        if not self.recorded:
+            return None
+        with self._lock:
+            response = self.recorded[self._served % len(self.recorded)]
+            self._served += 1
+        return response
 
     def reply_for(
         self, protocol: str, body: dict[str, Any], messages: list[dict[str, Any]]
