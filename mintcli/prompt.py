@@ -74,7 +74,9 @@ def assemble_prompt(
     if "-" in words:
         if not use_stdin:
             raise UsageError("'-' means stdin, but --no-stdin was given")
-        material = read_stdin(stdin)
+        # Joined with the other words like a word: the line end that ends
+        # stdin's last line does not belong in the middle of a sentence.
+        material = read_stdin(stdin).rstrip("\r\n")
         return " ".join(material if w == "-" else w for w in words)
     instruction = " ".join(words)
     material = ""
