@@ -10,13 +10,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import MINT
+from conftest import MINT, clean_env
 
 from mintcli import docgen
 from mintcli.errors import ExitCode
 
 ROOT = Path(__file__).resolve().parent.parent
-VENV_BIN = str(Path(sys.executable).parent)
 
 
 def need(tool: str) -> None:
@@ -34,10 +33,10 @@ def test_generated_files_are_current() -> None:
 
 
 @pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
-def test_completion_command_prints_the_committed_script(shell: str) -> None:
+def test_completion_command_prints_the_committed_script(shell: str, env: dict[str, str]) -> None:
     name = {"bash": "mint.bash", "zsh": "_mint", "fish": "mint.fish"}[shell]
-    r = subprocess.run([*MINT, "completion", shell], capture_output=True, timeout=30)
-    assert r.returncode == 0
+    r = subprocess.run([*MINT, "completion", shell], capture_output=True, timeout=30, env=env)
+    assert r.returncode == 0, r.stderr
     assert r.stdout.decode() == (ROOT / "completions" / name).read_text()
 
 
@@ -45,15 +44,18 @@ def test_completion_command_prints_the_committed_script(shell: str) -> None:
     ("shell", "args"),
     [("bash", ["-n"]), ("zsh", ["-n"]), ("fish", ["--no-execute"])],
 )
-def test_completion_scripts_parse(shell: str, args: list[str]) -> None:
+def test_completion_scripts_parse(shell: str, args: list[str], env: dict[str, str]) -> None:
     need(shell)
     name = {"bash": "mint.bash", "zsh": "_mint", "fish": "mint.fish"}[shell]
-    r = subprocess.run([shell, *args, str(ROOT / "completions" / name)], capture_output=True)
+    r = subprocess.run(
+        [shell, *args, str(ROOT / "completions" / name)], capture_output=True, timeout=30, env=env
+    )
     assert r.returncode == 0, r.stderr
 
 
 def _bash_complete(words: list[str], tmp_path: Path) -> list[str]:
-    config = tmp_path / "cfg" / "mint"
+    env = clean_env(tmp_path)
+    config = Path(env["XDG_CONFIG_HOME"]) / "mint"
     config.mkdir(parents=True, exist_ok=True)
     (config / "config.toml").write_text(
         'models = ["x/alpha", "y/beta"]\n[profiles.p]\nmodel = "z/gamma"\n'
@@ -65,11 +67,6 @@ def _bash_complete(words: list[str], tmp_path: Path) -> list[str]:
         "_mint\n"
         'printf "%s\\n" "${COMPREPLY[@]}"\n'
     )
-    env = {
-        **os.environ,
-        "PATH": VENV_BIN + os.pathsep + os.environ["PATH"],
-        "XDG_CONFIG_HOME": str(tmp_path / "cfg"),
-    }
     r = subprocess.run(["bash", "-c", script], capture_output=True, env=env, timeout=30)
     assert r.returncode == 0, r.stderr
     return [line for line in r.stdout.decode().splitlines() if line]
@@ -89,7 +86,7 @@ def test_bash_completion_behaviour(tmp_path: Path) -> None:
     assert "--protocol" in _bash_complete(["mint", "chat", "-m", "models", "--pro"], tmp_path)
 
 
-def test_zsh_completion_defines_and_registers(tmp_path: Path) -> None:
+def test_zsh_completion_defines_and_registers(tmp_path: Path, env: dict[str, str]) -> None:
     need("zsh")
     script = (
         "autoload -U compinit && compinit -u -d "
@@ -97,14 +94,13 @@ def test_zsh_completion_defines_and_registers(tmp_path: Path) -> None:
         f"source {ROOT / 'completions' / '_mint'}\n"
         "print -r -- ${_comps[mint]}\n"
     )
-    r = subprocess.run(["zsh", "-f", "-c", script], capture_output=True, timeout=30)
+    r = subprocess.run(["zsh", "-f", "-c", script], capture_output=True, timeout=30, env=env)
     assert r.returncode == 0, r.stderr
     assert r.stdout.decode().strip() == "_mint"
 
 
-def test_fish_completion_offers_commands() -> None:
+def test_fish_completion_offers_commands(env: dict[str, str]) -> None:
     need("fish")
-    env = {**os.environ, "PATH": VENV_BIN + os.pathsep + os.environ["PATH"]}
     script = f"source {ROOT / 'completions' / 'mint.fish'}; complete -C 'mint ch'"
     r = subprocess.run(
         ["fish", "--no-config", "-c", script], capture_output=True, env=env, timeout=30
@@ -113,10 +109,13 @@ def test_fish_completion_offers_commands() -> None:
     assert r.stdout.decode().split("\t")[0].strip() == "chat"
 
 
-def test_man_page_renders_without_warnings() -> None:
+def test_man_page_renders_without_warnings(env: dict[str, str]) -> None:
     need("groff")
     r = subprocess.run(
-        ["groff", "-man", "-ww", "-z", str(ROOT / "man" / "mint.1")], capture_output=True
+        ["groff", "-man", "-ww", "-z", str(ROOT / "man" / "mint.1")],
+        capture_output=True,
+        timeout=30,
+        env=env,
     )
     assert r.returncode == 0 and r.stderr == b"", r.stderr.decode()
 
@@ -146,27 +145,28 @@ def test_man_page_covers_commands_options_and_exit_codes() -> None:
         assert f".SH {section}" in page
 
 
-def test_every_help_has_examples() -> None:
+def test_every_help_has_examples(env: dict[str, str]) -> None:
     for path in [(), ("chat",), ("models",), ("mock",), ("completion",)]:
-        r = subprocess.run([*MINT, *path, "--help"], capture_output=True, timeout=30)
-        assert r.returncode == 0
+        r = subprocess.run([*MINT, *path, "--help"], capture_output=True, timeout=30, env=env)
+        assert r.returncode == 0, r.stderr
         assert "Examples:" in r.stdout.decode(), path
 
 
-def test_fast_help_matches_click(tmp_path: Path) -> None:
+def test_fast_help_matches_click(env: dict[str, str]) -> None:
     """The pre-rendered --help equals what click prints (at 80 columns)."""
     code = (
         "import sys\nfrom mintcli.cli import cli\n"
         "sys.exit(cli.main(args=sys.argv[1:], prog_name='mint'))\n"
     )
     for path in [(), ("chat",), ("journal", "list"), ("mock",)]:
-        fast = subprocess.run([*MINT, *path, "--help"], capture_output=True, timeout=30)
+        fast = subprocess.run([*MINT, *path, "--help"], capture_output=True, timeout=30, env=env)
         slow = subprocess.run(
             [sys.executable, "-c", code, *path, "--help"],
             capture_output=True,
             timeout=30,
-            env={**os.environ, "COLUMNS": "80"},
+            env={**env, "COLUMNS": "80"},
         )
+        assert fast.returncode == slow.returncode == 0, fast.stderr + slow.stderr
         assert fast.stdout == slow.stdout
 
 
