@@ -56,9 +56,14 @@ def clean_env(base: Path) -> dict[str, str]:
 @pytest.fixture(autouse=True)
 def _in_process_isolation(monkeypatch: pytest.MonkeyPatch) -> None:
     """Code run inside the test process (httpx in test_mock.py, tls_verify and settings in
-    test_units.py) reads os.environ too: take away what would change it there."""
+    test_units.py) reads os.environ too: take away what would change it there (httpx loads
+    SSL_CERT_FILE even for plain http, and fails when it names no file)."""
     for name in list(os.environ):
-        if name.lower().endswith("_proxy") or name.startswith("MINT_") or name == "NO_COLOR":
+        if (
+            name.lower().endswith("_proxy")
+            or name.startswith(("MINT_", "SSL_CERT_"))
+            or name in ("NO_COLOR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+        ):
             monkeypatch.delenv(name)
 
 
