@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import json
 import socket
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+# The text of the recorded replies in data/*_poem.sse.
+POEM = "床前明月光,\n疑是地上霜。\n举头望明月,\n低头思故乡。🌙"
 
 
 @dataclass
@@ -24,6 +28,8 @@ class Canned:
     pause: float = 0.0  # seconds between pieces
     abort: bool = False  # drop the connection after the pieces (no chunked end)
     stall: float = 0.0  # after the pieces, wait this long before ending
+    # After the first piece, send nothing more until the test sets this (30 s at most).
+    gate: threading.Event | None = None
 
 
 def sse_file(name: str) -> bytes:
@@ -67,12 +73,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
-            for piece in canned.body:
+            for i, piece in enumerate(canned.body):
                 if piece:
                     self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
                     self.wfile.flush()
                 if canned.pause:
                     time.sleep(canned.pause)
+                if i == 0 and canned.gate is not None:
+                    canned.gate.wait(30)
             if canned.abort:
                 self.close_connection = True
                 self.connection.shutdown(socket.SHUT_RDWR)
@@ -96,6 +104,11 @@ class _Server(ThreadingHTTPServer):
         self.queue: list[Canned] = []
         self.requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client killed mid-reply (tests do that) is no server error: keep quiet.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
     def next_response(self) -> Canned:
         with self._lock:

@@ -14,20 +14,34 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import clean_env, read_until
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "benchmarks"
 
 
 @pytest.fixture(scope="module")
-def bench_server() -> Any:
+def bench_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    return clean_env(tmp_path_factory.mktemp("bench"))
+
+
+@pytest.fixture(scope="module")
+def bench_server(bench_env: dict[str, str]) -> Any:
     proc = subprocess.Popen(
-        [sys.executable, str(BENCH / "server.py")], stdout=subprocess.PIPE, text=True
+        [sys.executable, str(BENCH / "server.py")],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        env=bench_env,
     )
-    assert proc.stdout is not None
-    yield proc.stdout.readline().strip()
-    proc.terminate()
-    proc.wait(timeout=10)
+    try:
+        assert proc.stdout is not None
+        line = read_until(
+            proc.stdout.fileno(), lambda got: b"\n" in got, timeout=20, what="the server's URL"
+        )
+        yield line.decode().strip()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 @pytest.mark.parametrize("protocol", ["openai", "anthropic"])
@@ -42,7 +56,7 @@ def test_mint_and_the_baseline_print_the_same_text(
         "max_tokens": 16,
         "bench": bench,
     }
-    base = subprocess.run(
+    baseline = subprocess.run(
         [
             sys.executable,
             str(BENCH / "minimal_client.py"),
@@ -51,9 +65,12 @@ def test_mint_and_the_baseline_print_the_same_text(
             json.dumps(body),
         ],
         capture_output=True,
-        timeout=60,
-        check=True,
-    ).stdout
+        timeout=30,
+        stdin=subprocess.DEVNULL,
+        env=env,
+    )
+    assert baseline.returncode == 0, baseline.stderr
+    base = baseline.stdout
     mint = subprocess.run(
         [
             sys.executable,
@@ -70,7 +87,7 @@ def test_mint_and_the_baseline_print_the_same_text(
             "hi",
         ],
         capture_output=True,
-        timeout=60,
+        timeout=30,
         env=env,
     )
     assert mint.returncode == 0, mint.stderr
@@ -94,7 +111,7 @@ def test_live_pieces_carry_their_send_time(bench_server: str, env: dict[str, str
             "hi",
         ],
         capture_output=True,
-        timeout=60,
+        timeout=30,
         env=env,
     )
     assert r.returncode == 0, r.stderr
@@ -102,14 +119,15 @@ def test_live_pieces_carry_their_send_time(bench_server: str, env: dict[str, str
     assert len(stamps) == 5 and stamps == sorted(stamps)
 
 
-def test_hotpath_runs_every_stage() -> None:
+def test_hotpath_runs_every_stage(env: dict[str, str]) -> None:
     for protocol in ("openai", "anthropic"):
         r = subprocess.run(
             [sys.executable, str(BENCH / "hotpath.py"), "--pieces", "2000", "--protocol", protocol],
             capture_output=True,
             text=True,
-            timeout=120,
-            check=True,
+            timeout=25,  # two runs within the 60 s per-test limit
+            env=env,
         )
+        assert r.returncode == 0, r.stderr
         for stage in ("frame", "decode", "handle", "journal", "httpx-sse"):
             assert f"  {stage} " in r.stdout

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
-from conftest import SECRET, run_mint
-from sse_server import Canned, SSEServer, split_every, sse_file
-
-POEM = "床前明月光,\n疑是地上霜。\n举头望明月,\n低头思故乡。🌙"
+from conftest import MINT, SECRET, finish, run_mint
+from sse_server import POEM, Canned, SSEServer, split_every, sse_file
 
 
 def chat(server: SSEServer, env: dict[str, str], *args: str, **kw: object):  # type: ignore[no-untyped-def]
@@ -39,6 +40,7 @@ def test_anthropic_text_keeps_thinking_off_stdout(
     assert r.stdout.decode() == POEM + "\n"
     assert "想一想" not in r.stderr.decode()
     r = chat(sse_server, env, "--protocol", "anthropic", "--reasoning", "写一首诗")
+    assert r.returncode == 0, r.stderr
     assert r.stdout.decode() == POEM + "\n"
     assert "想一想。" in r.stderr.decode()
 
@@ -53,6 +55,7 @@ def test_text_that_ends_with_newline_gets_no_extra(
     )
     sse_server.queue(Canned(body=[body.encode()]))
     r = chat(sse_server, env, "x")
+    assert r.returncode == 0, r.stderr
     assert r.stdout == b"line\n"
 
 
@@ -79,6 +82,7 @@ def test_raw_joins_multiline_data_into_one_compact_line(
     )
     sse_server.queue(Canned(body=[body.encode()]))
     r = chat(sse_server, env, "--format", "raw", "x")
+    assert r.returncode == 0, r.stderr
     lines = r.stdout.decode().splitlines()
     assert lines[0] == '{"choices":[{"index":0,"delta":{"content":"hi"}}]}'
     assert len(lines) == 2
@@ -257,16 +261,11 @@ def test_malformed_json_piece_is_protocol_error(sse_server: SSEServer, env: dict
     assert "malformed JSON" in r.stderr.decode()
 
 
-def test_connection_refused_is_network_error(env: dict[str, str]) -> None:
-    import socket
-
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    env = {**env, "MINT_BASE_URL": f"http://127.0.0.1:{port}/v1"}
+def test_connection_refused_is_network_error(env: dict[str, str], refused_url: str) -> None:
+    env = {**env, "MINT_BASE_URL": refused_url}
     r = run_mint(["chat", "--max-retries", "0", "x"], env)
     assert r.returncode == 7
+    assert r.stdout == b""
     assert "cannot connect" in r.stderr.decode()
     assert len(r.stderr.decode().strip().splitlines()) == 1
 
@@ -327,6 +326,7 @@ def test_request_bodies(sse_server: SSEServer, env: dict[str, str], tmp_path: Pa
         "world",
     )
     assert r.returncode == 0, r.stderr
+    assert r.stdout.decode() == POEM + "\n"
     req = sse_server.requests[-1]
     assert req["path"] == "/v1/chat/completions"
     assert req["headers"]["Authorization"] == f"Bearer {SECRET}"
@@ -363,6 +363,7 @@ def test_request_bodies(sse_server: SSEServer, env: dict[str, str], tmp_path: Pa
         "again",
     )
     assert r.returncode == 0, r.stderr
+    assert r.stdout.decode() == POEM + "\n"
     req = sse_server.requests[-1]
     assert req["path"] == "/v1/messages"
     assert req["headers"]["x-api-key"] == SECRET
@@ -383,77 +384,57 @@ def test_request_bodies(sse_server: SSEServer, env: dict[str, str], tmp_path: Pa
 
 def test_stdin_is_material_after_instruction(sse_server: SSEServer, env: dict[str, str]) -> None:
     sse_server.queue(Canned(body=[sse_file("openai_poem.sse")]))
-    r = chat(sse_server, env, "review", "this", input=b"diff --git a b\n+x\n")
-    assert r.returncode == 0, r.stderr
-    assert sse_server.requests[-1]["body"]["messages"][-1]["content"] == (
-        "review this\n\ndiff --git a b\n+x\n"
-    )
-    # stdin alone is the prompt
-    r = chat(sse_server, env, input="写一首诗".encode())
-    assert sse_server.requests[-1]["body"]["messages"][-1]["content"] == "写一首诗"
-    # '-' places stdin
-    r = chat(sse_server, env, "translate:", "-", "(to English)", input=b"bonjour")
-    assert sse_server.requests[-1]["body"]["messages"][-1]["content"] == (
-        "translate: bonjour (to English)"
-    )
-    # --no-stdin ignores it
-    r = chat(sse_server, env, "--no-stdin", "just this", input=b"ignored")
-    assert sse_server.requests[-1]["body"]["messages"][-1]["content"] == "just this"
+    cases = [
+        # stdin is the material after the instruction
+        (["review", "this"], b"diff --git a b\n+x\n", "review this\n\ndiff --git a b\n+x\n"),
+        # stdin alone is the prompt
+        ([], "写一首诗".encode(), "写一首诗"),
+        # '-' places stdin
+        (["translate:", "-", "(to English)"], b"bonjour", "translate: bonjour (to English)"),
+        # --no-stdin ignores it
+        (["--no-stdin", "just this"], b"ignored", "just this"),
+    ]
+    for args, stdin, prompt in cases:
+        r = chat(sse_server, env, *args, input=stdin)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.decode() == POEM + "\n"
+        assert sse_server.requests[-1]["body"]["messages"][-1]["content"] == prompt
 
 
 def test_stdin_not_utf8_is_usage_error(sse_server: SSEServer, env: dict[str, str]) -> None:
+    sse_server.queue(Canned(body=[sse_file("openai_poem.sse")]))
     r = chat(sse_server, env, "x", input=b"\xff\xfe\x00bad")
     assert r.returncode == 2
+    assert r.stdout == b"" and sse_server.requests == []
     assert "not UTF-8" in r.stderr.decode()
 
 
-def test_stdin_left_open_does_not_hang(sse_server: SSEServer, env: dict[str, str]) -> None:
-    import subprocess
-    import time
-
-    from conftest import MINT
-
-    sse_server.queue(Canned(body=[sse_file("openai_poem.sse")]))
-    start = time.monotonic()
-    # A pipe whose writer never writes nor closes: a CI runner's idle stdin.
-    proc = subprocess.Popen(
-        [*MINT, "chat", "--stdin-timeout", "0.3", "写一首诗"],
-        env={**env, "MINT_BASE_URL": sse_server.base_url},
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        out, err = proc.communicate(timeout=20)  # communicate would close stdin: avoid it
-    except subprocess.TimeoutExpired:  # pragma: no cover - the failure being tested
-        proc.kill()
-        raise
-    assert proc.returncode == 0, err
-    assert out.decode() == POEM + "\n"
-    assert time.monotonic() - start < 15
-
-
-def test_stdin_never_closing_pipe_really_open(sse_server: SSEServer, env: dict[str, str]) -> None:
-    """Same, but the test keeps the write end open for the whole run."""
-    import os
-    import subprocess
-
-    from conftest import MINT
-
+def test_stdin_left_open_does_not_hang(
+    sse_server: SSEServer, env: dict[str, str], spawn: Any
+) -> None:
+    """A pipe whose writer never writes nor closes (a CI runner's idle stdin): mint gives up
+    on it after --stdin-timeout, says so, and sends the argv prompt alone."""
     sse_server.queue(Canned(body=[sse_file("openai_poem.sse")]))
     read_end, write_end = os.pipe()
     try:
-        r = subprocess.run(
-            [*MINT, "chat", "--stdin-timeout", "0.2", "写一首诗"],
-            env={**env, "MINT_BASE_URL": sse_server.base_url},
+        start = time.monotonic()
+        # Not stdin=PIPE with communicate(): communicate() closes stdin, which is an EOF.
+        proc = spawn(
+            [*MINT, "chat", "--stdin-timeout", "0.3", "写一首诗"],
+            {**env, "MINT_BASE_URL": sse_server.base_url},
             stdin=read_end,
-            capture_output=True,
-            timeout=20,
         )
+        os.close(read_end)  # the child has its copy; this test holds the write end open
+        read_end = -1
+        # A mint that waited for EOF would run into this deadline (the write end is open).
+        out, err = finish(proc, timeout=15)
+        elapsed = time.monotonic() - start
     finally:
-        os.close(read_end)
+        if read_end != -1:
+            os.close(read_end)
         os.close(write_end)
-    assert r.returncode == 0, r.stderr
-    assert r.stdout.decode() == POEM + "\n"
-    assert "stdin sent nothing" in r.stderr.decode()
+    assert proc.returncode == 0, err
+    assert out.decode() == POEM + "\n"
+    assert "stdin sent nothing within 0.3s" in err.decode()
     assert sse_server.requests[-1]["body"]["messages"][-1]["content"] == "写一首诗"
+    assert elapsed >= 0.3  # it did wait for stdin first

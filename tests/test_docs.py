@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import MINT
+from conftest import MINT, clean_env
 
 from mintcli.errors import ExitCode
 from mintcli.settings import FORMATS
@@ -19,8 +19,6 @@ from mintcli.settings import FORMATS
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 import docgen  # noqa: E402
-
-VENV_BIN = str(Path(sys.executable).parent)
 
 
 def need(tool: str) -> None:
@@ -38,10 +36,10 @@ def test_generated_files_are_current() -> None:
 
 
 @pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
-def test_completion_command_prints_the_committed_script(shell: str) -> None:
+def test_completion_command_prints_the_committed_script(shell: str, env: dict[str, str]) -> None:
     name = {"bash": "mint.bash", "zsh": "_mint", "fish": "mint.fish"}[shell]
-    r = subprocess.run([*MINT, "completion", shell], capture_output=True, timeout=30)
-    assert r.returncode == 0
+    r = subprocess.run([*MINT, "completion", shell], capture_output=True, timeout=30, env=env)
+    assert r.returncode == 0, r.stderr
     assert r.stdout.decode() == (ROOT / "completions" / name).read_text()
 
 
@@ -49,15 +47,18 @@ def test_completion_command_prints_the_committed_script(shell: str) -> None:
     ("shell", "args"),
     [("bash", ["-n"]), ("zsh", ["-n"]), ("fish", ["--no-execute"])],
 )
-def test_completion_scripts_parse(shell: str, args: list[str]) -> None:
+def test_completion_scripts_parse(shell: str, args: list[str], env: dict[str, str]) -> None:
     need(shell)
     name = {"bash": "mint.bash", "zsh": "_mint", "fish": "mint.fish"}[shell]
-    r = subprocess.run([shell, *args, str(ROOT / "completions" / name)], capture_output=True)
+    r = subprocess.run(
+        [shell, *args, str(ROOT / "completions" / name)], capture_output=True, timeout=30, env=env
+    )
     assert r.returncode == 0, r.stderr
 
 
 def _bash_complete(words: list[str], tmp_path: Path) -> list[str]:
-    config = tmp_path / "cfg" / "mint"
+    env = clean_env(tmp_path)
+    config = Path(env["XDG_CONFIG_HOME"]) / "mint"
     config.mkdir(parents=True, exist_ok=True)
     (config / "config.toml").write_text(
         'models = ["x/alpha", "y/beta"]\n[profiles.p]\nmodel = "z/gamma"\n'
@@ -69,13 +70,6 @@ def _bash_complete(words: list[str], tmp_path: Path) -> list[str]:
         "_mint\n"
         'printf "%s\\n" "${COMPREPLY[@]}"\n'
     )
-    env = {
-        **os.environ,
-        "PATH": VENV_BIN + os.pathsep + os.environ["PATH"],
-        "XDG_CONFIG_HOME": str(tmp_path / "cfg"),
-        "XDG_STATE_HOME": str(tmp_path / "state"),
-        "XDG_CACHE_HOME": str(tmp_path / "cache"),
-    }
     r = subprocess.run(["bash", "-c", script], capture_output=True, env=env, timeout=30)
     assert r.returncode == 0, r.stderr
     return [line for line in r.stdout.decode().splitlines() if line]
@@ -116,7 +110,7 @@ def test_bash_completion_behaviour(tmp_path: Path) -> None:
     ]
 
 
-def test_zsh_completion_defines_and_registers(tmp_path: Path) -> None:
+def test_zsh_completion_defines_and_registers(tmp_path: Path, env: dict[str, str]) -> None:
     need("zsh")
     script = (
         "autoload -U compinit && compinit -u -d "
@@ -124,7 +118,7 @@ def test_zsh_completion_defines_and_registers(tmp_path: Path) -> None:
         f"source {ROOT / 'completions' / '_mint'}\n"
         "print -r -- ${_comps[mint]}\n"
     )
-    r = subprocess.run(["zsh", "-f", "-c", script], capture_output=True, timeout=30)
+    r = subprocess.run(["zsh", "-f", "-c", script], capture_output=True, timeout=30, env=env)
     assert r.returncode == 0, r.stderr
     assert r.stdout.decode().strip() == "_mint"
     # options carry their descriptions, as in fish
@@ -132,9 +126,8 @@ def test_zsh_completion_defines_and_registers(tmp_path: Path) -> None:
     assert "'--model:Model name.'" in text
 
 
-def test_fish_completion_offers_commands() -> None:
+def test_fish_completion_offers_commands(env: dict[str, str]) -> None:
     need("fish")
-    env = {**os.environ, "PATH": VENV_BIN + os.pathsep + os.environ["PATH"]}
     script = f"source {ROOT / 'completions' / 'mint.fish'}; complete -C 'mint ch'"
     r = subprocess.run(
         ["fish", "--no-config", "-c", script], capture_output=True, env=env, timeout=30
@@ -143,10 +136,13 @@ def test_fish_completion_offers_commands() -> None:
     assert r.stdout.decode().split("\t")[0].strip() == "chat"
 
 
-def test_man_page_renders_without_warnings() -> None:
+def test_man_page_renders_without_warnings(env: dict[str, str]) -> None:
     need("groff")
     r = subprocess.run(
-        ["groff", "-man", "-ww", "-z", str(ROOT / "man" / "mint.1")], capture_output=True
+        ["groff", "-man", "-ww", "-z", str(ROOT / "man" / "mint.1")],
+        capture_output=True,
+        timeout=30,
+        env=env,
     )
     assert r.returncode == 0 and r.stderr == b"", r.stderr.decode()
 
@@ -176,10 +172,10 @@ def test_man_page_covers_commands_options_and_exit_codes() -> None:
         assert f".SH {section}" in page
 
 
-def test_every_help_has_examples() -> None:
+def test_every_help_has_examples(env: dict[str, str]) -> None:
     for path in [(), ("chat",), ("models",), ("mock",), ("completion",)]:
-        r = subprocess.run([*MINT, *path, "--help"], capture_output=True, timeout=30)
-        assert r.returncode == 0
+        r = subprocess.run([*MINT, *path, "--help"], capture_output=True, timeout=30, env=env)
+        assert r.returncode == 0, r.stderr
         assert "Examples:" in r.stdout.decode(), path
 
 
@@ -253,7 +249,9 @@ def test_every_option_in_the_table_reaches_help_man_completions_and_config(
         if not isinstance(cmd.command, MintCommand) or settings is None:
             continue
         used.add(settings)
-        r = subprocess.run([*MINT, *cmd.path, "--help"], capture_output=True, timeout=30)
+        r = subprocess.run(
+            [*MINT, *cmd.path, "--help"], capture_output=True, timeout=30, env=clean_env(tmp_path)
+        )
         assert r.returncode == 0, r.stderr
         helptext = r.stdout.decode()
         config = tmp_path / "config.toml"

@@ -6,13 +6,13 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from conftest import MINT, finish, read_until
 
 from mintcli.mock import MockScriptError, parse_fault
 from mintcli.mock.faults import FaultSpecError
@@ -296,9 +296,11 @@ def test_stream_faults(make_mock: Any) -> None:
             "/chat/completions",
             oa(),
             {"X-Mint-Mock-Fault": "stall=1"},
-            timeout=httpx.Timeout(5, read=0.3),
+            timeout=httpx.Timeout(30, read=0.3),
         )
-    assert time.monotonic() - start < 3
+    # The stall lasted until the 0.3 s read timeout gave up, not the 30 s one for the rest.
+    # The upper bound is generous for a slow machine and still far below 30 s.
+    assert 0.3 <= time.monotonic() - start < 10
 
 
 @pytest.mark.parametrize(
@@ -338,17 +340,26 @@ def test_request_log_redacts_keys(make_mock: Any, tmp_path: Path) -> None:
     assert records[0]["body"] == oa() and records[0]["path"] == "/v1/chat/completions"
 
 
-def test_large_repeat_stream_is_fast(make_mock: Any, tmp_path: Path) -> None:
+def test_large_repeat_stream_is_served_whole(make_mock: Any, tmp_path: Path) -> None:
+    # How fast the mock serves is measured in benchmarks/run.py ("mint mock as a server"),
+    # not here: a time limit in a test only measures the machine it runs on.
     script = tmp_path / "big.json"
     script.write_text(json.dumps([{"text": "字abc", "repeat": 200_000, "piece_chars": 4}]))
     server = make_mock(script=script)
-    start = time.monotonic()
     with httpx.stream(
-        "POST", server.base_url + "/chat/completions", content=json.dumps(oa()), headers=KEY
+        "POST",
+        server.base_url + "/chat/completions",
+        content=json.dumps(oa()),
+        headers=KEY,
+        timeout=30,
     ) as r:
-        size = sum(len(c) for c in r.iter_raw())
+        assert r.status_code == 200
+        size, tail = 0, b""
+        for chunk in r.iter_raw():
+            size += len(chunk)
+            tail = (tail + chunk)[-64:]
     assert size > 200_000 * 100
-    assert time.monotonic() - start < 5
+    assert tail.endswith(b"data: [DONE]\n\n")
 
 
 def test_bad_scripts_and_faults_are_rejected(tmp_path: Path) -> None:
@@ -371,33 +382,30 @@ def test_bad_scripts_and_faults_are_rejected(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_mint_mock_process(sig: int, env: dict[str, str]) -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mintcli", "mock", "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        env=env,
+def test_mint_mock_process(sig: int, env: dict[str, str], spawn: Any) -> None:
+    proc = spawn([*MINT, "mock", "--port", "0"], env)
+    line = read_until(
+        proc.stdout.fileno(), lambda got: b"\n" in got, timeout=20, what="mint mock's URL line"
     )
-    assert proc.stdout is not None
-    url = proc.stdout.readline().decode().strip()
+    url, rest = line.decode().split("\n", 1)
     assert url.startswith("http://127.0.0.1:") and url.endswith("/v1")
-    r = httpx.get(url + "/models", headers=KEY)
+    r = httpx.get(url + "/models", headers=KEY, timeout=10)
     assert r.status_code == 200
     os.kill(proc.pid, sig)
-    out, err = proc.communicate(timeout=10)
-    assert proc.returncode == 0
-    assert out == b"" and b"Traceback" not in err
+    out, err = finish(proc, timeout=10)
+    assert proc.returncode == 0, err
+    assert rest == "" and out == b"" and b"Traceback" not in err
 
 
 def test_mint_mock_bad_script_is_usage_error(env: dict[str, str], tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text("[{]")
     r = subprocess.run(
-        [sys.executable, "-m", "mintcli", "mock", "--script", str(bad)],
+        [*MINT, "mock", "--script", str(bad)],
         capture_output=True,
         env=env,
         timeout=20,
+        stdin=subprocess.DEVNULL,
     )
-    assert r.returncode == 2
+    assert r.returncode == 2 and r.stdout == b""
     assert str(bad) in r.stderr.decode()

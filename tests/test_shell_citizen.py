@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SECRET, jsonl, mock_env, run_mint
+from conftest import MINT, SECRET, jsonl, mock_env, run_mint
 
 from mintcli.mock.script import POEM
 
@@ -28,17 +26,13 @@ def test_readme_tool_loop_runs_against_mock(
     make_mock: Any, env: dict[str, str], tmp_path: Path, protocol: str
 ) -> None:
     server = make_mock()
-    env = {
-        **mock_env(env, server),
-        "MINT_PROTOCOL": protocol,
-        "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"],
-    }
+    env = {**mock_env(env, server), "MINT_PROTOCOL": protocol}  # PATH finds this venv's mint
     r = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", readme_block("tool-loop")],
         cwd=tmp_path,
         env=env,
         capture_output=True,
-        timeout=60,
+        timeout=30,
     )
     assert r.returncode == 0, r.stderr.decode()
     assert r.stdout.decode() == (
@@ -61,6 +55,7 @@ def test_models(make_mock: Any, env: dict[str, str], protocol: str) -> None:
     assert r.returncode == 0, r.stderr
     assert r.stdout.decode().splitlines()[0] == "openai/gpt-4o"
     r = run_mint(["models", "--protocol", protocol, "--format", "json"], mock_env(env, server))
+    assert r.returncode == 0, r.stderr
     models = json.loads(r.stdout)
     assert [m["id"] for m in models][:2] == ["openai/gpt-4o", "openai/gpt-4o-mini"]
     key_header = "authorization" if protocol == "openai" else "x-api-key"
@@ -72,11 +67,12 @@ def test_models(make_mock: Any, env: dict[str, str], protocol: str) -> None:
 def test_stats_in_every_format(make_mock: Any, env: dict[str, str]) -> None:
     server = make_mock(fault="drop=2,times=1")
     r = run_mint(["chat", "--stats", "--retry-base", "0.01", "写一首诗"], mock_env(env, server))
-    assert r.returncode == 0
+    assert r.returncode == 0, r.stderr
     assert r.stdout.decode() == POEM
     line = [x for x in r.stderr.decode().splitlines() if x.startswith("mint: stats:")]
     assert len(line) == 1 and "2 attempt(s)" in line[0] and "first token" in line[0]
     r = run_mint(["chat", "--stats", "--format", "jsonl", "写一首诗"], mock_env(env, server))
+    assert r.returncode == 0, r.stderr
     stats = jsonl(r.stdout)[-1]
     assert stats["type"] == "stats"
     assert stats["pieces"] == len(range(0, len(POEM), 4))
@@ -84,12 +80,15 @@ def test_stats_in_every_format(make_mock: Any, env: dict[str, str]) -> None:
     assert 0 < stats["time_to_first_byte"] <= stats["time_to_first_token"] <= stats["total_time"]
     assert stats["tokens_per_second"] > 0 and stats["attempts"] == 1
     r = run_mint(["chat", "--stats", "--format", "json", "写一首诗"], mock_env(env, server))
+    assert r.returncode == 0, r.stderr
     assert set(json.loads(r.stdout)["stats"]) >= {"time_to_first_byte", "pieces", "attempts"}
 
 
 def test_verbose_shows_headers_without_the_key(make_mock: Any, env: dict[str, str]) -> None:
     server = make_mock()
-    r = run_mint(["chat", "-v", "--protocol", "anthropic", "hi"], mock_env(env, server))
+    r = run_mint(["chat", "-v", "--protocol", "anthropic", "写一首诗"], mock_env(env, server))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.decode() == POEM
     err = r.stderr.decode()
     assert f"> POST {server.base_url}/messages" in err
     assert "> x-api-key: [redacted]" in err and "> anthropic-version: 2023-06-01" in err
@@ -102,7 +101,7 @@ def test_dry_run_sends_nothing(make_mock: Any, env: dict[str, str]) -> None:
     r = run_mint(
         ["chat", "--dry-run", "--protocol", "anthropic", "-s", "sys", "hi"], mock_env(env, server)
     )
-    assert r.returncode == 0
+    assert r.returncode == 0, r.stderr
     shown = json.loads(r.stdout)
     assert shown["url"] == server.base_url + "/messages"
     assert shown["headers"]["x-api-key"] == "[redacted]"
@@ -124,50 +123,44 @@ def test_profile_from_config_file(make_mock: Any, env: dict[str, str]) -> None:
     body = server.requests[-1]["body"]
     assert server.requests[-1]["path"] == "/v1/messages"
     assert (body["model"], body["max_tokens"]) == ("anthropic/claude-sonnet-4-5", 77)
+    assert r.stdout.decode().startswith("Mock reply")
     r = run_mint(
         ["chat", "--profile", "claude", "-m", "flag/model", "hi"],
         {**env, "MINT_MODEL": "env/model"},
     )
+    assert r.returncode == 0, r.stderr
     assert server.requests[-1]["body"]["model"] == "flag/model"
     r = run_mint(["chat", "--profile", "claude", "hi"], {**env, "MINT_MODEL": "env/model"})
+    assert r.returncode == 0, r.stderr
     assert server.requests[-1]["body"]["model"] == "env/model"
     cfg.write_text("[profiles.x\n")
     r = run_mint(["chat", "hi"], env)
     assert r.returncode == 3 and str(cfg) in r.stderr.decode()
+    assert r.stdout == b""
 
 
-def test_no_color_and_no_status_when_not_a_terminal(make_mock: Any, env: dict[str, str]) -> None:
-    server = make_mock()
+def test_no_color_and_no_status_when_not_a_terminal(env: dict[str, str], refused_url: str) -> None:
+    # An error and a retry warning are printed: plain, with no status line, since
+    # stderr is a pipe (NO_COLOR is not set; TERM is not set, so not "dumb" either).
     r = run_mint(
-        ["chat", "--max-retries", "0", "-m", "x", "hi"],
-        {**mock_env(env, server), "MINT_BASE_URL": "http://127.0.0.1:1/v1"},
+        ["chat", "--max-retries", "1", "--retry-base", "0.01", "--retry-connrefused", "hi"],
+        {**env, "MINT_BASE_URL": refused_url},
     )
+    assert r.returncode == 7 and r.stdout == b""
+    err = r.stderr.decode()
+    assert err.startswith("mint: warning: ") and "\nmint: error: cannot connect" in err, err
     assert b"\x1b[" not in r.stderr and b"\r" not in r.stderr
 
 
-def test_status_on_a_terminal_is_erased_before_text(make_mock: Any, env: dict[str, str]) -> None:
-    import pty
-    import time
-
+def test_status_on_a_terminal_is_erased_before_text(
+    make_mock: Any, env: dict[str, str], spawn_pty: Any
+) -> None:
     server = make_mock(first_byte_delay=0.3)
-    pid, fd = pty.fork()
-    if pid == 0:
-        os.environ.clear()
-        os.environ.update(mock_env(env, server))
-        os.execv(
-            sys.executable, [sys.executable, "-m", "mintcli", "chat", "--no-stdin", "写一首诗"]
-        )
-    seen = b""
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            chunk = os.read(fd, 4096)
-        except OSError:
-            break
-        if not chunk:
-            break
-        seen += chunk
-    os.waitpid(pid, 0)
+    child = spawn_pty(
+        [*MINT, "chat", "--no-stdin", "写一首诗"], {**mock_env(env, server), "TERM": "xterm"}
+    )
+    seen = child.read_until(None, timeout=20, what="the end of mint's output")
+    assert child.wait() == 0, seen
     text = seen.decode()
     assert "waiting for openai/gpt-4o" in text
     assert "\r\x1b[K" + "《静夜思》" in text  # erased, then the answer

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from conftest import run_mint
-from sse_server import Canned, SSEServer, split_every, sse_file
+from sse_server import POEM, Canned, SSEServer, split_every, sse_file
 
 WEATHER_OPENAI = {
     "type": "function",
@@ -82,6 +82,7 @@ def test_tool_calls_in_every_format(
     assert lines[-1] == ""
 
     r = chat(sse_server, env, *base, "--format", "json", "北京的天气怎么样?")
+    assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert out["tool_calls"] == expected_calls
     assert out["finish_reason"] == finish
@@ -93,6 +94,7 @@ def test_tool_calls_in_every_format(
     assert json.loads(turn["tool_calls"][0]["function"]["arguments"]) == {"location": "北京"}
 
     r = chat(sse_server, env, *base, "--format", "jsonl", "北京的天气怎么样?")
+    assert r.returncode == 0, r.stderr
     events = [json.loads(x) for x in r.stdout.decode().splitlines()]
     calls = [e for e in events if e["type"] == "tool_call"]
     assert [{k: v for k, v in c.items() if k != "type"} for c in calls] == expected_calls
@@ -114,7 +116,9 @@ def test_tool_definitions_are_converted_per_protocol(
         "q",
     ]
     sse_server.queue(Canned(body=[sse_file("openai_tools.sse")]))
-    assert chat(sse_server, env, *args).returncode == 0
+    r = chat(sse_server, env, *args)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.decode().startswith("我来查一下。\n{")
     body = sse_server.requests[-1]["body"]
     assert body["tools"] == [
         WEATHER_OPENAI,
@@ -131,7 +135,9 @@ def test_tool_definitions_are_converted_per_protocol(
     assert body["tool_choice"] == {"type": "function", "function": {"name": "get_weather"}}
 
     sse_server.queue(Canned(body=[sse_file("anthropic_tools.sse")]))
-    assert chat(sse_server, env, "--protocol", "anthropic", *args).returncode == 0
+    r = chat(sse_server, env, "--protocol", "anthropic", *args)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.decode().startswith("我来查一下。\n{")
     body = sse_server.requests[-1]["body"]
     assert body["tools"] == [
         {
@@ -160,7 +166,7 @@ def test_malformed_tool_file_is_usage_error(
     bad = tmp_path / "bad-tool.json"
     bad.write_text(content)
     r = run_mint(["chat", "--tool", str(bad), "q"], env)
-    assert r.returncode == 2
+    assert r.returncode == 2 and r.stdout == b""
     err = r.stderr.decode()
     assert str(bad) in err and needle in err
     assert err.count("\n") == 1
@@ -185,7 +191,7 @@ def test_invalid_arguments_are_kept_marked_and_warned(
     )
     sse_server.queue(Canned(body=[body.encode()]))
     r = chat(sse_server, env, "--format", "json", "q")
-    assert r.returncode == 0
+    assert r.returncode == 0, r.stderr
     call = json.loads(r.stdout)["tool_calls"][0]
     assert call["arguments"] == '{"a": tru'
     assert "invalid JSON" in call["arguments_error"]
@@ -215,6 +221,7 @@ def test_messages_with_tool_turns_convert_for_anthropic(
     sse_server.queue(Canned(body=[sse_file("anthropic_poem.sse")]))
     r = chat(sse_server, env, "--protocol", "anthropic", "--messages", str(path))
     assert r.returncode == 0, r.stderr
+    assert r.stdout.decode() == POEM + "\n"
     assert sse_server.requests[-1]["body"]["messages"] == [
         {"role": "user", "content": "北京的天气怎么样?"},
         {
@@ -236,7 +243,8 @@ def test_messages_with_tool_turns_convert_for_anthropic(
     # the same file works unchanged for OpenAI
     sse_server.queue(Canned(body=[sse_file("openai_poem.sse")]))
     r = chat(sse_server, env, "--messages", str(path))
-    assert r.returncode == 0
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.decode() == POEM + "\n"
     assert sse_server.requests[-1]["body"]["messages"] == history
 
 
@@ -253,5 +261,5 @@ def test_bad_messages_file(env: dict[str, str], tmp_path: Path, content: str, ne
     p = tmp_path / "m.json"
     p.write_text(content)
     r = run_mint(["chat", "--messages", str(p), "q"], env)
-    assert r.returncode == 2
+    assert r.returncode == 2 and r.stdout == b""
     assert needle in r.stderr.decode()
