@@ -251,13 +251,14 @@ def refused_url() -> Iterator[str]:
 @pytest.fixture
 def make_mock() -> Iterator[Any]:
     """Start in-thread mock gateways with given options; all stopped afterwards."""
-    from mintcli.mock import MockOptions, MockServer
+    from mintcli.mock import MockServer
+    from mintcli.settings import MockSettings
 
     servers: list[MockServer] = []
 
     def start(**options: Any) -> MockServer:
-        log = options.pop("log", None)
-        server = MockServer("127.0.0.1", 0, MockOptions(**options), log).start()
+        paths = {k: str(v) for k, v in options.items() if k in ("log", "script", "replay")}
+        server = MockServer(MockSettings(**{**options, **paths})).start()
         servers.append(server)
         return server
 

@@ -363,7 +363,8 @@ def test_large_repeat_stream_is_served_whole(make_mock: Any, tmp_path: Path) -> 
 
 
 def test_bad_scripts_and_faults_are_rejected(tmp_path: Path) -> None:
-    from mintcli.mock import MockOptions, MockServer
+    from mintcli.mock import MockServer
+    from mintcli.settings import MockSettings
 
     for content, needle in [
         ("[1]", "JSON object"),
@@ -374,7 +375,7 @@ def test_bad_scripts_and_faults_are_rejected(tmp_path: Path) -> None:
         path = tmp_path / "s.json"
         path.write_text(content)
         with pytest.raises(MockScriptError, match=needle):
-            MockServer(options=MockOptions(script=path))
+            MockServer(MockSettings(script=str(path)))
     for spec in ["drop", "drop=1,stall=2", "status=200", "drop=-1", "drop=1,bogus=2"]:
         with pytest.raises(FaultSpecError):
             parse_fault(spec)

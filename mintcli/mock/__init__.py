@@ -5,12 +5,10 @@ orjson only."""
 from mintcli.mock.faults import Fault, FaultSpecError, parse_fault
 from mintcli.mock.script import MockScriptError
 from mintcli.mock.server import MockServer, serve_main
-from mintcli.settings import MockSettings as MockOptions  # the name tests use
 
 __all__ = [
     "Fault",
     "FaultSpecError",
-    "MockOptions",
     "MockScriptError",
     "MockServer",
     "parse_fault",

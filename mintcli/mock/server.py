@@ -34,14 +34,9 @@ class MockServer:
     """The mock gateway, serving in a background thread."""
 
     def __init__(
-        self,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        options: MockSettings | None = None,
-        log: Path | None = None,
-        recorded: list[Recorded] | None = None,
+        self, options: MockSettings | None = None, *, recorded: list[Recorded] | None = None
     ) -> None:
-        self.options = options or MockSettings()
+        self.options = options = options or MockSettings()
         # --replay: recorded responses, served in order (then again from the first).
         if recorded is None and self.options.replay:
             recorded = load_recording(Path(self.options.replay))
@@ -62,8 +57,8 @@ class MockServer:
         self._lock = threading.Lock()
         self._hits: Counter[str] = Counter()
         self._stopping = threading.Event()
-        self._log = log.open("ab") if log is not None else None
-        self._httpd = HTTPServer(host, port)
+        self._log = Path(options.log).open("ab") if options.log else None  # noqa: SIM115
+        self._httpd = HTTPServer(options.host, options.port)
         self._httpd.mock = self
         bound_host, bound_port = self._httpd.server_address[:2]
         self.base_url = f"http://{_url_host(str(bound_host))}:{bound_port}/v1"
@@ -161,8 +156,7 @@ def _url_host(host: str) -> str:
 
 def serve_main(settings: MockSettings) -> None:
     """``mint mock``: print the base URL, serve until SIGINT or SIGTERM, exit 0."""
-    log = Path(settings.log) if settings.log else None
-    server = MockServer(settings.host, settings.port, settings, log)
+    server = MockServer(settings)
     done = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
