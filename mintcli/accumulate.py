@@ -105,6 +105,8 @@ class Reply:
     finish_reason: str | None
     usage: dict[str, Any] | None
     model: str | None
+    # With --schema: the reply's text parsed, once it passed the check.
+    parsed: Any = None
 
 
 class Accumulator:

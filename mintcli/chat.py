@@ -158,6 +158,11 @@ def _stream(
     from mintcli.transport import Transport
 
     protocol = get_protocol(settings.protocol)
+    check = None
+    if request.schema is not None:
+        from mintcli.schema import compile_checker
+
+        check = compile_checker(request.schema)
     config = RunConfig(
         protocol=protocol,
         url=join_url(base_url, protocol.chat_path),
@@ -170,9 +175,11 @@ def _stream(
             messages=list(request.messages),
             journal=journal.id if journal is not None else None,
             resumed=state.id if state is not None else None,
+            schema=request.schema is not None,
         ),
         timeout=settings.timeout,
         stats=settings.stats,
+        check=check,
     )
     recorder = Recorder(Path(settings.record), term.secrets) if settings.record else None
     verbose = term.diag if settings.verbose else None

@@ -16,6 +16,10 @@ event):
 
 A server that ignores ``Last-Event-ID`` answers with a fresh reply; the runner
 notices (its first event starts a message) and asks again with a prefill.
+
+A reply under ``--schema`` is never prefilled (half a JSON document cannot be
+handed back as the start of a forced tool's input or of strict structured
+output): it restarts, and the filter drops what the new reply repeats.
 """
 
 from __future__ import annotations
@@ -102,7 +106,7 @@ def plan_next(
     if allow_last_event_id and last_event_id is not None:
         return Plan("last-event-id", request, last_event_id=last_event_id)
     text = acc.text.getvalue()
-    prefill = text.rstrip()
+    prefill = text.rstrip() if request.schema is None else ""
     if prefill:
         expected = Filter(text=text[len(prefill) :], calls=acc.tool_calls)
         return Plan("prefill", request.with_prefill(prefill), filter=expected)

@@ -28,6 +28,7 @@ class ExitCode(enum.IntEnum):
     RATE_LIMITED = 6
     NETWORK = 7
     PROTOCOL = 8
+    SCHEMA = 9
     INTERRUPTED = 130
     BROKEN_PIPE = 141
     TERMINATED = 143
@@ -48,6 +49,7 @@ _MEANINGS = {
     ExitCode.RATE_LIMITED: "rate limited: HTTP 429",
     ExitCode.NETWORK: "network failure or timeout",
     ExitCode.PROTOCOL: "protocol error: malformed or truncated stream",
+    ExitCode.SCHEMA: "the reply is not JSON, or not valid against --schema",
     ExitCode.INTERRUPTED: "interrupted (Ctrl-C)",
     ExitCode.BROKEN_PIPE: "stdout closed early (for example by head)",
     ExitCode.TERMINATED: "terminated (SIGTERM)",
@@ -59,6 +61,9 @@ class MintError(Exception):
 
     exit_code: ExitCode = ExitCode.INTERNAL
     retryable: bool = False
+    # The reply itself arrived whole (the failure is about what it says), so
+    # there is nothing to --resume.
+    reply_complete: bool = False
 
     def __init__(
         self,
@@ -134,6 +139,13 @@ class TruncatedStream(ProtocolError):
     """The stream ended cleanly but before its terminator."""
 
     retryable = True
+
+
+class SchemaMismatch(MintError):
+    """The finished reply is not JSON, or not valid against ``--schema``."""
+
+    exit_code = ExitCode.SCHEMA
+    reply_complete = True
 
 
 class Interrupted(MintError):

@@ -175,7 +175,7 @@ def build_request(settings: ChatSettings, words: tuple[str, ...], term: Terminal
     messages = build_messages(history, settings.system, prompt)
     if not any(m.get("role") != "system" for m in messages):
         raise UsageError("--messages holds no user message and no prompt was given")
-    return ChatRequest(
+    request = ChatRequest(
         model=settings.model,
         messages=messages,
         max_tokens=settings.max_tokens,
@@ -184,3 +184,8 @@ def build_request(settings: ChatSettings, words: tuple[str, ...], term: Terminal
         tool_choice=tool_choice,
         options=parse_options(settings.option),
     )
+    if settings.schema is not None:
+        from mintcli.schema import load_schema, with_schema
+
+        request = with_schema(request, load_schema(settings.schema))
+    return request

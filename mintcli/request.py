@@ -41,6 +41,9 @@ class ChatRequest:
     options: JSONDict = field(default_factory=dict)
     # Text of a partial assistant reply to continue from (resumption).
     prefill: str | None = None
+    # --schema: a JSON Schema the reply must follow (see schema.py); each
+    # protocol asks for it in its own way.
+    schema: JSONDict | None = None
 
     def with_prefill(self, prefill: str | None) -> ChatRequest:
         return replace(self, prefill=prefill)
@@ -57,6 +60,7 @@ class ChatRequest:
             ],
             "tool_choice": self.tool_choice,
             "options": self.options,
+            "schema": self.schema,
         }
 
     @classmethod
@@ -69,6 +73,7 @@ class ChatRequest:
             tools=tuple(ToolSpec(**t) for t in obj.get("tools", ())),
             tool_choice=obj.get("tool_choice"),
             options=obj.get("options") or {},
+            schema=obj.get("schema"),
         )
 
 

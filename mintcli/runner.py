@@ -14,7 +14,8 @@ SIGTERM or ``--timeout`` that lands inside the step waits for its end
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
@@ -47,6 +48,9 @@ class RunConfig:
     info: RunInfo
     timeout: float | None = None  # --timeout: the whole run, retries included
     stats: bool = False
+    # --schema: checks the finished reply (text, finish reason) and returns the
+    # parsed object, or raises a MintError (schema.Checker).
+    check: Callable[[str, str | None], Any] | None = None
 
 
 class ReadBatch:
@@ -127,7 +131,7 @@ class ChatRun:
                 self.sink.start(self.config.info)
                 self.sink.flush()
                 self._attempts()
-                self._finish(None)
+                self._finish(None, self._check())
         except MintError as error:
             self._finish(error)
             raise
@@ -214,7 +218,7 @@ class ChatRun:
                     self._on_body(response.whole)
                     return False
                 if self._decoder is None:
-                    self._decoder = config.protocol.decoder()
+                    self._decoder = config.protocol.decoder(config.request)
                 framer = SSEDecoder()
                 for chunk in response.chunks():
                     if not self._on_read(framer.feed(chunk)):
@@ -254,7 +258,7 @@ class ChatRun:
     def _on_body(self, data: bytes) -> None:
         """A whole JSON reply: the same events a stream would give, and for
         --format raw the one object as one line."""
-        events = self.config.protocol.reply_events(load_object(data, "reply"))
+        events = self.config.protocol.reply_events(load_object(data, "reply"), self.config.request)
         with critical():
             try:
                 self._take(events, data)
@@ -302,10 +306,18 @@ class ChatRun:
         return kept, data
 
     # -- the end -----------------------------------------------------------------------
-    def _finish(self, error: MintError | None) -> None:
+    def _check(self) -> Any:
+        """The finished reply checked (--schema): its parsed value, or None."""
+        if self.config.check is None:
+            return None
+        return self.config.check(self.acc.text.getvalue(), self.acc.finish_reason)
+
+    def _finish(self, error: MintError | None, parsed: Any = None) -> None:
         if error is not None:
             error.message = self.term.secrets.redact(error.message)
         reply = self.acc.reply()
+        if parsed is not None:
+            reply = replace(reply, parsed=parsed)
         summary = {"attempts": self.attempts, "resumed": self.resumed}
         if error is None:
             self.sink.done(reply, summary)
@@ -317,8 +329,14 @@ class ChatRun:
             self.sink.stats(self.stats.as_dict(reply.usage, self.attempts))
         self.sink.close()
         journal = self.journal
-        # With nothing received, resuming is the same as running the command again.
-        if error is not None and journal is not None and self.acc.received:
+        # With nothing received, resuming is the same as running the command again;
+        # a reply that arrived whole has nothing left to resume.
+        if (
+            error is not None
+            and not error.reply_complete
+            and journal is not None
+            and self.acc.received
+        ):
             journal.write({"x": int(error.exit_code), "m": error.message})
             journal.close(remove=False)
             error.notes.append(

@@ -162,6 +162,11 @@ class ChatSettings(Common):
     temperature: float | None = setting(
         None, "--temperature", kind=kinds.Number(0.0), metavar="T", section=REQUEST,
         help="Sampling temperature.")
+    schema: str | None = arg(
+        None, "--schema", metavar="FILE|JSON", complete="file", section=REQUEST,
+        help="A JSON Schema (top level an object) the reply must follow; the reply is "
+        "the JSON text, checked when it ends (exit 9 if it is not JSON or does not match). "
+        "Needs the jsonschema package (mintcli[schema]).")
     option: tuple[str, ...] = arg(
         (), "-o", "--option", kind=kinds.MANY, metavar="KEY=VALUE", section=REQUEST,
         help="Add a request body field; VALUE is parsed as JSON when it is valid JSON. "

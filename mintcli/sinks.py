@@ -26,9 +26,12 @@ class RunInfo:
 
     protocol: str
     model: str
-    messages: list[dict[str, Any]] = field(default_factory=list)  # the request's
+    # The conversation so far (OpenAI shape; attachments from files as references).
+    messages: list[dict[str, Any]] = field(default_factory=list)
     journal: str | None = None  # the journal ID, when journaling
     resumed: str | None = None  # the journal ID a --resume continues
+    conversation: str | None = None  # where the exchange is saved (unless --no-log)
+    schema: bool = False  # --schema: the reply is JSON, checked when it ends
 
 
 class Sink:
@@ -114,6 +117,14 @@ class TextSink(Sink):
 
     def done(self, reply: Reply, summary: dict[str, Any]) -> None:
         super().done(reply, summary)
+        self._end_line()
+
+    def failed(self, reply: Reply, summary: dict[str, Any], error: dict[str, Any]) -> None:
+        super().failed(reply, summary, error)
+        if reply.finish_reason is not None:  # it ended, and then failed a check (--schema)
+            self._end_line()
+
+    def _end_line(self) -> None:
         if self._last not in ("", "\n"):
             self._out.append(b"\n")
             self._last = "\n"
@@ -146,6 +157,8 @@ class JSONLSink(Sink):
             head["journal"] = info.journal
         if info.resumed is not None:
             head["resumed"] = info.resumed
+        if info.conversation is not None:
+            head["conversation"] = info.conversation
         self._emit({"type": "start", "schema": SCHEMA_VERSION, **head})
 
     def event(self, event: Event) -> None:
@@ -199,6 +212,10 @@ class JSONSink(Sink):
             **summary,
             "messages": [*(info.messages if info else ()), assistant_message(reply)],
         }
+        if info is not None and info.conversation is not None:
+            result["conversation"] = info.conversation
+        if info is not None and info.schema:
+            result["parsed"] = reply.parsed  # null when the check failed
         if error is not None:
             result["error"] = error
         self._result = result

@@ -22,7 +22,7 @@ _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _EMPTY_SCHEMA: dict[str, Any] = {"type": "object", "properties": {}}
 
 
-def _read(value: str, option: str) -> tuple[Any, str]:
+def read_json_arg(value: str, option: str) -> tuple[Any, str]:
     """A JSON value given inline (starts with { or [) or as a file path."""
     stripped = value.lstrip()
     if stripped.startswith(("{", "[")):
@@ -65,11 +65,11 @@ def normalize_tool(obj: Any, where: str) -> ToolSpec:
 def load_tools(tool_values: tuple[str, ...], tools_files: tuple[str, ...]) -> tuple[ToolSpec, ...]:
     specs: list[ToolSpec] = []
     for value in tool_values:
-        obj, source = _read(value, "--tool")
+        obj, source = read_json_arg(value, "--tool")
         items = obj if isinstance(obj, list) else [obj]
         specs.extend(normalize_tool(item, f"--tool {source}") for item in items)
     for value in tools_files:
-        obj, source = _read(value, "--tools")
+        obj, source = read_json_arg(value, "--tools")
         if not isinstance(obj, list):
             raise UsageError(f"--tools {source}: expected a JSON array of tools")
         specs.extend(

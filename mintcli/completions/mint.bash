@@ -35,6 +35,7 @@ _mint() {
         "chat:-s"|"chat:--system") COMPREPLY=(); return ;;
         "chat:--max-tokens") COMPREPLY=(); return ;;
         "chat:--temperature") COMPREPLY=(); return ;;
+        "chat:--schema") compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return ;;
         "chat:-o"|"chat:--option") COMPREPLY=(); return ;;
         "chat:--tool") compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return ;;
         "chat:--tools") compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return ;;
@@ -68,7 +69,7 @@ _mint() {
     if [[ "$cur" == -* ]]; then
         case "$cmdpath" in
             "") COMPREPLY=($(compgen -W "-V --version -h --help" -- "$cur")) ;;
-            "chat") COMPREPLY=($(compgen -W "--protocol --base-url --api-key --profile --mock --ca-cert --connect-timeout --idle-timeout --retry-connrefused -v --verbose --debug --messages --no-stdin --stdin-timeout -m --model -s --system --max-tokens --temperature -o --option --tool --tools --tool-choice -f --format --no-reasoning --reasoning --no-stats --stats --escape --no-escape --dry-run --max-retries --retry-base --retry-max --timeout --record --resume --journal --no-journal -h --help" -- "$cur")) ;;
+            "chat") COMPREPLY=($(compgen -W "--protocol --base-url --api-key --profile --mock --ca-cert --connect-timeout --idle-timeout --retry-connrefused -v --verbose --debug --messages --no-stdin --stdin-timeout -m --model -s --system --max-tokens --temperature --schema -o --option --tool --tools --tool-choice -f --format --no-reasoning --reasoning --no-stats --stats --escape --no-escape --dry-run --max-retries --retry-base --retry-max --timeout --record --resume --journal --no-journal -h --help" -- "$cur")) ;;
             "completion") COMPREPLY=($(compgen -W "-h --help" -- "$cur")) ;;
             "journal") COMPREPLY=($(compgen -W "-h --help" -- "$cur")) ;;
             "journal list") COMPREPLY=($(compgen -W "-f --format -h --help" -- "$cur")) ;;

@@ -27,6 +27,7 @@ complete -c mint -n '__fish_seen_subcommand_from chat' -s m -l model -x -a '(min
 complete -c mint -n '__fish_seen_subcommand_from chat' -s s -l system -x -d 'System prompt (replaces one from --messages).'
 complete -c mint -n '__fish_seen_subcommand_from chat' -l max-tokens -x -d 'Maximum output tokens (anthropic default: 4096).'
 complete -c mint -n '__fish_seen_subcommand_from chat' -l temperature -x -d 'Sampling temperature.'
+complete -c mint -n '__fish_seen_subcommand_from chat' -l schema -r -F -d 'A JSON Schema (top level an object) the reply must follow; the repl...'
 complete -c mint -n '__fish_seen_subcommand_from chat' -s o -l option -x -d 'Add a request body field; VALUE is parsed as JSON when it is valid ...'
 complete -c mint -n '__fish_seen_subcommand_from chat' -l tool -r -F -d 'A tool definition (OpenAI, bare or Anthropic shape). Repeatable.'
 complete -c mint -n '__fish_seen_subcommand_from chat' -l tools -r -F -d 'A JSON array of tool definitions.'

@@ -8,12 +8,16 @@ Script rules (``--script FILE``, a JSON array or one JSON object per line):
                      message, "protocol": "openai"|"anthropic"}  (all optional)
   text, reasoning:  strings
   tool_calls:       [{"id"?, "name", "arguments": object or raw string}]
+                    (when the request forces a tool, a rule's text is that
+                    tool's arguments: a model made to call a tool has no text)
   interleave:       OpenAI only: argument pieces of several calls alternate
   finish_reason:    override (default stop/end_turn, tool_calls/tool_use with calls)
   usage:            {"input_tokens", "output_tokens"} override
   piece_chars, delay, first_byte_delay, repeat (the text repeated N times),
   ids (send SSE ids), honor_last_event_id, fault (a fault spec, see faults.py)
-The first matching rule wins; without one the default reply is used.
+The first matching rule wins; without one the default reply is used: for a
+structured-output request (OpenAI ``response_format`` json_schema) or a tool the
+model must or may call, a small value the schema accepts (mock/instance.py).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from typing import Any
 import orjson
 
 from mintcli.mock.faults import Fault, FaultSpecError, parse_fault
+from mintcli.mock.instance import minimal_instance
 
 POEM = "《静夜思》\n床前明月光,\n疑是地上霜。\n举头望明月,\n低头思故乡。🌙\n"
 
@@ -211,14 +216,22 @@ def _subject(prompt: str) -> str:
     return word.group(0) if word else "x"
 
 
-def _arguments_for(schema: dict[str, Any], prompt: str) -> dict[str, Any]:
-    props = schema.get("properties") or {}
-    wanted = schema.get("required") or list(props)
-    args: dict[str, Any] = {}
-    for name in wanted:
-        kind = (props.get(name) or {}).get("type", "string")
-        args[name] = {"integer": 1, "number": 1, "boolean": True}.get(kind, _subject(prompt))
-    return args
+def _json_reply_schema(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The schema of an OpenAI structured-output request (response_format json_schema)."""
+    fmt = body.get("response_format")
+    if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
+        schema = (fmt.get("json_schema") or {}).get("schema")
+        return schema if isinstance(schema, dict) else {}
+    return None
+
+
+def _forced_tool(body: dict[str, Any]) -> str | None:
+    """The tool the request forces the model to call, by name."""
+    choice = body.get("tool_choice")
+    if isinstance(choice, dict) and choice.get("type") in ("tool", "function"):
+        named = choice.get("name") or (choice.get("function") or {}).get("name")
+        return named if isinstance(named, str) else None
+    return None
 
 
 def _tool_choice_name(choice: Any, tools: list[Any]) -> str | None:
@@ -237,12 +250,15 @@ def default_reply(body: dict[str, Any], messages: list[dict[str, Any]]) -> Reply
     prompt = content_text(last.get("content"))
     if is_tool_result(last):
         return Reply(text=f"Tool result received: {prompt}")
+    schema = _json_reply_schema(body)
+    if schema is not None:
+        return Reply(text=orjson.dumps(minimal_instance(schema, _subject(prompt))).decode())
     tools = body.get("tools") or []
     name = _tool_choice_name(body.get("tool_choice"), tools)
     if name is not None:
         tool = next((t for t in tools if _tool_name(t) == name), None)
         if tool is not None:
-            args = _arguments_for(_tool_schema(tool), prompt)
+            args = minimal_instance(_tool_schema(tool), _subject(prompt))
             return Reply(tool_calls=(MockCall("call_mock_0", name, orjson.dumps(args).decode()),))
     if re.search(r"诗|poem", prompt, re.IGNORECASE):
         return Reply(text=POEM)
@@ -262,6 +278,13 @@ def choose_reply(
     prompt = content_text(user.get("content"))
     for rule in rules:
         if rule.matches(protocol, model, prompt):
-            return replace(base, **rule.fields)
+            reply = replace(base, **rule.fields)
+            forced = _forced_tool(body)
+            if forced is not None and reply.text and not reply.tool_calls:
+                # A model made to call a tool cannot answer in text: the rule's
+                # text is the call's input (how --schema is tested on Anthropic).
+                call = MockCall("call_mock_0", forced, reply.text * max(1, reply.repeat))
+                reply = replace(reply, text="", repeat=1, tool_calls=(call,))
+            return reply
     reply = default_reply(body, messages)
     return replace(base, text=reply.text, tool_calls=reply.tool_calls)

@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 
 import orjson
 
-from mintcli.errors import ProtocolError, UsageError, error_for_stream
+from mintcli.errors import ProtocolError, error_for_stream
 from mintcli.events import (
     Event,
     Finish,
@@ -15,6 +15,7 @@ from mintcli.events import (
     TextDelta,
     ToolCall,
 )
+from mintcli.protocols.anthropic_messages import convert_messages
 from mintcli.protocols.base import (
     OWNED,
     check_options,
@@ -35,6 +36,15 @@ API_VERSION = "2023-06-01"
 
 DEFAULT_MAX_TOKENS = 4096
 
+# --schema: the Messages API has no JSON-mode field mint could rely on, so the
+# schema becomes the input schema of one tool the model must call. Its input is
+# the reply: the decoder streams it as text, and the rest of mint never sees a
+# tool call.
+SCHEMA_TOOL = "structured_reply"
+SCHEMA_TOOL_DESCRIPTION = (
+    "Give your whole answer as this tool's input; it must follow the input schema."
+)
+
 _TOOL_CHOICE = {"auto": {"type": "auto"}, "none": {"type": "none"}, "required": {"type": "any"}}
 
 
@@ -46,9 +56,12 @@ class AnthropicProtocol:
     def retext(self, data: bytes, text: str) -> bytes | None:
         obj = orjson.loads(data)
         if obj.get("type") == "content_block_start":
-            obj["content_block"]["text"] = text  # the block itself must stay
+            if obj["content_block"].get("type") == "text":
+                obj["content_block"]["text"] = text  # the block itself must stay
         elif not text:
             return None
+        elif obj["delta"].get("type") == "input_json_delta":  # --schema's tool input
+            obj["delta"]["partial_json"] = text
         else:
             obj["delta"]["text"] = text
         return orjson.dumps(obj)
@@ -89,14 +102,26 @@ class AnthropicProtocol:
             body["tool_choice"] = _TOOL_CHOICE.get(
                 request.tool_choice, {"type": "tool", "name": request.tool_choice}
             )
+        if request.schema is not None:
+            body["tools"] = [
+                {
+                    "name": SCHEMA_TOOL,
+                    "description": SCHEMA_TOOL_DESCRIPTION,
+                    "input_schema": request.schema,
+                }
+            ]
+            body["tool_choice"] = {"type": "tool", "name": SCHEMA_TOOL}
         body.update(request.options)
         return body
 
-    def decoder(self) -> AnthropicDecoder:
-        return AnthropicDecoder()
+    def decoder(self, request: ChatRequest | None = None) -> AnthropicDecoder:
+        return AnthropicDecoder(_text_tool(request))
 
-    def reply_events(self, reply: dict[str, Any]) -> list[Event]:
+    def reply_events(
+        self, reply: dict[str, Any], request: ChatRequest | None = None
+    ) -> list[Event]:
         """A ``message`` object: its content blocks in order."""
+        text_tool = _text_tool(request)
         content = typed(reply, "content", list, "reply")
         if reply.get("type") != "message" or content is None:
             raise not_a_reply("message")
@@ -114,110 +139,31 @@ class AnthropicProtocol:
             elif kind == "tool_use":
                 arguments = block.get("input")
                 name = typed(block, "name", str) or ""
+                if text_tool is not None and name == text_tool:
+                    out.append(TextDelta(orjson.dumps(arguments or {}).decode()))
+                    continue
                 out.append(ToolCall(typed(block, "id", str) or "", name, arguments or {}))
         usage = typed(reply, "usage", dict)
         if usage:
             out.append(usage_event(usage, "input_tokens", "output_tokens"))
         reason = typed(reply, "stop_reason", str)
         if reason:
-            out.append(Finish(reason))
+            called = any(type(e) is ToolCall for e in out)
+            out.append(Finish(_schema_finish(reason, text_tool, called)))
         return out
 
 
-def _text_of(content: Any) -> str:
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(
-            p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text"
-        )
-    raise UsageError("message content must be a string or a list of parts")
+def _text_tool(request: ChatRequest | None) -> str | None:
+    """The tool whose input is the reply text (with --schema), if any."""
+    return SCHEMA_TOOL if request is not None and request.schema is not None else None
 
 
-def _blocks(content: Any) -> list[dict[str, Any]]:
-    """OpenAI content (string or parts) as Anthropic content blocks."""
-    if content is None:
-        return []
-    if isinstance(content, str):
-        return [{"type": "text", "text": content}] if content else []
-    if not isinstance(content, list):
-        raise UsageError("message content must be a string or a list of parts")
-    blocks: list[dict[str, Any]] = []
-    for part in content:
-        if not isinstance(part, dict):
-            raise UsageError("message content parts must be objects")
-        kind = part.get("type")
-        if kind == "text":
-            blocks.append({"type": "text", "text": part.get("text", "")})
-        elif kind == "image_url":
-            url = (part.get("image_url") or {}).get("url", "")
-            if url.startswith("data:") and ";base64," in url:
-                media, _, data = url[5:].partition(";base64,")
-                source = {"type": "base64", "media_type": media, "data": data}
-            else:
-                source = {"type": "url", "url": url}
-            blocks.append({"type": "image", "source": source})
-        else:
-            blocks.append(part)  # already an Anthropic block, pass it through
-    return blocks
-
-
-def _append(messages: list[dict[str, Any]], role: str, blocks: list[dict[str, Any]]) -> None:
-    """Add a turn, merging it into the previous one when the role repeats
-    (consecutive tool results become one user turn, as the API expects)."""
-    if messages and messages[-1]["role"] == role:
-        messages[-1]["content"].extend(blocks)
-    else:
-        messages.append({"role": role, "content": blocks})
-
-
-def convert_messages(source: list[dict[str, Any]]) -> tuple[str | None, list[dict[str, Any]]]:
-    """OpenAI-shape messages -> (system text, Anthropic messages)."""
-    system: list[str] = []
-    out: list[dict[str, Any]] = []
-    for msg in source:
-        role = msg.get("role")
-        if role in ("system", "developer"):
-            system.append(_text_of(msg.get("content")))
-        elif role == "user":
-            _append(out, "user", _blocks(msg.get("content")))
-        elif role == "assistant":
-            blocks = _blocks(msg.get("content"))
-            for call in msg.get("tool_calls") or ():
-                fn = call.get("function") or {}
-                raw = fn.get("arguments") or "{}"
-                try:
-                    args = orjson.loads(raw) if isinstance(raw, str) else raw
-                except orjson.JSONDecodeError:
-                    raise UsageError(
-                        f"tool call {call.get('id')!r} in --messages has invalid JSON arguments"
-                    ) from None
-                blocks.append(
-                    {
-                        "type": "tool_use",
-                        "id": call.get("id"),
-                        "name": fn.get("name"),
-                        "input": args,
-                    }
-                )
-            _append(out, "assistant", blocks)
-        elif role == "tool":
-            result: dict[str, Any] = {
-                "type": "tool_result",
-                "tool_use_id": msg.get("tool_call_id"),
-                "content": _text_of(msg.get("content")),
-            }
-            _append(out, "user", [result])
-        else:
-            raise UsageError(f"unknown message role {role!r}")
-    # Single text blocks read better (and log smaller) as plain strings.
-    for msg in out:
-        blocks = msg["content"]
-        if len(blocks) == 1 and blocks[0].get("type") == "text":
-            msg["content"] = blocks[0]["text"]
-    return ("\n\n".join(system) if system else None), out
+def _schema_finish(reason: str, text_tool: str | None, other_calls: bool) -> str:
+    """With --schema the forced tool is mint's, not the user's: the model
+    answering through it ended its turn (end_turn), not asked for a tool."""
+    if text_tool is not None and reason == "tool_use" and not other_calls:
+        return "end_turn"
+    return reason
 
 
 def _put_text(obj: Any, text: str) -> None:
@@ -237,12 +183,17 @@ class _Block:
 class AnthropicDecoder:
     """Events: message_start, content_block_start/delta/stop (text, thinking,
     tool_use), ping, message_delta (stop reason, output tokens), message_stop,
-    error. ``message_stop`` terminates the stream."""
+    error. ``message_stop`` terminates the stream.
 
-    def __init__(self) -> None:
+    With ``text_tool`` (--schema), a tool_use block of that name is the reply:
+    its input pieces come out as text, and no tool call is made of it."""
+
+    def __init__(self, text_tool: str | None = None) -> None:
         self.terminated = False
         self._blocks: dict[int, _Block] = {}
         self._template = TextTemplate()
+        self._text_tool = text_tool
+        self._called = False  # a tool other than text_tool was called
 
     def decode(self, event: SSEEvent) -> list[Event]:
         text = self._template.match(event.data)
@@ -257,6 +208,7 @@ class AnthropicDecoder:
         if kind == "content_block_stop":
             ended = self._blocks.pop(typed(obj, "index", int) or 0, None)
             if ended is not None and ended.kind == "tool_use":
+                self._called = True
                 arguments, problem = parse_arguments("".join(ended.parts))
                 return [ToolCall(ended.id, ended.name, arguments, problem)]
             return []
@@ -276,7 +228,7 @@ class AnthropicDecoder:
             if usage:
                 out.append(usage_event(usage, "input_tokens", "output_tokens"))
             if reason:
-                out.append(Finish(reason))
+                out.append(Finish(_schema_finish(reason, self._text_tool, self._called)))
             return out
         if kind == "message_stop":
             self.terminated = True
@@ -304,14 +256,22 @@ class AnthropicDecoder:
             block = self._blocks.get(typed(obj, "index", int) or 0)
             partial = typed(delta, "partial_json", str)
             if block is not None and partial:
+                if block.kind == "reply":
+                    return [TextDelta(partial)]
                 block.parts.append(partial)
         return []  # signature_delta, citations_delta, ...
 
     def _block_start(self, obj: dict[str, Any]) -> list[Event]:
         start = typed(obj, "content_block", dict) or {}
         btype = typed(start, "type", str) or ""
-        opened = _Block(btype, typed(start, "id", str) or "", typed(start, "name", str) or "")
+        name = typed(start, "name", str) or ""
+        if btype == "tool_use" and self._text_tool is not None and name == self._text_tool:
+            btype = "reply"  # --schema: this tool's input is the reply text
+        opened = _Block(btype, typed(start, "id", str) or "", name)
         self._blocks[typed(obj, "index", int) or 0] = opened
+        if btype == "reply":
+            whole = start.get("input")  # a server that sends the input up front
+            return [TextDelta(orjson.dumps(whole).decode())] if whole else []
         if btype == "text":
             text = typed(start, "text", str)
             return [TextDelta(text)] if text else []

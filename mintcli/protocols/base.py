@@ -45,9 +45,14 @@ class WireProtocol(Protocol):
 
     def build_body(self, request: ChatRequest) -> dict[str, Any]: ...
 
-    def decoder(self) -> StreamDecoder: ...
+    def decoder(self, request: ChatRequest | None = None) -> StreamDecoder:
+        """A decoder for the response to ``request`` (which tells, for one, whether
+        the reply text comes as a forced tool's input: --schema on Anthropic)."""
+        ...
 
-    def reply_events(self, reply: dict[str, Any]) -> list[Event]:
+    def reply_events(
+        self, reply: dict[str, Any], request: ChatRequest | None = None
+    ) -> list[Event]:
         """The events a stream would have given for a whole (non-streamed) reply."""
         ...
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, ClassVar
 
 import orjson
 
-from mintcli.errors import ProtocolError, error_for_stream
+from mintcli.errors import ProtocolError, UsageError, error_for_stream
 from mintcli.events import (
     Event,
     Finish,
@@ -31,6 +32,7 @@ from mintcli.request import ChatRequest
 from mintcli.sse import SSEEvent
 
 _DONE = b"[DONE]"
+_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 class OpenAIProtocol:
@@ -55,6 +57,7 @@ class OpenAIProtocol:
         return {"Authorization": f"Bearer {api_key}"}
 
     def build_body(self, request: ChatRequest) -> dict[str, Any]:
+        _check_parts(request.messages)
         messages = list(request.messages)
         if request.prefill is not None:
             messages.append({"role": "assistant", "content": request.prefill})
@@ -86,13 +89,27 @@ class OpenAIProtocol:
                 body["tool_choice"] = choice
             else:
                 body["tool_choice"] = {"type": "function", "function": {"name": choice}}
+        if request.schema is not None:
+            if "response_format" in request.options:
+                raise UsageError("-o response_format: with --schema mint writes this field itself")
+            title = request.schema.get("title")
+            body["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {
+                    "name": title if isinstance(title, str) and _NAME.match(title) else "reply",
+                    "strict": True,
+                    "schema": request.schema,
+                },
+            }
         body.update(request.options)
         return body
 
-    def decoder(self) -> OpenAIDecoder:
+    def decoder(self, request: ChatRequest | None = None) -> OpenAIDecoder:
         return OpenAIDecoder()
 
-    def reply_events(self, reply: dict[str, Any]) -> list[Event]:
+    def reply_events(
+        self, reply: dict[str, Any], request: ChatRequest | None = None
+    ) -> list[Event]:
         """A ``chat.completion`` object: ``choices[0].message`` holds it all."""
         choices = typed(reply, "choices", list, "reply")
         choice = choices[0] if choices else None
@@ -120,6 +137,20 @@ class OpenAIProtocol:
         if usage:
             out.append(usage_event(usage, "prompt_tokens", "completion_tokens"))
         return out
+
+
+def _check_parts(messages: list[dict[str, Any]]) -> None:
+    """Chat Completions takes a PDF only as file data, not by URL."""
+    for message in messages:
+        content = message.get("content")
+        for part in content if isinstance(content, list) else ():
+            if isinstance(part, dict) and part.get("type") == "file":
+                url = (part.get("file") or {}).get("file_url")
+                if url:
+                    raise UsageError(
+                        f"the OpenAI protocol cannot send a PDF by URL ({url}): download "
+                        "it and attach the file, or use --protocol anthropic"
+                    )
 
 
 def _put_content(obj: Any, text: str) -> None:
