@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -21,6 +21,7 @@ from mintcli.terminal import Terminal
 
 if TYPE_CHECKING:
     from mintcli.accumulate import Accumulator
+    from mintcli.conversations import Pending
     from mintcli.journal import Journal, JournalState
 
 MOCK_KEY = "mock-key"
@@ -63,16 +64,22 @@ def maybe_mock(enabled: bool) -> Iterator[str | None]:
 def run_chat(settings: ChatSettings, words: tuple[str, ...], term: Terminal) -> None:
     from mintcli.accumulate import Accumulator
     from mintcli.journal import Journal
-    from mintcli.prompt import build_request
     from mintcli.protocols import get_protocol
 
     state: JournalState | None = None
+    pending: Pending | None = None
     if settings.resume is not None:
         settings, state = _resume(settings, words)
         request = ChatRequest.from_json(state.header["request"])
+        if settings.log and state.header.get("log"):
+            from mintcli.conversations import Pending, ensure_dir
+
+            ensure_dir()
+            pending = Pending.from_json(state.header["log"])
+        shown = pending.messages if pending is not None else list(request.messages)
     else:
         # Usage errors (no prompt, a bad tool file) come before a missing key.
-        request = build_request(settings, words, term)
+        settings, request, shown, pending = _prepare(settings, words, term)
     protocol = get_protocol(settings.protocol)
     protocol.check_options(request.options)
     api_key = require_key(settings, term)
@@ -85,6 +92,11 @@ def run_chat(settings: ChatSettings, words: tuple[str, ...], term: Terminal) -> 
         if settings.dry_run:
             _show_request(url, headers, protocol.build_body(request), term)
             return
+        if settings.verbose:
+            from mintcli.attach import describe
+
+            for line in describe(request.messages):
+                term.diag(f"> {line}")
         acc = Accumulator()
         journal = None
         if state is not None:
@@ -101,9 +113,43 @@ def run_chat(settings: ChatSettings, words: tuple[str, ...], term: Terminal) -> 
                     "mock": settings.mock,
                     "format": settings.format,
                     "request": request.as_json(),
+                    "log": pending.as_json() if pending is not None else None,
                 }
             )
-        _stream(settings, request, base_url, headers, term, acc, journal, state)
+        run = Run(settings, request, shown, pending)
+        _stream(run, base_url, headers, term, acc, journal, state)
+
+
+def _prepare(
+    settings: ChatSettings, words: tuple[str, ...], term: Terminal
+) -> tuple[ChatSettings, ChatRequest, list[dict[str, Any]], Pending | None]:
+    """A new exchange: its settings (a continued conversation keeps its model and
+    protocol), request, the messages as saved, and where it will be saved."""
+    from mintcli.prompt import prepare
+
+    continued = None
+    if settings.continue_last or settings.conversation is not None:
+        from mintcli.conversations import find
+
+        if settings.continue_last and settings.conversation is not None:
+            raise UsageError("give either -c/--continue or --conversation ID, not both")
+        continued = find(settings.conversation)
+        last = continued.last
+        kept = {
+            k: last[k]
+            for k in ("model", "protocol")
+            if isinstance(last.get(k), str) and not settings.given(k)
+            and not settings.given("profile")
+        }  # fmt: skip
+        settings = replace(settings, **kept)
+    prepared = prepare(settings, words, term, continued)
+    pending = None
+    if settings.log and not settings.dry_run:
+        from mintcli.conversations import Pending, ensure_dir
+
+        ensure_dir()  # a folder mint cannot use fails now, before anything is sent
+        pending = Pending.start(continued, prepared.saved)
+    return settings, prepared.request, prepared.saved, pending
 
 
 def _resume(settings: ChatSettings, words: tuple[str, ...]) -> tuple[ChatSettings, JournalState]:
@@ -111,8 +157,12 @@ def _resume(settings: ChatSettings, words: tuple[str, ...]) -> tuple[ChatSetting
     (where the command line does not say otherwise)."""
     from mintcli.journal import find
 
-    if words or settings.messages:
-        raise UsageError("--resume continues a saved reply; it takes no prompt or --messages")
+    new_input = (settings.messages, settings.continue_last, settings.conversation)
+    if words or any(new_input) or settings.attach or settings.tool_result or settings.schema:
+        raise UsageError(
+            "--resume continues a saved reply; it takes no prompt, --messages, -c, "
+            "--conversation, -a, --tool-result or --schema"
+        )
     state = find(settings.resume or None)
     if state.locked:
         raise UsageError(f"reply {state.id} is still being written by another mint process")
@@ -129,20 +179,30 @@ def _resume(settings: ChatSettings, words: tuple[str, ...]) -> tuple[ChatSetting
 
 def _show_request(url: str, headers: dict[str, str], body: object, term: Terminal) -> None:
     """--dry-run: the request as it would be sent, key redacted."""
+    from mintcli.attach import shorten
     from mintcli.sanitize import redact_headers
 
     shown = {
         "method": "POST",
         "url": url,
         "headers": redact_headers({**headers, "Content-Type": "application/json"}),
-        "body": body,
+        "body": shorten(body),  # attachments: type, size and the first bytes only
     }
     term.write(orjson.dumps(shown, option=orjson.OPT_INDENT_2) + b"\n")
 
 
+@dataclass(frozen=True)
+class Run:
+    """What one run of mint chat streams, and where its exchange is saved."""
+
+    settings: ChatSettings
+    request: ChatRequest
+    shown: list[dict[str, Any]]  # the conversation before the reply, for --format json
+    pending: Pending | None  # saved when the reply finishes (None: --no-log)
+
+
 def _stream(
-    settings: ChatSettings,
-    request: ChatRequest,
+    run: Run,
     base_url: str,
     headers: dict[str, str],
     term: Terminal,
@@ -152,11 +212,13 @@ def _stream(
 ) -> None:
     from mintcli.protocols import get_protocol
     from mintcli.record import Recorder
+    from mintcli.request import assistant_message
     from mintcli.retry import RetryPolicy
     from mintcli.runner import ChatRun, RunConfig
     from mintcli.sinks import SINKS, RunInfo
     from mintcli.transport import Transport
 
+    settings, request, pending = run.settings, run.request, run.pending
     protocol = get_protocol(settings.protocol)
     check = None
     if request.schema is not None:
@@ -172,9 +234,10 @@ def _stream(
         info=RunInfo(
             protocol=settings.protocol,
             model=request.model,
-            messages=list(request.messages),
+            messages=run.shown,
             journal=journal.id if journal is not None else None,
             resumed=state.id if state is not None else None,
+            conversation=pending.id if pending is not None else None,
             schema=request.schema is not None,
         ),
         timeout=settings.timeout,
@@ -186,8 +249,26 @@ def _stream(
     transport = Transport(base_url, settings, verbose=verbose, recorder=recorder)
     sink = SINKS[settings.format](term, settings.reasoning)
     try:
-        ChatRun(config, transport=transport, sink=sink, term=term, journal=journal, acc=acc).run()
+        chat_run = ChatRun(
+            config, transport=transport, sink=sink, term=term, journal=journal, acc=acc
+        )
+        reply = chat_run.run()
     finally:
         transport.close()
         if recorder is not None:
             recorder.close()
+    if pending is not None:
+        exchange = {
+            "model": reply.model or request.model,
+            "protocol": settings.protocol,
+            "usage": reply.usage,
+            "finish_reason": reply.finish_reason,
+        }
+        saved = pending.save(assistant_message(reply), exchange)
+        if saved != pending.id:
+            term.warn(
+                f"conversation {pending.id} was continued elsewhere while this reply "
+                f"streamed; this exchange is saved as conversation {saved}"
+            )
+        elif settings.verbose:
+            term.note(f"saved as conversation {saved}")

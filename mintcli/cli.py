@@ -18,11 +18,13 @@ import click
 from click.core import ParameterSource
 
 from mintcli import __version__, kinds
+from mintcli.errors import exit_status_help
 from mintcli.settings import (
     OTHER,
     SECTIONS,
     ChatSettings,
     ListSettings,
+    LogRemoveSettings,
     MockSettings,
     ModelsSettings,
     Opt,
@@ -104,6 +106,15 @@ class MintGroup(click.Group):
 MintGroup.group_class = MintGroup
 
 
+class IdArgument(click.Argument):
+    """The ID of a journal or a conversation; shell completion offers the IDs
+    that ``mint _complete KINDs`` lists."""
+
+    def __init__(self, complete: str, required: bool = True) -> None:
+        super().__init__(["ident"], metavar="ID", required=required)
+        self.complete = complete
+
+
 def command(
     parent: click.Group,
     name: str,
@@ -180,8 +191,12 @@ Examples:
   git diff | mint chat "review this" -m anthropic/claude-sonnet-4-5 --protocol anthropic
   mint chat --format jsonl "hi" | jq -c 'select(.type=="text")'
   mint chat --tool weather.json "北京的天气怎么样?"
+  mint chat -c "and in Shanghai?"   # continue the latest conversation
+  mint chat -a photo.png "what is in this picture?"
+  mint chat --schema label.json "classify: $(cat mail.txt)" | jq -r .label
   mint chat --resume            # continue the last unfinished reply
-  mint chat --mock --format json "hello" | jq .usage""",
+  mint chat --mock --format json "hello" | jq .usage"""
+    + exit_status_help(),
 )
 def chat(settings: ChatSettings, term: Any, prompt: tuple[str, ...]) -> None:
     """Send PROMPT and stream the reply to stdout.
@@ -260,7 +275,7 @@ def journal_list(settings: ListSettings, term: Any) -> None:
     run_journal_list(settings.format, term)
 
 
-@command(journal, "show", None, click.Argument(["ident"], metavar="ID"))
+@command(journal, "show", None, IdArgument("journal"))
 def journal_show(settings: None, term: Any, ident: str) -> None:
     """Print the text received so far for reply ID."""
     from mintcli.commands import run_journal_show
@@ -268,7 +283,7 @@ def journal_show(settings: None, term: Any, ident: str) -> None:
     run_journal_show(ident, term)
 
 
-@command(journal, "rm", RemoveSettings, click.Argument(["ident"], metavar="ID", required=False))
+@command(journal, "rm", RemoveSettings, IdArgument("journal", required=False))
 def journal_rm(settings: RemoveSettings, term: Any, ident: str | None) -> None:
     """Remove an unfinished reply (or --all)."""
     from mintcli.commands import run_journal_rm
@@ -276,9 +291,52 @@ def journal_rm(settings: RemoveSettings, term: Any, ident: str | None) -> None:
     run_journal_rm(ident, settings.all, term)
 
 
+@cli.group(
+    "log",
+    cls=MintGroup,
+    context_settings=CONTEXT,
+    epilog="""\b
+Examples:
+  mint log list
+  mint log show                 # the latest conversation
+  mint log show ID --format json > conv.json && mint chat --messages conv.json "next"
+  mint log rm ID""",
+)
+def log_group() -> None:
+    """Saved conversations, for 'mint chat -c' and '--conversation ID'. They are
+    kept in $XDG_DATA_HOME/mint/conversations (default
+    ~/.local/share/mint/conversations) until removed; --no-log, MINT_LOG=0 or
+    log = false in the config file turns saving off."""
+
+
+@command(log_group, "list", ListSettings)
+def log_list(settings: ListSettings, term: Any) -> None:
+    """List saved conversations, the latest first: ID, time, model, first words."""
+    from mintcli.log_commands import run_log_list
+
+    run_log_list(settings.format, term)
+
+
+@command(log_group, "show", ListSettings, IdArgument("conversation", required=False))
+def log_show(settings: ListSettings, term: Any, ident: str | None) -> None:
+    """Print conversation ID (default: the latest). --format json prints its
+    messages as --messages reads them."""
+    from mintcli.log_commands import run_log_show
+
+    run_log_show(ident, settings.format, term)
+
+
+@command(log_group, "rm", LogRemoveSettings, IdArgument("conversation", required=False))
+def log_rm(settings: LogRemoveSettings, term: Any, ident: str | None) -> None:
+    """Remove a saved conversation (or --all)."""
+    from mintcli.log_commands import run_log_rm
+
+    run_log_rm(ident, settings.all, term)
+
+
 @command(cli, "_complete", None, click.Argument(["what"]), hidden=True)
 def complete_values(settings: None, term: Any, what: str) -> None:
-    """Values for shell completion: models, profiles, journals (hidden)."""
+    """Values for shell completion: models, profiles, journals, conversations (hidden)."""
     from mintcli.commands import run_complete
 
     run_complete(what, term)

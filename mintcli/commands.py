@@ -109,7 +109,7 @@ def run_journal_rm(ident: str | None, all_: bool, term: Terminal) -> None:
 
 def run_complete(what: str, term: Terminal) -> None:
     """Candidates for shell completion, one per line; nothing when unknown."""
-    from mintcli import config, journal
+    from mintcli import config, conversations, journal
 
     if what == "models":
         names = config.configured("model", "models")
@@ -118,6 +118,8 @@ def run_complete(what: str, term: Terminal) -> None:
         names = config.profile_names()
     elif what == "journals":
         names = [s.id for s in journal.unfinished()]
+    elif what == "conversations":
+        names = [c.id for c in conversations.all_conversations()]
     else:
         names = []
     term.write("".join(f"{n}\n" for n in dict.fromkeys(names)).encode())

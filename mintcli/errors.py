@@ -56,6 +56,12 @@ _MEANINGS = {
 }
 
 
+def exit_status_help() -> str:
+    """The exit codes as a section of ``--help`` (click's \\b keeps the rows as they are)."""
+    rows = "".join(f"\n  {int(code):<4}{code.meaning}" for code in ExitCode)
+    return f"\n\n\b\nExit status:{rows}"
+
+
 class MintError(Exception):
     """Base of every error mint reports to the user."""
 

@@ -1,8 +1,10 @@
 """Where mint keeps files, and making its private directories safely.
 
 State (journals) goes under ``$XDG_STATE_HOME/mint`` (default
-``~/.local/state/mint``), caches under ``$XDG_CACHE_HOME/mint`` (default
-``~/.cache/mint``). mint's directories are 0700 and its files 0600.
+``~/.local/state/mint``), data (saved conversations) under
+``$XDG_DATA_HOME/mint`` (default ``~/.local/share/mint``), caches under
+``$XDG_CACHE_HOME/mint`` (default ``~/.cache/mint``). mint's directories are
+0700 and its files 0600.
 """
 
 from __future__ import annotations
@@ -21,6 +23,10 @@ def _xdg(variable: str, *fallback: str) -> Path:
 
 def state_dir() -> Path:
     return _xdg("XDG_STATE_HOME", ".local", "state")
+
+
+def data_dir() -> Path:
+    return _xdg("XDG_DATA_HOME", ".local", "share")
 
 
 def cache_dir() -> Path:

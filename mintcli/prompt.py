@@ -27,6 +27,7 @@ from mintcli.kinds import not_utf8
 from mintcli.request import ChatRequest, parse_options
 
 if TYPE_CHECKING:
+    from mintcli.conversations import Conversation
     from mintcli.settings import ChatSettings
     from mintcli.terminal import Terminal
 
@@ -121,63 +122,106 @@ def load_messages(data: bytes, source: str) -> list[dict[str, Any]]:
 
 
 def build_messages(
-    history: list[dict[str, Any]], system: str | None, prompt: str | None
+    history: list[dict[str, Any]], system: str | None, user: dict[str, Any] | None
 ) -> list[dict[str, Any]]:
-    """``--system`` replaces any system message of the history; the prompt, if
-    any, becomes the last user message."""
+    """``--system`` replaces any system message of the history; the new user
+    message, if any, comes last."""
     messages = [
         m for m in history if system is None or m.get("role") not in ("system", "developer")
     ]
     if system is not None:
         messages.insert(0, {"role": "system", "content": system})
-    if prompt is not None:
-        messages.append({"role": "user", "content": prompt})
+    if user is not None:
+        messages.append(user)
     return messages
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A request, and the conversation up to its reply as a conversation saves
+    it (attachments from files by reference; see attach.py)."""
+
+    request: ChatRequest
+    saved: list[dict[str, Any]]
+
+
 def build_request(settings: ChatSettings, words: tuple[str, ...], term: Terminal) -> ChatRequest:
+    return prepare(settings, words, term).request
+
+
+def _history(
+    settings: ChatSettings, continued: Conversation | None, term: Terminal
+) -> tuple[list[dict[str, Any]], str]:
+    """The earlier messages (a saved conversation's, or --messages) and where they are from."""
+    if continued is not None:
+        if settings.messages is not None:
+            raise UsageError("--messages cannot be combined with -c or --conversation")
+        return continued.messages, f"conversation {continued.id}"
+    source = settings.messages
+    if source is None:
+        return [], ""
+    if source == "-":
+        data, where = term.stdin.read(), "stdin"
+    else:
+        try:
+            data, where = Path(source).expanduser().read_bytes(), source
+        except OSError as exc:
+            raise UsageError(f"--messages {source}: {exc.strerror or exc}") from None
+    return load_messages(data, where), f"--messages {where}"
+
+
+def prepare(
+    settings: ChatSettings,
+    words: tuple[str, ...],
+    term: Terminal,
+    continued: Conversation | None = None,
+) -> Prepared:
+    """The request for the prompt (argv, stdin), the earlier messages (a
+    continued conversation or --messages), tool results and attachments."""
+    from mintcli.attach import resolve_messages
     from mintcli.tools import check_tool_choice, load_tools
+    from mintcli.turns import load_attachments, stdin_reader, tool_messages, user_message
 
     tools = load_tools(settings.tool, settings.tools)
     tool_choice = check_tool_choice(settings.tool_choice, tools)
-    stdin = StdinFacts(term.stdin, term.stdin_isatty)
-    history: list[dict[str, Any]] = []
-    messages_src = settings.messages
-    use_stdin = not settings.no_stdin
-    if messages_src is not None:
-        if messages_src == "-":
-            if settings.no_stdin:
-                raise UsageError("--messages - reads stdin, but --no-stdin was given")
-            data, source = term.stdin.read(), "stdin"
-            use_stdin = False
-        else:
-            try:
-                data, source = Path(messages_src).expanduser().read_bytes(), messages_src
-            except OSError as exc:
-                raise UsageError(f"--messages {messages_src}: {exc.strerror or exc}") from None
-        history = load_messages(data, source)
     if any(not_utf8(w) for w in words):
         raise UsageError("the prompt is not valid UTF-8 text")
-    if "-" in words and messages_src == "-":
-        raise UsageError("stdin cannot be both --messages - and the '-' prompt word")
+    reader = stdin_reader(settings, words)
+    history, where = _history(settings, continued, term)
+    attachments = load_attachments(settings, words, term)
+    results = tool_messages(settings.tool_result, history, term)
+    # stdin is the prompt's unless an option reads it, or tool results are the new turn
+    use_stdin = not settings.no_stdin and reader in (None, "the '-' prompt word")
+    if results and not words:
+        use_stdin = False
     prompt = assemble_prompt(
         words,
-        stdin,
+        StdinFacts(term.stdin, term.stdin_isatty),
         use_stdin=use_stdin,
         stdin_timeout=settings.stdin_timeout,
         warn=term.warn,
     )
+    if prompt is None and (attachments or (continued is not None and not results)):
+        raise UsageError(
+            "no prompt: give it as arguments or on stdin"
+            + (" (-a attaches files to a prompt)" if attachments else ""),
+            usage="Usage: mint chat [OPTIONS] [PROMPT]...",
+        )
     if prompt is None and not history:
         raise UsageError(
             "no prompt: give it as arguments, on stdin, or with --messages",
             usage="Usage: mint chat [OPTIONS] [PROMPT]...",
         )
-    messages = build_messages(history, settings.system, prompt)
-    if not any(m.get("role") != "system" for m in messages):
+    new = [*history, *results]
+    saved_user = user_message(prompt, attachments, saved=True) if prompt is not None else None
+    wire_user = user_message(prompt, attachments, saved=False) if prompt is not None else None
+    saved = build_messages(new, settings.system, saved_user)
+    wire = build_messages(resolve_messages(history, where) + results, settings.system, wire_user)
+    if not any(m.get("role") != "system" for m in wire):
         raise UsageError("--messages holds no user message and no prompt was given")
     request = ChatRequest(
         model=settings.model,
-        messages=messages,
+        messages=wire,
         max_tokens=settings.max_tokens,
         temperature=settings.temperature,
         tools=tools,
@@ -188,4 +232,4 @@ def build_request(settings: ChatSettings, words: tuple[str, ...], term: Terminal
         from mintcli.schema import load_schema, with_schema
 
         request = with_schema(request, load_schema(settings.schema))
-    return request
+    return Prepared(request, saved)

@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from mintcli.accumulate import Accumulator
+from mintcli.accumulate import Accumulator, Reply
 from mintcli.continuation import Filter, Plan, plan_next
 from mintcli.errors import MintError, TruncatedStream
 from mintcli.events import Event, Finish, MessageStart, ReasoningDelta, TextDelta, ToolCall
@@ -123,15 +123,15 @@ class ChatRun:
         self._expect_continuation = False  # a Last-Event-ID attempt is under way
 
     # -- the run -------------------------------------------------------------------
-    def run(self) -> None:
-        """Stream the reply to the sink. A failure is raised after the sink has
-        written what it owes and the journal has been kept or dropped."""
+    def run(self) -> Reply:
+        """Stream the reply to the sink, and return it. A failure is raised after
+        the sink has written what it owes and the journal has been kept or dropped."""
         try:
             with signals_as_errors(), deadline(self.config.timeout):
                 self.sink.start(self.config.info)
                 self.sink.flush()
                 self._attempts()
-                self._finish(None, self._check())
+                return self._finish(None, self._check())
         except MintError as error:
             self._finish(error)
             raise
@@ -312,7 +312,7 @@ class ChatRun:
             return None
         return self.config.check(self.acc.text.getvalue(), self.acc.finish_reason)
 
-    def _finish(self, error: MintError | None, parsed: Any = None) -> None:
+    def _finish(self, error: MintError | None, parsed: Any = None) -> Reply:
         if error is not None:
             error.message = self.term.secrets.redact(error.message)
         reply = self.acc.reply()
@@ -342,3 +342,4 @@ class ChatRun:
             error.notes.append(
                 f"the reply is unfinished; continue it with: mint chat --resume {journal.id}"
             )
+        return reply

@@ -20,6 +20,7 @@ from mintcli.kinds import Kind
 
 # Help sections, in the order --help shows them.
 INPUT = "Input"
+CONVERSATIONS = "Conversations"
 REQUEST = "Request"
 TOOLS = "Tools"
 OUTPUT = "Output"
@@ -29,7 +30,10 @@ CONNECTION = "Connection"
 SERVER = "Server"
 FAULTS = "Faults"
 OTHER = "Other"
-SECTIONS = (INPUT, REQUEST, TOOLS, OUTPUT, RETRIES, JOURNAL, CONNECTION, SERVER, FAULTS, OTHER)
+SECTIONS = (
+    INPUT, CONVERSATIONS, REQUEST, TOOLS, OUTPUT, RETRIES, JOURNAL,
+    CONNECTION, SERVER, FAULTS, OTHER,
+)  # fmt: skip
 
 PROTOCOLS = ("openai", "anthropic")
 FORMATS = ("text", "raw", "jsonl", "json")
@@ -150,6 +154,26 @@ class ChatSettings(Common):
     stdin_timeout: float = setting(
         1.0, "--stdin-timeout", kind=kinds.Number(0.0), metavar="SECONDS", section=INPUT,
         help="With a prompt in argv, how long to wait for stdin to send anything.")
+    attach: tuple[str, ...] = arg(
+        (), "-a", "--attach", kind=kinds.MANY, metavar="FILE|URL|-", complete="file",
+        section=INPUT,
+        help="Attach an image (PNG, JPEG, GIF, WebP) or a PDF, recognised by its content, "
+        "at most 20 MiB; a URL is sent as a URL; '-' reads it from stdin. Repeatable.")
+    continue_last: bool = flag(
+        "-c", "--continue", section=CONVERSATIONS,
+        help="Continue the latest saved conversation (see 'mint log list').")
+    conversation: str | None = arg(
+        None, "--conversation", metavar="ID", complete="conversation", section=CONVERSATIONS,
+        help="Continue the saved conversation ID.")
+    tool_result: tuple[str, ...] = arg(
+        (), "--tool-result", kind=kinds.MANY, metavar="CALL_ID=JSON|@FILE",
+        section=CONVERSATIONS,
+        help="With -c or --conversation: the result of one of the tool calls the last reply "
+        "made, sent as given (@FILE reads a file, @- stdin). One for each call.")
+    log: bool = setting(
+        True, "--log", kind=kinds.BOOLEAN, off_flag="--no-log", section=CONVERSATIONS,
+        help="Save the exchange as a conversation, in $XDG_DATA_HOME/mint/conversations "
+        "(default ~/.local/share/mint/conversations).")
     model: str = setting(
         DEFAULT_MODEL, "-m", "--model", metavar="MODEL", complete="model", section=REQUEST,
         help="Model name.")
@@ -285,11 +309,18 @@ class RemoveSettings:
     all: bool = flag(
         "--all", section=OTHER,
         help="Remove every unfinished reply.")
+
+
+@dataclass(frozen=True)
+class LogRemoveSettings:
+    all: bool = flag(
+        "--all", section=OTHER,
+        help="Remove every saved conversation.")
 # fmt: on
 
 
 # Every settings class a command uses; the config file may set any config field of these.
-ALL = (ChatSettings, ModelsSettings, MockSettings, ListSettings, RemoveSettings)
+ALL = (ChatSettings, ModelsSettings, MockSettings, ListSettings, RemoveSettings, LogRemoveSettings)
 
 
 def config_rows() -> dict[str, Opt]:

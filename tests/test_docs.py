@@ -275,3 +275,11 @@ def test_every_option_in_the_table_reaches_help_man_completions_and_config(
                 got = getattr(loaded, f.name)
                 assert got == (tuple(value) if isinstance(value, list) else value), f.name
     assert used == set(ALL)
+
+
+def test_exit_codes_listed_in_chat_help(env: dict[str, str]) -> None:
+    r = subprocess.run([*MINT, "chat", "--help"], capture_output=True, timeout=30, env=env)
+    assert r.returncode == 0, r.stderr
+    status = " ".join(r.stdout.decode().split("Exit status:")[1].split())
+    for code in ExitCode:
+        assert f"{int(code)} {' '.join(code.meaning.split())}" in status

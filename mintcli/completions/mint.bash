@@ -14,11 +14,15 @@ _mint() {
             ":chat") cmdpath="chat" ;;
             ":completion") cmdpath="completion" ;;
             ":journal") cmdpath="journal" ;;
+            ":log") cmdpath="log" ;;
             ":mock") cmdpath="mock" ;;
             ":models") cmdpath="models" ;;
             "journal:list") cmdpath="journal list" ;;
             "journal:rm") cmdpath="journal rm" ;;
             "journal:show") cmdpath="journal show" ;;
+            "log:list") cmdpath="log list" ;;
+            "log:rm") cmdpath="log rm" ;;
+            "log:show") cmdpath="log show" ;;
         esac
     done
     case "$cmdpath:$prev" in
@@ -31,6 +35,9 @@ _mint() {
         "chat:--idle-timeout") COMPREPLY=(); return ;;
         "chat:--messages") compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return ;;
         "chat:--stdin-timeout") COMPREPLY=(); return ;;
+        "chat:-a"|"chat:--attach") compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        "chat:--conversation") COMPREPLY=($(compgen -W "$(mint _complete conversations 2>/dev/null)" -- "$cur")); return ;;
+        "chat:--tool-result") COMPREPLY=(); return ;;
         "chat:-m"|"chat:--model") COMPREPLY=($(compgen -W "$(mint _complete models 2>/dev/null)" -- "$cur")); return ;;
         "chat:-s"|"chat:--system") COMPREPLY=(); return ;;
         "chat:--max-tokens") COMPREPLY=(); return ;;
@@ -48,6 +55,8 @@ _mint() {
         "chat:--record") compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return ;;
         "chat:--resume") COMPREPLY=($(compgen -W "$(mint _complete journals 2>/dev/null)" -- "$cur")); return ;;
         "journal list:-f"|"journal list:--format") COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
+        "log list:-f"|"log list:--format") COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
+        "log show:-f"|"log show:--format") COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
         "mock:--host") COMPREPLY=(); return ;;
         "mock:--port") COMPREPLY=(); return ;;
         "mock:--script") compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return ;;
@@ -69,23 +78,30 @@ _mint() {
     if [[ "$cur" == -* ]]; then
         case "$cmdpath" in
             "") COMPREPLY=($(compgen -W "-V --version -h --help" -- "$cur")) ;;
-            "chat") COMPREPLY=($(compgen -W "--protocol --base-url --api-key --profile --mock --ca-cert --connect-timeout --idle-timeout --retry-connrefused -v --verbose --debug --messages --no-stdin --stdin-timeout -m --model -s --system --max-tokens --temperature --schema -o --option --tool --tools --tool-choice -f --format --no-reasoning --reasoning --no-stats --stats --escape --no-escape --dry-run --max-retries --retry-base --retry-max --timeout --record --resume --journal --no-journal -h --help" -- "$cur")) ;;
+            "chat") COMPREPLY=($(compgen -W "--protocol --base-url --api-key --profile --mock --ca-cert --connect-timeout --idle-timeout --retry-connrefused -v --verbose --debug --messages --no-stdin --stdin-timeout -a --attach -c --continue --conversation --tool-result --log --no-log -m --model -s --system --max-tokens --temperature --schema -o --option --tool --tools --tool-choice -f --format --no-reasoning --reasoning --no-stats --stats --escape --no-escape --dry-run --max-retries --retry-base --retry-max --timeout --record --resume --journal --no-journal -h --help" -- "$cur")) ;;
             "completion") COMPREPLY=($(compgen -W "-h --help" -- "$cur")) ;;
             "journal") COMPREPLY=($(compgen -W "-h --help" -- "$cur")) ;;
             "journal list") COMPREPLY=($(compgen -W "-f --format -h --help" -- "$cur")) ;;
             "journal rm") COMPREPLY=($(compgen -W "--all -h --help" -- "$cur")) ;;
             "journal show") COMPREPLY=($(compgen -W "-h --help" -- "$cur")) ;;
+            "log") COMPREPLY=($(compgen -W "-h --help" -- "$cur")) ;;
+            "log list") COMPREPLY=($(compgen -W "-f --format -h --help" -- "$cur")) ;;
+            "log rm") COMPREPLY=($(compgen -W "--all -h --help" -- "$cur")) ;;
+            "log show") COMPREPLY=($(compgen -W "-f --format -h --help" -- "$cur")) ;;
             "mock") COMPREPLY=($(compgen -W "--host --port --script --log --piece-chars --delay --first-byte-delay --replay --pace --fault --ids --no-ids --ignore-last-event-id --debug -h --help" -- "$cur")) ;;
             "models") COMPREPLY=($(compgen -W "--protocol --base-url --api-key --profile --mock --ca-cert --connect-timeout --idle-timeout --retry-connrefused -v --verbose --debug -f --format -h --help" -- "$cur")) ;;
         esac
         return
     fi
     case "$cmdpath" in
-        "") COMPREPLY=($(compgen -W "chat completion journal mock models" -- "$cur")); return ;;
+        "") COMPREPLY=($(compgen -W "chat completion journal log mock models" -- "$cur")); return ;;
         "completion") COMPREPLY=($(compgen -W "bash zsh fish" -- "$cur")); return ;;
         "journal") COMPREPLY=($(compgen -W "list rm show" -- "$cur")); return ;;
         "journal rm") COMPREPLY=($(compgen -W "$(mint _complete journals 2>/dev/null)" -- "$cur")); return ;;
         "journal show") COMPREPLY=($(compgen -W "$(mint _complete journals 2>/dev/null)" -- "$cur")); return ;;
+        "log") COMPREPLY=($(compgen -W "list rm show" -- "$cur")); return ;;
+        "log rm") COMPREPLY=($(compgen -W "$(mint _complete conversations 2>/dev/null)" -- "$cur")); return ;;
+        "log show") COMPREPLY=($(compgen -W "$(mint _complete conversations 2>/dev/null)" -- "$cur")); return ;;
     esac
 }
 complete -F _mint mint
