@@ -206,20 +206,25 @@ def _brief(payload: str) -> str:
     return f"{payload[:_HEAD]}… [{size:,} bytes as {len(payload):,} base64 characters]"
 
 
+def part_url(part: Any) -> str | None:
+    """The data URL or URL of an attachment part (image_url or file), else None."""
+    if not isinstance(part, dict):
+        return None
+    if part.get("type") == "image_url":
+        return str((part.get("image_url") or {}).get("url", ""))
+    if part.get("type") == "file":
+        file = part.get("file") or {}
+        return str(file.get("file_data") or file.get("file_url") or "")
+    return None
+
+
 def describe(messages: list[dict[str, Any]]) -> list[str]:
     """One line per attachment in the messages, for -v."""
     lines = []
     for message in messages:
         content = message.get("content")
         for part in content if isinstance(content, list) else ():
-            if not isinstance(part, dict):
-                continue
-            if part.get("type") == "image_url":
-                url = str((part.get("image_url") or {}).get("url", ""))
-            elif part.get("type") == "file":
-                file = part.get("file") or {}
-                url = str(file.get("file_data") or file.get("file_url") or "")
-            else:
-                continue
-            lines.append("attachment: " + (shorten(url) if url.startswith("data:") else url))
+            url = part_url(part)
+            if url is not None:
+                lines.append("attachment: " + (shorten(url) if url.startswith("data:") else url))
     return lines

@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 
+from mintcli.attach import REFERENCE, part_url
 from mintcli.conversations import Conversation, all_conversations, find, remove, text_of
 from mintcli.errors import UsageError
 from mintcli.terminal import Terminal
@@ -80,20 +81,13 @@ def transcript(conversation: Conversation) -> str:
 
 
 def _attachment_note(part: Any) -> str | None:
-    if not isinstance(part, dict):
-        return None
-    kind = part.get("type")
-    if kind == "attachment":
-        ref = part.get("attachment") or {}
+    if isinstance(part, dict) and part.get("type") == REFERENCE:
+        ref = part.get(REFERENCE) or {}
         size = ref.get("size")
         bytes_ = f", {size:,} bytes" if isinstance(size, int) else ""
         return f"[attachment: {ref.get('path')} ({ref.get('media_type')}{bytes_})]"
-    if kind == "image_url":
-        url = str((part.get("image_url") or {}).get("url", ""))
-    elif kind == "file":
-        file = part.get("file") or {}
-        url = str(file.get("file_data") or file.get("file_url") or "")
-    else:
+    url = part_url(part)
+    if url is None:
         return None
     if url.startswith("data:"):
         return f"[attachment: {url[5:].partition(';')[0]}, inline]"

@@ -197,6 +197,10 @@ def test_conversation_keeps_attachments_by_reference(
     (conv,) = (Path(env["XDG_DATA_HOME"]) / "mint" / "conversations").glob("*.json")
     assert json.loads(conv.read_text())["messages"][0]["content"][0] == reference
     assert b64(PNG)[:40] not in conv.read_text()
+    transcript = run_mint(["log", "show"], env).stdout.decode()
+    assert transcript.startswith(
+        f"user:\n[attachment: {pic.resolve()} (image/png, 1,032 bytes)]\nlook\n"
+    )
     # continuing reads the file again
     assert chat(server, env, "-c", "--protocol", "anthropic", "again").returncode == 0
     first = logged(log)[1]["messages"][0]["content"][0]
