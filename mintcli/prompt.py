@@ -189,7 +189,7 @@ def prepare(
     reader = stdin_reader(settings, words)
     history, where = _history(settings, continued, term)
     attachments = load_attachments(settings, words, term)
-    results = tool_messages(settings.tool_result, history, term)
+    results = tool_messages(settings.tool_result, history, term, continued is not None)
     # stdin is the prompt's unless an option reads it, or tool results are the new turn
     use_stdin = not settings.no_stdin and reader in (None, "the '-' prompt word")
     if results and not words:

@@ -53,15 +53,22 @@ def user_message(prompt: str, attachments: list[Attachment], saved: bool) -> dic
 
 
 def tool_messages(
-    values: tuple[str, ...], history: list[dict[str, Any]], term: Terminal
+    values: tuple[str, ...], history: list[dict[str, Any]], term: Terminal, continued: bool
 ) -> list[dict[str, Any]]:
     """``--tool-result CALL_ID=VALUE`` as tool messages, one for each call the
-    last reply of the history made, in the order it made them."""
-    if not values:
-        return []
+    last reply of the history made, in the order it made them. A continued
+    conversation whose last reply made calls needs their results (both APIs
+    refuse a request that leaves a call unanswered)."""
     last = history[-1] if history else {}
     calls = last.get("tool_calls") if last.get("role") == "assistant" else None
     ids = [str(c.get("id")) for c in calls or () if isinstance(c, dict)]
+    if not values:
+        if continued and ids:
+            raise UsageError(
+                f"the last reply made tool calls ({', '.join(ids)}): send their results "
+                "with --tool-result CALL_ID=RESULT, one for each"
+            )
+        return []
     if not ids:
         raise UsageError(
             "--tool-result: the last reply of the conversation made no tool call "

@@ -206,6 +206,7 @@ def test_tool_results_must_answer_the_last_calls(
         ),
         (["--tool-result", "a=1", "--tool-result", "a=2"], "--tool-result a is given twice"),
         (["--tool-result", "nonsense"], "expects CALL_ID=JSON or CALL_ID=@FILE"),
+        (["more words"], "the last reply made tool calls (a, b): send their results"),
         (
             ["--tool-result", "a=@missing.json", "--tool-result", "b=2"],
             "missing.json: No such file",
@@ -223,7 +224,7 @@ def test_tool_results_must_answer_the_last_calls(
     sent = posts(server)[-1]["body"]["messages"][-2:]
     assert [(m["tool_call_id"], m["content"]) for m in sent] == [("a", "one"), ("b", "2")]
     # after a reply without calls there is nothing to answer
-    assert chat(server, env, "-c", "thanks").stdout == b"Mock reply to: thanks\n"
+    assert chat(server, env, "hello").stdout == b"Mock reply to: hello\n"
     r = chat(server, env, "-c", "--tool-result", "a=1")
     assert r.returncode == 2 and "made no tool call" in r.stderr.decode()
 
