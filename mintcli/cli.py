@@ -96,7 +96,7 @@ class MintGroup(click.Group):
     ) -> tuple[str | None, click.Command | None, list[str]]:
         if args and not args[0].startswith("-") and self.get_command(ctx, args[0]) is None:
             words = " ".join(args)
-            hint = f' To send a prompt: mint chat "{words}"' if self.name == "mint" else ""
+            hint = f' To send a prompt: mint chat "{words}"' if ctx.parent is None else ""
             ctx.fail(f"No such command {args[0]!r}.{hint}")
         return super().resolve_command(ctx, args)
 

@@ -12,7 +12,8 @@ Script rules (``--script FILE``, a JSON array or one JSON object per line):
   finish_reason:    override (default stop/end_turn, tool_calls/tool_use with calls)
   usage:            {"input_tokens", "output_tokens"} override
   piece_chars, delay, first_byte_delay, repeat (the text repeated N times),
-  ids (send SSE ids), honor_last_event_id, fault (a fault spec, see faults.py)
+  ids (send SSE ids), honor_last_event_id, fault (a fault spec, see faults.py),
+  stream (false: answer even a stream request with one JSON body, as some gateways do)
 The first matching rule wins; without one the default reply is used.
 """
 
@@ -55,6 +56,8 @@ class Reply:
     repeat: int = 1
     ids: bool = True
     honor_last_event_id: bool = True
+    stream: bool = True  # False: answer a stream request with one JSON body
+
     fault: Fault | None = None
 
 
@@ -84,6 +87,7 @@ _REPLY_KEYS: dict[str, type | tuple[type, ...]] = {
     "repeat": int,
     "ids": bool,
     "honor_last_event_id": bool,
+    "stream": bool,
 }
 
 
