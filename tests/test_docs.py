@@ -275,3 +275,13 @@ def test_every_option_in_the_table_reaches_help_man_completions_and_config(
                 got = getattr(loaded, f.name)
                 assert got == (tuple(value) if isinstance(value, list) else value), f.name
     assert used == set(ALL)
+
+
+def test_readme_names_every_variable_and_config_key() -> None:
+    from mintcli.settings import env_rows
+
+    readme = (ROOT / "README.md").read_text()
+    for name in env_rows():
+        assert f"`{name}`" in readme, f"{name} is not in the README"
+    for name in ("MINT_CONFIG", "MINT_PROFILE", "NO_COLOR", "XDG_CONFIG_HOME", "XDG_STATE_HOME"):
+        assert name in readme
