@@ -235,7 +235,7 @@ def test_every_option_in_the_table_reaches_help_man_completions_and_config(
     """One table (mintcli/settings.py) is the source of truth: each of its rows is
     a flag in --help, the man page and all three completions, and, when it may
     be, a config key and a MINT_* variable."""
-    from mintcli.cli import MintCommand
+    from mintcli.clicktable import MintCommand
     from mintcli.config import resolve
     from mintcli.settings import ALL, env_name, table
 
