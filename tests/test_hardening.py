@@ -365,3 +365,13 @@ def test_jsonl_error_and_journal_carry_no_key(make_mock: Any, env: dict[str, str
     assert "[redacted]" in jsonl(r.stdout)[-1]["message"]
     for journal in _journals(env).glob("*.jsonl"):
         assert SECRET not in journal.read_text()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a directory to another user needs root")
+def test_a_state_directory_of_another_user_is_refused(make_mock: Any, env: dict[str, str]) -> None:
+    mine = Path(env["XDG_STATE_HOME"]) / "mint"
+    mine.mkdir(parents=True, mode=0o755)
+    os.chown(mine, 65534, 65534)
+    err = clean_error(run_mint(["chat", "hi"], mock_env(env, make_mock())), 3)
+    assert "belongs to another user" in err
+    assert (mine.stat().st_mode & 0o777) == 0o755
