@@ -9,6 +9,7 @@ gives a :class:`Reply`, which is what the sinks print.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, BinaryIO
 
 from mintcli.events import Event, Finish, MessageStart, ReasoningDelta, TextDelta, ToolCall, Usage
@@ -95,18 +96,26 @@ class UsageTotals:
         return {"input_tokens": self.input_tokens, "output_tokens": self.output_tokens}
 
 
-@dataclass(frozen=True)
 class Reply:
-    """The reply as received: what ``--format json`` prints and jsonl's end events carry."""
+    """The reply as received: what ``--format json`` prints and jsonl's end
+    events carry. The text is only put together when asked for (a long reply's
+    text lives in a temporary file, and the text format never needs it whole)."""
 
-    text: str
-    reasoning: str | None
-    tool_calls: tuple[ToolCall, ...]
-    finish_reason: str | None
-    usage: dict[str, Any] | None
-    model: str | None
-    # With --schema: the reply's text parsed, once it passed the check.
-    parsed: Any = None
+    def __init__(self, acc: Accumulator) -> None:
+        self._acc = acc
+        self.tool_calls = tuple(acc.tool_calls)
+        self.finish_reason = acc.finish_reason
+        self.usage = acc.current_usage()
+        self.model = acc.model
+        self.parsed: Any = None  # with --schema: the text parsed, once it passed the check
+
+    @cached_property
+    def text(self) -> str:
+        return self._acc.text.getvalue()
+
+    @cached_property
+    def reasoning(self) -> str | None:
+        return self._acc.reasoning.getvalue() or None
 
 
 class Accumulator:
@@ -157,11 +166,4 @@ class Accumulator:
         return total.as_dict()
 
     def reply(self) -> Reply:
-        return Reply(
-            text=self.text.getvalue(),
-            reasoning=self.reasoning.getvalue() or None,
-            tool_calls=tuple(self.tool_calls),
-            finish_reason=self.finish_reason,
-            usage=self.current_usage(),
-            model=self.model,
-        )
+        return Reply(self)

@@ -92,9 +92,19 @@ def _system_route(url: str, scheme: str) -> Route:
     return Route(value if "://" in value else f"http://{value}", "the system proxy settings")
 
 
-def check_socks(way: Route) -> None:
-    """A SOCKS proxy needs httpx's optional SOCKS support (the socksio package)."""
-    if way.proxy and way.proxy.lower().startswith("socks"):
+def check_route(url: str, way: Route) -> None:
+    """What the HTTP stack cannot do, as a configuration error before anything is
+    sent: a SOCKS proxy needs httpx's optional SOCKS support (socksio); an IPv6
+    address in the base URL cannot go through an HTTP proxy (httpx writes the
+    request line without the brackets, which proxies reject or misread)."""
+    if not way.proxy:
+        return
+    if ":" in (urlsplit(url).hostname or "") and way.proxy.lower().startswith("http"):
+        raise ConfigError(
+            f"the base URL {url} has an IPv6 address, which cannot go through the HTTP "
+            f"proxy {way.proxy} (set by {way.source}); add it to NO_PROXY to connect directly"
+        )
+    if way.proxy.lower().startswith("socks"):
         from importlib.util import find_spec
 
         if find_spec("socksio") is None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -317,7 +317,7 @@ class ChatRun:
             error.message = self.term.secrets.redact(error.message)
         reply = self.acc.reply()
         if parsed is not None:
-            reply = replace(reply, parsed=parsed)
+            reply.parsed = parsed
         summary = {"attempts": self.attempts, "resumed": self.resumed}
         if error is None:
             self.sink.done(reply, summary)

@@ -25,7 +25,7 @@ from mintcli.errors import (
     ServerError,
     error_for_status,
 )
-from mintcli.network import Route, check_socks, route, tls_context, trust
+from mintcli.network import Route, check_route, route, tls_context, trust
 from mintcli.protocols import error_message
 from mintcli.record import Recorder
 from mintcli.sanitize import redact_headers
@@ -108,7 +108,7 @@ class Transport:
         self._verbose = verbose
         self.recorder = recorder
         self.route: Route = route(base_url)
-        check_socks(self.route)
+        check_route(base_url, self.route)
         certs = trust(settings.ca_cert, settings.source("ca_cert"))
         self._client = httpx.Client(
             verify=tls_context(base_url, self.route, certs),

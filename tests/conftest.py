@@ -88,7 +88,7 @@ def run_mint(
     timeout: float = 30,
     **kwargs: Any,
 ) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(
+    r = subprocess.run(
         [*MINT, *args],
         env=env,
         input=input,
@@ -97,6 +97,14 @@ def run_mint(
         timeout=timeout,
         **kwargs,
     )
+    never_internal(r.stderr)
+    return r
+
+
+def never_internal(stderr: bytes) -> None:
+    """Whatever a test does to mint, a user or a server can never cause an
+    internal error or a traceback: every mint run in the suite is checked."""
+    assert b"internal error" not in stderr and b"Traceback" not in stderr, stderr.decode()
 
 
 # -- reading a child's pipe or terminal, never forever --------------------------------
@@ -143,7 +151,9 @@ def read_until(
 def finish(proc: subprocess.Popen[bytes], *, timeout: float = 20) -> tuple[bytes, bytes]:
     """communicate() with a deadline: on overrun kill the child and fail, showing its output."""
     try:
-        return proc.communicate(timeout=timeout)
+        out, err = proc.communicate(timeout=timeout)
+        never_internal(err or b"")
+        return out, err
     except subprocess.TimeoutExpired:
         proc.kill()
         out, err = proc.communicate()

@@ -235,7 +235,7 @@ def test_every_option_in_the_table_reaches_help_man_completions_and_config(
     """One table (mintcli/settings.py) is the source of truth: each of its rows is
     a flag in --help, the man page and all three completions, and, when it may
     be, a config key and a MINT_* variable."""
-    from mintcli.cli import MintCommand
+    from mintcli.clicktable import MintCommand
     from mintcli.config import resolve
     from mintcli.settings import ALL, env_name, table
 
@@ -283,3 +283,13 @@ def test_exit_codes_listed_in_chat_help(env: dict[str, str]) -> None:
     status = " ".join(r.stdout.decode().split("Exit status:")[1].split())
     for code in ExitCode:
         assert f"{int(code)} {' '.join(code.meaning.split())}" in status
+
+
+def test_readme_names_every_variable_and_config_key() -> None:
+    from mintcli.settings import env_rows
+
+    readme = (ROOT / "README.md").read_text()
+    for name in env_rows():
+        assert f"`{name}`" in readme, f"{name} is not in the README"
+    for name in ("MINT_CONFIG", "MINT_PROFILE", "NO_COLOR", "XDG_CONFIG_HOME", "XDG_STATE_HOME"):
+        assert name in readme

@@ -48,6 +48,27 @@ def test_readme_tool_loop_runs_against_mock(
         assert posts[1]["tools"][0]["input_schema"]["required"] == ["location"]
 
 
+def test_readme_tool_call_example(env: dict[str, str], tmp_path: Path) -> None:
+    r = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", readme_block("tool-call")],
+        cwd=tmp_path, env=env, capture_output=True, timeout=30,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr.decode()
+    assert r.stdout == b'{"id":"call_mock_0","name":"get_weather","arguments":{"location":"\xe5\x8c\x97\xe4\xba\xac"}}\n'
+
+
+def test_readme_record_replay_example(make_mock: Any, env: dict[str, str], tmp_path: Path) -> None:
+    gateway = make_mock(fault="drop=2,times=1")  # the "real gateway" breaks once
+    r = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", readme_block("record-replay")],
+        cwd=tmp_path, env={**mock_env(env, gateway), "MINT_RETRY_BASE": "0.01"},
+        capture_output=True, timeout=30,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr.decode()
+    assert r.stdout == b"same\n"
+    assert json.loads((tmp_path / "replayed.json").read_text())["attempts"] == 2
+
+
 @pytest.mark.parametrize("protocol", ["openai", "anthropic"])
 def test_models(make_mock: Any, env: dict[str, str], protocol: str) -> None:
     server = make_mock()

@@ -88,9 +88,18 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- plumbing -------------------------------------------------------------------
     def _protocol(self) -> str:
-        if self.path.split("?")[0].endswith("/messages") or "anthropic-version" in self.headers:
+        if self._route().endswith("/messages") or "anthropic-version" in self.headers:
             return "anthropic"
         return "openai"
+
+    def _route(self) -> str:
+        """The request path without its query. A request in absolute form
+        (``POST http://host/v1/...``, as sent to a proxy) is served too, so the
+        mock can stand in for an HTTP proxy in tests."""
+        path = self.path.split("?")[0]
+        if "://" in path:
+            path = "/" + path.split("://", 1)[1].partition("/")[2]
+        return path.rstrip("/")
 
     def _send_json(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
         self.send_response(status)
@@ -139,7 +148,7 @@ class Handler(BaseHTTPRequestHandler):
     # -- routes ----------------------------------------------------------------------
     def do_GET(self) -> None:
         self._record(b"")
-        path = self.path.split("?")[0].rstrip("/")
+        path = self._route()
         if path != "/v1/models":
             self._refuse(self._not_found())
             return
@@ -170,7 +179,7 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         raw = self._read_body()
         self._record(raw)
-        path = self.path.split("?")[0].rstrip("/")
+        path = self._route()
         try:
             recorded = self.server.mock.next_recorded()
             if recorded is not None:
@@ -288,7 +297,7 @@ class Handler(BaseHTTPRequestHandler):
         if fault is not None and fault.kind == "status":
             self._status_fault(fault)
             return
-        if not body.get("stream"):
+        if not body.get("stream") or not reply.stream:
             make = render.anthropic_body if protocol == "anthropic" else render.openai_body
             self._send_json(200, orjson.dumps(make(reply, p, model, rid)))
             return

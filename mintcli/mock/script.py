@@ -14,7 +14,8 @@ Script rules (``--script FILE``, a JSON array or one JSON object per line):
   finish_reason:    override (default stop/end_turn, tool_calls/tool_use with calls)
   usage:            {"input_tokens", "output_tokens"} override
   piece_chars, delay, first_byte_delay, repeat (the text repeated N times),
-  ids (send SSE ids), honor_last_event_id, fault (a fault spec, see faults.py)
+  ids (send SSE ids), honor_last_event_id, fault (a fault spec, see faults.py),
+  stream (false: answer even a stream request with one JSON body, as some gateways do)
 The first matching rule wins; without one the default reply is used: for a
 structured-output request (OpenAI ``response_format`` json_schema) or a tool the
 model must or may call, a small value the schema accepts (mock/instance.py).
@@ -60,6 +61,8 @@ class Reply:
     repeat: int = 1
     ids: bool = True
     honor_last_event_id: bool = True
+    stream: bool = True  # False: answer a stream request with one JSON body
+
     fault: Fault | None = None
 
 
@@ -89,6 +92,7 @@ _REPLY_KEYS: dict[str, type | tuple[type, ...]] = {
     "repeat": int,
     "ids": bool,
     "honor_last_event_id": bool,
+    "stream": bool,
 }
 
 
