@@ -59,6 +59,7 @@ def child_env(state: Path) -> dict[str, str]:
     env.update(
         MINT_API_KEY="bench-key",
         XDG_STATE_HOME=str(state / "state"),
+        XDG_DATA_HOME=str(state / "data"),  # conversations are saved there, not in ~
         XDG_CONFIG_HOME=str(state / "config"),
         NO_COLOR="1",
     )

@@ -8,6 +8,8 @@ gives a :class:`Reply`, which is what the sinks print.
 
 from __future__ import annotations
 
+import codecs
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, BinaryIO
@@ -66,6 +68,19 @@ class TextBuffer:
     def __bool__(self) -> bool:
         return self._size > 0
 
+    def pieces(self, block: int = 1 << 16) -> Iterator[str]:
+        """The text in order, in pieces, without putting it together (to write
+        a long reply out with flat memory)."""
+        if self._spool is not None:
+            self._spool.seek(0)
+            decoder = codecs.getincrementaldecoder("utf-8")("surrogatepass")
+            while data := self._spool.read(block):
+                yield decoder.decode(data)
+            yield decoder.decode(b"", final=True)
+            self._spool.seek(0, 2)
+        yield from self._chunks
+        yield from self._pending
+
     def getvalue(self) -> str:
         if self._pending:
             self._compact()
@@ -112,6 +127,17 @@ class Reply:
     @cached_property
     def text(self) -> str:
         return self._acc.text.getvalue()
+
+    def text_pieces(self) -> Iterator[str]:
+        """The text in pieces, never put together here (see TextBuffer.pieces)."""
+        if "text" in self.__dict__:
+            yield self.text
+        else:
+            yield from self._acc.text.pieces()
+
+    @property
+    def has_text(self) -> bool:
+        return bool(self._acc.text)
 
     @cached_property
     def reasoning(self) -> str | None:

@@ -264,7 +264,9 @@ def _stream(
             "usage": reply.usage,
             "finish_reason": reply.finish_reason,
         }
-        saved = pending.save(assistant_message(reply), exchange)
+        # the text in pieces: a long reply is never put together just to be saved
+        text = reply.text_pieces() if reply.has_text else None
+        saved = pending.save(assistant_message(reply, text=False), exchange, text)
         if saved != pending.id:
             term.warn(
                 f"conversation {pending.id} was continued elsewhere while this reply "

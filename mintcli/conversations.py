@@ -23,7 +23,7 @@ import contextlib
 import fcntl
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -159,18 +159,33 @@ def _locked(directory: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def _write(directory: Path, conversation: Conversation) -> None:
-    """The whole file anew, then renamed over the old one: never half written."""
+# Stands for the reply's text in the JSON of a conversation being written, so
+# that the text itself can be written in pieces (a long reply is never put
+# together in memory). The last occurrence is the reply's: only the exchanges,
+# which hold no text, come after the last message.
+_TEXT_SLOT = "\x00mint:reply-text\x00"
+
+
+def _write(directory: Path, conversation: Conversation, text: Iterable[str] | None) -> None:
+    """The whole file anew, then renamed over the old one: never half written.
+    ``text``: the pieces of the last message's content, written in its slot."""
     final = directory / f"{conversation.id}.json"
     temp = directory / f".{conversation.id}.{os.urandom(4).hex()}.tmp"
     data = orjson.dumps(conversation.as_json()) + b"\n"
+    head, tail = data, b""
+    if text is not None:
+        slot = orjson.dumps(_TEXT_SLOT)
+        at = data.rindex(slot)
+        head, tail = data[: at + 1], data[at + len(slot) - 1 :]  # the quotes stay
     try:
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-        try:
-            os.write(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(head)
+            for piece in text or ():
+                fh.write(orjson.dumps(piece)[1:-1])  # the piece as JSON string content
+            fh.write(tail)
+            fh.flush()
+            os.fsync(fh.fileno())
         os.replace(temp, final)
     except OSError as exc:
         with contextlib.suppress(OSError):
@@ -210,11 +225,16 @@ class Pending:
     def from_json(cls, obj: dict[str, Any]) -> Pending:
         return cls(obj["id"], obj["base"], obj["messages"], obj["created"])
 
-    def save(self, reply: dict[str, Any], exchange: dict[str, Any]) -> str:
-        """Save the finished exchange (``reply``: the assistant message). Returns
-        the conversation's ID: a new one if the conversation moved on meanwhile."""
+    def save(
+        self, reply: dict[str, Any], exchange: dict[str, Any], text: Iterable[str] | None = None
+    ) -> str:
+        """Save the finished exchange (``reply``: the assistant message; ``text``:
+        its content in pieces, when not in the message). Returns the
+        conversation's ID: a new one if the conversation moved on meanwhile."""
         from mintcli.journal import new_id
 
+        if text is not None:
+            reply = {**reply, "content": _TEXT_SLOT}
         directory = ensure_dir()
         now = time.time()
         with _locked(directory):
@@ -231,5 +251,5 @@ class Pending:
                 [*self.messages, reply],
                 [*earlier, {"time": now, **exchange}],
             )
-            _write(directory, conversation)
+            _write(directory, conversation, text)
         return ident

@@ -97,9 +97,10 @@ def parse_options(values: tuple[str, ...]) -> JSONDict:
     return out
 
 
-def assistant_message(reply: Reply) -> JSONDict:
-    """A reply as the assistant turn of a conversation, in OpenAI shape."""
-    message: JSONDict = {"role": "assistant", "content": reply.text or None}
+def assistant_message(reply: Reply, *, text: bool = True) -> JSONDict:
+    """A reply as the assistant turn of a conversation, in OpenAI shape
+    (``text=False``: content left None, for a caller that writes the text itself)."""
+    message: JSONDict = {"role": "assistant", "content": (reply.text or None) if text else None}
     if reply.tool_calls:
         message["tool_calls"] = [
             {

@@ -308,3 +308,17 @@ def test_latest_is_the_one_continued_last(make_mock: Any, env: dict[str, str]) -
         "again",
         "more",
     ]
+
+
+def test_a_long_reply_is_saved_whole(make_mock: Any, env: dict[str, str], tmp_path: Path) -> None:
+    """A reply long enough to be kept in a temporary file on the way is written to
+    the conversation in pieces (never put together in memory), and comes out the same."""
+    script = tmp_path / "s.json"
+    text = 'quote " backslash \\ 北京🌙\n\t\x01'
+    script.write_text(json.dumps([{"text": text, "repeat": 4000, "piece_chars": 7}]))
+    server = make_mock(script=script)
+    r = chat(server, env, "long")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.decode() == text * 4000 + "\n"  # text format ends the line
+    (conv,) = saved(env).values()
+    assert conv["messages"][-1] == {"role": "assistant", "content": text * 4000}
