@@ -98,8 +98,8 @@ def test_server_text_on_stderr_shows_control_characters_escaped(
     sse_server: SSEServer, env: dict[str, str]
 ) -> None:
     body = json.dumps({"error": {"message": HOSTILE}}).encode()
-    r = run_mint(["chat", "hi"], served(sse_server, env, Canned(status=500, body=[body])))
-    err = clean_error(r, 5)
+    e = {**served(sse_server, env, Canned(status=500, body=[body])), "MINT_RETRY_BASE": "0.01"}
+    err = clean_error(run_mint(["chat", "hi"], e), 5)  # the retries' warnings quote it too
     for raw in ("\x1b", "\x07", "\r", "\x9b", "\u202e"):
         assert raw not in err
     assert "\\x1b]52;c;aGVsbG8=\\x07\\x1b[2J\\x0dFAKE" in err and "\\u202e" in err
