@@ -168,8 +168,9 @@ class ChatSettings(Common):
     tool_result: tuple[str, ...] = arg(
         (), "--tool-result", kind=kinds.MANY, metavar="CALL_ID=JSON|@FILE",
         section=CONVERSATIONS,
-        help="With -c or --conversation: the result of one of the tool calls the last reply "
-        "made, sent as given (@FILE reads a file, @- stdin). One for each call.")
+        help="The result of one of the tool calls the last reply made (of the conversation "
+        "continued, or of --messages), sent as given; @FILE reads a file, @- stdin. One for "
+        "each call.")
     log: bool = setting(
         True, "--log", kind=kinds.BOOLEAN, off_flag="--no-log", section=CONVERSATIONS,
         help="Save the exchange as a conversation, in $XDG_DATA_HOME/mint/conversations "

@@ -27,7 +27,7 @@ complete -c mint -n '__fish_seen_subcommand_from chat' -l stdin-timeout -x -d 'W
 complete -c mint -n '__fish_seen_subcommand_from chat' -s a -l attach -r -F -d 'Attach an image (PNG, JPEG, GIF, WebP) or a PDF, recognised by its ...'
 complete -c mint -n '__fish_seen_subcommand_from chat' -s c -l continue -d 'Continue the latest saved conversation (see \'mint log list\').'
 complete -c mint -n '__fish_seen_subcommand_from chat' -l conversation -x -a '(mint _complete conversations 2>/dev/null)' -d 'Continue the saved conversation ID.'
-complete -c mint -n '__fish_seen_subcommand_from chat' -l tool-result -x -d 'With -c or --conversation: the result of one of the tool calls the ...'
+complete -c mint -n '__fish_seen_subcommand_from chat' -l tool-result -x -d 'The result of one of the tool calls the last reply made (of the con...'
 complete -c mint -n '__fish_seen_subcommand_from chat' -l log -l no-log -d 'Save the exchange as a conversation, in $XDG_DATA_HOME/mint/convers...'
 complete -c mint -n '__fish_seen_subcommand_from chat' -s m -l model -x -a '(mint _complete models 2>/dev/null)' -d 'Model name.'
 complete -c mint -n '__fish_seen_subcommand_from chat' -s s -l system -x -d 'System prompt (replaces one from --messages).'
