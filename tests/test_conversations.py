@@ -322,3 +322,27 @@ def test_a_long_reply_is_saved_whole(make_mock: Any, env: dict[str, str], tmp_pa
     assert r.stdout.decode() == text * 4000 + "\n"  # text format ends the line
     (conv,) = saved(env).values()
     assert conv["messages"][-1] == {"role": "assistant", "content": text * 4000}
+
+
+def test_tool_results_answer_messages_too(
+    make_mock: Any, env: dict[str, str], tmp_path: Path
+) -> None:
+    server = make_mock()
+    call = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+    history = [
+        {"role": "user", "content": "q"},
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+    ]
+    (tmp_path / "m.json").write_text(json.dumps(history))
+    args = ["--no-log", "--protocol", "anthropic", "--messages", str(tmp_path / "m.json")]
+    r = chat(server, env, *args, "--tool-result", "c1=42", "and", "then?")
+    assert r.returncode == 0, r.stderr
+    last = posts(server)[0]["body"]["messages"][-1]
+    assert last == {
+        "role": "user",
+        "content": [
+            {"type": "tool_result", "tool_use_id": "c1", "content": "42"},
+            {"type": "text", "text": "and then?"},
+        ],
+    }
+    assert saved(env) == {}
