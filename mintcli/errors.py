@@ -28,7 +28,7 @@ class ExitCode(enum.IntEnum):
     RATE_LIMITED = 6
     NETWORK = 7
     PROTOCOL = 8
-    SCHEMA = 9
+    SCHEMA = 10  # 9 is taken by mint batch (items failed)
     INTERRUPTED = 130
     BROKEN_PIPE = 141
     TERMINATED = 143

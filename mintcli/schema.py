@@ -11,7 +11,7 @@ any other command that sends requests, such as a batch):
   input is streamed as the reply text, see ``protocols/anthropic.py``);
 * :func:`compile_checker` gives a :class:`Checker` that takes the finished
   reply text and returns the parsed object, or raises :class:`SchemaMismatch`
-  saying which field is wrong (exit 9).
+  saying which field is wrong (exit 10).
 
 Validation uses ``jsonschema`` (the optional ``mintcli[schema]`` extra), the
 reference implementation: it knows every draft up to 2020-12, the dialect both

@@ -190,7 +190,7 @@ class ChatSettings(Common):
     schema: str | None = arg(
         None, "--schema", metavar="FILE|JSON", complete="file", section=REQUEST,
         help="A JSON Schema (top level an object) the reply must follow; the reply is "
-        "the JSON text, checked when it ends (exit 9 if it is not JSON or does not match). "
+        "the JSON text, checked when it ends (exit 10 if it is not JSON or does not match). "
         "Needs the jsonschema package (mintcli[schema]).")
     option: tuple[str, ...] = arg(
         (), "-o", "--option", kind=kinds.MANY, metavar="KEY=VALUE", section=REQUEST,

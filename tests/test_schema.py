@@ -1,4 +1,4 @@
-"""--schema: request shapes per protocol, replies checked when they end (exit 9),
+"""--schema: request shapes per protocol, replies checked when they end (exit 10),
 the mock's minimal valid instances, retries without prefill, a missing validator."""
 
 from __future__ import annotations
@@ -110,11 +110,11 @@ def test_request_shape_and_valid_reply_in_every_format(
         ("cut", "(the reply was cut short: "),
     ],
 )
-def test_invalid_reply_exits_9_naming_the_field(
+def test_invalid_reply_exits_10_naming_the_field(
     scripted: Any, env: dict[str, str], schema_file: str, protocol: str, prompt: str, reason: str
 ) -> None:
     r = chat(scripted, env, "--protocol", protocol, "--schema", schema_file, prompt)
-    assert r.returncode == 9, r.stderr
+    assert r.returncode == 10, r.stderr
     lines = r.stderr.decode().splitlines()
     assert len(lines) == 1 and lines[0].startswith("mint: error: ") and reason in lines[0]
     assert r.stdout.decode() == next(rule["text"] for rule in RULES if prompt in str(rule)) + "\n"
@@ -123,15 +123,15 @@ def test_invalid_reply_exits_9_naming_the_field(
     assert run_mint(["journal", "list"], env).stdout == b""
 
     r = chat(scripted, env, "--protocol", protocol, "--schema", schema_file, "-f", "json", prompt)
-    assert r.returncode == 9
+    assert r.returncode == 10
     out = json.loads(r.stdout)
-    assert out["parsed"] is None and out["error"]["code"] == 9 and reason in out["error"]["message"]
+    assert out["parsed"] is None and out["error"]["code"] == 10 and reason in out["error"]["message"]
 
 
-def test_exit_code_9_is_documented() -> None:
+def test_exit_code_10_is_documented() -> None:
     from mintcli.errors import ExitCode
 
-    assert ExitCode.SCHEMA == 9 and "schema" in ExitCode.SCHEMA.meaning
+    assert ExitCode.SCHEMA == 10 and "schema" in ExitCode.SCHEMA.meaning
 
 
 @pytest.mark.parametrize(

@@ -455,7 +455,7 @@ conversation continues; one that moved or changed is an error.
 \\fB\\-\\-schema\\fR asks for JSON following a JSON Schema (OpenAI: response_format
 json_schema, strict; Anthropic: a forced tool whose input is the reply). The
 reply is checked when it ends with the jsonschema package (the mintcli[schema]
-extra); a reply that is not JSON or does not match exits 9, naming the fields."""
+extra); a reply that is not JSON or does not match exits 10, naming the fields."""
 
 EXAMPLES = [
     ("Stream a poem:", ['mint chat "write a poem"']),
