@@ -113,12 +113,26 @@ def load_messages(data: bytes, source: str) -> list[dict[str, Any]]:
         content = msg.get("content")
         if content is not None and not isinstance(content, (str, list)):
             raise UsageError(f"{where}: content must be a string, a list of parts or null")
+        for part in content if isinstance(content, list) else ():
+            _check_part(part, where)
         if role == "tool" and not msg.get("tool_call_id"):
             raise UsageError(f"{where}: a tool message needs tool_call_id")
         for call in msg.get("tool_calls") or ():
             if not isinstance(call, dict) or not isinstance(call.get("function"), dict):
                 raise UsageError(f"{where}: each tool call needs a function object")
     return messages
+
+
+def _check_part(part: Any, where: str) -> None:
+    """A content part in OpenAI shape (or a block of the other protocol, passed on)."""
+    if not isinstance(part, dict) or not isinstance(part.get("type"), str):
+        raise UsageError(f"{where}: each content part must be an object with a type")
+    if part["type"] == "text" and not isinstance(part.get("text"), str):
+        raise UsageError(f"{where}: a text part needs its text")
+    if part["type"] == "image_url":
+        image = part.get("image_url")
+        if not isinstance(image, dict) or not isinstance(image.get("url"), str):
+            raise UsageError(f"{where}: an image_url part needs image_url.url")
 
 
 def build_messages(

@@ -375,3 +375,23 @@ def test_a_state_directory_of_another_user_is_refused(make_mock: Any, env: dict[
     err = clean_error(run_mint(["chat", "hi"], mock_env(env, make_mock())), 3)
     assert "belongs to another user" in err
     assert (mine.stat().st_mode & 0o777) == 0o755
+
+
+@pytest.mark.parametrize(
+    "part",
+    [
+        {"type": "text"},
+        "just text",
+        {"type": "image_url"},
+        {"type": "image_url", "image_url": {}},
+        {},
+    ],
+)
+def test_malformed_message_parts_are_usage_errors(
+    env: dict[str, str], tmp_path: Path, part: object
+) -> None:
+    messages = tmp_path / "m.json"
+    messages.write_text(json.dumps([{"role": "user", "content": [part]}]))
+    for protocol in ("openai", "anthropic"):
+        r = run_mint(["chat", "--protocol", protocol, "--messages", str(messages)], env)
+        assert "content part" in clean_error(r, 2) or "needs" in r.stderr.decode()
