@@ -771,10 +771,22 @@ def test_model_lists_keep_the_entries_with_an_id() -> None:
 # -- the accumulator -------------------------------------------------------------------
 
 
+def fields(reply: Reply) -> tuple[Any, ...]:
+    """A reply's fields (Reply puts its text together only when asked, so it has no ==)."""
+    return (
+        reply.text,
+        reply.reasoning,
+        reply.tool_calls,
+        reply.finish_reason,
+        reply.usage,
+        reply.model,
+    )
+
+
 def test_accumulator_folds_two_attempts_into_one_reply() -> None:
     acc = Accumulator()
     assert not acc.received
-    assert acc.reply() == Reply("", None, (), None, None, None)
+    assert fields(acc.reply()) == ("", None, (), None, None, None)
     first: tuple[Event, ...] = (
         MessageStart("m1", "model-a"),
         ReasoningDelta("think"),
@@ -794,13 +806,13 @@ def test_accumulator_folds_two_attempts_into_one_reply() -> None:
         Finish("tool_calls"),
     ):
         acc.add(event)
-    assert acc.reply() == Reply(
-        text="Hi",
-        reasoning="think",
-        tool_calls=(call,),
-        finish_reason="tool_calls",
-        usage={"input_tokens": 22, "output_tokens": 12},  # summed over the attempts
-        model="model-a",
+    assert fields(acc.reply()) == (
+        "Hi",
+        "think",
+        (call,),
+        "tool_calls",
+        {"input_tokens": 22, "output_tokens": 12},  # summed over the attempts
+        "model-a",
     )
     one = Accumulator()
     one.add(TextDelta("H"))
