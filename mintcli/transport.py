@@ -101,7 +101,10 @@ class Transport:
         *,
         verbose: Callable[[str], None] | None = None,
         recorder: Recorder | None = None,
+        connections: int | None = None,
     ) -> None:
+        """``connections``: how many requests may be under way at once (mint
+        batch); the pool keeps that many connections alive between requests."""
         self._base = base_url
         self._source = "--mock" if settings.mock else settings.source("base_url")
         self._retry_refused = settings.retry_connrefused
@@ -110,6 +113,11 @@ class Transport:
         self.route: Route = route(base_url)
         check_socks(self.route)
         certs = trust(settings.ca_cert, settings.source("ca_cert"))
+        pool: dict[str, Any] = {}
+        if connections is not None:
+            pool["limits"] = httpx.Limits(
+                max_connections=connections, max_keepalive_connections=connections
+            )
         self._client = httpx.Client(
             verify=tls_context(base_url, self.route, certs),
             proxy=self.route.proxy,
@@ -122,6 +130,7 @@ class Transport:
             ),
             headers={"User-Agent": USER_AGENT},
             follow_redirects=False,
+            **pool,
         )
 
     def close(self) -> None:
@@ -167,6 +176,7 @@ class Transport:
                 "if your network uses a private CA, trust it with --ca-cert FILE "
                 "(or ca_cert in the config file, or SSL_CERT_FILE)",
                 retryable=False,
+                setup=True,
             )
         if isinstance(cause, socket.gaierror) and not self.route.proxy:
             what = f"cannot resolve the host name {host}"
@@ -185,7 +195,9 @@ class Transport:
             message = (
                 f"cannot connect to {self._base} ({what}); the base URL comes from {self._source}"
             )
-        return NetworkError(message + hint, retryable=self._retry_refused)
+        return NetworkError(
+            message + hint, retryable=self._retry_refused, setup=not self._retry_refused
+        )
 
     # -- -v ----------------------------------------------------------------------------
     def _log_request(self, request: httpx.Request) -> None:
