@@ -55,6 +55,10 @@ class Backend(Protocol):
 
     options: MockSettings
 
+    def connected(self) -> None: ...
+
+    def answering(self, delta: int) -> None: ...
+
     def record(self, entry: dict[str, Any]) -> None: ...
 
     def reply_for(
@@ -77,6 +81,10 @@ class HTTPServer(ThreadingHTTPServer):
         # An IPv6 address (::1) needs an IPv6 socket.
         self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
         super().__init__((host, port), Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self.mock.connected()  # counted, so tests can see connections being reused
+        super().process_request(request, client_address)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -171,6 +179,7 @@ class Handler(BaseHTTPRequestHandler):
         raw = self._read_body()
         self._record(raw)
         path = self.path.split("?")[0].rstrip("/")
+        self.server.mock.answering(+1)
         try:
             recorded = self.server.mock.next_recorded()
             if recorded is not None:
@@ -185,6 +194,8 @@ class Handler(BaseHTTPRequestHandler):
             self._refuse(refusal)
         except ConnectionError:  # the client went away
             self.close_connection = True
+        finally:
+            self.server.mock.answering(-1)
 
     def _replay(self, recorded: Recorded) -> None:
         """A recorded response, chunk for chunk; a body that broke off in the
