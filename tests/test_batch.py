@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import MINT, finish, jsonl, mock_env, read_until, run_mint
+from conftest import MINT, finish, jsonl, mock_env, read_until, readme_block, run_mint
 
 
 def items(*prompts: str, ids: bool = True) -> bytes:
@@ -348,6 +349,31 @@ def test_no_key_exits_3(env: dict[str, str]) -> None:
     assert r.returncode == 3 and b"no API key" in r.stderr
 
 
+def test_many_bad_lines_in_a_row_take_no_time(make_mock: Any, env: dict[str, str]) -> None:
+    server = make_mock()
+    start = time.monotonic()
+    r = run_mint(["batch", "-j", "1"], mock_env(env, server), input=b"x\n" * 500 + items("ok"))
+    assert r.returncode == 9, r.stderr
+    assert len(jsonl(r.stdout)) == 501 and len(server.requests) == 1
+    assert time.monotonic() - start < 5  # not a wait per reorder window
+
+
+def test_stdout_closed_early_is_quiet(make_mock: Any, env: dict[str, str], tmp_path: Path) -> None:
+    server = make_mock()
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(items(*(f"p{n}" for n in range(300))))
+    cmd = " ".join(MINT) + f' batch -j 4 {source} | head -1; echo "status=${{PIPESTATUS[0]}}" >&2'
+    r = subprocess.run(
+        ["bash", "-c", cmd],
+        env=mock_env(env, server),
+        capture_output=True,
+        timeout=30,
+        stdin=subprocess.DEVNULL,
+    )
+    assert jsonl(r.stdout)[0]["id"] == "i0"
+    assert r.stderr.decode() == "status=141\n"
+
+
 def test_quiet_and_mock(env: dict[str, str]) -> None:
     r = run_mint(["batch", "--mock", "-q"], env, input=items("写一首诗"))
     assert r.returncode == 0 and r.stderr == b""
@@ -508,3 +534,42 @@ def test_progress_line_on_a_terminal_only(
     assert r.returncode == 0
     assert r.stderr.decode().count("\n") == 1 and b"done," not in r.stderr
     assert len(jsonl(out.read_bytes())) == 8
+
+
+# -- the README's examples ---------------------------------------------------------------------
+
+
+def _bash(script: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        timeout=30,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def test_readme_batch_example_runs(make_mock: Any, env: dict[str, str], tmp_path: Path) -> None:
+    server = make_mock()
+    r = _bash(readme_block("batch"), tmp_path, mock_env(env, server))
+    assert r.returncode == 0, r.stderr.decode()
+    rows = [line.split("\t") for line in r.stdout.decode().splitlines()]
+    assert [row[:2] for row in rows] == [["greet", "stop"], ["poem", "stop"], ["sum", "stop"]]
+    models = sorted(q["body"]["model"] for q in server.requests)  # sent concurrently
+    assert models == ["openai/gpt-4o", "openai/gpt-4o", "openai/gpt-4o-mini"]
+
+
+def test_readme_shards_example_covers_every_item_once(
+    make_mock: Any, env: dict[str, str], tmp_path: Path
+) -> None:
+    server = make_mock()
+    (tmp_path / "prompts.jsonl").write_bytes(items(*(f"p{n}" for n in range(23))))
+    r = _bash(readme_block("batch-shards"), tmp_path, mock_env(env, server))
+    assert r.returncode == 0, r.stderr.decode()
+    assert sorted((tmp_path).glob("part-*.jsonl")) == [
+        tmp_path / f"part-{k}.jsonl" for k in range(4)
+    ]
+    merged = jsonl((tmp_path / "results.jsonl").read_bytes())
+    assert [x["id"] for x in merged] == [f"i{n}" for n in range(23)]
+    assert len(server.requests) == 23

@@ -183,7 +183,9 @@ def _argument_cases(cmds: list[Cmd], actions: Actions) -> list[str]:
 
 BASH = Actions(
     words=lambda w: f'COMPREPLY=($(compgen -W "{w}" -- "$cur")); return',
-    dynamic=lambda k: f'COMPREPLY=($(compgen -W "$(mint _complete {k} 2>/dev/null)" -- "$cur")); return',
+    dynamic=lambda k: (
+        f'COMPREPLY=($(compgen -W "$(mint _complete {k} 2>/dev/null)" -- "$cur")); return'
+    ),
     files='compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return',
     other="COMPREPLY=(); return",
 )
@@ -262,11 +264,7 @@ def zsh_script() -> str:
     lines += _value_cases(cmds, ZSH)
     lines += ["    esac", '    if [[ "$cur" == -* ]]; then', '        case "$cmdpath" in']
     for c in cmds:
-        described = [
-            _zsh_quote(f"{n}:{_describe(o.help)}")
-            for o in c.options
-            for n in o.names
-        ]
+        described = [_zsh_quote(f"{n}:{_describe(o.help)}") for o in c.options for n in o.names]
         lines.append(
             f'            "{" ".join(c.path)}") described=({" ".join(described)}); '
             "_describe -t options option described ;;"
@@ -439,6 +437,34 @@ the rest, so the two outputs joined are the whole answer. \\fBmint journal
 list\\fR shows unfinished replies; journals are private (mode 0600), hold no API
 key, are removed on success and expire after 7 days."""
 
+BATCH = """\
+\\fBmint batch\\fR reads one JSON object per line: \\fIprompt\\fR or \\fImessages\\fR,
+an optional \\fIid\\fR (default: the line number), and optionally \\fImodel\\fR,
+\\fIsystem\\fR, \\fImax_tokens\\fR, \\fItemperature\\fR, \\fItools\\fR,
+\\fItool_choice\\fR and \\fIprotocol\\fR; other keys are request body fields, as
+with \\fB\\-o\\fR. Options on the command line apply to every item that does not
+set its own. It writes exactly one JSON line per item: id, line, text, reasoning,
+tool_calls, finish_reason, usage, attempts, model, and error (code, name,
+message) when the item failed; a line that cannot be used becomes an error line
+and the batch goes on.
+.PP
+Items run \\fB\\-\\-concurrency\\fR at a time over one pool of kept-alive
+connections, each with the retries and continuation of \\fBmint chat\\fR.
+Results are written in input order: at most 4 times the concurrency results wait
+in the reorder buffer, and an item starts only within that window of the oldest
+unwritten one (\\fB\\-\\-unordered\\fR writes results as they finish). A rate
+limit or a Retry-After pauses the whole batch. A failure every item would meet
+(a refused key or connection, an untrusted certificate) stops the batch with its
+own exit status. The first Ctrl-C or SIGTERM starts no new item and lets the
+running ones finish; a second stops at once.
+.PP
+Result lines are written whole. With \\fB\\-O\\fR \\fIFILE\\fR and
+\\fB\\-\\-resume\\fR, items whose id has a line in FILE are skipped, a partial
+last line left by a killed run is removed, and new results are appended;
+\\fB\\-\\-retry\\-failed\\fR also runs again the items whose line holds an
+error. \\fB\\-\\-shard\\fR \\fIK/N\\fR takes the items whose number (from 0)
+modulo N is K, so that N jobs share one input."""
+
 EXAMPLES = [
     ("Stream a poem:", ['mint chat "write a poem"']),
     ("Review a diff from a pipeline:", ['git diff | mint chat "review this"']),
@@ -460,6 +486,16 @@ EXAMPLES = [
         ],
     ),
     ("Continue the last unfinished reply:", ["mint chat \\-\\-resume"]),
+    (
+        "A file of prompts, 16 at a time, resumable:",
+        ["mint batch \\-j 16 \\-\\-resume \\-O results.jsonl prompts.jsonl"],
+    ),
+    (
+        "The same batch split over four jobs:",
+        [
+            "seq 0 3 | xargs \\-P 4 \\-I{} mint batch \\-\\-shard {}/4 \\-O part\\-{}.jsonl prompts.jsonl"
+        ],
+    ),
 ]
 
 
@@ -510,7 +546,8 @@ def man_page() -> str:
     out.append(".SH OUTPUT FORMATS")
     for name, text in FORMATS:
         out += [".TP", f"\\fB{name}\\fR", text]
-    out += [".SH STANDARD INPUT", STDIN, ".SH RETRIES AND RESUMING", RETRIES, ".SH EXIT STATUS"]
+    out += [".SH STANDARD INPUT", STDIN, ".SH RETRIES AND RESUMING", RETRIES]
+    out += [".SH BATCHES", BATCH, ".SH EXIT STATUS"]
     for code in ExitCode:
         out += [".TP", f"\\fB{int(code)}\\fR", _roff(code.meaning)]
     out += [".SH ENVIRONMENT"]
@@ -576,9 +613,7 @@ def main(argv: list[str] | None = None) -> int:
             path.write_text(content, encoding="utf-8")
     if "--check" in args and stale:
         for path in stale:
-            print(
-                f"stale: {path.relative_to(root)} (run: python tools/docgen.py)", file=sys.stderr
-            )
+            print(f"stale: {path.relative_to(root)} (run: python tools/docgen.py)", file=sys.stderr)
         return 1
     for path in stale:
         print(f"wrote {path.relative_to(root)}")

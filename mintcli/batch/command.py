@@ -148,17 +148,22 @@ def _run(
             f"({again} again to stop at once)"
         )
 
-    clean = False
+    ended = "cleanly"
     try:
         with signals_as_errors(first_signal):
             pool.run(iter(reader))
-        clean = True
+    except Interrupted:
+        ended = "cut"  # a second signal
+        raise
+    except BaseException:
+        ended = "broken"  # stdout closed (| head), a full disk, a bug: no summary
+        raise
     finally:
         term.clear_status()
         output.close()
-        if clean:
+        if ended == "cleanly":
             transport.close()  # else worker threads may still be reading: exit instead
-        if not settings.quiet:
+        if ended != "broken" and not settings.quiet:
             term.note(progress.summary(pool.tally, reader.skipped, reader.skipped_failed))
     _outcome(pool, signals, path, reader.skipped, reader.skipped_failed)
 

@@ -95,7 +95,8 @@ class Pool:
                     self._fill(items)
                 if not self.tally.running and (self._exhausted or self.stopping.is_set()):
                     break
-                self._collect()
+                if self.tally.running:
+                    self._collect()
                 self._write()
                 if self.on_tick is not None:
                     self.on_tick(self.tally)
