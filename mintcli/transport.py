@@ -17,6 +17,7 @@ import httpx
 import orjson
 
 from mintcli import __version__
+from mintcli.connections import ONE, ThreadConnections
 from mintcli.errors import (
     ConfigError,
     MintError,
@@ -101,10 +102,10 @@ class Transport:
         *,
         verbose: Callable[[str], None] | None = None,
         recorder: Recorder | None = None,
-        connections: int | None = None,
+        threads: bool = False,
     ) -> None:
-        """``connections``: how many requests may be under way at once (mint
-        batch); the pool keeps that many connections alive between requests."""
+        """``threads``: requests come from several threads at once (mint batch);
+        each thread then keeps a connection of its own (connections.py)."""
         self._base = base_url
         self._source = "--mock" if settings.mock else settings.source("base_url")
         self._retry_refused = settings.retry_connrefused
@@ -113,14 +114,14 @@ class Transport:
         self.route: Route = route(base_url)
         check_socks(self.route)
         certs = trust(settings.ca_cert, settings.source("ca_cert"))
-        pool: dict[str, Any] = {}
-        if connections is not None:
-            pool["limits"] = httpx.Limits(
-                max_connections=connections, max_keepalive_connections=connections
-            )
+        verify = tls_context(base_url, self.route, certs)
+        proxy = self.route.proxy
+        pool: dict[str, Any] = {"verify": verify, "proxy": proxy}
+        if threads:
+            pool = {"transport": ThreadConnections(
+                lambda: httpx.HTTPTransport(verify=verify, proxy=proxy, limits=ONE, trust_env=False)
+            )}  # fmt: skip
         self._client = httpx.Client(
-            verify=tls_context(base_url, self.route, certs),
-            proxy=self.route.proxy,
             trust_env=False,  # proxies and certificates come from network.py
             timeout=httpx.Timeout(
                 connect=settings.connect_timeout,

@@ -115,7 +115,7 @@ def _run(
         base_url,
         settings,
         verbose=term.diag if settings.verbose else None,
-        connections=settings.concurrency,
+        threads=True,
     )
     progress = Progress(term)
     pool = Pool(

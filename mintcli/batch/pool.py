@@ -1,25 +1,26 @@
-"""The batch's main loop: worker threads run items, the main thread writes.
+"""The batch's threads: workers take, run and write items; the main thread watches.
 
-The main thread reads the input, hands items to at most ``concurrency``
-worker threads, and writes each finished item's result line. Worker threads
-only stream (``ChatRun.stream``, one shared transport); signals, output and
-the progress line stay in the main thread.
+Each of at most ``concurrency`` worker threads takes the next item from the
+input, runs it (``ChatRun.stream`` over the shared transport) and writes its
+result line, taking one lock for the shared steps (reading an input line,
+writing lines). The main thread only waits: it keeps the signals and the
+progress line, so no item passes through it.
 
 Order: in input order by default. A result that is ready before an earlier
-one waits in a reorder buffer; an item starts only while it is fewer than
+one waits in a reorder buffer; an item is taken only while it is fewer than
 ``window`` items after the oldest one not yet written, so however slow one
 item is, at most ``window`` results are held (``WINDOW_PER_WORKER`` times the
 concurrency). ``--unordered`` writes each result as it comes.
 
 Stopping: the first Ctrl-C or SIGTERM (or a failure of the setup that every
-item would meet, such as a refused key) stops new items from starting; the
+item would meet, such as a refused key) stops new items from being taken; the
 running ones finish and are written, then :meth:`Pool.run` returns. A second
-signal raises at once; the results already finished are written first.
+signal raises at once in the main thread, which first writes the results
+already finished and keeps the lock, so nothing is written after them.
 """
 
 from __future__ import annotations
 
-import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -28,7 +29,7 @@ from dataclasses import dataclass, field
 from mintcli.batch.items import Item
 from mintcli.batch.results import Output, bad_line
 from mintcli.errors import MintError
-from mintcli.terminal import SIGNAL_EXCEPTIONS, critical
+from mintcli.terminal import SIGNAL_EXCEPTIONS
 
 WINDOW_PER_WORKER = 4
 TICK = 0.2  # the main thread looks at signals and the progress line this often
@@ -77,85 +78,103 @@ class Pool:
         self.tally = Tally()
         self.stopping = threading.Event()
         self.failure: MintError | None = None  # the setup failure that stopped the batch
-        self._tasks: queue.SimpleQueue[tuple[int, Item] | None] = queue.SimpleQueue()
-        self._results: queue.SimpleQueue[tuple[int, Outcome | BaseException]] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._moved = threading.Condition(self._lock)  # the window moved or the input ended
+        self._wake = threading.Event()  # for the main thread: all workers ended, or one broke
+        self._error: BaseException | None = None  # what broke a worker (raised by main)
+        self._items: Iterator[Item] = iter(())
         self._workers = 0
-        self._held: Item | None = None  # read, waiting for a free worker
         self._exhausted = False
-        self._next = 0  # sequence number of the next item to start
-        self._written = 0  # items before this one are written (ordered)
+        self._next = 0  # sequence number of the next item taken
+        self._written = 0  # ordered: the items before this one are written
         self._buffer: dict[int, bytes | None] = {}  # ordered: finished, waiting their turn
-        self._ready: list[bytes] = []  # unordered: finished, to write
 
-    # -- the main loop (main thread) ---------------------------------------------------
+    # -- the main thread ---------------------------------------------------------------------
     def run(self, items: Iterator[Item]) -> None:
+        self._items = items
+        with self._lock:
+            self._spawn()
         try:
             while True:
-                if not self.stopping.is_set():
-                    self._fill(items)
-                if not self.tally.running and (self._exhausted or self.stopping.is_set()):
+                self._wake.wait(TICK)
+                if self._error is not None:
+                    raise self._error  # stdout closed, a full disk, a bug: at once
+                if not self._workers:
                     break
-                if self.tally.running:
-                    self._collect()
-                self._write()
                 if self.on_tick is not None:
                     self.on_tick(self.tally)
         except SIGNAL_EXCEPTIONS:
             self._salvage()  # a second signal: what has finished is still written
             raise
-        finally:
-            for _ in range(self._workers):
-                self._tasks.put(None)  # idle workers end; busy ones die with the process
-        self._write()
 
     def stop(self) -> None:
-        """Start no more items (from a signal handler, or a setup failure)."""
+        """Take no more items (from a signal handler too: no lock taken here;
+        workers waiting for the window look again within a tick)."""
         self.stopping.set()
 
-    def _fill(self, items: Iterator[Item]) -> None:
-        while not self._exhausted:
+    def _salvage(self) -> None:
+        """After a second signal: write every result finished so far, in input
+        order, leaving out the items cut short; then keep the lock, so that no
+        worker writes anything after them."""
+        self._lock.acquire()
+        tally = self.tally
+        tally.not_run += tally.running
+        tally.running = 0
+        lines = [line for _, line in sorted(self._buffer.items()) if line is not None]
+        self._buffer.clear()
+        if lines:
+            self.output.write(b"".join(lines))
+
+    # -- worker threads (the shared steps under the lock) ----------------------------------------
+    def _spawn(self) -> None:
+        self._workers += 1
+        threading.Thread(target=self._work, name="mint-batch", daemon=True).start()
+
+    def _work(self) -> None:
+        try:
+            while True:
+                with self._lock:
+                    taken = self._take()
+                if taken is None:
+                    return
+                seq, item = taken
+                outcome = self.run_item(item)
+                with self._lock:
+                    self.tally.running -= 1
+                    self._finished(seq, outcome)
+        except BaseException as exc:  # raised again by the main thread
+            if self._error is None:
+                self._error = exc
+            self.stop()
+        finally:
+            with self._lock:
+                self._workers -= 1
+                if not self._workers or self._error is not None:
+                    self._wake.set()
+
+    def _take(self) -> tuple[int, Item] | None:
+        """The next item to run, or None when there is none (or the batch stops)."""
+        while not self.stopping.is_set() and not self._exhausted:
             if self.ordered and self._next >= self._written + self.window:
-                return  # the reorder buffer is full: wait for the oldest item
-            item = self._held or next(items, None)
+                self._moved.wait(TICK)  # the reorder buffer is full: wait for the oldest
+                continue
+            item = next(self._items, None)
             if item is None:
                 self._exhausted = True
                 if self.tally.total is None:
                     self.tally.total = self._next
-                return
-            if item.request is None:  # a line that cannot be used: its error is its result
-                self._held = None
-                self._finished(self._next, Outcome(bad_line(item), failed=True))
-                self._next += 1
-                continue
-            if self.tally.running >= self.concurrency:
-                self._held = item
-                return
-            self._held = None
-            if self._workers <= self.tally.running:
-                self._workers += 1
-                threading.Thread(
-                    target=self._work, name=f"batch-{self._workers}", daemon=True
-                ).start()
-            self._tasks.put((self._next, item))
+                self._moved.notify_all()
+                return None
+            seq = self._next
             self._next += 1
+            if item.request is None:  # a line that cannot be used: its error is its result
+                self._finished(seq, Outcome(bad_line(item), failed=True))
+                continue
             self.tally.running += 1
-
-    def _collect(self) -> None:
-        """Wait (up to a tick) for an item to finish, then take all that have."""
-        try:
-            got = self._results.get(timeout=TICK)
-        except queue.Empty:
-            return
-        while True:
-            seq, outcome = got
-            self.tally.running -= 1
-            if isinstance(outcome, BaseException):
-                raise outcome  # a bug in a worker: mint's error boundary reports it
-            self._finished(seq, outcome)
-            try:
-                got = self._results.get_nowait()
-            except queue.Empty:
-                return
+            if self.tally.running >= self._workers and self._workers < self.concurrency:
+                self._spawn()
+            return seq, item
+        return None
 
     def _finished(self, seq: int, outcome: Outcome) -> None:
         tally = self.tally
@@ -168,54 +187,19 @@ class Pool:
         if outcome.stop is not None and self.failure is None:
             self.failure = outcome.stop
             self.stop()
-        if self.ordered:
-            self._buffer[seq] = outcome.line
-        elif outcome.line is not None:
-            self._ready.append(outcome.line)
-
-    def _write(self) -> None:
-        """Write what may be written now, as one step a signal does not cut."""
-        with critical():
-            if self.ordered:
-                lines = []
-                while self._written in self._buffer:
-                    line = self._buffer.pop(self._written)
-                    self._written += 1
-                    if line is not None:
-                        lines.append(line)
-            else:
-                lines, self._ready = self._ready, []
-            if lines:
-                self.output.write(b"".join(lines))
-
-    def _salvage(self) -> None:
-        """After a second signal: write every result finished so far, still in
-        input order, leaving out the items cut short."""
-        while True:
-            try:
-                seq, outcome = self._results.get_nowait()
-            except queue.Empty:
-                break
-            self.tally.running -= 1
-            if isinstance(outcome, Outcome):
-                self._finished(seq, outcome)
-        self.tally.not_run += self.tally.running
-        self.tally.running = 0
-        with critical():
-            lines = [line for _, line in sorted(self._buffer.items()) if line is not None]
-            self._buffer.clear()
-            lines += self._ready
-            self._ready = []
-            if lines:
-                self.output.write(b"".join(lines))
-
-    # -- worker threads --------------------------------------------------------------------
-    def _work(self) -> None:
-        while (task := self._tasks.get()) is not None:
-            seq, item = task
-            outcome: Outcome | BaseException
-            try:
-                outcome = self.run_item(item)
-            except BaseException as exc:  # handed to the main thread, raised there
-                outcome = exc
-            self._results.put((seq, outcome))
+        if not self.ordered:
+            if outcome.line is not None:
+                self.output.write(outcome.line)
+            return
+        self._buffer[seq] = outcome.line
+        if seq != self._written:
+            return
+        lines = []
+        while self._written in self._buffer:
+            line = self._buffer.pop(self._written)
+            self._written += 1
+            if line is not None:
+                lines.append(line)
+        self._moved.notify_all()
+        if lines:
+            self.output.write(b"".join(lines))

@@ -75,6 +75,9 @@ class Backend(Protocol):
 class HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default listen backlog (5) drops connections when a client
+    # opens dozens at once (mint batch -j 64); they would wait for a SYN resend.
+    request_queue_size = 256
     mock: Backend
 
     def __init__(self, host: str, port: int) -> None:
@@ -343,12 +346,17 @@ class Handler(BaseHTTPRequestHandler):
         # Last-Event-ID skipped); if the reply is shorter, it never comes.
         limit = fault.value if fault is not None else None
         framer = framing.Framer(events, ids, skip, limit)
+        # With a delay, piece k is due k delays after the start: a late wake-up
+        # (dozens of streams at once share one interpreter) shortens the next
+        # wait instead of adding up over the reply.
+        due = time.monotonic()
         for batch, marks in framer.batches():
             if reply.delay:
                 for data, piece in zip(batch, marks, strict=True):
                     self._chunk(data)
                     if piece:
-                        time.sleep(reply.delay)
+                        due += reply.delay
+                        time.sleep(max(0.0, due - time.monotonic()))
             else:
                 self._chunk(b"".join(batch))
         if fault is not None and framer.cut:
