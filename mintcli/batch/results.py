@@ -72,7 +72,7 @@ class ResultSink(Sink):
 
     def warn(self, message: str) -> None:
         if not self.quiet:
-            self.term.warn(f"item {self.item.key.decode()}: {message}")
+            self.term.warn(f"item {self.item.shown}: {message}")
 
     def done(self, reply: Reply, summary: dict[str, Any]) -> None:
         self.line = _line(self.item, reply, summary["attempts"], None)
@@ -130,8 +130,8 @@ class FileOutput(Output):
 
 @dataclass(frozen=True)
 class Previous:
-    done: frozenset[bytes]  # ids (as Item.key) that this run skips
-    failed: frozenset[bytes]  # those of them whose result is an error
+    done: frozenset[str | int]  # ids that this run skips
+    failed: frozenset[str | int]  # those of them whose result is an error
     cut: bool  # a partial last line was removed
 
 
@@ -140,8 +140,8 @@ def read_previous(path: Path, retry_failed: bool) -> Previous:
     line (a run killed while writing it) is cut off; with ``retry_failed``
     the error lines of items that never succeeded are removed, so that those
     items run again and no id appears twice."""
-    ok: set[bytes] = set()
-    failed: set[bytes] = set()
+    ok: set[str | int] = set()
+    failed: set[str | int] = set()
     end = 0  # where the last whole line ends
     cut = False
     try:
@@ -167,20 +167,22 @@ def read_previous(path: Path, retry_failed: bool) -> Previous:
     return Previous(frozenset(ok | failed), frozenset(failed), cut)
 
 
-def _result_key(raw: bytes, path: Path, number: int) -> tuple[bytes, bool]:
+def _result_key(raw: bytes, path: Path, number: int) -> tuple[str | int, bool]:
+    """A result line's id, and whether it is an error."""
     try:
         obj = orjson.loads(raw)
     except orjson.JSONDecodeError:
         obj = None
-    if not isinstance(obj, dict) or "id" not in obj or "text" not in obj:
+    ident = obj.get("id") if isinstance(obj, dict) else None
+    if not isinstance(ident, (str, int)) or isinstance(ident, bool) or "text" not in obj:
         raise UsageError(
             f"-O {path}: line {number} is not a mint batch result line; "
             "--resume appends to a file of result lines only"
         )
-    return orjson.dumps(obj["id"]), bool(obj.get("error"))
+    return ident, bool(obj.get("error"))
 
 
-def _drop_lines(path: Path, keys: set[bytes]) -> None:
+def _drop_lines(path: Path, keys: set[str | int]) -> None:
     """Rewrite the file without the lines of these ids (atomically: a copy,
     then a rename over the original)."""
     temporary = path.with_name(path.name + ".mint-tmp")
