@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import stat
+import threading
 from pathlib import Path
 from typing import BinaryIO
 
@@ -37,19 +38,23 @@ class ItemRunner:
 
     def __init__(
         self,
-        routes: dict[str, tuple[WireProtocol, str, dict[str, str]]],
+        settings: BatchSettings,
+        base_url: str,
+        api_key: str,
         transport: Transport,
         pacer: SharedPacer,
-        policy: RetryPolicy,
         term: Terminal,
-        quiet: bool,
     ) -> None:
-        self.routes = routes
+        self.routes: dict[str, tuple[WireProtocol, str, dict[str, str]]] = {}
+        for name in PROTOCOLS:  # an item may choose its protocol
+            protocol = get_protocol(name)
+            url = join_url(base_url, protocol.chat_path)
+            self.routes[name] = (protocol, url, protocol.headers(api_key))
+        self.policy = RetryPolicy(settings.max_retries, settings.retry_base, settings.retry_max)
         self.transport = transport
         self.pacer = pacer
-        self.policy = policy
         self.term = term
-        self.quiet = quiet
+        self.quiet = settings.quiet
 
     def __call__(self, item: Item) -> Outcome:
         assert item.request is not None
@@ -112,29 +117,24 @@ def _run(
         term.note(f"{path}: removed a partial last line (the earlier run was killed mid-write)")
     output = FileOutput(term, path, append=resume) if path else Output(term)
     transport = Transport(
-        base_url,
-        settings,
-        verbose=term.diag if settings.verbose else None,
-        threads=True,
+        base_url, settings, verbose=term.diag if settings.verbose else None, threads=True
+    )
+    stopping = threading.Event()
+    pacer = SharedPacer(
+        rpm=settings.rpm,
+        cap=settings.retry_max,
+        stopping=stopping,
+        announce=None if settings.quiet else term.warn,
     )
     progress = Progress(term)
     pool = Pool(
-        lambda item: runner(item),
+        ItemRunner(settings, base_url, api_key, transport, pacer, term),
         output,
         concurrency=settings.concurrency,
         ordered=not settings.unordered,
+        stopping=stopping,
         on_tick=progress.tick,
     )
-    warn = None if settings.quiet else term.warn
-    pacer = SharedPacer(
-        rpm=settings.rpm, cap=settings.retry_max, stopping=pool.stopping, announce=warn
-    )
-    routes = {}
-    for name in PROTOCOLS:
-        protocol = get_protocol(name)
-        routes[name] = (protocol, join_url(base_url, protocol.chat_path), protocol.headers(api_key))
-    policy = RetryPolicy(settings.max_retries, settings.retry_base, settings.retry_max)
-    runner = ItemRunner(routes, transport, pacer, policy, term, settings.quiet)
     if term.stderr_isatty and _seekable(stream):
         pool.tally.total = reader.count()
     signals: list[int] = []
@@ -152,8 +152,10 @@ def _run(
     try:
         with signals_as_errors(first_signal):
             pool.run(iter(reader))
-    except Interrupted:
+    except Interrupted as error:
         ended = "cut"  # a second signal
+        if path:
+            error.notes.append(_rest(path))
         raise
     except BaseException:
         ended = "broken"  # stdout closed (| head), a full disk, a bug: no summary
@@ -173,7 +175,6 @@ def _outcome(
 ) -> None:
     """The batch's exit: a signal, a failure every item would meet, or items
     that failed (in this run, or in the earlier one whose results it skipped)."""
-    rest = f"the same command with --resume does the rest (results so far are in {path})"
     if signals:
         error: MintError = (
             Interrupted("interrupted")
@@ -181,12 +182,12 @@ def _outcome(
             else Interrupted("terminated", signal_exit=ExitCode.TERMINATED)
         )
         if path:
-            error.notes.append(rest)
+            error.notes.append(_rest(path))
         raise error
     if pool.failure is not None:
         pool.failure.message = "the batch stopped: " + pool.failure.message
         if path:
-            pool.failure.notes.append(rest)
+            pool.failure.notes.append(_rest(path))
         raise pool.failure
     tally = pool.tally
     failed = tally.failed + skipped_failed
@@ -197,6 +198,10 @@ def _outcome(
         if path:
             error.notes.append("to retry them: the same command with --resume --retry-failed")
         raise error
+
+
+def _rest(path: Path) -> str:
+    return f"the same command with --resume does the rest (results so far are in {path})"
 
 
 def _open_input(source: str | None, term: Terminal) -> BinaryIO:

@@ -81,10 +81,13 @@ class Defaults:
 def numbered_lines(stream: BinaryIO) -> Iterator[tuple[int, int, bytes]]:
     """(item index, line number, line) for every line that is not blank."""
     index = 0
-    for number, raw in enumerate(stream, 1):
-        if raw.strip():
-            yield index, number, raw
-            index += 1
+    try:
+        for number, raw in enumerate(stream, 1):
+            if raw.strip():
+                yield index, number, raw
+                index += 1
+    except OSError as exc:
+        raise UsageError(f"cannot read the input: {exc.strerror or exc}") from None
 
 
 def parse_item(raw: bytes, number: int, index: int, defaults: Defaults) -> Item:

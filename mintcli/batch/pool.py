@@ -67,6 +67,7 @@ class Pool:
         *,
         concurrency: int,
         ordered: bool,
+        stopping: threading.Event,
         on_tick: Callable[[Tally], None] | None = None,
     ) -> None:
         self.run_item = run_item
@@ -76,7 +77,7 @@ class Pool:
         self.window = WINDOW_PER_WORKER * concurrency
         self.on_tick = on_tick
         self.tally = Tally()
-        self.stopping = threading.Event()
+        self.stopping = stopping  # set: take no more items
         self.failure: MintError | None = None  # the setup failure that stopped the batch
         self._lock = threading.Lock()
         self._moved = threading.Condition(self._lock)  # the window moved or the input ended
