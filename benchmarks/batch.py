@@ -33,7 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run import HERE, MINT, PY, Bench, Report, machine
+from run import HERE, MINT, PY, Bench, Report, finish, prepare
 
 CONCURRENCY = 64
 PIECES, INTERVAL = 20, 0.010  # the paced reply: 20 pieces, 10 ms apart
@@ -232,13 +232,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smaller batches, fewer runs")
     parser.add_argument("--out", type=Path, default=HERE / "results-batch.md")
     args = parser.parse_args()
-    subprocess.run(
-        [PY, "-m", "compileall", "-q", str(HERE.parent / "mintcli"), str(HERE)],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-    head = machine()
-    print("\n".join(head), flush=True)
+    head = prepare()
     b = BatchBench(args.quick)
     report = Report()
     try:
@@ -249,30 +243,8 @@ def main() -> None:
         mock_headroom(b, report)
     finally:
         b.stop()
-    load = " / ".join(f"{x:.2f}" for x in os.getloadavg())
-    passed = sum(ok for _, _, ok in report.targets)
-    lines = [
-        "# mint batch benchmark results",
-        "",
-        f"Written by `python benchmarks/batch.py{' --quick' if args.quick else ''}`; "
-        "see benchmarks/README.md.",
-        "",
-        *head,
-        f"- load average at the end {load}",
-        "",
-        f"## Targets: {passed} of {len(report.targets)} met",
-        "",
-        "| target | measured | |",
-        "|---|---|---|",
-        *(f"| {t} | {m} | {'PASS' if ok else 'FAIL'} |" for t, m, ok in report.targets),
-        "",
-        "## Measurements",
-        "",
-        *report.sections,
-    ]
-    args.out.write_text("\n".join(lines))
-    print(f"targets met: {passed}/{len(report.targets)}; report written to {args.out}")
-    sys.exit(0 if passed == len(report.targets) else 1)
+    command = f"batch.py{' --quick' if args.quick else ''}"
+    finish("mint batch benchmark results", command, head, report, args.out)
 
 
 if __name__ == "__main__":
