@@ -222,7 +222,7 @@ def batch(settings: BatchSettings, term: Any, source: str | None) -> None:
     "id", "model", "system", "tools", "tool_choice", "max_tokens",
     "temperature", "protocol" and other request body fields; options on the
     command line apply to every item that does not set its own. Items run
-    CONCURRENCY at a time over one connection pool, with the retries and
+    CONCURRENCY at a time over kept-alive connections, with the retries and
     continuation of 'mint chat'; results come in input order (--unordered: as
     they finish).
     """

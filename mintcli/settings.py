@@ -249,7 +249,8 @@ class BatchSettings(RequestSettings):
         help="No summary line at the end, no per-item retry warnings.")
     concurrency: int = setting(
         8, "-j", "--concurrency", kind=kinds.Integer(1, 1024), metavar="N", section=BATCH,
-        help="Items in flight at once, over one shared connection pool.")
+        help="Items in flight at once; each worker keeps its connection alive from one "
+        "item to the next.")
     unordered: bool = flag(
         "--unordered", section=BATCH,
         help="Write each result when it is ready instead of in input order.")

@@ -1,5 +1,6 @@
-"""HTTP transport: one httpx client (one connection pool) per run, and the one
-seam where httpx exceptions and HTTP statuses become mint errors."""
+"""HTTP transport: one httpx client per run (one connection pool, or for mint
+batch a kept-alive connection per thread), and the one seam where httpx
+exceptions and HTTP statuses become mint errors."""
 
 from __future__ import annotations
 

@@ -448,8 +448,8 @@ tool_calls, finish_reason, usage, attempts, model, and error (code, name,
 message) when the item failed; a line that cannot be used becomes an error line
 and the batch goes on.
 .PP
-Items run \\fB\\-\\-concurrency\\fR at a time over one pool of kept-alive
-connections, each with the retries and continuation of \\fBmint chat\\fR.
+Items run \\fB\\-\\-concurrency\\fR at a time, each worker keeping its
+connection alive from one item to the next, each item with the retries and continuation of \\fBmint chat\\fR.
 Results are written in input order: at most 4 times the concurrency results wait
 in the reorder buffer, and an item starts only within that window of the oldest
 unwritten one (\\fB\\-\\-unordered\\fR writes results as they finish). A rate

@@ -1,8 +1,9 @@
 """``mint batch``: from settings to a finished batch.
 
 Usage errors come first (flags, the input, the -O file), then the key; then
-one transport (one connection pool) is shared by every item, each run by the
-same runner as ``mint chat`` in a worker thread (pool.py).
+one transport (one httpx client, a kept-alive connection per worker) is shared
+by every item, each run by the same runner as ``mint chat`` in a worker thread
+(pool.py).
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ complete -c mint -n '__fish_seen_subcommand_from batch' -l template -x -d 'Wrap 
 complete -c mint -n '__fish_seen_subcommand_from batch' -l shard -x -d 'Take only the items whose number (counted from 0) modulo N is K; N ...'
 complete -c mint -n '__fish_seen_subcommand_from batch' -s O -l output -r -F -d 'Write the result lines to FILE instead of stdout.'
 complete -c mint -n '__fish_seen_subcommand_from batch' -s q -l quiet -d 'No summary line at the end, no per-item retry warnings.'
-complete -c mint -n '__fish_seen_subcommand_from batch' -s j -l concurrency -x -d 'Items in flight at once, over one shared connection pool.'
+complete -c mint -n '__fish_seen_subcommand_from batch' -s j -l concurrency -x -d 'Items in flight at once; each worker keeps its connection alive fro...'
 complete -c mint -n '__fish_seen_subcommand_from batch' -l unordered -d 'Write each result when it is ready instead of in input order.'
 complete -c mint -n '__fish_seen_subcommand_from batch' -l rpm -x -d 'At most N requests a minute (retries included), evenly spaced.'
 complete -c mint -n '__fish_seen_subcommand_from batch' -l resume -d 'With -O: skip the items FILE already holds a result for, append the...'
