@@ -357,6 +357,13 @@ def test_usage_errors_exit_2(env: dict[str, str], args: list[str], message: str)
     assert "Traceback" not in r.stderr.decode()
 
 
+def test_no_input_on_a_terminal_is_a_usage_error(env: dict[str, str], spawn_pty: Any) -> None:
+    child = spawn_pty([*MINT, "batch", "--mock"], env)
+    screen = child.read_until(None, timeout=20, what="the error")
+    assert child.wait() == 2
+    assert b"no input: give a file of JSON lines (or - for stdin), or pipe it in" in screen
+
+
 def test_no_key_exits_3(env: dict[str, str]) -> None:
     r = run_mint(["batch"], {k: v for k, v in env.items() if k != "MINT_API_KEY"}, input=items("a"))
     assert r.returncode == 3 and b"no API key" in r.stderr
