@@ -45,7 +45,9 @@ READ = 65536
 
 
 def reads(protocol: str, pieces: int) -> list[bytes]:
-    body = b"".join(framing.frames(render_events(protocol, reply_text(pieces), 4), ids=False).frames)
+    body = b"".join(
+        framing.frames(render_events(protocol, reply_text(pieces), 4), ids=False).frames
+    )
     return [body[i : i + READ] for i in range(0, len(body), READ)]
 
 

@@ -529,14 +529,7 @@ def main() -> None:
         "--out", type=Path, default=HERE / "results.md", help="where to write the report"
     )
     args = parser.parse_args()
-    # As installed for a user: byte-code cached (see the module docstring).
-    subprocess.run(
-        [PY, "-m", "compileall", "-q", str(ROOT / "mintcli"), str(HERE)],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-    head = machine()
-    print("\n".join(head), flush=True)
+    head = prepare()
     b = Bench(args.quick)
     report = Report()
     try:
@@ -550,12 +543,30 @@ def main() -> None:
         mock_speed(b, report, rates)
     finally:
         b.stop()
+    finish("Benchmark results", f"run.py{' --quick' if args.quick else ''}", head, report, args.out)
+
+
+def prepare() -> list[str]:
+    """Byte-code cached, as installed for a user (see the module docstring);
+    the machine's description, printed."""
+    subprocess.run(
+        [PY, "-m", "compileall", "-q", str(ROOT / "mintcli"), str(HERE)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    head = machine()
+    print("\n".join(head), flush=True)
+    return head
+
+
+def finish(title: str, command: str, head: list[str], report: Report, out: Path) -> None:
+    """Write the report (targets first) and exit 1 when a target was missed."""
     load = " / ".join(f"{x:.2f}" for x in os.getloadavg())
     passed = sum(ok for _, _, ok in report.targets)
     lines = [
-        "# Benchmark results",
+        f"# {title}",
         "",
-        f"Written by `python benchmarks/run.py{' --quick' if args.quick else ''}`; see benchmarks/README.md.",
+        f"Written by `python benchmarks/{command}`; see benchmarks/README.md.",
         "",
         *head,
         f"- load average at the end {load}",
@@ -573,8 +584,8 @@ def main() -> None:
         "",
         *report.sections,
     ]
-    args.out.write_text("\n".join(lines))
-    print(f"targets met: {passed}/{len(report.targets)}; report written to {args.out}")
+    out.write_text("\n".join(lines))
+    print(f"targets met: {passed}/{len(report.targets)}; report written to {out}")
     sys.exit(0 if passed == len(report.targets) else 1)
 
 

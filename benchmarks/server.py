@@ -141,6 +141,7 @@ class _Handler(BaseHTTPRequestHandler):
 class BenchServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 256  # many clients connect at once (benchmarks/batch.py)
 
     def __init__(self, host: str, port: int) -> None:
         super().__init__((host, port), _Handler)

@@ -16,8 +16,9 @@ import click
 
 from mintcli import __version__
 from mintcli.clicktable import CONTEXT, IdArgument, MintGroup, command
-from mintcli.errors import exit_status_help
+from mintcli.errors import ExitCode, exit_status_help
 from mintcli.settings import (
+    BatchSettings,
     ChatSettings,
     ListSettings,
     LogRemoveSettings,
@@ -79,6 +80,40 @@ def chat(settings: ChatSettings, term: Any, prompt: tuple[str, ...]) -> None:
     from mintcli.chat import run_chat
 
     run_chat(settings, prompt, term)
+
+
+@command(
+    cli,
+    "batch",
+    BatchSettings,
+    click.Argument(["source"], metavar="[INPUT|-]", required=False),
+    epilog=f"""\b
+Examples:
+  mint batch prompts.jsonl > results.jsonl
+  mint batch --lines --template 'Translate to French: {{}}' strings.txt -O fr.jsonl
+  mint batch -j 32 --resume -O results.jsonl prompts.jsonl    # rerun to finish
+  mint batch --shard 2/4 -O part-2.jsonl prompts.jsonl        # job 2 of 4
+  jq -r 'select(.error) | .error.message' results.jsonl
+
+Exit status: 0 when every item succeeded; {int(ExitCode.ITEMS_FAILED)}:
+{ExitCode.ITEMS_FAILED.meaning}; otherwise the code of what stopped the whole batch
+(see 'man mint').""",
+)
+def batch(settings: BatchSettings, term: Any, source: str | None) -> None:
+    """Run many prompts: JSON lines in (INPUT, or stdin), one JSON result line
+    per item out.
+
+    Each input line is an object with "prompt" or "messages" and optionally
+    "id", "model", "system", "tools", "tool_choice", "max_tokens",
+    "temperature", "protocol" and other request body fields; options on the
+    command line apply to every item that does not set its own. Items run
+    CONCURRENCY at a time over kept-alive connections, with the retries and
+    continuation of 'mint chat'; results come in input order (--unordered: as
+    they finish).
+    """
+    from mintcli.batch.command import run_batch
+
+    run_batch(settings, source, term)
 
 
 @command(
@@ -220,7 +255,7 @@ def _debug_requested(argv: list[str]) -> bool:
 def main(argv: list[str] | None = None) -> int:
     """The one error boundary: every outcome of a command becomes one stderr
     line (at most) and an exit code here, and nowhere else."""
-    from mintcli.errors import ExitCode, MintError, UsageError
+    from mintcli.errors import MintError, UsageError
     from mintcli.terminal import Terminal, silence_stdout
 
     args = sys.argv[1:] if argv is None else argv

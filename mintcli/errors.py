@@ -28,6 +28,7 @@ class ExitCode(enum.IntEnum):
     RATE_LIMITED = 6
     NETWORK = 7
     PROTOCOL = 8
+    ITEMS_FAILED = 9
     SCHEMA = 10  # 9 is taken by mint batch (items failed)
     INTERRUPTED = 130
     BROKEN_PIPE = 141
@@ -49,6 +50,7 @@ _MEANINGS = {
     ExitCode.RATE_LIMITED: "rate limited: HTTP 429",
     ExitCode.NETWORK: "network failure or timeout",
     ExitCode.PROTOCOL: "protocol error: malformed or truncated stream",
+    ExitCode.ITEMS_FAILED: "some items of a batch failed (their result lines say why)",
     ExitCode.SCHEMA: "the reply is not JSON, or not valid against --schema",
     ExitCode.INTERRUPTED: "interrupted (Ctrl-C)",
     ExitCode.BROKEN_PIPE: "stdout closed early (for example by head)",
@@ -70,6 +72,10 @@ class MintError(Exception):
     # The reply itself arrived whole (the failure is about what it says), so
     # there is nothing to --resume.
     reply_complete: bool = False
+    # The failure lies in the setup (the key, the address, the certificates), not
+    # in one request: every other request would fail the same way. mint batch
+    # stops at the first one instead of failing each item alike.
+    setup: bool = False
 
     def __init__(
         self,
@@ -77,6 +83,7 @@ class MintError(Exception):
         *,
         retry_after: float | None = None,
         retryable: bool | None = None,
+        setup: bool | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -84,6 +91,8 @@ class MintError(Exception):
         self.retry_after = retry_after
         if retryable is not None:
             self.retryable = retryable
+        if setup is not None:
+            self.setup = setup
         # Lines printed after the error line (``mint: ...``), such as how to resume.
         self.notes: list[str] = []
 
@@ -102,6 +111,7 @@ class UsageError(MintError):
 
 class ConfigError(MintError):
     exit_code = ExitCode.CONFIG
+    setup = True
 
 
 class RequestRejected(MintError):
@@ -152,6 +162,10 @@ class SchemaMismatch(MintError):
 
     exit_code = ExitCode.SCHEMA
     reply_complete = True
+class ItemsFailed(MintError):
+    """mint batch: the batch ran, and some of its items failed."""
+
+    exit_code = ExitCode.ITEMS_FAILED
 
 
 class Interrupted(MintError):
@@ -192,7 +206,10 @@ def error_for_status(
     if 400 <= status < 500:
         if status in (401, 403):
             text += _KEY_HINT
-        return RequestRejected(text, retry_after=retry_after, retryable=status == 409)
+        # A refused key refuses every request; a 403 may be about one model only.
+        return RequestRejected(
+            text, retry_after=retry_after, retryable=status == 409, setup=status == 401
+        )
     if status >= 500:
         return ServerError(text, retry_after=retry_after)
     return ProtocolError(f"unexpected HTTP status {status}" + (f": {message}" if message else ""))

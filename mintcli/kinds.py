@@ -177,6 +177,25 @@ class Url(Kind):
         return text
 
 
+class Shard(Kind):
+    """``K/N``: the K-th of N shares of a batch (0 <= K < N)."""
+
+    def from_text(self, raw: str) -> tuple[int, int]:
+        k, sep, n = raw.strip().partition("/")
+        try:
+            shard = (int(k), int(n))
+        except ValueError:
+            shard = None
+        if not sep or shard is None:
+            raise ValueError("must be K/N, e.g. 0/4")
+        if not 0 <= shard[0] < shard[1]:
+            raise ValueError("must be K/N with 0 <= K < N")
+        return shard
+
+    def show(self, value: Any) -> str:
+        return f"{value[0]}/{value[1]}"
+
+
 class Key(Kind):
     """An API key goes into an HTTP header: printable ASCII only. The message
     never quotes the key, only what is wrong with it."""
@@ -212,3 +231,4 @@ MANY = Many()
 WORDS = Words()
 URL = Url()
 KEY = Key()
+SHARD = Shard()

@@ -101,10 +101,15 @@ def load_messages(data: bytes, source: str) -> list[dict[str, Any]]:
         messages = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         raise UsageError(f"--messages {source}: not valid JSON ({exc})") from None
+    return check_messages(messages, f"--messages {source}")
+
+
+def check_messages(messages: Any, source: str) -> list[dict[str, Any]]:
+    """A list of OpenAI-shape messages, checked; ``source`` names it in errors."""
     if not isinstance(messages, list):
-        raise UsageError(f"--messages {source}: expected a JSON array of messages")
+        raise UsageError(f"{source}: expected a JSON array of messages")
     for i, msg in enumerate(messages):
-        where = f"--messages {source}: message {i}"
+        where = f"{source}: message {i}"
         if not isinstance(msg, dict):
             raise UsageError(f"{where} is not an object")
         role = msg.get("role")

@@ -14,9 +14,10 @@ SIGTERM or ``--timeout`` that lands inside the step waits for its end
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -51,6 +52,17 @@ class RunConfig:
     # --schema: checks the finished reply (text, finish reason) and returns the
     # parsed object, or raises a MintError (schema.Checker).
     check: Callable[[str, str | None], Any] | None = None
+
+
+class Pacer(Protocol):
+    """Pacing shared by the runs of one process (mint batch): asked before every
+    request (``first``: the run's first), which it may delay or refuse with a
+    MintError, and told of every failure (with the wait the retry policy chose,
+    None when the run gives up)."""
+
+    def before_request(self, first: bool) -> None: ...
+
+    def failed(self, error: MintError, delay: float | None) -> None: ...
 
 
 class ReadBatch:
@@ -105,12 +117,14 @@ class ChatRun:
         term: Terminal,
         journal: Journal | None = None,
         acc: Accumulator | None = None,
+        pacer: Pacer | None = None,
     ) -> None:
         self.config = config
         self.transport = transport
         self.sink = sink
         self.term = term
         self.journal = journal
+        self.pacer = pacer
         self.acc = acc or Accumulator()  # a --resume starts with what the journal holds
         self.stats = Stats()
         self.attempts = 0
@@ -124,14 +138,22 @@ class ChatRun:
 
     # -- the run -------------------------------------------------------------------
     def run(self) -> Reply:
-        """Stream the reply to the sink, and return it. A failure is raised after
-        the sink has written what it owes and the journal has been kept or dropped."""
+        """Stream the reply to the sink in the main thread (Ctrl-C, SIGTERM and
+        --timeout end the run) and return it. A failure is raised after the sink
+        has written what it owes and the journal has been kept or dropped."""
+        with self._ending(), signals_as_errors(), deadline(self.config.timeout):
+            return self._stream()
+
+    def stream(self) -> Reply:
+        """The same run without touching signals, for a worker thread (mint
+        batch): the caller decides when to stop, and --timeout does not apply."""
+        with self._ending():
+            return self._stream()
+
+    @contextmanager
+    def _ending(self) -> Iterator[None]:
         try:
-            with signals_as_errors(), deadline(self.config.timeout):
-                self.sink.start(self.config.info)
-                self.sink.flush()
-                self._attempts()
-                return self._finish(None, self._check())
+            yield
         except MintError as error:
             self._finish(error)
             raise
@@ -139,16 +161,27 @@ class ChatRun:
             if self.journal is not None:
                 self.journal.close(remove=True)  # no-op when _finish kept it
 
+    def _stream(self) -> Reply:
+        self.sink.start(self.config.info)
+        self.sink.flush()
+        self._attempts()
+        return self._finish(None, self._check())
+
     def _attempts(self) -> None:
         retries = 0
         plan = self._plan() if self.acc.received else Plan("first", self.config.request)
+        pacer = self.pacer
         while True:
             self.attempts += 1
             try:
+                if pacer is not None:
+                    pacer.before_request(self.attempts == 1)
                 fresh = self._attempt(plan)
             except MintError as error:
                 error.message = self.term.secrets.redact(error.message)
                 delay = self.config.policy.delay(error, retries)
+                if pacer is not None:
+                    pacer.failed(error, delay)
                 if delay is None:
                     raise
                 retries += 1
@@ -193,7 +226,7 @@ class ChatRun:
         )
         self.sink.flush()
         where = f", continuing after {received} chars" if received else ""
-        self.term.warn(
+        self.sink.warn(
             f"{error.message}; retry {retries}/{self.config.policy.max_retries} "
             f"in {delay:.1f}s{where}"
         )
@@ -207,7 +240,7 @@ class ChatRun:
             headers = {**headers, "Last-Event-ID": plan.last_event_id}
         self._expect_continuation = plan.goes_on
         if self.stats.first_byte is None:
-            self.term.show_status(f"mint: waiting for {plan.request.model}…")
+            self.sink.status(f"mint: waiting for {plan.request.model}…")
         try:
             body = orjson.dumps(config.protocol.build_body(plan.request))
             with self.transport.stream(config.url, headers, body) as response:
@@ -283,7 +316,7 @@ class ChatRun:
         self.stats.saw_pieces(batch.pieces)
         for call in batch.calls:
             if "arguments_error" in call:
-                self.term.warn(
+                self.sink.warn(
                     f"tool call {call['name']!r} ({call['id']}) has "
                     f"{call['arguments_error']}; kept as a raw string"
                 )
@@ -322,7 +355,7 @@ class ChatRun:
         if error is None:
             self.sink.done(reply, summary)
         else:
-            self.term.clear_status()
+            self.sink.status(None)
             failure = {"code": int(error.exit_code), "message": error.message}
             self.sink.failed(reply, summary, failure)
         if self.config.stats:

@@ -24,6 +24,7 @@ CONVERSATIONS = "Conversations"
 REQUEST = "Request"
 TOOLS = "Tools"
 OUTPUT = "Output"
+BATCH = "Batch"
 RETRIES = "Retries and timeouts"
 JOURNAL = "Journal"
 CONNECTION = "Connection"
@@ -31,7 +32,7 @@ SERVER = "Server"
 FAULTS = "Faults"
 OTHER = "Other"
 SECTIONS = (
-    INPUT, CONVERSATIONS, REQUEST, TOOLS, OUTPUT, RETRIES, JOURNAL,
+    INPUT, CONVERSATIONS, REQUEST, TOOLS, OUTPUT, BATCH, RETRIES, JOURNAL,
     CONNECTION, SERVER, FAULTS, OTHER,
 )  # fmt: skip
 
@@ -144,7 +145,54 @@ class Common:
 
 
 @dataclass(frozen=True)
-class ChatSettings(Common):
+class RequestSettings(Common):
+    """What every command that sends chat requests shares: the request's
+    contents and the retry policy."""
+
+    model: str = setting(
+        DEFAULT_MODEL, "-m", "--model", metavar="MODEL", complete="model", section=REQUEST,
+        help="Model name.")
+    system: str | None = setting(
+        None, "-s", "--system", metavar="TEXT", section=REQUEST,
+        help="System prompt (replaces any system message of the conversation).")
+    max_tokens: int | None = setting(
+        None, "--max-tokens", kind=kinds.Integer(1), metavar="N", section=REQUEST,
+        help="Maximum output tokens (anthropic default: 4096).")
+    temperature: float | None = setting(
+        None, "--temperature", kind=kinds.Number(0.0), metavar="T", section=REQUEST,
+        help="Sampling temperature.")
+    schema: str | None = arg(
+        None, "--schema", metavar="FILE|JSON", complete="file", section=REQUEST,
+        help="A JSON Schema (top level an object) the reply must follow; the reply is "
+        "the JSON text, checked when it ends (exit 10 if it is not JSON or does not match). "
+        "Needs the jsonschema package (mintcli[schema]).")
+    option: tuple[str, ...] = arg(
+        (), "-o", "--option", kind=kinds.MANY, metavar="KEY=VALUE", section=REQUEST,
+        help="Add a request body field; VALUE is parsed as JSON when it is valid JSON. "
+        "Repeatable.")
+    tool: tuple[str, ...] = arg(
+        (), "--tool", kind=kinds.MANY, metavar="FILE|JSON", complete="file", section=TOOLS,
+        help="A tool definition (OpenAI, bare or Anthropic shape). Repeatable.")
+    tools: tuple[str, ...] = arg(
+        (), "--tools", kind=kinds.MANY, metavar="FILE", complete="file", section=TOOLS,
+        help="A JSON array of tool definitions.")
+    tool_choice: str | None = arg(
+        None, "--tool-choice", metavar="auto|none|required|NAME", complete="tool_choice",
+        section=TOOLS,
+        help="Whether and which tool the model must call.")
+    max_retries: int = setting(
+        5, "--max-retries", kind=kinds.Integer(0), metavar="N", section=RETRIES,
+        help="Retries after a failure (0 disables).")
+    retry_base: float = setting(
+        1.0, "--retry-base", kind=kinds.Number(0.0), metavar="SECONDS", section=RETRIES,
+        help="First backoff delay.")
+    retry_max: float = setting(
+        60.0, "--retry-max", kind=kinds.Number(0.0), metavar="SECONDS", section=RETRIES,
+        help="Longest single backoff delay.")
+
+
+@dataclass(frozen=True)
+class ChatSettings(RequestSettings):
     messages: str | None = arg(
         None, "--messages", metavar="FILE|-", complete="file", section=INPUT,
         help="JSON array of earlier messages (OpenAI shape).")
@@ -175,37 +223,6 @@ class ChatSettings(Common):
         True, "--log", kind=kinds.BOOLEAN, off_flag="--no-log", section=CONVERSATIONS,
         help="Save the exchange as a conversation, in $XDG_DATA_HOME/mint/conversations "
         "(default ~/.local/share/mint/conversations).")
-    model: str = setting(
-        DEFAULT_MODEL, "-m", "--model", metavar="MODEL", complete="model", section=REQUEST,
-        help="Model name.")
-    system: str | None = setting(
-        None, "-s", "--system", metavar="TEXT", section=REQUEST,
-        help="System prompt (replaces one from --messages).")
-    max_tokens: int | None = setting(
-        None, "--max-tokens", kind=kinds.Integer(1), metavar="N", section=REQUEST,
-        help="Maximum output tokens (anthropic default: 4096).")
-    temperature: float | None = setting(
-        None, "--temperature", kind=kinds.Number(0.0), metavar="T", section=REQUEST,
-        help="Sampling temperature.")
-    schema: str | None = arg(
-        None, "--schema", metavar="FILE|JSON", complete="file", section=REQUEST,
-        help="A JSON Schema (top level an object) the reply must follow; the reply is "
-        "the JSON text, checked when it ends (exit 10 if it is not JSON or does not match). "
-        "Needs the jsonschema package (mintcli[schema]).")
-    option: tuple[str, ...] = arg(
-        (), "-o", "--option", kind=kinds.MANY, metavar="KEY=VALUE", section=REQUEST,
-        help="Add a request body field; VALUE is parsed as JSON when it is valid JSON. "
-        "Repeatable.")
-    tool: tuple[str, ...] = arg(
-        (), "--tool", kind=kinds.MANY, metavar="FILE|JSON", complete="file", section=TOOLS,
-        help="A tool definition (OpenAI, bare or Anthropic shape). Repeatable.")
-    tools: tuple[str, ...] = arg(
-        (), "--tools", kind=kinds.MANY, metavar="FILE", complete="file", section=TOOLS,
-        help="A JSON array of tool definitions.")
-    tool_choice: str | None = arg(
-        None, "--tool-choice", metavar="auto|none|required|NAME", complete="tool_choice",
-        section=TOOLS,
-        help="Whether and which tool the model must call.")
     format: str = setting(
         "text", "-f", "--format", kind=kinds.Choice(FORMATS), section=OUTPUT,
         help="Output format.")
@@ -223,15 +240,6 @@ class ChatSettings(Common):
     dry_run: bool = flag(
         "--dry-run", section=OUTPUT,
         help="Print the request that would be sent (key redacted); send nothing.")
-    max_retries: int = setting(
-        5, "--max-retries", kind=kinds.Integer(0), metavar="N", section=RETRIES,
-        help="Retries after a failure (0 disables).")
-    retry_base: float = setting(
-        1.0, "--retry-base", kind=kinds.Number(0.0), metavar="SECONDS", section=RETRIES,
-        help="First backoff delay.")
-    retry_max: float = setting(
-        60.0, "--retry-max", kind=kinds.Number(0.0), metavar="SECONDS", section=RETRIES,
-        help="Longest single backoff delay.")
     timeout: float | None = setting(
         None, "--timeout", kind=kinds.SECONDS, metavar="SECONDS", section=RETRIES,
         help="Limit for the whole run, retries included.")
@@ -246,6 +254,44 @@ class ChatSettings(Common):
     journal: bool = setting(
         True, "--journal", kind=kinds.BOOLEAN, off_flag="--no-journal", section=JOURNAL,
         help="Journal the reply so that --resume can finish it.")
+
+
+@dataclass(frozen=True)
+class BatchSettings(RequestSettings):
+    lines: bool = flag(
+        "--lines", section=INPUT,
+        help="The input is one plain prompt per line, not JSON objects.")
+    template: str | None = arg(
+        None, "--template", metavar="TEXT", section=INPUT,
+        help="Wrap each prompt: {} in TEXT stands for the line (or the item's prompt), "
+        "e.g. 'Classify this issue: {}'.")
+    shard: tuple[int, int] | None = arg(
+        None, "--shard", kind=kinds.SHARD, metavar="K/N", section=INPUT,
+        help="Take only the items whose number (counted from 0) modulo N is K; N jobs "
+        "with K = 0..N-1 share a batch.")
+    output: str | None = arg(
+        None, "-O", "--output", metavar="FILE", complete="file", section=OUTPUT,
+        help="Write the result lines to FILE instead of stdout.")
+    quiet: bool = flag(
+        "-q", "--quiet", section=OUTPUT,
+        help="No summary line at the end, no per-item retry warnings.")
+    concurrency: int = setting(
+        8, "-j", "--concurrency", kind=kinds.Integer(1, 1024), metavar="N", section=BATCH,
+        help="Items in flight at once; each worker keeps its connection alive from one "
+        "item to the next.")
+    unordered: bool = flag(
+        "--unordered", section=BATCH,
+        help="Write each result when it is ready instead of in input order.")
+    rpm: int | None = setting(
+        None, "--rpm", kind=kinds.Integer(1), metavar="N", section=BATCH,
+        help="At most N requests a minute (retries included), evenly spaced.")
+    resume: bool = flag(
+        "--resume", section=BATCH,
+        help="With -O: skip the items FILE already holds a result for, append the rest.")
+    retry_failed: bool = flag(
+        "--retry-failed", section=BATCH,
+        help="With -O: run again the items whose result in FILE is an error (implies "
+        "--resume).")
 
 
 @dataclass(frozen=True)
@@ -321,7 +367,10 @@ class LogRemoveSettings:
 
 
 # Every settings class a command uses; the config file may set any config field of these.
-ALL = (ChatSettings, ModelsSettings, MockSettings, ListSettings, RemoveSettings, LogRemoveSettings)
+ALL = (
+    ChatSettings, BatchSettings, ModelsSettings, MockSettings, ListSettings, RemoveSettings,
+    LogRemoveSettings,
+)  # fmt: skip
 
 
 def config_rows() -> dict[str, Opt]:

@@ -79,6 +79,17 @@ class Sink:
     def retry(self, info: dict[str, Any]) -> None:
         pass
 
+    def warn(self, message: str) -> None:
+        """Something the user should know that is not data (a retry, a bad tool call)."""
+        self.term.warn(message)
+
+    def status(self, text: str | None) -> None:
+        """The terminal's waiting line (None: erase it)."""
+        if text is None:
+            self.term.clear_status()
+        else:
+            self.term.show_status(text)
+
     def done(self, reply: Reply, summary: dict[str, Any]) -> None:
         self.close_reasoning()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -38,6 +39,8 @@ class Terminal:
     _status_shown: bool = field(default=False, repr=False)
     # Whether the last thing put on the terminal left the cursor mid-line.
     stdout_mid_line: bool = field(default=False, repr=False)
+    # stderr lines and the status line may come from several threads (mint batch).
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     @classmethod
     def from_process(cls) -> Terminal:
@@ -81,15 +84,17 @@ class Terminal:
     def _line(self, prefix: str, text: str) -> None:
         """One diagnostic line on stderr, on a line of its own. ``text`` may
         come from outside: the key is redacted and control characters escaped."""
-        if self._status_shown:
-            self.clear_status()
-        if self.stdout_mid_line and self.stdout_isatty:
-            # End the half-printed line the user is looking at before the message.
-            # The newline goes to stderr so stdout still holds exactly the answer.
-            self.stderr.write("\n")
-            self.stdout_mid_line = False
-        self.stderr.write(prefix + escape_line(self.secrets.redact(text)) + "\n")
-        self.stderr.flush()
+        line = prefix + escape_line(self.secrets.redact(text)) + "\n"
+        with self._lock:
+            if self._status_shown:
+                self.clear_status()
+            if self.stdout_mid_line and self.stdout_isatty:
+                # End the half-printed line the user is looking at before the message.
+                # The newline goes to stderr so stdout still holds exactly the answer.
+                self.stderr.write("\n")
+                self.stdout_mid_line = False
+            self.stderr.write(line)
+            self.stderr.flush()
 
     def diag(self, text: str) -> None:
         """A plain diagnostic line (the -v request and response lines)."""
@@ -114,23 +119,27 @@ class Terminal:
     def show_status(self, text: str) -> None:
         if not self.stderr_isatty:
             return
-        self.stderr.write("\r" + self._style(escape_line(text), "2") + "\x1b[K")
-        self.stderr.flush()
-        self._status_shown = True
+        with self._lock:
+            self.stderr.write("\r" + self._style(escape_line(text), "2") + "\x1b[K")
+            self.stderr.flush()
+            self._status_shown = True
 
     def clear_status(self) -> None:
         if self._status_shown:
-            self._status_shown = False
-            self.stderr.write("\r\x1b[K")
-            self.stderr.flush()
+            with self._lock:
+                self._status_shown = False
+                self.stderr.write("\r\x1b[K")
+                self.stderr.flush()
 
 
 class _Terminated(BaseException):
     """Raised from the SIGTERM handler; turned into :class:`Interrupted`."""
 
 
-class _SignalGuard:
-    __slots__ = ("depth", "pending")
+class _SignalGuard(threading.local):
+    """Per thread. Signal handlers run in the main thread and look at its
+    guard only, so a worker thread's critical step (mint batch) can neither
+    hold back an interrupt meant for the main thread nor receive it."""
 
     def __init__(self) -> None:
         self.depth = 0  # nesting of critical sections
@@ -149,10 +158,6 @@ def raise_outside_critical(make: Callable[[], BaseException]) -> None:
     raise make()
 
 
-def _on_signal(signum: int, frame: FrameType | None) -> None:
-    raise_outside_critical(KeyboardInterrupt if signum == signal.SIGINT else _Terminated)
-
-
 @contextmanager
 def critical() -> Iterator[None]:
     """A step that must not be cut in two: journaling a batch and printing it,
@@ -169,11 +174,26 @@ def critical() -> Iterator[None]:
             raise make()
 
 
+# What a signal raises inside signals_as_errors (turned into Interrupted at its end).
+SIGNAL_EXCEPTIONS = (KeyboardInterrupt, _Terminated)
+
+
 @contextmanager
-def signals_as_errors() -> Iterator[None]:
+def signals_as_errors(first: Callable[[int], None] | None = None) -> Iterator[None]:
     """Ctrl-C and SIGTERM become :class:`Interrupted` (exit 130 / 143) instead of
-    click's "Aborted!" or a silent death, so the caller can keep what it has."""
-    previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    click's "Aborted!" or a silent death, so the caller can keep what it has.
+    With ``first`` (mint batch), the first signal only calls ``first(signum)``
+    and returns; a second one is raised."""
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        nonlocal first
+        if first is not None:
+            call, first = first, None
+            call(signum)
+            return
+        raise_outside_critical(KeyboardInterrupt if signum == signal.SIGINT else _Terminated)
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     except KeyboardInterrupt:

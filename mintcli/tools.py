@@ -72,9 +72,16 @@ def load_tools(tool_values: tuple[str, ...], tools_files: tuple[str, ...]) -> tu
         obj, source = read_json_arg(value, "--tools")
         if not isinstance(obj, list):
             raise UsageError(f"--tools {source}: expected a JSON array of tools")
-        specs.extend(
-            normalize_tool(item, f"--tools {source}: tool {i}") for i, item in enumerate(obj)
-        )
+        specs.extend(tool_list(obj, f"--tools {source}"))
+    return unique(specs)
+
+
+def tool_list(obj: list[Any], source: str) -> list[ToolSpec]:
+    """A JSON array of tool definitions (``source`` names it in errors)."""
+    return [normalize_tool(item, f"{source}: tool {i}") for i, item in enumerate(obj)]
+
+
+def unique(specs: list[ToolSpec]) -> tuple[ToolSpec, ...]:
     seen: set[str] = set()
     for spec in specs:
         if spec.name in seen:

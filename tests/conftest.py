@@ -281,6 +281,13 @@ def mock_env(env: dict[str, str], server: Any) -> dict[str, str]:
     return {**env, "MINT_BASE_URL": server.base_url}
 
 
+def readme_block(marker: str) -> str:
+    """The shell commands between <!-- MARKER:begin --> and <!-- MARKER:end --> in README.md."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    block = readme.split(f"<!-- {marker}:begin -->")[1].split(f"<!-- {marker}:end -->")[0]
+    return block.split("```sh\n")[1].split("```")[0]
+
+
 def jsonl(out: bytes) -> list[dict[str, Any]]:
     import json
 

@@ -131,3 +131,39 @@ def test_hotpath_runs_every_stage(env: dict[str, str]) -> None:
         assert r.returncode == 0, r.stderr
         for stage in ("frame", "decode", "handle", "journal", "httpx-sse"):
             assert f"  {stage} " in r.stdout
+
+
+@pytest.mark.parametrize("protocol", ["openai", "anthropic"])
+def test_mint_batch_and_the_batch_baseline_agree(
+    bench_server: str, protocol: str, env: dict[str, str], tmp_path: Path
+) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps({"id": n, "prompt": f"p{n}"}) + "\n" for n in range(12)))
+    bench = json.dumps({"pieces": 20})
+    with source.open("rb") as stdin:
+        baseline = subprocess.run(
+            [sys.executable, str(BENCH / "batch_client.py"), bench_server, protocol, "4", bench],
+            stdin=stdin,
+            capture_output=True,
+            timeout=30,
+            env=env,
+        )
+    assert baseline.returncode == 0, baseline.stderr
+    mint = subprocess.run(
+        [sys.executable, "-m", "mintcli", "batch", "-j", "4", "--protocol", protocol,
+         "--base-url", bench_server, "-o", "bench=" + bench, str(source)],
+        capture_output=True,
+        timeout=30,
+        stdin=subprocess.DEVNULL,
+        env=env,
+    )  # fmt: skip
+    assert mint.returncode == 0, mint.stderr
+    ours = {
+        r["id"]: (r["text"], r["finish_reason"]) for r in map(json.loads, mint.stdout.splitlines())
+    }
+    theirs = {
+        r["id"]: (r["text"], r["finish_reason"])
+        for r in map(json.loads, baseline.stdout.splitlines())
+    }
+    assert ours == theirs and len(ours) == 12
+    assert len(ours[0][0]) == 80

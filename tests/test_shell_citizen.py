@@ -8,17 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import MINT, SECRET, jsonl, mock_env, run_mint
+from conftest import MINT, SECRET, jsonl, mock_env, readme_block, run_mint
 
 from mintcli.mock.script import POEM
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def readme_block(marker: str) -> str:
-    readme = (ROOT / "README.md").read_text()
-    block = readme.split(f"<!-- {marker}:begin -->")[1].split(f"<!-- {marker}:end -->")[0]
-    return block.split("```sh\n")[1].split("```")[0]
 
 
 @pytest.mark.parametrize("protocol", ["openai", "anthropic"])

@@ -183,7 +183,9 @@ def _argument_cases(cmds: list[Cmd], actions: Actions) -> list[str]:
 
 BASH = Actions(
     words=lambda w: f'COMPREPLY=($(compgen -W "{w}" -- "$cur")); return',
-    dynamic=lambda k: f'COMPREPLY=($(compgen -W "$(mint _complete {k} 2>/dev/null)" -- "$cur")); return',
+    dynamic=lambda k: (
+        f'COMPREPLY=($(compgen -W "$(mint _complete {k} 2>/dev/null)" -- "$cur")); return'
+    ),
     files='compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return',
     other="COMPREPLY=(); return",
 )
@@ -262,11 +264,7 @@ def zsh_script() -> str:
     lines += _value_cases(cmds, ZSH)
     lines += ["    esac", '    if [[ "$cur" == -* ]]; then', '        case "$cmdpath" in']
     for c in cmds:
-        described = [
-            _zsh_quote(f"{n}:{_describe(o.help)}")
-            for o in c.options
-            for n in o.names
-        ]
+        described = [_zsh_quote(f"{n}:{_describe(o.help)}") for o in c.options for n in o.names]
         lines.append(
             f'            "{" ".join(c.path)}") described=({" ".join(described)}); '
             "_describe -t options option described ;;"
@@ -456,6 +454,33 @@ conversation continues; one that moved or changed is an error.
 json_schema, strict; Anthropic: a forced tool whose input is the reply). The
 reply is checked when it ends with the jsonschema package (the mintcli[schema]
 extra); a reply that is not JSON or does not match exits 10, naming the fields."""
+BATCH = """\
+\\fBmint batch\\fR reads one JSON object per line: \\fIprompt\\fR or \\fImessages\\fR,
+an optional \\fIid\\fR (default: the line number), and optionally \\fImodel\\fR,
+\\fIsystem\\fR, \\fImax_tokens\\fR, \\fItemperature\\fR, \\fItools\\fR,
+\\fItool_choice\\fR and \\fIprotocol\\fR; other keys are request body fields, as
+with \\fB\\-o\\fR. Options on the command line apply to every item that does not
+set its own. It writes exactly one JSON line per item: id, line, text, reasoning,
+tool_calls, finish_reason, usage, attempts, model, and error (code, name,
+message) when the item failed; a line that cannot be used becomes an error line
+and the batch goes on.
+.PP
+Items run \\fB\\-\\-concurrency\\fR at a time, each worker keeping its
+connection alive from one item to the next, each item with the retries and continuation of \\fBmint chat\\fR.
+Results are written in input order: at most 4 times the concurrency results wait
+in the reorder buffer, and an item starts only within that window of the oldest
+unwritten one (\\fB\\-\\-unordered\\fR writes results as they finish). A rate
+limit or a Retry-After pauses the whole batch. A failure every item would meet
+(a refused key or connection, an untrusted certificate) stops the batch with its
+own exit status. The first Ctrl-C or SIGTERM starts no new item and lets the
+running ones finish; a second stops at once.
+.PP
+Result lines are written whole. With \\fB\\-O\\fR \\fIFILE\\fR and
+\\fB\\-\\-resume\\fR, items whose id has a line in FILE are skipped, a partial
+last line left by a killed run is removed, and new results are appended;
+\\fB\\-\\-retry\\-failed\\fR also runs again the items whose line holds an
+error. \\fB\\-\\-shard\\fR \\fIK/N\\fR takes the items whose number (from 0)
+modulo N is K, so that N jobs share one input."""
 
 EXAMPLES = [
     ("Stream a poem:", ['mint chat "write a poem"']),
@@ -481,6 +506,16 @@ EXAMPLES = [
     ("Ask a follow-up in the latest conversation:", ['mint chat \\-c "and why?"']),
     ("Ask about a picture:", ['mint chat \\-a photo.png "what is this?"']),
     ("Get JSON of a given shape:", ['mint chat \\-\\-schema label.json "classify: ..." | jq .label']),
+    (
+        "A file of prompts, 16 at a time, resumable:",
+        ["mint batch \\-j 16 \\-\\-resume \\-O results.jsonl prompts.jsonl"],
+    ),
+    (
+        "The same batch split over four jobs:",
+        [
+            "seq 0 3 | xargs \\-P 4 \\-I{} mint batch \\-\\-shard {}/4 \\-O part\\-{}.jsonl prompts.jsonl"
+        ],
+    ),
 ]
 
 
@@ -532,7 +567,8 @@ def man_page() -> str:
     for name, text in FORMATS:
         out += [".TP", f"\\fB{name}\\fR", text]
     out += [".SH STANDARD INPUT", STDIN, ".SH RETRIES AND RESUMING", RETRIES]
-    out += [".SH CONVERSATIONS AND STRUCTURED OUTPUT", CONVERSATIONS, ".SH EXIT STATUS"]
+    out += [".SH CONVERSATIONS AND STRUCTURED OUTPUT", CONVERSATIONS]
+    out += [".SH BATCHES", BATCH, ".SH EXIT STATUS"]
     for code in ExitCode:
         out += [".TP", f"\\fB{int(code)}\\fR", _roff(code.meaning)]
     out += [".SH ENVIRONMENT"]
@@ -604,9 +640,7 @@ def main(argv: list[str] | None = None) -> int:
             path.write_text(content, encoding="utf-8")
     if "--check" in args and stale:
         for path in stale:
-            print(
-                f"stale: {path.relative_to(root)} (run: python tools/docgen.py)", file=sys.stderr
-            )
+            print(f"stale: {path.relative_to(root)} (run: python tools/docgen.py)", file=sys.stderr)
         return 1
     for path in stale:
         print(f"wrote {path.relative_to(root)}")

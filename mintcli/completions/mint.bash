@@ -11,6 +11,7 @@ _mint() {
     for ((i = 1; i < COMP_CWORD; i++)); do
         w="${COMP_WORDS[i]}"
         case "$cmdpath:$w" in
+            ":batch") cmdpath="batch" ;;
             ":chat") cmdpath="chat" ;;
             ":completion") cmdpath="completion" ;;
             ":journal") cmdpath="journal" ;;
@@ -26,6 +27,30 @@ _mint() {
         esac
     done
     case "$cmdpath:$prev" in
+        "batch:--protocol") COMPREPLY=($(compgen -W "openai anthropic" -- "$cur")); return ;;
+        "batch:--base-url") COMPREPLY=(); return ;;
+        "batch:--api-key") COMPREPLY=(); return ;;
+        "batch:--profile") COMPREPLY=($(compgen -W "$(mint _complete profiles 2>/dev/null)" -- "$cur")); return ;;
+        "batch:--ca-cert") compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        "batch:--connect-timeout") COMPREPLY=(); return ;;
+        "batch:--idle-timeout") COMPREPLY=(); return ;;
+        "batch:-m"|"batch:--model") COMPREPLY=($(compgen -W "$(mint _complete models 2>/dev/null)" -- "$cur")); return ;;
+        "batch:-s"|"batch:--system") COMPREPLY=(); return ;;
+        "batch:--max-tokens") COMPREPLY=(); return ;;
+        "batch:--temperature") COMPREPLY=(); return ;;
+        "batch:--schema") compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        "batch:-o"|"batch:--option") COMPREPLY=(); return ;;
+        "batch:--tool") compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        "batch:--tools") compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        "batch:--tool-choice") COMPREPLY=($(compgen -W "auto none required" -- "$cur")); return ;;
+        "batch:--max-retries") COMPREPLY=(); return ;;
+        "batch:--retry-base") COMPREPLY=(); return ;;
+        "batch:--retry-max") COMPREPLY=(); return ;;
+        "batch:--template") COMPREPLY=(); return ;;
+        "batch:--shard") COMPREPLY=(); return ;;
+        "batch:-O"|"batch:--output") compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        "batch:-j"|"batch:--concurrency") COMPREPLY=(); return ;;
+        "batch:--rpm") COMPREPLY=(); return ;;
         "chat:--protocol") COMPREPLY=($(compgen -W "openai anthropic" -- "$cur")); return ;;
         "chat:--base-url") COMPREPLY=(); return ;;
         "chat:--api-key") COMPREPLY=(); return ;;
@@ -33,11 +58,6 @@ _mint() {
         "chat:--ca-cert") compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return ;;
         "chat:--connect-timeout") COMPREPLY=(); return ;;
         "chat:--idle-timeout") COMPREPLY=(); return ;;
-        "chat:--messages") compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return ;;
-        "chat:--stdin-timeout") COMPREPLY=(); return ;;
-        "chat:-a"|"chat:--attach") compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return ;;
-        "chat:--conversation") COMPREPLY=($(compgen -W "$(mint _complete conversations 2>/dev/null)" -- "$cur")); return ;;
-        "chat:--tool-result") COMPREPLY=(); return ;;
         "chat:-m"|"chat:--model") COMPREPLY=($(compgen -W "$(mint _complete models 2>/dev/null)" -- "$cur")); return ;;
         "chat:-s"|"chat:--system") COMPREPLY=(); return ;;
         "chat:--max-tokens") COMPREPLY=(); return ;;
@@ -47,10 +67,15 @@ _mint() {
         "chat:--tool") compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return ;;
         "chat:--tools") compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return ;;
         "chat:--tool-choice") COMPREPLY=($(compgen -W "auto none required" -- "$cur")); return ;;
-        "chat:-f"|"chat:--format") COMPREPLY=($(compgen -W "text raw jsonl json" -- "$cur")); return ;;
         "chat:--max-retries") COMPREPLY=(); return ;;
         "chat:--retry-base") COMPREPLY=(); return ;;
         "chat:--retry-max") COMPREPLY=(); return ;;
+        "chat:--messages") compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        "chat:--stdin-timeout") COMPREPLY=(); return ;;
+        "chat:-a"|"chat:--attach") compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        "chat:--conversation") COMPREPLY=($(compgen -W "$(mint _complete conversations 2>/dev/null)" -- "$cur")); return ;;
+        "chat:--tool-result") COMPREPLY=(); return ;;
+        "chat:-f"|"chat:--format") COMPREPLY=($(compgen -W "text raw jsonl json" -- "$cur")); return ;;
         "chat:--timeout") COMPREPLY=(); return ;;
         "chat:--record") compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return ;;
         "chat:--resume") COMPREPLY=($(compgen -W "$(mint _complete journals 2>/dev/null)" -- "$cur")); return ;;
@@ -78,7 +103,8 @@ _mint() {
     if [[ "$cur" == -* ]]; then
         case "$cmdpath" in
             "") COMPREPLY=($(compgen -W "-V --version -h --help" -- "$cur")) ;;
-            "chat") COMPREPLY=($(compgen -W "--protocol --base-url --api-key --profile --mock --ca-cert --connect-timeout --idle-timeout --retry-connrefused -v --verbose --debug --messages --no-stdin --stdin-timeout -a --attach -c --continue --conversation --tool-result --log --no-log -m --model -s --system --max-tokens --temperature --schema -o --option --tool --tools --tool-choice -f --format --no-reasoning --reasoning --no-stats --stats --escape --no-escape --dry-run --max-retries --retry-base --retry-max --timeout --record --resume --journal --no-journal -h --help" -- "$cur")) ;;
+            "batch") COMPREPLY=($(compgen -W "--protocol --base-url --api-key --profile --mock --ca-cert --connect-timeout --idle-timeout --retry-connrefused -v --verbose --debug -m --model -s --system --max-tokens --temperature --schema -o --option --tool --tools --tool-choice --max-retries --retry-base --retry-max --lines --template --shard -O --output -q --quiet -j --concurrency --unordered --rpm --resume --retry-failed -h --help" -- "$cur")) ;;
+            "chat") COMPREPLY=($(compgen -W "--protocol --base-url --api-key --profile --mock --ca-cert --connect-timeout --idle-timeout --retry-connrefused -v --verbose --debug -m --model -s --system --max-tokens --temperature --schema -o --option --tool --tools --tool-choice --max-retries --retry-base --retry-max --messages --no-stdin --stdin-timeout -a --attach -c --continue --conversation --tool-result --log --no-log -f --format --no-reasoning --reasoning --no-stats --stats --escape --no-escape --dry-run --timeout --record --resume --journal --no-journal -h --help" -- "$cur")) ;;
             "completion") COMPREPLY=($(compgen -W "-h --help" -- "$cur")) ;;
             "journal") COMPREPLY=($(compgen -W "-h --help" -- "$cur")) ;;
             "journal list") COMPREPLY=($(compgen -W "-f --format -h --help" -- "$cur")) ;;
@@ -94,7 +120,7 @@ _mint() {
         return
     fi
     case "$cmdpath" in
-        "") COMPREPLY=($(compgen -W "chat completion journal log mock models" -- "$cur")); return ;;
+        "") COMPREPLY=($(compgen -W "batch chat completion journal log mock models" -- "$cur")); return ;;
         "completion") COMPREPLY=($(compgen -W "bash zsh fish" -- "$cur")); return ;;
         "journal") COMPREPLY=($(compgen -W "list rm show" -- "$cur")); return ;;
         "journal rm") COMPREPLY=($(compgen -W "$(mint _complete journals 2>/dev/null)" -- "$cur")); return ;;

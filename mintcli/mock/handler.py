@@ -55,6 +55,10 @@ class Backend(Protocol):
 
     options: MockSettings
 
+    def connected(self) -> None: ...
+
+    def answering(self, delta: int) -> None: ...
+
     def record(self, entry: dict[str, Any]) -> None: ...
 
     def reply_for(
@@ -71,12 +75,19 @@ class Backend(Protocol):
 class HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default listen backlog (5) drops connections when a client
+    # opens dozens at once (mint batch -j 64); they would wait for a SYN resend.
+    request_queue_size = 256
     mock: Backend
 
     def __init__(self, host: str, port: int) -> None:
         # An IPv6 address (::1) needs an IPv6 socket.
         self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
         super().__init__((host, port), Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self.mock.connected()  # counted, so tests can see connections being reused
+        super().process_request(request, client_address)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -180,6 +191,7 @@ class Handler(BaseHTTPRequestHandler):
         raw = self._read_body()
         self._record(raw)
         path = self._route()
+        self.server.mock.answering(+1)
         try:
             recorded = self.server.mock.next_recorded()
             if recorded is not None:
@@ -194,6 +206,8 @@ class Handler(BaseHTTPRequestHandler):
             self._refuse(refusal)
         except ConnectionError:  # the client went away
             self.close_connection = True
+        finally:
+            self.server.mock.answering(-1)
 
     def _replay(self, recorded: Recorded) -> None:
         """A recorded response, chunk for chunk; a body that broke off in the
@@ -341,12 +355,17 @@ class Handler(BaseHTTPRequestHandler):
         # Last-Event-ID skipped); if the reply is shorter, it never comes.
         limit = fault.value if fault is not None else None
         framer = framing.Framer(events, ids, skip, limit)
+        # With a delay, piece k is due k delays after the start: a late wake-up
+        # (dozens of streams at once share one interpreter) shortens the next
+        # wait instead of adding up over the reply.
+        due = time.monotonic()
         for batch, marks in framer.batches():
             if reply.delay:
                 for data, piece in zip(batch, marks, strict=True):
                     self._chunk(data)
                     if piece:
-                        time.sleep(reply.delay)
+                        due += reply.delay
+                        time.sleep(max(0.0, due - time.monotonic()))
             else:
                 self._chunk(b"".join(batch))
         if fault is not None and framer.cut:

@@ -8,6 +8,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 from collections import Counter
 from pathlib import Path
 from types import FrameType, TracebackType
@@ -54,6 +55,10 @@ class MockServer:
             first_byte_delay=self.options.first_byte_delay,
         )
         self.requests: list[dict[str, Any]] = []
+        self.arrivals: list[float] = []  # time.monotonic() of each request, as requests
+        self.connections = 0  # TCP connections accepted
+        self.in_flight = 0  # requests being answered now
+        self.max_in_flight = 0  # the most at once
         self._lock = threading.Lock()
         self._hits: Counter[str] = Counter()
         self._stopping = threading.Event()
@@ -65,9 +70,20 @@ class MockServer:
         self._thread: threading.Thread | None = None
 
     # -- used by the handler ------------------------------------------------------------
+    def connected(self) -> None:
+        with self._lock:
+            self.connections += 1
+
+    def answering(self, delta: int) -> None:
+        """A request starts (+1) or ends (-1) being answered."""
+        with self._lock:
+            self.in_flight += delta
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+
     def record(self, entry: dict[str, Any]) -> None:
         with self._lock:
             self.requests.append(entry)
+            self.arrivals.append(time.monotonic())
             if self._log is not None:
                 self._log.write(orjson.dumps(entry) + b"\n")
                 self._log.flush()

@@ -1,0 +1,199 @@
+"""Batch output: one JSON result line per item, and the ``-O`` file.
+
+A result line holds ``id``, ``line``, ``text``, ``reasoning``, ``tool_calls``,
+``finish_reason``, ``usage``, ``attempts`` and ``model``, plus ``error``
+(``code``, ``name``, ``message``) when the item failed (docs/events.md). Lines
+are written whole, each in one ``write``, so a killed batch leaves at most one
+partial line at the end of the file; :func:`read_previous` cuts it off.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from mintcli.errors import ExitCode, UsageError
+from mintcli.sinks import Sink
+from mintcli.terminal import Terminal
+
+if TYPE_CHECKING:
+    from mintcli.accumulate import Reply
+    from mintcli.batch.items import Item
+    from mintcli.events import Event
+
+
+def error_object(code: ExitCode, message: str) -> dict[str, Any]:
+    return {"code": int(code), "name": code.name.lower(), "message": message}
+
+
+def bad_line(item: Item) -> bytes:
+    """The result line of an input line that could not be used."""
+    assert item.error is not None
+    return _line(item, None, 0, error_object(ExitCode.USAGE, item.error))
+
+
+def _line(item: Item, reply: Reply | None, attempts: int, error: dict[str, Any] | None) -> bytes:
+    result: dict[str, Any] = {
+        "id": item.id,
+        "line": item.line,
+        "text": reply.text if reply else "",
+        "reasoning": reply.reasoning if reply else None,
+        "tool_calls": [c.as_json() for c in reply.tool_calls] if reply else [],
+        "finish_reason": reply.finish_reason if reply else None,
+        "usage": reply.usage if reply else None,
+        "attempts": attempts,
+        "model": (reply.model if reply else None) or (item.request.model if item.request else None),
+    }
+    if error is not None:
+        result["error"] = error
+    return orjson.dumps(result) + b"\n"
+
+
+class ResultSink(Sink):
+    """What one item's run ends with, for its result line. It writes nothing
+    itself: stdout belongs to the batch, and the waiting status line to its
+    progress line; warnings name the item."""
+
+    def __init__(self, term: Terminal, item: Item, quiet: bool) -> None:
+        super().__init__(term)
+        self.item = item
+        self.quiet = quiet
+        self.line: bytes | None = None
+
+    def event(self, event: Event) -> None:
+        pass
+
+    def status(self, text: str | None) -> None:
+        pass
+
+    def warn(self, message: str) -> None:
+        if not self.quiet:
+            self.term.warn(f"item {self.item.shown}: {message}")
+
+    def done(self, reply: Reply, summary: dict[str, Any]) -> None:
+        self.line = _line(self.item, reply, summary["attempts"], None)
+
+    def failed(self, reply: Reply, summary: dict[str, Any], error: dict[str, Any]) -> None:
+        failure = error_object(ExitCode(error["code"]), error["message"])
+        self.line = _line(self.item, reply, summary["attempts"], failure)
+
+    def stats(self, stats: dict[str, Any]) -> None:
+        pass
+
+
+# -- where the lines go --------------------------------------------------------------
+
+
+class Output:
+    """stdout: result lines through the terminal, flushed as they are written."""
+
+    def __init__(self, term: Terminal) -> None:
+        self.term = term
+
+    def write(self, data: bytes) -> None:
+        self.term.write(data)
+
+    def close(self) -> None:
+        pass
+
+
+class FileOutput(Output):
+    """The -O file, opened for appending: every write goes to its end whole."""
+
+    def __init__(self, term: Terminal, path: Path, *, append: bool) -> None:
+        super().__init__(term)
+        self.path = path
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | (0 if append else os.O_TRUNC)
+        try:
+            self.fd = os.open(path, flags, 0o666)
+        except OSError as exc:
+            raise UsageError(f"-O {path}: {exc.strerror or exc}") from None
+
+    def write(self, data: bytes) -> None:
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[os.write(self.fd, view) :]
+        except OSError as exc:
+            raise UsageError(f"cannot write to -O {self.path}: {exc.strerror or exc}") from None
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+# -- what an earlier run left ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Previous:
+    done: frozenset[str | int]  # ids that this run skips
+    failed: frozenset[str | int]  # those of them whose result is an error
+    cut: bool  # a partial last line was removed
+
+
+def read_previous(path: Path, retry_failed: bool) -> Previous:
+    """The ids the -O file of an earlier run holds a result for. A partial last
+    line (a run killed while writing it) is cut off; with ``retry_failed``
+    the error lines of items that never succeeded are removed, so that those
+    items run again and no id appears twice."""
+    ok: set[str | int] = set()
+    failed: set[str | int] = set()
+    end = 0  # where the last whole line ends
+    cut = False
+    try:
+        with path.open("rb") as fh:
+            for number, raw in enumerate(fh, 1):
+                if not raw.endswith(b"\n"):
+                    cut = True
+                    break
+                end += len(raw)
+                if raw.strip():
+                    key, error = _result_key(raw, path, number)
+                    (failed if error else ok).add(key)
+        if cut:
+            os.truncate(path, end)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise UsageError(f"-O {path}: {exc.strerror or exc}") from None
+    again = failed - ok if retry_failed else set()
+    if again:
+        _drop_lines(path, again)
+    failed -= again | ok
+    return Previous(frozenset(ok | failed), frozenset(failed), cut)
+
+
+def _result_key(raw: bytes, path: Path, number: int) -> tuple[str | int, bool]:
+    """A result line's id, and whether it is an error."""
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        obj = None
+    ident = obj.get("id") if isinstance(obj, dict) else None
+    if not isinstance(ident, (str, int)) or isinstance(ident, bool) or "text" not in obj:
+        raise UsageError(
+            f"-O {path}: line {number} is not a mint batch result line; "
+            "--resume appends to a file of result lines only"
+        )
+    return ident, bool(obj.get("error"))
+
+
+def _drop_lines(path: Path, keys: set[str | int]) -> None:
+    """Rewrite the file without the lines of these ids (atomically: a copy,
+    then a rename over the original)."""
+    temporary = path.with_name(path.name + ".mint-tmp")
+    try:
+        with path.open("rb") as src, temporary.open("wb") as dst:
+            for number, raw in enumerate(src, 1):
+                if not raw.strip() or _result_key(raw, path, number)[0] not in keys:
+                    dst.write(raw)
+            dst.flush()
+            os.fsync(dst.fileno())
+        os.replace(temporary, path)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        raise UsageError(f"-O {path}: {exc.strerror or exc}") from None
