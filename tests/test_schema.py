@@ -125,7 +125,9 @@ def test_invalid_reply_exits_10_naming_the_field(
     r = chat(scripted, env, "--protocol", protocol, "--schema", schema_file, "-f", "json", prompt)
     assert r.returncode == 10
     out = json.loads(r.stdout)
-    assert out["parsed"] is None and out["error"]["code"] == 10 and reason in out["error"]["message"]
+    assert (
+        out["parsed"] is None and out["error"]["code"] == 10 and reason in out["error"]["message"]
+    )
 
 
 def test_exit_code_10_is_documented() -> None:
@@ -247,3 +249,31 @@ def test_mock_minimal_instance_validates(schema: dict[str, Any]) -> None:
     instance = minimal_instance(schema, "北京")
     validator = validators.validator_for(schema)(schema)
     assert list(validator.iter_errors(instance)) == []
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_schema_in_batch_parses_each_result_and_fails_items_that_do_not_match(
+    scripted: Any, env: dict[str, str], schema_file: str, protocol: str
+) -> None:
+    lines = [{"id": "good", "prompt": "classify this"}, {"id": "bad", "prompt": "wrong"}]
+    lines.append({"id": "tools", "prompt": "x", "tools": [{"name": "t"}]})
+    r = run_mint(
+        ["batch", *FAST, "--protocol", protocol, "--schema", schema_file],
+        mock_env(env, scripted),
+        input="".join(json.dumps(line) + "\n" for line in lines).encode(),
+    )
+    assert r.returncode == 9, r.stderr  # some items failed
+    good, bad, tools = (json.loads(line) for line in r.stdout.splitlines())
+    assert good["parsed"] == json.loads(good["text"]) and "error" not in good
+    assert good["parsed"]["label"] in ("spam", "ham")
+    assert bad["parsed"] is None and bad["error"]["code"] == 10
+    assert bad["error"]["name"] == "schema" and "$.label" in bad["error"]["message"]
+    assert (
+        tools["error"]["code"] == 2 and "--schema cannot be combined" in tools["error"]["message"]
+    )
+    sent = [q for q in posts(scripted)]
+    assert len(sent) == 2
+    if protocol == "openai":
+        assert all(q["response_format"]["type"] == "json_schema" for q in sent)
+    else:
+        assert all(q["tool_choice"]["type"] == "tool" for q in sent)

@@ -13,7 +13,7 @@ import signal
 import stat
 import threading
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from mintcli.batch.items import Defaults, Item, Reader
 from mintcli.batch.pacing import SharedPacer
@@ -45,6 +45,7 @@ class ItemRunner:
         transport: Transport,
         pacer: SharedPacer,
         term: Terminal,
+        schema: dict[str, Any] | None = None,
     ) -> None:
         self.routes: dict[str, tuple[WireProtocol, str, dict[str, str]]] = {}
         for name in PROTOCOLS:  # an item may choose its protocol
@@ -56,6 +57,11 @@ class ItemRunner:
         self.pacer = pacer
         self.term = term
         self.quiet = settings.quiet
+        self.check: Any = None
+        if schema is not None:
+            from mintcli.schema import compile_checker
+
+            self.check = compile_checker(schema)  # compiled once, for every item
 
     def __call__(self, item: Item) -> Outcome:
         assert item.request is not None
@@ -66,7 +72,10 @@ class ItemRunner:
             headers=headers,
             request=item.request,
             policy=self.policy,
-            info=RunInfo(protocol=item.protocol, model=item.request.model),
+            info=RunInfo(
+                protocol=item.protocol, model=item.request.model, schema=self.check is not None
+            ),
+            check=self.check,
         )
         sink = ResultSink(self.term, item, self.quiet)
         run = ChatRun(config, transport=self.transport, sink=sink, term=self.term, pacer=self.pacer)
@@ -129,7 +138,7 @@ def _run(
     )
     progress = Progress(term)
     pool = Pool(
-        ItemRunner(settings, base_url, api_key, transport, pacer, term),
+        ItemRunner(settings, base_url, api_key, transport, pacer, term, defaults.schema),
         output,
         concurrency=settings.concurrency,
         ordered=not settings.unordered,

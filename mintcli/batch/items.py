@@ -56,6 +56,7 @@ class Defaults:
     options: dict[str, Any]
     template: str | None
     lines: bool
+    schema: dict[str, Any] | None  # --schema: every reply must follow it
 
     @classmethod
     def from_settings(cls, settings: BatchSettings) -> Defaults:
@@ -65,6 +66,12 @@ class Defaults:
         template = settings.template
         if template is not None and "{}" not in template:
             raise UsageError("--template needs {} where each prompt goes, e.g. 'Translate: {}'")
+        schema = None
+        if settings.schema is not None:
+            from mintcli.schema import load_schema, with_schema
+
+            schema = load_schema(settings.schema)
+            with_schema(ChatRequest(model="", messages=[], tools=tools), schema)  # --tool clash
         return cls(
             values={name: getattr(settings, name) for name in _CHECKED},
             tools=tools,
@@ -72,6 +79,7 @@ class Defaults:
             options=options,
             template=template,
             lines=settings.lines,
+            schema=schema,
         )
 
     def wrap(self, prompt: str) -> str:
@@ -154,7 +162,7 @@ def _request(obj: dict[str, Any], defaults: Defaults) -> ChatRequest:
         raise UsageError("messages holds no user message and there is no prompt")
     options = {**defaults.options, **{k: v for k, v in obj.items() if k not in _OWN}}
     get_protocol(_value(obj, "protocol", defaults)).check_options(options)
-    return ChatRequest(
+    request = ChatRequest(
         model=_value(obj, "model", defaults),
         messages=messages,
         max_tokens=_value(obj, "max_tokens", defaults),
@@ -163,6 +171,11 @@ def _request(obj: dict[str, Any], defaults: Defaults) -> ChatRequest:
         tool_choice=check_tool_choice(choice, tools),
         options=options,
     )
+    if defaults.schema is None:
+        return request
+    from mintcli.schema import with_schema
+
+    return with_schema(request, defaults.schema)
 
 
 class Reader:

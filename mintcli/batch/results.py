@@ -48,6 +48,8 @@ def _line(item: Item, reply: Reply | None, attempts: int, error: dict[str, Any] 
         "attempts": attempts,
         "model": (reply.model if reply else None) or (item.request.model if item.request else None),
     }
+    if reply is not None and item.request is not None and item.request.schema is not None:
+        result["parsed"] = reply.parsed  # --schema: the reply as an object (null if it failed)
     if error is not None:
         result["error"] = error
     return orjson.dumps(result) + b"\n"
