@@ -99,7 +99,11 @@ class Pool:
             while True:
                 self._wake.wait(TICK)
                 if self._error is not None:
-                    raise self._error  # stdout closed, a full disk, a bug: at once
+                    # stdout closed, a full disk, a bug: at once. Workers write only
+                    # under the lock: keeping it, none is mid-write (or writes again)
+                    # while the process ends.
+                    self._lock.acquire()
+                    raise self._error
                 if not self._workers:
                     break
                 if self.on_tick is not None:
