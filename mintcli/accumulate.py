@@ -154,8 +154,15 @@ class Accumulator:
         self.usage = UsageTotals()  # summed over finished attempts
         self._attempt_usage = UsageTotals()  # latest figures of the current attempt
 
+    def extend(self, events: list[Event]) -> None:
+        text = self.text
+        for event in events:
+            if type(event) is TextDelta:  # nearly every event: the short way
+                text.append(event.text)
+            else:
+                self.add(event)
+
     def add(self, event: Event) -> None:
-        # Class patterns without positional fields: as fast as type() checks.
         match event:
             case TextDelta():
                 self.text.append(event.text)

@@ -78,6 +78,14 @@ class ReadBatch:
         self.finish: str | None = None
         self.pieces = 0
 
+    def extend(self, events: list[Event]) -> None:
+        for event in events:
+            if type(event) is TextDelta:  # nearly every event: the short way
+                self.text.append(event.text)
+                self.pieces += 1
+            else:
+                self.add(event)
+
     def add(self, event: Event) -> None:
         match event:
             case TextDelta():
@@ -272,20 +280,29 @@ class ChatRun:
         starts a new message (the server ignored it)."""
         decoder = self._decoder
         assert decoder is not None
+        raw = self.sink.wants_raw
+        sentinel = self.config.protocol.sentinel
+        events: list[Event] = []
+        datas: list[bytes] = []  # for --format raw: each wire event's data
         with critical():
             try:
                 for frame in frames:
                     if frame.id is not None:
                         self._last_event_id = frame.id
-                    events = decoder.decode(frame)
-                    if self._expect_continuation and events:
+                    got = decoder.decode(frame)
+                    if self._expect_continuation and got:
                         self._expect_continuation = False
-                        if type(events[0]) is MessageStart:
+                        if type(got[0]) is MessageStart:
                             return False
-                    self._take(events, frame.data)
+                    data: bytes | None = frame.data
+                    if self._filter is not None:
+                        got, data = self._filtered(got, frame.data)
+                    events += got
+                    if raw and data is not None and data != sentinel:
+                        datas.append(data)
             finally:
                 # Even when a frame raised: what arrived before it is kept and shown.
-                self._commit()
+                self._hand_on(events, datas)
         return True
 
     def _on_body(self, data: bytes) -> None:
@@ -293,22 +310,17 @@ class ChatRun:
         --format raw the one object as one line."""
         events = self.config.protocol.reply_events(load_object(data, "reply"), self.config.request)
         with critical():
-            try:
-                self._take(events, data)
-            finally:
-                self._commit()
+            self._hand_on(events, [data] if self.sink.wants_raw else [])
 
-    def _take(self, events: list[Event], data: bytes | None) -> None:
-        """Fold, record and hand on the events of one wire event (``data``)."""
-        if self._filter is not None and data is not None:
-            events, data = self._filtered(events, data)
-        acc, batch, sink = self.acc, self._batch, self.sink
-        for event in events:
-            acc.add(event)
-            batch.add(event)
-            sink.event(event)
-        if sink.wants_raw and data is not None and data != self.config.protocol.sentinel:
-            sink.raw(data)
+    def _hand_on(self, events: list[Event], datas: list[bytes]) -> None:
+        """One read's events to the accumulator, the journal record and the
+        sink (each folds them itself), then journal and stdout (write-ahead)."""
+        self.acc.extend(events)
+        self._batch.extend(events)
+        self.sink.events(events)
+        for data in datas:
+            self.sink.raw(data)
+        self._commit()
 
     def _commit(self) -> None:
         """The read's record to the journal, then its bytes to stdout."""

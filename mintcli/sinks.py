@@ -56,6 +56,11 @@ class Sink:
     def start(self, info: RunInfo) -> None:
         pass
 
+    def events(self, events: list[Event]) -> None:
+        """The events of one network read, in order."""
+        for event in events:
+            self.event(event)
+
     def event(self, event: Event) -> None:
         """A text, reasoning or tool-call event (usage and the finish reason
         arrive with :meth:`done`)."""
@@ -111,13 +116,29 @@ class TextSink(Sink):
         super().__init__(term, show_reasoning)
         self._last = ""  # last character written, for the newline rules
 
+    def events(self, events: list[Event]) -> None:
+        texts: list[str] = []  # a run of text pieces is written as one
+        for event in events:
+            if type(event) is TextDelta:
+                texts.append(event.text)
+                continue
+            if texts:
+                self._text("".join(texts))
+                texts.clear()
+            self.event(event)
+        if texts:
+            self._text("".join(texts))
+
+    def _text(self, text: str) -> None:
+        if self._reasoning_open:
+            self.close_reasoning()
+        self._out.append(text.encode())
+        self._last = text[-1]
+
     def event(self, event: Event) -> None:
         match event:
             case TextDelta():
-                if self._reasoning_open:
-                    self.close_reasoning()
-                self._out.append(event.text.encode())
-                self._last = event.text[-1]
+                self._text(event.text)
             case ToolCall():
                 if self._last not in ("", "\n"):
                     self._out.append(b"\n")
@@ -207,7 +228,7 @@ class JSONSink(Sink):
     def start(self, info: RunInfo) -> None:
         self._info = info
 
-    def event(self, event: Event) -> None:
+    def events(self, events: list[Event]) -> None:
         pass  # everything is in the final object
 
     def _build(self, reply: Reply, summary: dict[str, Any], error: dict[str, Any] | None) -> None:

@@ -66,8 +66,8 @@ class ResultSink(Sink):
         self.quiet = quiet
         self.line: bytes | None = None
 
-    def event(self, event: Event) -> None:
-        pass
+    def events(self, events: list[Event]) -> None:
+        pass  # the result line is built from the reply when the item ends
 
     def status(self, text: str | None) -> None:
         pass
