@@ -602,10 +602,9 @@ def test_a_signal_during_a_read_waits_until_it_is_journaled_and_printed(
     from mintcli.terminal import Terminal, signals_as_errors
 
     class SignalAtFirstPiece(TextSink):
-        def event(self, event: Event) -> None:
-            if not self._out:
-                os.kill(os.getpid(), signal.SIGINT)
-            super().event(event)
+        def events(self, events: list[Event]) -> None:
+            os.kill(os.getpid(), signal.SIGINT)  # lands while the read is handed on
+            super().events(events)
 
     protocol = get_protocol("openai")
     config = RunConfig(
