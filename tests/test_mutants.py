@@ -19,8 +19,8 @@ from mintcli.events import Event, Finish, MessageStart, ReasoningDelta, TextDelt
 from mintcli.protocols import anthropic, openai
 from mintcli.protocols.anthropic import AnthropicDecoder, AnthropicProtocol, convert_messages
 from mintcli.protocols.base import error_kind, error_message, parse_model_list
+from mintcli.protocols.fastpath import TextTemplate
 from mintcli.protocols.openai import OpenAIDecoder, OpenAIProtocol
-from mintcli.protocols.template import TextTemplate
 from mintcli.request import ChatRequest, ToolSpec
 from mintcli.sse import SSEDecoder, SSEEvent
 

@@ -11,8 +11,8 @@ from mintcli.continuation import Filter
 from mintcli.errors import ConfigError, MintError, NetworkError, ProtocolError, RateLimited
 from mintcli.events import Finish, MessageStart, ReasoningDelta, TextDelta, ToolCall, Usage
 from mintcli.protocols.anthropic import AnthropicDecoder, AnthropicProtocol, convert_messages
+from mintcli.protocols.fastpath import TextTemplate
 from mintcli.protocols.openai import OpenAIDecoder, OpenAIProtocol
-from mintcli.protocols.template import TextTemplate
 from mintcli.request import ChatRequest, ToolSpec
 from mintcli.retry import RetryPolicy
 from mintcli.sse import SSEDecoder, SSEEvent

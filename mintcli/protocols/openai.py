@@ -27,7 +27,7 @@ from mintcli.protocols.base import (
     typed,
     usage_event,
 )
-from mintcli.protocols.template import TextTemplate
+from mintcli.protocols.fastpath import TextTemplate
 from mintcli.request import ChatRequest
 from mintcli.sse import SSEEvent
 

@@ -14,6 +14,11 @@ so the cut is the text's own slot. An event that matches the prefix and suffix
 and whose middle is one JSON string token is therefore the learned event with
 only its text replaced. Anything else (a middle that is not a lone string, a
 different prefix) misses and takes the decoder's full path.
+
+It pays for itself: without it a 200,000-piece reply streams 30% slower with
+the OpenAI protocol and 17% slower with Anthropic (295,900 -> 205,900 and
+279,600 -> 232,800 pieces/s, whole process), which drops both below the
+throughput target of 1.5x the minimal httpx-sse client (benchmarks/README.md).
 """
 
 from __future__ import annotations
