@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -141,7 +141,7 @@ def _prepare(
             if isinstance(last.get(k), str) and not settings.given(k)
             and not settings.given("profile")
         }  # fmt: skip
-        settings = replace(settings, **kept)
+        settings = settings.replace(**kept)
     prepared = prepare(settings, words, term, continued)
     pending = None
     if settings.log and not settings.dry_run:
@@ -168,12 +168,12 @@ def _resume(settings: ChatSettings, words: tuple[str, ...]) -> tuple[ChatSetting
         raise UsageError(f"reply {state.id} is still being written by another mint process")
     header = state.header
     kept = {k: header[k] for k in ("protocol", "format") if not settings.given(k) and header.get(k)}
-    settings = replace(settings, **kept)
+    settings = settings.replace(**kept)
     if not settings.given("base_url") and not settings.mock:
         if header.get("mock"):
-            settings = replace(settings, mock=True)
+            settings = settings.replace(mock=True)
         else:
-            settings = replace(settings, base_url=header["base_url"])
+            settings = settings.replace(base_url=header["base_url"])
     return settings, state
 
 

@@ -5,7 +5,6 @@ function as a command with its settings resolved."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import Field
 from typing import Any
 
 import click
@@ -20,13 +19,13 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 class TableOption(click.Option):
     """A click option made from a row of the option table (kept as ``.opt``)."""
 
-    def __init__(self, name: str, f: Field[Any], opt: Opt) -> None:
+    def __init__(self, opt: Opt) -> None:
         decls = list(opt.flags)
         if opt.off_flag:
             decls = [*opt.flags[:-1], f"{opt.flags[-1]}/{opt.off_flag}"]
         extra: dict[str, Any] = {}
         if isinstance(opt.kind, kinds.Boolean):
-            extra = {"is_flag": True, "default": f.default}
+            extra = {"is_flag": True, "default": opt.default}
         elif isinstance(opt.kind, kinds.Many):
             extra = {"multiple": True}
         elif opt.optional_value:
@@ -35,17 +34,17 @@ class TableOption(click.Option):
         if isinstance(opt.kind, kinds.Choice):
             metavar = "[" + "|".join(opt.kind.choices) + "]"
         super().__init__(
-            [*decls, name], help=_help(name, f, opt), hidden=opt.hidden, metavar=metavar, **extra
+            [*decls, opt.name], help=_help(opt), hidden=opt.hidden, metavar=metavar, **extra
         )
         self.opt = opt
 
 
-def _help(name: str, f: Field[Any], opt: Opt) -> str:
+def _help(opt: Opt) -> str:
     notes = []
     if opt.env:
-        notes.append(f"env: {env_name(name)}")
-    if f.default not in (None, False, ()) or (opt.off_flag and f.default is False):
-        notes.append(f"default: {opt.kind.show(f.default)}")
+        notes.append(f"env: {env_name(opt.name)}")
+    if opt.default not in (None, False, ()) or (opt.off_flag and opt.default is False):
+        notes.append(f"default: {opt.kind.show(opt.default)}")
     return opt.help + (f"  [{'; '.join(notes)}]" if notes else "")
 
 
@@ -108,7 +107,7 @@ def command(
 
     def decorate(fn: Callable[..., None]) -> Callable[..., None]:
         rows = table(settings) if settings is not None else []
-        options = [TableOption(f.name, f, opt) for f, opt in rows if opt.flags]
+        options = [TableOption(opt) for opt in rows if opt.flags]
 
         def callback(**values: Any) -> None:
             from mintcli.config import resolve

@@ -14,15 +14,15 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 from mintcli.errors import ConfigError, MintError, UsageError
 from mintcli.kinds import not_utf8
-from mintcli.settings import Opt, config_rows, env_name, table
+from mintcli.settings import Opt, Settings, config_rows, env_name, table
 
-S = TypeVar("S")
+S = TypeVar("S", bound=Settings)
 
 
 def config_path(environ: Mapping[str, str] | None = None) -> Path:
@@ -137,8 +137,8 @@ def resolve(
     the config file and the defaults."""
     env = os.environ if environ is None else environ
     rows = table(cls)
-    names = {f.name for f, _ in rows}
-    uses_config = any(opt.config for _, opt in rows)
+    names = {opt.name for opt in rows}
+    uses_config = any(opt.config for opt in rows)
     config = load_config(env) if uses_config else Config(Path())
     layers: list[tuple[str, dict[str, Any]]] = []
     if "profile" in names:
@@ -152,8 +152,8 @@ def resolve(
 
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
-    for f, opt in rows:
-        name = f.name
+    for opt in rows:
+        name = opt.name
         if name in given:
             values[name] = _from_command_line(name, opt, given[name])
             sources[name] = opt.flags[-1]
@@ -170,9 +170,7 @@ def resolve(
                     values[name] = layer[name]
                     sources[name] = label
                     break
-    if any(f.name == "sources" for f in fields(cls)):  # type: ignore[arg-type]
-        values["sources"] = sources
-    return cls(**values)
+    return cls(**values, sources=sources)
 
 
 def configured(*keys: str, environ: Mapping[str, str] | None = None) -> list[str]:

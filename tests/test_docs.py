@@ -255,7 +255,7 @@ def test_every_option_in_the_table_reaches_help_man_completions_and_config(
         assert r.returncode == 0, r.stderr
         helptext = r.stdout.decode()
         config = tmp_path / "config.toml"
-        for f, opt in table(settings):
+        for opt in table(settings):
             flags = [*opt.flags, *([opt.off_flag] if opt.off_flag else [])]
             for flag in flags if not opt.hidden else ():
                 assert flag in helptext, (cmd.path, flag)
@@ -265,15 +265,15 @@ def test_every_option_in_the_table_reaches_help_man_completions_and_config(
                 spelled = f"-l {flag[2:]}" if flag.startswith("--") else f"-s {flag[1:]}"
                 assert spelled in fish, flag
             if opt.env:
-                assert env_name(f.name) in page, f.name
+                assert env_name(opt.name) in page, opt.name
                 if opt.flags:
-                    assert f"env: {env_name(f.name)}" in " ".join(helptext.split()), f.name
+                    assert f"env: {env_name(opt.name)}" in " ".join(helptext.split()), opt.name
             if opt.config:
                 value = _sample(opt.kind)
-                config.write_text(f"{f.name} = {json.dumps(value)}\n")
+                config.write_text(f"{opt.name} = {json.dumps(value)}\n")
                 loaded = resolve(settings, {}, environ={"MINT_CONFIG": str(config)})
-                got = getattr(loaded, f.name)
-                assert got == (tuple(value) if isinstance(value, list) else value), f.name
+                got = getattr(loaded, opt.name)
+                assert got == (tuple(value) if isinstance(value, list) else value), opt.name
     assert used == set(ALL)
 
 

@@ -27,7 +27,7 @@ from mintcli.tools import check_tool_choice, load_tools, tool_list, unique
 
 # Item keys checked as the config file's values of the same name are.
 _CHECKED = ("protocol", "model", "system", "max_tokens", "temperature")
-_KINDS = {f.name: opt.kind for f, opt in table(RequestSettings) if f.name in _CHECKED}
+_KINDS = {opt.name: opt.kind for opt in table(RequestSettings) if opt.name in _CHECKED}
 _OWN = {"id", "prompt", "messages", "tools", "tool_choice", *_CHECKED}
 
 
