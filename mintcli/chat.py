@@ -211,7 +211,6 @@ def _stream(
     state: JournalState | None,
 ) -> None:
     from mintcli.protocols import get_protocol
-    from mintcli.record import Recorder
     from mintcli.request import assistant_message
     from mintcli.retry import RetryPolicy
     from mintcli.runner import ChatRun, RunConfig
@@ -244,7 +243,11 @@ def _stream(
         stats=settings.stats,
         check=check,
     )
-    recorder = Recorder(Path(settings.record), term.secrets) if settings.record else None
+    recorder = None
+    if settings.record:
+        from mintcli.record import Recorder  # only then: its module is not needed otherwise
+
+        recorder = Recorder(Path(settings.record), term.secrets)
     verbose = term.diag if settings.verbose else None
     transport = Transport(base_url, settings, verbose=verbose, recorder=recorder)
     sink = SINKS[settings.format](term, settings.reasoning)

@@ -11,7 +11,7 @@ import ssl
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -29,9 +29,11 @@ from mintcli.errors import (
 )
 from mintcli.network import Route, check_route, route, tls_context, trust
 from mintcli.protocols import error_message
-from mintcli.record import Recorder
 from mintcli.sanitize import redact_headers
 from mintcli.settings import Common
+
+if TYPE_CHECKING:
+    from mintcli.record import Recorder
 
 USER_AGENT = f"mint/{__version__}"
 WRITE_TIMEOUT = 30.0  # sending a request body: generous, and not a user setting
