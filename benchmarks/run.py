@@ -291,15 +291,17 @@ def short_reply(b: Bench, report: Report) -> None:
     bench = {"pieces": 20}
     # mint skips loading the CA bundle for a plain-http gateway reached directly;
     # the minimal client always loads it. Going through a proxy makes mint load it
-    # too: here the benchmark server itself, which answers requests in proxy form,
-    # stands in as the proxy. That row is what an https gateway costs, and it
-    # carries the target.
-    with_ca = "mint chat, CA bundle loaded (as for https)"
-    proxy = b.base.removesuffix("/v1")
+    # too, so the target compares both clients through the same proxy (the
+    # benchmark server itself, which answers requests in proxy form): both load
+    # the bundle, both pay for the proxy. That is what an https gateway costs.
+    with_ca = "mint chat, through a proxy (CA bundle loaded, as for https)"
+    minimal_ca = "minimal client, through the same proxy"
+    proxy = f"http_proxy={b.base.removesuffix('/v1')}"
     commands = {
         "mint chat": b.mint("openai", bench),
-        with_ca: ["env", f"http_proxy={proxy}", *b.mint("openai", bench)],
         "minimal client": b.minimal("openai", bench),
+        with_ca: ["env", proxy, *b.mint("openai", bench)],
+        minimal_ca: ["env", proxy, *b.minimal("openai", bench)],
         "mint chat --mock (in-process mock)": [*MINT, "chat", "--mock", "--no-stdin", "写一首诗"],
     }
     if shutil.which("curl"):
@@ -315,10 +317,10 @@ def short_reply(b: Bench, report: Report) -> None:
         ["client", "median ms", "min ms"],
         rows,
     )
-    ratio = meds[with_ca] / meds["minimal client"]
+    ratio = meds[with_ca] / meds[minimal_ca]
     report.target(
         "short reply within 1.2x of the minimal client (both loading the CA bundle)",
-        f"{ratio:.2f}x ({meds[with_ca]:.0f} vs {meds['minimal client']:.0f} ms)",
+        f"{ratio:.2f}x ({meds[with_ca]:.0f} vs {meds[minimal_ca]:.0f} ms)",
         ratio <= 1.2,
     )
 
