@@ -99,10 +99,6 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
-            super().handle_error(request, client_address)  # a client leaving is ordinary
-
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.queue: list[Canned] = []
