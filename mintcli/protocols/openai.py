@@ -117,12 +117,7 @@ class OpenAIProtocol:
             raise not_a_reply("chat completion")
         message = choice["message"]
         out: list[Event] = [MessageStart(typed(reply, "id", str), typed(reply, "model", str))]
-        reasoning = typed(message, "reasoning_content", str) or typed(message, "reasoning", str)
-        if reasoning:
-            out.append(ReasoningDelta(reasoning))
-        content = typed(message, "content", str)
-        if content:
-            out.append(TextDelta(content))
+        out += _texts(message)
         for i, call in enumerate(typed(message, "tool_calls", list) or ()):
             if not isinstance(call, dict):
                 raise ProtocolError("malformed reply: a tool call is not an object")
@@ -155,6 +150,18 @@ def _check_parts(messages: list[dict[str, Any]]) -> None:
 
 def _put_content(obj: Any, text: str) -> None:
     obj["choices"][0]["delta"]["content"] = text
+
+
+def _texts(message: dict[str, Any]) -> list[Event]:
+    """The reasoning and the text of a message or a delta (both have the same keys)."""
+    out: list[Event] = []
+    reasoning = typed(message, "reasoning_content", str) or typed(message, "reasoning", str)
+    if reasoning:
+        out.append(ReasoningDelta(reasoning))
+    content = typed(message, "content", str)
+    if content:
+        out.append(TextDelta(content))
+    return out
 
 
 class _PendingCall:
@@ -222,12 +229,7 @@ class OpenAIDecoder:
     def _delta(self, obj: dict[str, Any], delta: dict[str, Any], out: list[Event]) -> None:
         if "role" in delta:
             out.append(MessageStart(typed(obj, "id", str), typed(obj, "model", str)))
-        reasoning = typed(delta, "reasoning_content", str) or typed(delta, "reasoning", str)
-        if reasoning:
-            out.append(ReasoningDelta(reasoning))
-        content = typed(delta, "content", str)
-        if content:
-            out.append(TextDelta(content))
+        out += _texts(delta)
         for piece in typed(delta, "tool_calls", list) or ():
             if not isinstance(piece, dict):
                 raise ProtocolError("malformed stream event: a tool call piece is not an object")
