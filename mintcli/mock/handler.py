@@ -29,13 +29,6 @@ _NOT_REPLAYED = frozenset(
     {"content-length", "transfer-encoding", "connection", "keep-alive", "content-encoding",
      "date", "server"}
 )  # fmt: skip
-MODELS = (
-    "openai/gpt-4o",
-    "openai/gpt-4o-mini",
-    "anthropic/claude-sonnet-4-5",
-    "anthropic/claude-haiku-4-5",
-    "mock/echo",
-)
 
 
 class Refusal(Exception):
@@ -137,6 +130,12 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(data)
             self.wfile.write(b"\r\n")
 
+    def _drop(self) -> None:
+        """Cut the connection mid-body, as a broken network would."""
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+
     def _refuse(self, refusal: Refusal, headers: dict[str, str] | None = None) -> None:
         body = render.error_body(
             self._protocol(), refusal.status, refusal.message, refusal.kind, refusal.code
@@ -173,26 +172,8 @@ class Handler(BaseHTTPRequestHandler):
         if not self._authorized():
             self._refuse(Refusal(401, "missing API key"))
             return
-        data: list[dict[str, Any]]
-        body: dict[str, Any]
-        if "anthropic-version" in self.headers:
-            data = [
-                {
-                    "type": "model",
-                    "id": m,
-                    "display_name": m.split("/")[-1],
-                    "created_at": "2025-01-01T00:00:00Z",
-                }
-                for m in MODELS
-            ]
-            body = {"data": data, "has_more": False, "first_id": MODELS[0], "last_id": MODELS[-1]}
-        else:
-            data = [
-                {"id": m, "object": "model", "created": 1735689600, "owned_by": m.split("/")[0]}
-                for m in MODELS
-            ]
-            body = {"object": "list", "data": data}
-        self._send_json(200, orjson.dumps(body))
+        protocol = "anthropic" if "anthropic-version" in self.headers else "openai"
+        self._send_json(200, render.models_body(protocol))
 
     def do_POST(self) -> None:
         raw = self._read_body()
@@ -242,9 +223,7 @@ class Handler(BaseHTTPRequestHandler):
         if recorded.complete:
             self._chunk(b"")
         else:
-            self.close_connection = True
-            with contextlib.suppress(OSError):
-                self.connection.shutdown(socket.SHUT_RDWR)
+            self._drop()
 
     def _not_found(self) -> Refusal:
         if "anthropic-version" in self.headers:
@@ -382,9 +361,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _stream_fault(self, protocol: str, fault: Fault) -> None:
         if fault.kind == "drop":
-            self.close_connection = True
-            with contextlib.suppress(OSError):
-                self.connection.shutdown(socket.SHUT_RDWR)
+            self._drop()
             return
         if fault.kind == "stall":
             self.close_connection = True

@@ -26,6 +26,35 @@ def split(text: str, n: int) -> list[str]:
     return [text[i : i + n] for i in range(0, len(text), n)] if text else []
 
 
+MODELS = (
+    "openai/gpt-4o",
+    "openai/gpt-4o-mini",
+    "anthropic/claude-sonnet-4-5",
+    "anthropic/claude-haiku-4-5",
+    "mock/echo",
+)
+
+
+def models_body(protocol: str) -> bytes:
+    """``GET /v1/models`` in the protocol's shape."""
+    body: dict[str, Any]
+    data: list[dict[str, Any]]
+    if protocol == "anthropic":
+        data = [
+            {"type": "model", "id": m, "display_name": m.split("/")[-1],
+             "created_at": "2025-01-01T00:00:00Z"}
+            for m in MODELS
+        ]  # fmt: skip
+        body = {"data": data, "has_more": False, "first_id": MODELS[0], "last_id": MODELS[-1]}
+    else:
+        data = [
+            {"id": m, "object": "model", "created": 1735689600, "owned_by": m.split("/")[0]}
+            for m in MODELS
+        ]
+        body = {"object": "list", "data": data}
+    return orjson.dumps(body)
+
+
 def reply_id(prefix: str, body: bytes) -> str:
     return prefix + hashlib.sha1(body).hexdigest()[:20]
 
