@@ -181,6 +181,21 @@ def _argument_cases(cmds: list[Cmd], actions: Actions) -> list[str]:
     return out
 
 
+def _dispatch(cmds: list[Cmd], actions: Actions) -> list[str]:
+    """The middle of the bash and zsh functions: follow the command words, complete
+    the value of the option just typed, then open the case that lists options."""
+    return [
+        *_walk_cases(cmds),
+        "        esac",
+        "    done",
+        '    case "$cmdpath:$prev" in',
+        *_value_cases(cmds, actions),
+        "    esac",
+        '    if [[ "$cur" == -* ]]; then',
+        '        case "$cmdpath" in',
+    ]
+
+
 BASH = Actions(
     words=lambda w: f'COMPREPLY=($(compgen -W "{w}" -- "$cur")); return',
     dynamic=lambda k: (
@@ -208,10 +223,7 @@ def bash_script() -> str:
         '        w="${COMP_WORDS[i]}"',
         '        case "$cmdpath:$w" in',
     ]
-    lines += _walk_cases(cmds)
-    lines += ["        esac", "    done", '    case "$cmdpath:$prev" in']
-    lines += _value_cases(cmds, BASH)
-    lines += ["    esac", '    if [[ "$cur" == -* ]]; then', '        case "$cmdpath" in']
+    lines += _dispatch(cmds, BASH)
     for c in cmds:
         names = [n for o in c.options for n in o.names]
         lines.append(
@@ -259,10 +271,7 @@ def zsh_script() -> str:
         "        w=${words[i]}",
         '        case "$cmdpath:$w" in',
     ]
-    lines += _walk_cases(cmds)
-    lines += ["        esac", "    done", '    case "$cmdpath:$prev" in']
-    lines += _value_cases(cmds, ZSH)
-    lines += ["    esac", '    if [[ "$cur" == -* ]]; then', '        case "$cmdpath" in']
+    lines += _dispatch(cmds, ZSH)
     for c in cmds:
         described = [_zsh_quote(f"{n}:{_describe(o.help)}") for o in c.options for n in o.names]
         lines.append(
