@@ -292,3 +292,26 @@ def jsonl(out: bytes) -> list[dict[str, Any]]:
     import json
 
     return [json.loads(line) for line in out.decode().splitlines()]
+
+
+def offline_run(protocol_name: str, sink: Any, term: Any, journal: Any = None) -> Any:
+    """A chat runner with no transport, ready for reads fed by hand (``_on_read``):
+    the whole in-process pipeline after the network."""
+    from mintcli.protocols import get_protocol
+    from mintcli.request import ChatRequest
+    from mintcli.retry import RetryPolicy
+    from mintcli.runner import ChatRun, RunConfig
+    from mintcli.sinks import RunInfo
+
+    protocol = get_protocol(protocol_name)
+    config = RunConfig(
+        protocol=protocol,
+        url="http://127.0.0.1:9/v1",
+        headers={},
+        request=ChatRequest(model="m", messages=[]),
+        policy=RetryPolicy(0, 1, 1),
+        info=RunInfo(protocol_name, "m"),
+    )
+    run = ChatRun(config, transport=None, sink=sink, term=term, journal=journal)  # type: ignore[arg-type]
+    run._decoder = protocol.decoder()
+    return run

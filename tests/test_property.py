@@ -16,15 +16,13 @@ from typing import Any
 
 import orjson
 import pytest
+from conftest import offline_run
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mintcli.errors import MintError
 from mintcli.protocols import get_protocol
-from mintcli.request import ChatRequest
-from mintcli.retry import RetryPolicy
-from mintcli.runner import ChatRun, RunConfig
-from mintcli.sinks import SINKS, RunInfo
+from mintcli.sinks import SINKS
 from mintcli.sse import SSEDecoder, SSEEvent
 from mintcli.terminal import Terminal
 
@@ -88,22 +86,12 @@ def damaged(draw: st.DrawFn) -> tuple[str, list[SSEEvent], int]:
 
 def run_pipeline(protocol_name: str, events: list[SSEEvent], fmt: str) -> tuple[bytes, Any]:
     """Feed the events one read each; returns stdout and the error raised, if any."""
-    protocol = get_protocol(protocol_name)
     out = io.BytesIO()
     term = Terminal(io.BytesIO(), out, io.StringIO(), False, False, False, False)
-    config = RunConfig(
-        protocol=protocol,
-        url="http://127.0.0.1:9/v1",
-        headers={},
-        request=ChatRequest(model="m", messages=[]),
-        policy=RetryPolicy(0, 1, 1),
-        info=RunInfo(protocol_name, "m"),
-    )
-    run = ChatRun(config, transport=None, sink=SINKS[fmt](term, True), term=term)  # type: ignore[arg-type]
-    run._decoder = protocol.decoder()
+    run = offline_run(protocol_name, SINKS[fmt](term, True), term)
     error: MintError | None = None
     try:
-        run.sink.start(config.info)
+        run.sink.start(run.config.info)
         for event in events:
             run._on_read([event])
         run._finish(None)

@@ -593,12 +593,12 @@ def test_a_signal_during_a_read_waits_until_it_is_journaled_and_printed(
     import os
     import signal
 
+    from conftest import offline_run
+
     from mintcli.errors import Interrupted
     from mintcli.events import Event
     from mintcli.journal import Journal
-    from mintcli.protocols import get_protocol
-    from mintcli.runner import ChatRun, RunConfig
-    from mintcli.sinks import RunInfo, TextSink
+    from mintcli.sinks import TextSink
     from mintcli.terminal import Terminal, signals_as_errors
 
     class SignalAtFirstPiece(TextSink):
@@ -606,15 +606,6 @@ def test_a_signal_during_a_read_waits_until_it_is_journaled_and_printed(
             os.kill(os.getpid(), signal.SIGINT)  # lands while the read is handed on
             super().events(events)
 
-    protocol = get_protocol("openai")
-    config = RunConfig(
-        protocol=protocol,
-        url="http://127.0.0.1:9/v1/chat/completions",
-        headers={},
-        request=ChatRequest(model="m", messages=[]),
-        policy=RetryPolicy(0, 1, 1),
-        info=RunInfo("openai", "m"),
-    )
     chunk = b'{"choices":[{"index":0,"delta":{"content":"%s"}}]}'
     frames = [SSEEvent("message", chunk % piece, None) for piece in (b"Hel", b"lo")]
     journal = Journal.prepare({}, directory=tmp_path)
@@ -626,8 +617,7 @@ def test_a_signal_during_a_read_waits_until_it_is_journaled_and_printed(
     ):
         term = Terminal(nothing, out, errors, False, False, False, False)
         sink = SignalAtFirstPiece(term)
-        run = ChatRun(config, transport=None, sink=sink, term=term, journal=journal)  # type: ignore[arg-type]
-        run._decoder = protocol.decoder()
+        run = offline_run("openai", sink, term, journal)
         with pytest.raises(Interrupted), signals_as_errors():
             run._on_read(frames)
     journal.close(remove=False)
