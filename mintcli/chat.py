@@ -7,7 +7,7 @@ the protocol, transport, journal, sink and runner together.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,9 +20,12 @@ from mintcli.settings import ChatSettings, Common
 from mintcli.terminal import Terminal
 
 if TYPE_CHECKING:
-    from mintcli.accumulate import Accumulator
+    from mintcli.accumulate import Accumulator, Reply
     from mintcli.conversations import Pending
     from mintcli.journal import Journal, JournalState
+    from mintcli.record import Recorder
+    from mintcli.runner import RunConfig
+    from mintcli.transport import Transport
 
 MOCK_KEY = "mock-key"
 
@@ -84,8 +87,14 @@ def run_chat(settings: ChatSettings, words: tuple[str, ...], term: Terminal) -> 
     protocol.check_options(request.options)
     api_key = require_key(settings, term)
     term.escape_stdout = term.stdout_isatty and settings.escape
+    loop = None
+    if settings.tool_cmd or settings.mcp or (state is not None and "loop" in state.header):
+        from mintcli.toolloop import ToolLoop  # mint runs the tools (MCP servers start now)
 
-    with maybe_mock(settings.mock) as mock_url:
+        loop = ToolLoop.open(settings, request, state, term)
+        request = loop.request
+
+    with maybe_mock(settings.mock) as mock_url, loop or nullcontext():
         base_url = mock_url or settings.base_url
         url = join_url(base_url, protocol.chat_path)
         headers = protocol.headers(api_key)
@@ -97,6 +106,9 @@ def run_chat(settings: ChatSettings, words: tuple[str, ...], term: Terminal) -> 
 
             for line in describe(request.messages):
                 term.diag(f"> {line}")
+        if loop is not None:
+            loop.run(Run(settings, request, shown, pending), base_url, headers)
+            return
         acc = Accumulator()
         journal = None
         if state is not None:
@@ -106,18 +118,23 @@ def run_chat(settings: ChatSettings, words: tuple[str, ...], term: Terminal) -> 
             if settings.journal:
                 journal = Journal.reopen(state.path)
         elif settings.journal:
-            journal = Journal.prepare(
-                {
-                    "protocol": settings.protocol,
-                    "base_url": settings.base_url,
-                    "mock": settings.mock,
-                    "format": settings.format,
-                    "request": request.as_json(),
-                    "log": pending.as_json() if pending is not None else None,
-                }
-            )
+            journal = Journal.prepare(journal_header(settings, request, pending))
         run = Run(settings, request, shown, pending)
         _stream(run, base_url, headers, term, acc, journal, state)
+
+
+def journal_header(
+    settings: ChatSettings, request: ChatRequest, pending: Pending | None
+) -> dict[str, Any]:
+    """What a journal needs to continue the run (never the API key)."""
+    return {
+        "protocol": settings.protocol,
+        "base_url": settings.base_url,
+        "mock": settings.mock,
+        "format": settings.format,
+        "request": request.as_json(),
+        "log": pending.as_json() if pending is not None else None,
+    }
 
 
 def _prepare(
@@ -210,12 +227,37 @@ def _stream(
     journal: Journal | None,
     state: JournalState | None,
 ) -> None:
+    from mintcli.runner import ChatRun
+    from mintcli.sinks import SINKS
+
+    settings = run.settings
+    config = run_config(run, base_url, headers, journal, state)
+    transport, recorder = open_transport(settings, base_url, term)
+    sink = SINKS[settings.format](term, settings.reasoning)
+    try:
+        chat_run = ChatRun(
+            config, transport=transport, sink=sink, term=term, journal=journal, acc=acc
+        )
+        reply = chat_run.run()
+    finally:
+        transport.close()
+        if recorder is not None:
+            recorder.close()
+    save_exchange(run, reply, term)
+
+
+def run_config(
+    run: Run,
+    base_url: str,
+    headers: dict[str, str],
+    journal: Journal | None,
+    state: JournalState | None,
+) -> RunConfig:
+    """What the runner needs for ``run.request`` (one step of a tool loop too)."""
     from mintcli.protocols import get_protocol
-    from mintcli.request import assistant_message
     from mintcli.retry import RetryPolicy
-    from mintcli.runner import ChatRun, RunConfig
-    from mintcli.sinks import SINKS, RunInfo
-    from mintcli.transport import Transport
+    from mintcli.runner import RunConfig
+    from mintcli.sinks import RunInfo
 
     settings, request, pending = run.settings, run.request, run.pending
     protocol = get_protocol(settings.protocol)
@@ -224,7 +266,7 @@ def _stream(
         from mintcli.schema import compile_checker
 
         check = compile_checker(request.schema)
-    config = RunConfig(
+    return RunConfig(
         protocol=protocol,
         url=join_url(base_url, protocol.chat_path),
         headers=headers,
@@ -243,37 +285,49 @@ def _stream(
         stats=settings.stats,
         check=check,
     )
+
+
+def open_transport(
+    settings: ChatSettings, base_url: str, term: Terminal
+) -> tuple[Transport, Recorder | None]:
+    from mintcli.transport import Transport
+
     recorder = None
     if settings.record:
         from mintcli.record import Recorder  # only then: its module is not needed otherwise
 
         recorder = Recorder(Path(settings.record), term.secrets)
     verbose = term.diag if settings.verbose else None
-    transport = Transport(base_url, settings, verbose=verbose, recorder=recorder)
-    sink = SINKS[settings.format](term, settings.reasoning)
-    try:
-        chat_run = ChatRun(
-            config, transport=transport, sink=sink, term=term, journal=journal, acc=acc
+    return Transport(base_url, settings, verbose=verbose, recorder=recorder), recorder
+
+
+def save_exchange(
+    run: Run, reply: Reply, term: Terminal, chain: list[dict[str, Any]] | None = None
+) -> None:
+    """Save the finished exchange (with a tool loop, ``chain``: the steps'
+    replies and tool results before the last reply)."""
+    from mintcli.request import assistant_message
+
+    settings, request, pending = run.settings, run.request, run.pending
+    if pending is None:
+        return
+    if chain:
+        from dataclasses import replace
+
+        pending = replace(pending, messages=[*pending.messages, *chain])
+    exchange = {
+        "model": reply.model or request.model,
+        "protocol": settings.protocol,
+        "usage": reply.usage,
+        "finish_reason": reply.finish_reason,
+    }
+    # the text in pieces: a long reply is never put together just to be saved
+    text = reply.text_pieces() if reply.has_text else None
+    saved = pending.save(assistant_message(reply, text=False), exchange, text)
+    if saved != pending.id:
+        term.warn(
+            f"conversation {pending.id} was continued elsewhere while this reply "
+            f"streamed; this exchange is saved as conversation {saved}"
         )
-        reply = chat_run.run()
-    finally:
-        transport.close()
-        if recorder is not None:
-            recorder.close()
-    if pending is not None:
-        exchange = {
-            "model": reply.model or request.model,
-            "protocol": settings.protocol,
-            "usage": reply.usage,
-            "finish_reason": reply.finish_reason,
-        }
-        # the text in pieces: a long reply is never put together just to be saved
-        text = reply.text_pieces() if reply.has_text else None
-        saved = pending.save(assistant_message(reply, text=False), exchange, text)
-        if saved != pending.id:
-            term.warn(
-                f"conversation {pending.id} was continued elsewhere while this reply "
-                f"streamed; this exchange is saved as conversation {saved}"
-            )
-        elif settings.verbose:
-            term.note(f"saved as conversation {saved}")
+    elif settings.verbose:
+        term.note(f"saved as conversation {saved}")

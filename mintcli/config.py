@@ -82,6 +82,27 @@ def _what(name: str, opt: Opt) -> str:
     return "the API key" if opt.kind.secret else name
 
 
+def _tool_tables(table_: dict[str, Any], where: str) -> dict[str, Any]:
+    """``[tools.NAME] command = ...`` and ``[mcp.NAME] command = ...`` as the
+    values of --tool-cmd and --mcp (popped from ``table_``)."""
+    out: dict[str, Any] = {}
+    for key, setting_name in (("tools", "tool_cmd"), ("mcp", "mcp")):
+        if key not in table_:
+            continue
+        tables = table_.pop(key)
+        bad = f"{where}: {key} must be [{key}.NAME] tables, each with command = \"...\""
+        if not isinstance(tables, dict):
+            raise ConfigError(bad)
+        values = []
+        for name, body in tables.items():
+            command = body.get("command") if isinstance(body, dict) else None
+            if not isinstance(command, str) or set(body) != {"command"}:
+                raise ConfigError(f"{bad} (see [{key}.{name}])")
+            values.append(f"{name}={command}" if key == "tools" else command)
+        out[setting_name] = tuple(values)
+    return out
+
+
 def load_config(environ: Mapping[str, str] | None = None) -> Config:
     path = config_path(environ)
     data = _read_toml(path)
@@ -90,14 +111,16 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         return config
     rows = config_rows()
     profiles = data.pop("profiles", {})
-    config.top = _check_table(data, str(path), rows)
+    tools = _tool_tables(data, str(path))
+    config.top = {**_check_table(data, str(path), rows), **tools}
     if not isinstance(profiles, dict):
         raise ConfigError(f"{path}: profiles must be a table of [profiles.NAME] tables")
     for name, body in profiles.items():
         where = f"{path} [profiles.{name}]"
         if not isinstance(body, dict):
             raise ConfigError(f"{where}: a profile must be a table of settings")
-        config.profiles[name] = _check_table(body, where, rows)
+        tools = _tool_tables(body, where)
+        config.profiles[name] = {**_check_table(body, where, rows), **tools}
     return config
 
 

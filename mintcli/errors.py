@@ -30,6 +30,7 @@ class ExitCode(enum.IntEnum):
     PROTOCOL = 8
     ITEMS_FAILED = 9
     SCHEMA = 10  # 9 is taken by mint batch (items failed)
+    STEP_LIMIT = 13  # the tool loop reached --max-steps
     INTERRUPTED = 130
     BROKEN_PIPE = 141
     TERMINATED = 143
@@ -52,6 +53,7 @@ _MEANINGS = {
     ExitCode.PROTOCOL: "protocol error: malformed or truncated stream",
     ExitCode.ITEMS_FAILED: "some items of a batch failed (their result lines say why)",
     ExitCode.SCHEMA: "the reply is not JSON, or not valid against --schema",
+    ExitCode.STEP_LIMIT: "tool loop reached --max-steps (the model still called tools)",
     ExitCode.INTERRUPTED: "interrupted (Ctrl-C)",
     ExitCode.BROKEN_PIPE: "stdout closed early (for example by head)",
     ExitCode.TERMINATED: "terminated (SIGTERM)",
@@ -162,6 +164,11 @@ class SchemaMismatch(MintError):
 
     exit_code = ExitCode.SCHEMA
     reply_complete = True
+class StepLimit(MintError):
+    exit_code = ExitCode.STEP_LIMIT
+    reply_complete = True  # every reply arrived whole: nothing to resume
+
+
 class ItemsFailed(MintError):
     """mint batch: the batch ran, and some of its items failed."""
 

@@ -108,6 +108,8 @@ def convert_messages(source: list[dict[str, Any]]) -> tuple[str | None, list[dic
                 "tool_use_id": msg.get("tool_call_id"),
                 "content": _text_of(msg.get("content")),
             }
+            if msg.get("is_error"):
+                result["is_error"] = True
             _append(out, "user", [result])
         else:
             raise UsageError(f"unknown message role {role!r}")

@@ -58,7 +58,12 @@ class OpenAIProtocol:
 
     def build_body(self, request: ChatRequest) -> dict[str, Any]:
         _check_parts(request.messages)
-        messages = list(request.messages)
+        # is_error marks a failed tool result for Anthropic; Chat Completions has no
+        # such field (the result's text says it), so it is not sent.
+        messages = [
+            {k: v for k, v in m.items() if k != "is_error"} if "is_error" in m else m
+            for m in request.messages
+        ]
         if request.prefill is not None:
             messages.append({"role": "assistant", "content": request.prefill})
         body: dict[str, Any] = {

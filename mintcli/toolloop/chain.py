@@ -1,0 +1,109 @@
+"""The tool loop's journal: one file for the whole chain of steps.
+
+The runner writes each step's reply to it as usual (text, calls, usage,
+finish); the loop adds its own records, which the plain reader ignores:
+  step end:    {"s": N}            step N's reply is complete (its calls follow)
+  tool result: {"tr": {"id", "name", "output", "is_error", "exit", "error",
+                       "truncated", "duration_ms", "refused"}}
+               written the moment that call ends, before any other result,
+               so a kill re-runs only the calls that had not finished.
+The header holds, besides the first request, ``loop``: the tool commands and
+MCP servers and the loop's limits, so that ``--resume`` can go on alone.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from mintcli.errors import UsageError
+from mintcli.journal import Journal, JournalState
+
+
+class ChainJournal(Journal):
+    """A journal that outlives the runs of its steps: a step's successful end
+    does not remove it; only the loop's end does."""
+
+    ending = False
+
+    def close(self, *, remove: bool) -> None:
+        if remove and not self.ending:
+            return  # a step finished; the chain goes on
+        super().close(remove=remove)
+
+    def finish(self) -> None:
+        self.ending = True
+        self.close(remove=True)
+
+    def keep(self) -> None:
+        self.ending = True
+        self.close(remove=False)
+
+
+@dataclass
+class Step:
+    """One step as the journal holds it."""
+
+    state: JournalState
+    complete: bool = False
+    results: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def read_steps(path: Path, header: dict[str, Any]) -> list[Step]:
+    """The steps of a chain journal, in order (the last may be unfinished)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        with os.fdopen(fd, "rb") as fh:
+            lines = fh.read().split(b"\n")[1:]
+    except OSError as exc:
+        raise UsageError(f"cannot read journal {path}: {exc.strerror}") from None
+    steps = [Step(JournalState(path, header))]
+    text: list[str] = []
+    reasoning: list[str] = []
+    for line in lines:
+        if not line:
+            continue
+        try:
+            rec = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            break  # a write cut short by a kill: everything before it is good
+        step = steps[-1]
+        if "tr" in rec:
+            step.results[str(rec["tr"].get("id"))] = rec["tr"]
+            continue
+        if "s" in rec:
+            step.complete = True
+            continue
+        if step.complete and ("t" in rec or "r" in rec or "c" in rec or "f" in rec):
+            _close(step, text, reasoning)
+            step = Step(JournalState(path, header))
+            steps.append(step)
+        state = step.state
+        if "t" in rec:
+            text.append(rec["t"])
+        if "r" in rec:
+            reasoning.append(rec["r"])
+        if "c" in rec:
+            state.tool_calls.extend(rec["c"])
+        if "u" in rec:
+            for key, value in rec["u"].items():
+                if value is not None:
+                    state.usage[key] = (state.usage.get(key) or 0) + value
+        if "f" in rec:
+            state.finish_reason = rec["f"]
+    _close(steps[-1], text, reasoning)
+    last = steps[-1]
+    if last.state.finish_reason is not None and not last.complete:
+        last.complete = True  # killed between the reply's end and its mark
+    return steps
+
+
+def _close(step: Step, text: list[str], reasoning: list[str]) -> None:
+    step.state.text = "".join(text)
+    step.state.reasoning = "".join(reasoning)
+    text.clear()
+    reasoning.clear()

@@ -1,0 +1,283 @@
+"""The loop: stream a reply, run its tool calls, send their results, again.
+
+Each step is one run of the runner (``ChatRun``) on the request grown by the
+chain so far; the same transport, sink and journal serve every step. A call's
+result is journaled the moment it ends, before anything else happens, so a
+``--resume`` after a kill at any point runs only what had not finished.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from mintcli.accumulate import Accumulator, Reply, UsageTotals
+from mintcli.errors import Interrupted, MintError, StepLimit, UsageError
+from mintcli.events import ToolCall
+from mintcli.request import ChatRequest, assistant_message
+from mintcli.terminal import Terminal, signals_as_errors
+from mintcli.toolloop.chain import ChainJournal, read_steps
+from mintcli.toolloop.output import LoopSink, call_line, loop_sink, tool_message
+from mintcli.toolloop.proc import Outcome
+from mintcli.toolloop.toolbox import Toolbox
+
+if TYPE_CHECKING:
+    from mintcli.chat import Run
+    from mintcli.journal import JournalState
+    from mintcli.settings import ChatSettings
+
+JOIN_AFTER_CANCEL = 2.0  # how long a cancelled call's thread may take to notice
+
+
+class ToolLoop:
+    def __init__(
+        self,
+        settings: ChatSettings,
+        request: ChatRequest,
+        box: Toolbox,
+        spec: dict[str, Any],
+        state: JournalState | None,
+        term: Terminal,
+    ) -> None:
+        self.settings = settings
+        self.request = request
+        self.box = box
+        self.spec = spec
+        self.state = state
+        self.term = term
+        self.always: set[str] = set()  # --approve: tools the user allowed for good
+        self.ended: Reply | None = None  # a resumed loop that had already ended
+
+    @classmethod
+    def open(
+        cls,
+        settings: ChatSettings,
+        request: ChatRequest,
+        state: JournalState | None,
+        term: Terminal,
+    ) -> ToolLoop:
+        """Check the options and start the tools (MCP servers list theirs now)."""
+        if settings.approve and not (term.stdin_isatty and term.stderr_isatty):
+            raise UsageError("--approve asks on the terminal: stdin and stderr must be one")
+        limits = ("max_steps", "tool_timeout", "tool_output_max")
+        if state is not None and "loop" in state.header:
+            saved = state.header["loop"]
+            spec = {**saved, **{k: getattr(settings, k) for k in limits if settings.given(k)}}
+        else:
+            if request.schema is not None:
+                raise UsageError("--schema cannot be combined with --tool-cmd or --mcp")
+            spec = {"tool_cmd": list(settings.tool_cmd), "mcp": list(settings.mcp)}
+            spec.update({k: getattr(settings, k) for k in limits})
+        secrets = [settings.api_key] if settings.api_key else []
+        resumed = state is not None
+        declared = () if resumed else request.tools
+        box = Toolbox.build(tuple(spec["tool_cmd"]), tuple(spec["mcp"]), declared, secrets)
+        if not resumed:
+            request = replace(request, tools=(*request.tools, *box.specs))
+        if settings.verbose:
+            for note in box.notes:
+                term.note(note)
+        return cls(settings, request, box, spec, state, term)
+
+    def __enter__(self) -> ToolLoop:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.box.close()
+
+    # -- the run -------------------------------------------------------------------------
+    def run(self, run: Run, base_url: str, headers: dict[str, str]) -> None:
+        from mintcli.chat import journal_header, open_transport, run_config, save_exchange
+        from mintcli.runner import ChatRun
+
+        settings, term, state = self.settings, self.term, self.state
+        journal = None
+        if state is not None and settings.journal:
+            journal = ChainJournal.reopen(state.path)
+        elif settings.journal:
+            journal = ChainJournal.prepare(
+                {**journal_header(settings, run.request, run.pending), "loop": self.spec}
+            )
+        assert journal is None or isinstance(journal, ChainJournal)
+        sink = loop_sink(settings.format, term, settings.reasoning, settings.quiet)
+        transport, recorder = open_transport(settings, base_url, term)
+        self.chain: list[dict[str, Any]] = []
+        self.usage = UsageTotals()
+        self.attempts = 0
+        try:
+            first = run_config(run, base_url, headers, journal, state)
+            sink.start(first.info)
+            step, acc, todo = self._restore(sink)
+            final = self.ended
+            while final is None:
+                if todo is None:
+                    step_run = replace(run, request=self._step_request(run.request, step))
+                    config = run_config(step_run, base_url, headers, journal, state)
+                    chat = ChatRun(
+                        config, transport=transport, sink=sink, term=term, journal=journal, acc=acc
+                    )
+                    reply = chat.run()
+                    self.attempts += chat.attempts
+                    self._count(reply)
+                    if not reply.tool_calls:
+                        final = reply
+                        break
+                    if step >= int(self.spec["max_steps"]):
+                        self._step_limit(run, reply, sink, journal)
+                    if journal is not None:
+                        journal.write({"s": step})
+                    sink.step_done(reply)
+                    self.chain.append(assistant_message(reply))
+                    todo = (list(reply.tool_calls), {})
+                calls, done = todo
+                results = self._execute(calls, done, journal, sink)
+                self.chain += [tool_message(c.id, results[c.id]) for c in calls]
+                step += 1
+                sink.next_step(step)
+                acc, todo = Accumulator(), None
+            summary = {"attempts": self.attempts, "steps": step}
+            if state is not None:
+                summary["resumed"] = True
+            sink.finish(summary, self.usage.as_dict())
+        except MintError as error:
+            sink.abort(error)
+            if journal is not None and not isinstance(error, StepLimit):
+                journal.keep()
+                note = f"the reply is unfinished; continue it with: mint chat --resume {journal.id}"
+                if journal.path.exists() and note not in error.notes:
+                    error.notes.append(note)
+            raise
+        finally:
+            transport.close()
+            if recorder is not None:
+                recorder.close()
+        if journal is not None:
+            journal.finish()
+        save_exchange(run, final, term, self.chain)
+
+    def _count(self, reply: Reply) -> None:
+        usage = reply.usage or {}
+        self.usage.add(UsageTotals(usage.get("input_tokens"), usage.get("output_tokens")))
+
+    def _step_request(self, request: ChatRequest, step: int) -> ChatRequest:
+        if step == 1:
+            return request
+        # A forced choice holds for the first request only: forcing a call at every
+        # step would loop until --max-steps.
+        choice = request.tool_choice if request.tool_choice in (None, "auto", "none") else None
+        return replace(request, messages=[*request.messages, *self.chain], tool_choice=choice)
+
+    def _step_limit(
+        self, run: Run, reply: Reply, sink: LoopSink, journal: ChainJournal | None
+    ) -> None:
+        from mintcli.chat import save_exchange
+
+        if not self.settings.quiet and self.settings.format in ("text", "raw"):
+            for call in reply.tool_calls:
+                self.term.note(call_line(call, None))
+        if journal is not None:
+            journal.finish()  # every reply arrived whole: nothing to resume
+        save_exchange(run, reply, self.term, self.chain)
+        steps = self.spec["max_steps"]
+        raise StepLimit(
+            f"tool loop reached --max-steps ({steps}); the last reply's calls were not run"
+        )
+
+    # -- resuming ------------------------------------------------------------------------
+    def _restore(
+        self, sink: LoopSink
+    ) -> tuple[int, Accumulator, tuple[list[ToolCall], dict[str, Outcome]] | None]:
+        """Where a --resume picks up: the step, what it received, and the calls
+        still to run (None: the step's reply must be streamed first)."""
+        if self.state is None:
+            return 1, Accumulator(), None
+        steps = read_steps(self.state.path, self.state.header)
+        for number, step in enumerate(steps, 1):
+            acc = Accumulator()
+            for event in step.state.events():
+                acc.add(event)
+            acc.end_attempt()
+            if not step.complete:
+                return number, acc, None
+            reply = acc.reply()
+            self._count(reply)
+            calls = list(reply.tool_calls)
+            done = {i: Outcome.from_json(r) for i, r in step.results.items()}
+            if not calls:  # the loop had ended; only the journal's removal was missed
+                sink.done(reply, {"attempts": 0, "resumed": True})
+                self.ended = reply
+                return number, acc, None
+            sink.step_done(reply)
+            self.chain.append(assistant_message(reply))
+            if number == len(steps) or any(c.id not in done for c in calls):
+                return number, Accumulator(), (calls, done)
+            self.chain += [tool_message(c.id, done[c.id]) for c in calls]
+        raise UsageError(f"journal {self.state.id} holds no step to continue")
+
+    # -- running the calls ---------------------------------------------------------------
+    def _execute(
+        self,
+        calls: list[ToolCall],
+        done: dict[str, Outcome],
+        journal: ChainJournal | None,
+        sink: LoopSink,
+    ) -> dict[str, Outcome]:
+        """Run the calls not yet done, all at once; each result is journaled
+        and shown the moment it ends."""
+        results = dict(done)
+        lock = threading.Lock()
+        cancel = threading.Event()
+
+        def finished(call: ToolCall, outcome: Outcome, refused: bool = False) -> None:
+            with lock:
+                if cancel.is_set():
+                    return
+                if journal is not None:
+                    record = {"id": call.id, "name": call.name, "refused": refused}
+                    journal.write({"tr": {**record, **outcome.as_json()}})
+                results[call.id] = outcome
+                sink.tool_result(call, outcome, refused)
+
+        def work(call: ToolCall) -> None:
+            timeout, limit = float(self.spec["tool_timeout"]), int(self.spec["tool_output_max"])
+            try:
+                outcome = self.box.run(call, timeout, limit, cancel)
+            except OSError as exc:  # a pipe mint could not use: the call failed, not mint
+                outcome = Outcome("", True, error=f"the tool could not be run: {exc}")
+            if outcome is not None:
+                finished(call, outcome)
+
+        threads = []
+        with signals_as_errors():
+            try:
+                for call in calls:
+                    if call.id in results:
+                        continue
+                    if self.settings.approve and not self._approved(call):
+                        refusal = "the user refused to run this call"
+                        finished(call, Outcome("", True, error=refusal), refused=True)
+                        continue
+                    thread = threading.Thread(target=work, args=(call,), daemon=True)
+                    thread.start()
+                    threads.append(thread)
+                for thread in threads:
+                    while thread.is_alive():
+                        thread.join(0.2)
+            except Interrupted:
+                cancel.set()
+                for thread in threads:
+                    thread.join(JOIN_AFTER_CANCEL / max(1, len(threads)))
+                raise
+        return results
+
+    def _approved(self, call: ToolCall) -> bool:
+        from mintcli.toolloop.approve import ask
+
+        return ask(call, self.term, self.always)

@@ -1,0 +1,270 @@
+"""A small MCP client over stdio: JSON-RPC 2.0, one message per line.
+
+mint speaks the few methods it needs itself (``initialize``,
+``notifications/initialized``, ``tools/list`` with its cursor,
+``tools/call``, ``notifications/cancelled``) instead of importing the
+official SDK, whose client costs about 0.65 s to import (pydantic, anyio);
+this module costs a few milliseconds (see the design note in
+docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import shlex
+import signal
+import subprocess
+import threading
+import time
+from collections import deque
+from typing import Any
+
+import orjson
+
+from mintcli.errors import UsageError
+from mintcli.toolloop.proc import Outcome, decode
+
+PROTOCOL_VERSION = "2025-06-18"
+START_TIMEOUT = 30.0  # initialize and tools/list together
+LINE_MAX = 64 << 20  # a longer line from the server is an error, not memory
+SHUTDOWN_WAIT = 2.0
+
+
+class ServerGone(Exception):
+    """The server exited, closed its stdout, or sent something that is not JSON-RPC."""
+
+
+class McpServer:
+    """One MCP server process and the requests in flight to it."""
+
+    def __init__(self, command: str, env: dict[str, str]) -> None:
+        try:
+            self.argv = shlex.split(command)
+        except ValueError as exc:
+            raise UsageError(f"--mcp {command!r}: {exc}") from None
+        if not self.argv:
+            raise UsageError("--mcp: the command is empty")
+        self.command = command
+        self.name = os.path.basename(self.argv[0])
+        self._ids = itertools.count(1)
+        self._waiting: dict[int, list[Any]] = {}  # id -> [event, response]
+        self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._gone: str | None = None
+        self._stderr: deque[bytes] = deque(maxlen=20)
+        try:
+            self.proc = subprocess.Popen(
+                self.argv,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=env,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise UsageError(
+                f"--mcp {command!r}: cannot start {self.argv[0]}: {exc.strerror or exc}"
+            ) from None
+        for target in (self._read_stdout, self._read_stderr):
+            threading.Thread(target=target, daemon=True, name="mint-mcp").start()
+
+    # -- the wire ----------------------------------------------------------------------
+    def _read_stdout(self) -> None:
+        stdout = self.proc.stdout
+        assert stdout is not None
+        reason = "the server closed its stdout"
+        try:
+            while True:
+                line = stdout.readline(LINE_MAX + 1)
+                if not line:
+                    break
+                if len(line) > LINE_MAX:
+                    reason = "the server sent a line longer than 64 MiB"
+                    break
+                if not line.strip():
+                    continue
+                try:
+                    message = orjson.loads(line)
+                except orjson.JSONDecodeError:
+                    reason = f"the server sent something that is not JSON: {decode(line[:80])!r}"
+                    break
+                self._dispatch(message)
+        except (OSError, ValueError):
+            pass
+        self._fail(reason)
+
+    def _read_stderr(self) -> None:
+        stderr = self.proc.stderr
+        assert stderr is not None
+        with contextlib.suppress(OSError, ValueError):
+            for line in stderr:
+                self._stderr.append(line[:500])
+
+    def _dispatch(self, message: Any) -> None:
+        if not isinstance(message, dict):
+            return
+        if "method" in message:
+            if "id" in message:  # a request from the server (ping, ...): answer it
+                reply: dict[str, Any] = {"jsonrpc": "2.0", "id": message["id"]}
+                if message["method"] == "ping":
+                    reply["result"] = {}
+                else:
+                    reply["error"] = {"code": -32601, "message": "method not found"}
+                with contextlib.suppress(ServerGone):
+                    self._send(reply)
+            return  # notifications (logging, progress, list_changed) are not needed
+        ident = message.get("id")
+        with self._lock:
+            slot = self._waiting.pop(ident, None) if isinstance(ident, int) else None
+        if slot is not None:
+            slot[1] = message
+            slot[0].set()
+
+    def _fail(self, reason: str) -> None:
+        with self._lock:
+            if self._gone is None:
+                self._gone = reason
+            waiting, self._waiting = self._waiting, {}
+        for slot in waiting.values():
+            slot[0].set()
+
+    def _send(self, message: dict[str, Any]) -> None:
+        stdin = self.proc.stdin
+        assert stdin is not None
+        data = orjson.dumps(message) + b"\n"
+        try:
+            with self._write_lock:
+                stdin.write(data)
+                stdin.flush()
+        except (OSError, ValueError):
+            raise ServerGone(self._gone or "the server closed its stdin") from None
+
+    def request(self, method: str, params: dict[str, Any], timeout: float) -> Any:
+        """The result of one request; ServerGone, TimeoutError, or an error
+        answer as ``RuntimeError(message)``."""
+        ident = next(self._ids)
+        slot: list[Any] = [threading.Event(), None]
+        with self._lock:
+            if self._gone is not None:
+                raise ServerGone(self._gone)
+            self._waiting[ident] = slot
+        self._send({"jsonrpc": "2.0", "id": ident, "method": method, "params": params})
+        if not slot[0].wait(timeout):
+            with self._lock:
+                self._waiting.pop(ident, None)
+            with contextlib.suppress(ServerGone):
+                self._send(
+                    {
+                        "jsonrpc": "2.0",
+                        "method": "notifications/cancelled",
+                        "params": {"requestId": ident, "reason": "timeout"},
+                    }
+                )
+            raise TimeoutError
+        response = slot[1]
+        if response is None:
+            raise ServerGone(self._gone or "the server exited")
+        if "error" in response:
+            error = response["error"]
+            text = error.get("message") if isinstance(error, dict) else None
+            raise RuntimeError(str(text or error))
+        return response.get("result")
+
+    # -- MCP ---------------------------------------------------------------------------
+    def start(self) -> list[dict[str, Any]]:
+        """Initialize the server and list its tools (UsageError when it cannot)."""
+        deadline = time.monotonic() + START_TIMEOUT
+        try:
+            self.request(
+                "initialize",
+                {
+                    "protocolVersion": PROTOCOL_VERSION,
+                    "capabilities": {},
+                    "clientInfo": {"name": "mint", "version": "1"},
+                },
+                START_TIMEOUT,
+            )
+            self._send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+            tools: list[dict[str, Any]] = []
+            cursor: str | None = None
+            while True:
+                params = {"cursor": cursor} if cursor else {}
+                result = self.request("tools/list", params, max(0.1, deadline - time.monotonic()))
+                page = result.get("tools") if isinstance(result, dict) else None
+                if not isinstance(page, list):
+                    raise ServerGone("its tools/list answer has no list of tools")
+                tools += [t for t in page if isinstance(t, dict)]
+                cursor = result.get("nextCursor")
+                if not isinstance(cursor, str) or not cursor:
+                    return tools
+        except TimeoutError:
+            self.close()
+            raise UsageError(f"MCP server {self.command!r} did not answer in time") from None
+        except (ServerGone, RuntimeError) as exc:
+            self.close()
+            raise UsageError(f"MCP server {self.command!r}: {exc}{self._stderr_tail()}") from None
+
+    def _stderr_tail(self) -> str:
+        time.sleep(0.05)  # let its last words arrive
+        tail = decode(b"".join(self._stderr)).strip().splitlines()
+        return f" (its stderr: {tail[-1][:200]})" if tail else ""
+
+    def call(self, name: str, arguments: Any, timeout: float, limit: int) -> Outcome:
+        started = time.monotonic()
+        try:
+            result = self.request("tools/call", {"name": name, "arguments": arguments}, timeout)
+        except TimeoutError:
+            outcome = Outcome("", True, error=f"the tool did not answer within {timeout:g} s")
+        except ServerGone as exc:
+            outcome = Outcome("", True, error=f"the MCP server failed: {exc}")
+        except RuntimeError as exc:
+            outcome = Outcome("", True, error=f"the MCP server refused the call: {exc}")
+        else:
+            outcome = _outcome(result, limit)
+        outcome.duration_ms = int((time.monotonic() - started) * 1000)
+        return outcome
+
+    def close(self) -> None:
+        """Close stdin, give the server a moment, then end its process group."""
+        proc = self.proc
+        with contextlib.suppress(OSError, ValueError):
+            if proc.stdin is not None:
+                proc.stdin.close()
+        try:
+            proc.wait(SHUTDOWN_WAIT)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(OSError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(SHUTDOWN_WAIT)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(OSError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+def _outcome(result: Any, limit: int) -> Outcome:
+    """A tools/call result: its text content is the output; isError an error."""
+    if not isinstance(result, dict):
+        return Outcome("", True, error="the MCP server answered without a result object")
+    parts: list[str] = []
+    content = result.get("content")
+    for item in content if isinstance(content, list) else ():
+        if not isinstance(item, dict):
+            continue
+        if item.get("type") == "text" and isinstance(item.get("text"), str):
+            parts.append(item["text"])
+        else:  # images, audio, resources: named, not passed on
+            parts.append(f"[{item.get('type')} content: {item.get('mimeType', 'no type')}]")
+    if not parts and result.get("structuredContent") is not None:
+        parts.append(orjson.dumps(result["structuredContent"]).decode())
+    data = "\n".join(parts).encode()
+    outcome = Outcome(decode(data[:limit]), truncated=len(data) > limit)
+    if outcome.truncated:
+        outcome.output += f"\n[output cut at {limit} bytes; {len(data) - limit} more dropped]"
+    if result.get("isError"):
+        outcome.is_error = True
+        outcome.error = "the tool reported an error"
+    return outcome

@@ -1,0 +1,197 @@
+"""Running one tool command: no shell, arguments on stdin, stdout capped,
+the whole process group killed on timeout or when the run is cancelled."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import selectors
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+STDERR_KEEP = 4096  # the tail of a failing tool's stderr that the model is shown
+EXIT_GRACE = 1.0  # how long pipes may stay open after the tool itself exited
+
+
+@dataclass
+class Outcome:
+    """What one tool call gave: the text the model sees and how it ended."""
+
+    output: str
+    is_error: bool = False
+    exit: int | None = None  # exit status of a command (negative: killed by that signal)
+    error: str | None = None  # why the call failed, in words (None: it did not)
+    truncated: bool = False
+    duration_ms: int = 0
+
+    def content(self) -> str:
+        """The result as the model reads it (an error says so in words too,
+        since Chat Completions has no error flag)."""
+        if not self.is_error:
+            return self.output
+        return f"error: {self.error}" + (f"\n{self.output}" if self.output else "")
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "output": self.output,
+            "is_error": self.is_error,
+            "exit": self.exit,
+            "error": self.error,
+            "truncated": self.truncated,
+            "duration_ms": self.duration_ms,
+        }
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> Outcome:
+        return cls(
+            output=str(obj.get("output", "")),
+            is_error=bool(obj.get("is_error")),
+            exit=obj.get("exit"),
+            error=obj.get("error"),
+            truncated=bool(obj.get("truncated")),
+            duration_ms=int(obj.get("duration_ms") or 0),
+        )
+
+
+def decode(data: bytes) -> str:
+    """Tool output as text: invalid UTF-8 bytes become U+FFFD (the model gets
+    text, never a crash); a character cut by the cap is dropped."""
+    return data.decode("utf-8", "replace")
+
+
+def kill_group(proc: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(OSError):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+class Capped:
+    """A byte buffer that keeps the first ``limit`` bytes and counts the rest."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.parts: list[bytes] = []
+        self.kept = 0
+        self.dropped = 0
+
+    def add(self, data: bytes) -> None:
+        room = self.limit - self.kept
+        if room > 0:
+            self.parts.append(data[:room])
+            self.kept += min(room, len(data))
+        self.dropped += max(0, len(data) - max(room, 0))
+
+    def value(self) -> bytes:
+        return b"".join(self.parts)
+
+
+def run_command(
+    argv: list[str],
+    stdin: bytes,
+    env: dict[str, str],
+    timeout: float,
+    limit: int,
+    cancel: threading.Event,
+) -> Outcome | None:
+    """Run ``argv`` with ``stdin``; None when ``cancel`` was set meanwhile (the
+    call did not finish and must not count as done)."""
+    started = time.monotonic()
+    try:
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            start_new_session=True,  # its own process group: killed as a whole
+        )
+    except OSError as exc:
+        return Outcome("", True, None, f"cannot start {argv[0]}: {exc.strerror or exc}")
+    out, err = Capped(limit), Capped(STDERR_KEEP)
+    timed_out = _pump(proc, stdin, out, err, started + timeout, cancel)
+    kill_group(proc)  # whatever it left behind in its group goes with it
+    status = proc.wait()
+    for pipe in (proc.stdin, proc.stdout, proc.stderr):
+        if pipe is not None:
+            with contextlib.suppress(OSError):
+                pipe.close()
+    if cancel.is_set():
+        return None
+    took = int((time.monotonic() - started) * 1000)
+    text = decode(out.value())
+    outcome = Outcome(text, exit=status, truncated=out.dropped > 0, duration_ms=took)
+    if timed_out:
+        outcome.exit = None
+        outcome.error = f"the tool did not finish within {timeout:g} s and was killed"
+    elif status < 0:
+        outcome.error = f"the tool was killed by signal {-status}"
+    elif status > 0:
+        outcome.error = f"the tool exited with status {status}"
+        tail = decode(err.value()[-STDERR_KEEP:]).strip()
+        if tail:
+            outcome.error += f"; its stderr: {tail}"
+    outcome.is_error = outcome.error is not None
+    if outcome.truncated:
+        note = f"[output cut at {limit} bytes; {out.dropped} more bytes dropped]"
+        outcome.output = text + ("\n" if text and not text.endswith("\n") else "") + note
+    return outcome
+
+
+def _pump(
+    proc: subprocess.Popen[bytes],
+    stdin: bytes,
+    out: Capped,
+    err: Capped,
+    deadline: float,
+    cancel: threading.Event,
+) -> bool:
+    """Feed stdin and drain stdout and stderr until both close (or the tool has
+    exited and a grace period passed). True when the deadline passed first."""
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    sel = selectors.DefaultSelector()
+    pending = memoryview(stdin)
+    stdin_fd = proc.stdin.fileno()
+    if pending:
+        os.set_blocking(stdin_fd, False)
+        sel.register(proc.stdin, selectors.EVENT_WRITE)
+    else:
+        proc.stdin.close()
+    sinks = {proc.stdout.fileno(): out, proc.stderr.fileno(): err}
+    for pipe in (proc.stdout, proc.stderr):
+        sel.register(pipe, selectors.EVENT_READ)
+    exited_at: float | None = None
+    try:
+        while sel.get_map():
+            now = time.monotonic()
+            if now >= deadline or cancel.is_set():
+                kill_group(proc)
+                return now >= deadline
+            if exited_at is None and proc.poll() is not None:
+                exited_at = now
+            if exited_at is not None and now - exited_at > EXIT_GRACE:
+                break  # a child that escaped holds the pipe open; the tool is done
+            for key, _ in sel.select(min(deadline - now, 0.1)):
+                fd = key.fd
+                if fd == stdin_fd:
+                    try:
+                        sent = os.write(fd, pending[:65536])
+                        pending = pending[sent:]
+                    except BlockingIOError:
+                        continue
+                    except OSError:  # the tool does not read its stdin: fine
+                        pending = pending[:0]
+                    if not pending:
+                        sel.unregister(proc.stdin)
+                        proc.stdin.close()
+                    continue
+                data = os.read(fd, 65536)
+                if data:
+                    sinks[fd].add(data)
+                else:
+                    sel.unregister(key.fileobj)
+    finally:
+        sel.close()
+    return False

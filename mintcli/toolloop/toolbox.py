@@ -1,0 +1,168 @@
+"""The runnable tools of a run: ``--tool-cmd`` commands and the tools of
+``--mcp`` servers, under the names the model sees, and how to run a call."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shlex
+import shutil
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from mintcli.errors import UsageError
+from mintcli.events import ToolCall
+from mintcli.request import ToolSpec
+from mintcli.toolloop.mcp import McpServer
+from mintcli.toolloop.proc import Outcome, run_command
+
+_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_BAD = re.compile(r"[^A-Za-z0-9_-]")
+MAX_TOOLS = 128  # the most tools OpenAI's Chat Completions accepts in one request
+
+
+@dataclass(frozen=True)
+class Runnable:
+    """How to run one tool: a command (argv) or an MCP server's tool."""
+
+    name: str  # as the model sees it
+    argv: tuple[str, ...] = ()
+    server: McpServer | None = None
+    remote_name: str = ""  # the MCP server's own name for it
+
+
+def parse_tool_cmd(value: str) -> tuple[str, list[str]]:
+    """``NAME=COMMAND`` -> (name, argv); a command that cannot run is a usage
+    error now, before anything is sent."""
+    name, sep, command = value.partition("=")
+    if not sep or not _NAME.match(name):
+        raise UsageError(
+            f"--tool-cmd expects NAME=COMMAND with NAME 1-64 letters, digits, '_' or '-' "
+            f"(got {value!r})"
+        )
+    try:
+        argv = shlex.split(command)
+    except ValueError as exc:
+        raise UsageError(f"--tool-cmd {name}: {exc}") from None
+    if not argv:
+        raise UsageError(f"--tool-cmd {name}: the command is empty")
+    program = argv[0]
+    found = shutil.which(program) if "/" not in program else program
+    if found is None or not os.path.isfile(found):
+        raise UsageError(f"--tool-cmd {name}: {program}: command not found")
+    if not os.access(found, os.X_OK):
+        raise UsageError(f"--tool-cmd {name}: {program}: not executable")
+    return name, argv
+
+
+def wire_name(name: str, taken: set[str]) -> str:
+    """An MCP tool name the API accepts (``^[a-zA-Z0-9_-]{1,64}$``), unique."""
+    if _NAME.match(name) and name not in taken:
+        return name
+    base = _BAD.sub("_", name)[:55] or "tool"
+    digest = hashlib.sha1(name.encode()).hexdigest()[:8]
+    return base if _NAME.match(base) and base not in taken else f"{base}_{digest}"
+
+
+def tool_env(secrets: list[str]) -> dict[str, str]:
+    """mint's environment without the API key (by name or by value)."""
+    env = {}
+    for key, value in os.environ.items():
+        if key == "MINT_API_KEY" or any(s and s in value for s in secrets):
+            continue
+        env[key] = value
+    return env
+
+
+class Toolbox:
+    """Every runnable tool of the run, and the MCP servers behind some."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        self.tools: dict[str, Runnable] = {}
+        self.specs: list[ToolSpec] = []  # tools the model is offered besides --tool ones
+        self.servers: list[McpServer] = []
+        self.env = tool_env(secrets)
+        self.notes: list[str] = []
+
+    @classmethod
+    def build(
+        cls,
+        tool_cmds: tuple[str, ...],
+        mcp: tuple[str, ...],
+        declared: tuple[ToolSpec, ...],
+        secrets: list[str],
+    ) -> Toolbox:
+        box = cls(secrets)
+        try:
+            box._add_commands(tool_cmds, declared)
+            box._add_servers(mcp, declared)
+        except BaseException:
+            box.close()
+            raise
+        if len(declared) + len(box.specs) > MAX_TOOLS:
+            box.close()
+            raise UsageError(
+                f"{len(declared) + len(box.specs)} tools are declared; a request can offer "
+                f"at most {MAX_TOOLS}"
+            )
+        return box
+
+    def _add_commands(self, values: tuple[str, ...], declared: tuple[ToolSpec, ...]) -> None:
+        known = {t.name for t in declared}
+        for value in values:
+            name, argv = parse_tool_cmd(value)
+            if name in self.tools:
+                raise UsageError(f"--tool-cmd {name} is given twice")
+            self.tools[name] = Runnable(name, argv=tuple(argv))
+            if name not in known:
+                self.specs.append(ToolSpec(name, None, {"type": "object"}))
+                self.notes.append(f"tool {name} has no --tool definition: any object is accepted")
+
+    def _add_servers(self, commands: tuple[str, ...], declared: tuple[ToolSpec, ...]) -> None:
+        listed: list[tuple[McpServer, dict[str, Any]]] = []
+        for command in commands:
+            server = McpServer(command, self.env)
+            self.servers.append(server)
+            listed += [(server, t) for t in server.start() if isinstance(t.get("name"), str)]
+        counts: dict[str, int] = {}
+        for _, tool in listed:
+            counts[tool["name"]] = counts.get(tool["name"], 0) + 1
+        taken = {t.name for t in declared} | set(self.tools)
+        for server, tool in listed:
+            remote = tool["name"]
+            shown = f"{server.name}_{remote}" if counts[remote] > 1 else remote
+            name = wire_name(shown, taken)
+            taken.add(name)
+            schema = tool.get("inputSchema")
+            if not isinstance(schema, dict) or schema.get("type", "object") != "object":
+                schema = {"type": "object"}
+            description = tool.get("description")
+            self.tools[name] = Runnable(name, server=server, remote_name=remote)
+            self.specs.append(
+                ToolSpec(name, description if isinstance(description, str) else None, schema)
+            )
+
+    def run(
+        self, call: ToolCall, timeout: float, limit: int, cancel: threading.Event
+    ) -> Outcome | None:
+        """Run one call; None when it was cancelled before it finished."""
+        tool = self.tools.get(call.name)
+        if tool is None:
+            known = ", ".join(sorted(self.tools)) or "none"
+            return Outcome("", True, error=f"there is no tool {call.name!r} (tools: {known})")
+        if call.arguments_error is not None or not isinstance(call.arguments, dict):
+            why = call.arguments_error or "they are not a JSON object"
+            return Outcome("", True, error=f"the arguments could not be used: {why}")
+        if tool.server is not None:
+            return tool.server.call(tool.remote_name, call.arguments, timeout, limit)
+        env = {**self.env, "MINT_TOOL_CALL_ID": call.id, "MINT_TOOL_NAME": call.name}
+        stdin = orjson.dumps(call.arguments)
+        return run_command(list(tool.argv), stdin, env, timeout, limit, cancel)
+
+    def close(self) -> None:
+        for server in self.servers:
+            server.close()
