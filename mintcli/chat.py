@@ -8,24 +8,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from mintcli.errors import ConfigError, UsageError
+from mintcli.exchange import Run, journal_header, open_transport, run_config, save_exchange
 from mintcli.request import ChatRequest, join_url
 from mintcli.settings import ChatSettings, Common
 from mintcli.terminal import Terminal
 
 if TYPE_CHECKING:
-    from mintcli.accumulate import Accumulator, Reply
+    from mintcli.accumulate import Accumulator
     from mintcli.conversations import Pending
     from mintcli.journal import Journal, JournalState
-    from mintcli.record import Recorder
-    from mintcli.runner import RunConfig
-    from mintcli.transport import Transport
 
 MOCK_KEY = "mock-key"
 
@@ -123,20 +119,6 @@ def run_chat(settings: ChatSettings, words: tuple[str, ...], term: Terminal) -> 
         _stream(run, base_url, headers, term, acc, journal, state)
 
 
-def journal_header(
-    settings: ChatSettings, request: ChatRequest, pending: Pending | None
-) -> dict[str, Any]:
-    """What a journal needs to continue the run (never the API key)."""
-    return {
-        "protocol": settings.protocol,
-        "base_url": settings.base_url,
-        "mock": settings.mock,
-        "format": settings.format,
-        "request": request.as_json(),
-        "log": pending.as_json() if pending is not None else None,
-    }
-
-
 def _prepare(
     settings: ChatSettings, words: tuple[str, ...], term: Terminal
 ) -> tuple[ChatSettings, ChatRequest, list[dict[str, Any]], Pending | None]:
@@ -208,16 +190,6 @@ def _show_request(url: str, headers: dict[str, str], body: object, term: Termina
     term.write(orjson.dumps(shown, option=orjson.OPT_INDENT_2) + b"\n")
 
 
-@dataclass(frozen=True)
-class Run:
-    """What one run of mint chat streams, and where its exchange is saved."""
-
-    settings: ChatSettings
-    request: ChatRequest
-    shown: list[dict[str, Any]]  # the conversation before the reply, for --format json
-    pending: Pending | None  # saved when the reply finishes (None: --no-log)
-
-
 def _stream(
     run: Run,
     base_url: str,
@@ -244,90 +216,3 @@ def _stream(
         if recorder is not None:
             recorder.close()
     save_exchange(run, reply, term)
-
-
-def run_config(
-    run: Run,
-    base_url: str,
-    headers: dict[str, str],
-    journal: Journal | None,
-    state: JournalState | None,
-) -> RunConfig:
-    """What the runner needs for ``run.request`` (one step of a tool loop too)."""
-    from mintcli.protocols import get_protocol
-    from mintcli.retry import RetryPolicy
-    from mintcli.runner import RunConfig
-    from mintcli.sinks import RunInfo
-
-    settings, request, pending = run.settings, run.request, run.pending
-    protocol = get_protocol(settings.protocol)
-    check = None
-    if request.schema is not None:
-        from mintcli.schema import compile_checker
-
-        check = compile_checker(request.schema)
-    return RunConfig(
-        protocol=protocol,
-        url=join_url(base_url, protocol.chat_path),
-        headers=headers,
-        request=request,
-        policy=RetryPolicy(settings.max_retries, settings.retry_base, settings.retry_max),
-        info=RunInfo(
-            protocol=settings.protocol,
-            model=request.model,
-            messages=run.shown,
-            journal=journal.id if journal is not None else None,
-            resumed=state.id if state is not None else None,
-            conversation=pending.id if pending is not None else None,
-            schema=request.schema is not None,
-        ),
-        timeout=settings.timeout,
-        stats=settings.stats,
-        check=check,
-    )
-
-
-def open_transport(
-    settings: ChatSettings, base_url: str, term: Terminal
-) -> tuple[Transport, Recorder | None]:
-    from mintcli.transport import Transport
-
-    recorder = None
-    if settings.record:
-        from mintcli.record import Recorder  # only then: its module is not needed otherwise
-
-        recorder = Recorder(Path(settings.record), term.secrets)
-    verbose = term.diag if settings.verbose else None
-    return Transport(base_url, settings, verbose=verbose, recorder=recorder), recorder
-
-
-def save_exchange(
-    run: Run, reply: Reply, term: Terminal, chain: list[dict[str, Any]] | None = None
-) -> None:
-    """Save the finished exchange (with a tool loop, ``chain``: the steps'
-    replies and tool results before the last reply)."""
-    from mintcli.request import assistant_message
-
-    settings, request, pending = run.settings, run.request, run.pending
-    if pending is None:
-        return
-    if chain:
-        from dataclasses import replace
-
-        pending = replace(pending, messages=[*pending.messages, *chain])
-    exchange = {
-        "model": reply.model or request.model,
-        "protocol": settings.protocol,
-        "usage": reply.usage,
-        "finish_reason": reply.finish_reason,
-    }
-    # the text in pieces: a long reply is never put together just to be saved
-    text = reply.text_pieces() if reply.has_text else None
-    saved = pending.save(assistant_message(reply, text=False), exchange, text)
-    if saved != pending.id:
-        term.warn(
-            f"conversation {pending.id} was continued elsewhere while this reply "
-            f"streamed; this exchange is saved as conversation {saved}"
-        )
-    elif settings.verbose:
-        term.note(f"saved as conversation {saved}")

@@ -90,7 +90,7 @@ def _tool_tables(table_: dict[str, Any], where: str) -> dict[str, Any]:
         if key not in table_:
             continue
         tables = table_.pop(key)
-        bad = f"{where}: {key} must be [{key}.NAME] tables, each with command = \"...\""
+        bad = f'{where}: {key} must be [{key}.NAME] tables, each with command = "..."'
         if not isinstance(tables, dict):
             raise ConfigError(bad)
         values = []

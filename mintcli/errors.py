@@ -164,7 +164,11 @@ class SchemaMismatch(MintError):
 
     exit_code = ExitCode.SCHEMA
     reply_complete = True
+
+
 class StepLimit(MintError):
+    """The tool loop reached --max-steps and the model still called tools."""
+
     exit_code = ExitCode.STEP_LIMIT
     reply_complete = True  # every reply arrived whole: nothing to resume
 

@@ -16,6 +16,7 @@ Script rules (``--script FILE``, a JSON array or one JSON object per line):
   piece_chars, delay, first_byte_delay, repeat (the text repeated N times),
   ids (send SSE ids), honor_last_event_id, fault (a fault spec, see faults.py),
   stream (false: answer even a stream request with one JSON body, as some gateways do)
+  steps:            a tool-using model's replies, one per step of a chain (mock/agent.py)
 The first matching rule wins; without one the default reply is used: for a
 structured-output request (OpenAI ``response_format`` json_schema) or a tool the
 model must or may call, a small value the schema accepts (mock/instance.py).
@@ -30,6 +31,9 @@ from typing import Any
 
 import orjson
 
+from mintcli.mock import agent
+from mintcli.mock.agent import content_text as content_text  # re-exported
+from mintcli.mock.agent import is_tool_result
 from mintcli.mock.faults import Fault, FaultSpecError, parse_fault
 from mintcli.mock.instance import minimal_instance
 
@@ -64,6 +68,7 @@ class Reply:
     stream: bool = True  # False: answer a stream request with one JSON body
 
     fault: Fault | None = None
+    steps: tuple[dict[str, Any], ...] = ()  # a chain of replies (mock/agent.py)
 
 
 @dataclass(frozen=True)
@@ -109,7 +114,7 @@ def _calls(raw: Any, where: str) -> tuple[MockCall, ...]:
     return tuple(calls)
 
 
-def parse_rule(obj: Any, where: str) -> Rule:
+def parse_rule(obj: Any, where: str, step: bool = False) -> Rule:
     if not isinstance(obj, dict):
         raise MockScriptError(f"{where}: a rule must be a JSON object")
     match = obj.get("match") or {}
@@ -125,6 +130,11 @@ def parse_rule(obj: Any, where: str) -> Rule:
             if not isinstance(value, dict):
                 raise MockScriptError(f"{where}: usage must be an object")
             fields[key] = {k: int(v) for k, v in value.items()}
+        elif key == "steps" and isinstance(value, list) and not step:
+            parts = [parse_rule(v, f"{where}: step {i}", step=True) for i, v in enumerate(value)]
+            if any(p.model or p.prompt or p.protocol for p in parts):
+                raise MockScriptError(f"{where}: a step has no match of its own")
+            fields[key] = tuple(p.fields for p in parts)
         elif key == "fault":
             try:
                 fields[key] = parse_fault(value)
@@ -167,32 +177,6 @@ def load_script(path: Path) -> list[Rule]:
 
 
 # -- reading requests ---------------------------------------------------------------
-
-
-def content_text(content: Any) -> str:
-    """Text of a message content in either protocol's shape."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        parts = []
-        for block in content:
-            if not isinstance(block, dict):
-                continue
-            if block.get("type") == "text":
-                parts.append(str(block.get("text", "")))
-            elif block.get("type") == "tool_result":
-                parts.append(content_text(block.get("content")))
-        return "".join(parts)
-    return ""
-
-
-def is_tool_result(message: dict[str, Any]) -> bool:
-    if message.get("role") == "tool":
-        return True
-    content = message.get("content")
-    return isinstance(content, list) and any(
-        isinstance(b, dict) and b.get("type") == "tool_result" for b in content
-    )
 
 
 def _tool_name(tool: Any) -> str | None:
@@ -253,7 +237,7 @@ def default_reply(body: dict[str, Any], messages: list[dict[str, Any]]) -> Reply
     last = messages[-1] if messages else {}
     prompt = content_text(last.get("content"))
     if is_tool_result(last):
-        return Reply(text=f"Tool result received: {prompt}")
+        return Reply(text=agent.quote_results(messages))
     schema = _json_reply_schema(body)
     if schema is not None:
         return Reply(text=orjson.dumps(minimal_instance(schema, _subject(prompt))).decode())
@@ -263,7 +247,8 @@ def default_reply(body: dict[str, Any], messages: list[dict[str, Any]]) -> Reply
         tool = next((t for t in tools if _tool_name(t) == name), None)
         if tool is not None:
             args = minimal_instance(_tool_schema(tool), _subject(prompt))
-            return Reply(tool_calls=(MockCall("call_mock_0", name, orjson.dumps(args).decode()),))
+            call = MockCall(agent.call_id(messages, 0), name, orjson.dumps(args).decode())
+            return Reply(tool_calls=(call,))
     if re.search(r"诗|poem", prompt, re.IGNORECASE):
         return Reply(text=POEM)
     return Reply(text=f"Mock reply to: {prompt[:200]}")
@@ -278,11 +263,14 @@ def choose_reply(
 ) -> Reply:
     """The reply for a conversation (without any final assistant prefill)."""
     model = str(body.get("model", ""))
-    user: dict[str, Any] = next((m for m in reversed(messages) if m.get("role") == "user"), {})
+    # the prompt: the last user turn that is not tool results (Anthropic sends those as user)
+    user: dict[str, Any] = next(
+        (m for m in reversed(messages) if m.get("role") == "user" and not is_tool_result(m)), {}
+    )
     prompt = content_text(user.get("content"))
     for rule in rules:
         if rule.matches(protocol, model, prompt):
-            reply = replace(base, **rule.fields)
+            reply: Reply = agent.pick_step(replace(base, **rule.fields), messages)
             forced = _forced_tool(body)
             if forced is not None and reply.text and not reply.tool_calls:
                 # A model made to call a tool cannot answer in text: the rule's

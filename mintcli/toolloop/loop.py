@@ -24,7 +24,7 @@ from mintcli.toolloop.proc import Outcome
 from mintcli.toolloop.toolbox import Toolbox
 
 if TYPE_CHECKING:
-    from mintcli.chat import Run
+    from mintcli.exchange import Run
     from mintcli.journal import JournalState
     from mintcli.settings import ChatSettings
 
@@ -94,7 +94,7 @@ class ToolLoop:
 
     # -- the run -------------------------------------------------------------------------
     def run(self, run: Run, base_url: str, headers: dict[str, str]) -> None:
-        from mintcli.chat import journal_header, open_transport, run_config, save_exchange
+        from mintcli.exchange import journal_header, open_transport, run_config, save_exchange
         from mintcli.runner import ChatRun
 
         settings, term, state = self.settings, self.term, self.state
@@ -177,7 +177,7 @@ class ToolLoop:
     def _step_limit(
         self, run: Run, reply: Reply, sink: LoopSink, journal: ChainJournal | None
     ) -> None:
-        from mintcli.chat import save_exchange
+        from mintcli.exchange import save_exchange
 
         if not self.settings.quiet and self.settings.format in ("text", "raw"):
             for call in reply.tool_calls:
