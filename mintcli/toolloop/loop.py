@@ -9,12 +9,13 @@ result is journaled the moment it ends, before anything else happens, so a
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from mintcli.accumulate import Accumulator, Reply, UsageTotals
-from mintcli.errors import Interrupted, MintError, StepLimit, UsageError
+from mintcli.errors import MintError, StepLimit, UsageError
 from mintcli.events import ToolCall
 from mintcli.request import ChatRequest, assistant_message
 from mintcli.terminal import Terminal, signals_as_errors
@@ -108,7 +109,8 @@ class ToolLoop:
         assert journal is None or isinstance(journal, ChainJournal)
         sink = loop_sink(settings.format, term, settings.reasoning, settings.quiet)
         transport, recorder = open_transport(settings, base_url, term)
-        self.chain: list[dict[str, Any]] = []
+        self.chain: list[dict[str, Any]] = []  # grown in place: the json sink reads it
+        sink.chain = self.chain
         self.usage = UsageTotals()
         self.attempts = 0
         try:
@@ -245,16 +247,22 @@ class ToolLoop:
                 results[call.id] = outcome
                 sink.tool_result(call, outcome, refused)
 
-        def work(call: ToolCall) -> None:
+        def work(call: ToolCall, ended: threading.Event) -> None:
             timeout, limit = float(self.spec["tool_timeout"]), int(self.spec["tool_output_max"])
             try:
-                outcome = self.box.run(call, timeout, limit, cancel)
-            except OSError as exc:  # a pipe mint could not use: the call failed, not mint
-                outcome = Outcome("", True, error=f"the tool could not be run: {exc}")
-            if outcome is not None:
-                finished(call, outcome)
+                try:
+                    outcome = self.box.run(call, timeout, limit, cancel)
+                except OSError as exc:  # a pipe mint could not use: the call failed, not mint
+                    outcome = Outcome("", True, error=f"the tool could not be run: {exc}")
+                if outcome is not None:
+                    finished(call, outcome)
+            finally:
+                ended.set()
 
-        threads = []
+        # Waiting on events, not Thread.join: a join that Ctrl-C interrupts can mark a
+        # running thread as stopped (CPython 3.11), and mint would exit without
+        # killing its tool.
+        running: list[threading.Event] = []
         with signals_as_errors():
             try:
                 for call in calls:
@@ -264,16 +272,17 @@ class ToolLoop:
                         refusal = "the user refused to run this call"
                         finished(call, Outcome("", True, error=refusal), refused=True)
                         continue
-                    thread = threading.Thread(target=work, args=(call,), daemon=True)
-                    thread.start()
-                    threads.append(thread)
-                for thread in threads:
-                    while thread.is_alive():
-                        thread.join(0.2)
-            except Interrupted:
+                    ended = threading.Event()
+                    threading.Thread(target=work, args=(call, ended), daemon=True).start()
+                    running.append(ended)
+                for ended in running:
+                    while not ended.wait(0.2):
+                        pass
+            except BaseException:  # Ctrl-C or SIGTERM (Interrupted once out of the with)
                 cancel.set()
-                for thread in threads:
-                    thread.join(JOIN_AFTER_CANCEL / max(1, len(threads)))
+                give_up = time.monotonic() + JOIN_AFTER_CANCEL
+                for ended in running:
+                    ended.wait(max(0.0, give_up - time.monotonic()))
                 raise
         return results
 

@@ -16,7 +16,6 @@ import orjson
 from mintcli.accumulate import Reply
 from mintcli.errors import MintError
 from mintcli.events import Event, ToolCall
-from mintcli.request import assistant_message
 from mintcli.sinks import JSONLSink, JSONSink, RawSink, RunInfo, Sink, TextSink
 from mintcli.terminal import Terminal
 from mintcli.toolloop.proc import Outcome
@@ -48,6 +47,7 @@ class LoopSink(Sink):
 
     def setup(self, quiet: bool) -> None:
         self.quiet = quiet
+        self.chain: list[dict[str, Any]] = []  # the messages after the first request
         self._started = False
         self._held: tuple[Reply, dict[str, Any]] | None = None
         self._held_stats: dict[str, Any] | None = None
@@ -148,25 +148,25 @@ class LoopJSONL(LoopSink, JSONLSink):
 
 
 class LoopJSON(LoopSink, JSONSink):
-    """The final object also lists the steps, each with its tool results, and
-    ``messages`` holds the whole chain."""
+    """The final object also lists the steps, each with its tool results (in
+    call order), and ``messages`` holds the whole chain as sent."""
 
     def setup(self, quiet: bool) -> None:
         super().setup(quiet)
         self.steps: list[dict[str, Any]] = []
-        self.chain: list[dict[str, Any]] = []
 
     def step_done(self, reply: Reply) -> None:
         self.steps.append(_step(reply))
-        self.chain.append(assistant_message(reply))
         super().step_done(reply)
 
     def tool_result(self, call: ToolCall, outcome: Outcome | None, refused: bool) -> None:
         result = {"id": call.id, "name": call.name, "refused": refused}
         if outcome is not None:
             result.update(outcome.as_json())
-            self.chain.append(tool_message(call.id, outcome))
-        self.steps[-1]["tool_results"].append(result)
+        step = self.steps[-1]
+        step["tool_results"].append(result)
+        order = [c["id"] for c in step["tool_calls"]]
+        step["tool_results"].sort(key=lambda r: order.index(r["id"]) if r["id"] in order else 0)
 
     def _build(self, reply: Reply, summary: dict[str, Any], error: dict[str, Any] | None) -> None:
         if self._info is not None:
