@@ -29,7 +29,8 @@ from mintcli.toolloop.proc import Outcome, decode
 PROTOCOL_VERSION = "2025-06-18"
 START_TIMEOUT = 30.0  # initialize and tools/list together
 LINE_MAX = 64 << 20  # a longer line from the server is an error, not memory
-SHUTDOWN_WAIT = 2.0
+SHUTDOWN_WAIT = 2.0  # after closing its stdin, as the official SDK waits
+KILL_WAIT = 0.5  # after SIGTERM
 
 
 class ServerGone(Exception):
@@ -47,13 +48,14 @@ class McpServer:
         if not self.argv:
             raise UsageError("--mcp: the command is empty")
         self.command = command
-        self.name = os.path.basename(self.argv[0])
+        self.name = server_name(self.argv)
         self._ids = itertools.count(1)
         self._waiting: dict[int, list[Any]] = {}  # id -> [event, response]
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._gone: str | None = None
         self._stderr: deque[bytes] = deque(maxlen=20)
+        self.stuck = False
         try:
             self.proc = subprocess.Popen(
                 self.argv,
@@ -208,14 +210,19 @@ class McpServer:
 
     def _stderr_tail(self) -> str:
         time.sleep(0.05)  # let its last words arrive
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(0.5)
+        status = self.proc.poll()
+        exited = f"; it exited with status {status}" if status is not None else ""
         tail = decode(b"".join(self._stderr)).strip().splitlines()
-        return f" (its stderr: {tail[-1][:200]})" if tail else ""
+        return exited + (f" (its stderr: {tail[-1][:200]})" if tail else "")
 
     def call(self, name: str, arguments: Any, timeout: float, limit: int) -> Outcome:
         started = time.monotonic()
         try:
             result = self.request("tools/call", {"name": name, "arguments": arguments}, timeout)
         except TimeoutError:
+            self.stuck = True  # at the end, do not wait for it to finish that call
             outcome = Outcome("", True, error=f"the tool did not answer within {timeout:g} s")
         except ServerGone as exc:
             outcome = Outcome("", True, error=f"the MCP server failed: {exc}")
@@ -233,16 +240,29 @@ class McpServer:
             if proc.stdin is not None:
                 proc.stdin.close()
         try:
-            proc.wait(SHUTDOWN_WAIT)
+            proc.wait(KILL_WAIT if self.stuck else SHUTDOWN_WAIT)
         except subprocess.TimeoutExpired:
             with contextlib.suppress(OSError):
                 os.killpg(proc.pid, signal.SIGTERM)
             try:
-                proc.wait(SHUTDOWN_WAIT)
+                proc.wait(KILL_WAIT)
             except subprocess.TimeoutExpired:
                 with contextlib.suppress(OSError):
                     os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+
+
+LAUNCHERS = ("python", "node", "npx", "uvx", "uv", "deno", "bun", "sh", "bash", "pipx")
+
+
+def server_name(argv: list[str]) -> str:
+    """A short name for a server, to prefix its tools with when two servers offer
+    the same name: the program, or for a launcher (python, npx, ...) the script
+    or package it runs; without directory or extension."""
+    word = argv[0]
+    if os.path.basename(word).rstrip("0123456789.") in LAUNCHERS:
+        word = next((w for w in argv[1:] if not w.startswith("-")), word)
+    return os.path.splitext(os.path.basename(word))[0] or "mcp"
 
 
 def _outcome(result: Any, limit: int) -> Outcome:

@@ -124,9 +124,9 @@ class Toolbox:
 
     def _add_servers(self, commands: tuple[str, ...], declared: tuple[ToolSpec, ...]) -> None:
         listed: list[tuple[McpServer, dict[str, Any]]] = []
-        for command in commands:
-            server = McpServer(command, self.env)
-            self.servers.append(server)
+        for command in commands:  # all start at once; then each is asked in turn
+            self.servers.append(McpServer(command, self.env))
+        for server in self.servers:
             listed += [(server, t) for t in server.start() if isinstance(t.get("name"), str)]
         counts: dict[str, int] = {}
         for _, tool in listed:
@@ -164,5 +164,9 @@ class Toolbox:
         return run_command(list(tool.argv), stdin, env, timeout, limit, cancel)
 
     def close(self) -> None:
-        for server in self.servers:
-            server.close()
+        """Stop the MCP servers, all at once (each may take its shutdown wait)."""
+        stoppers = [threading.Thread(target=s.close) for s in self.servers]
+        for thread in stoppers:
+            thread.start()
+        for thread in stoppers:
+            thread.join()
