@@ -87,12 +87,10 @@ def _tool_tables(table_: dict[str, Any], where: str) -> dict[str, Any]:
     values of --tool-cmd and --mcp (popped from ``table_``)."""
     out: dict[str, Any] = {}
     for key, setting_name in (("tools", "tool_cmd"), ("mcp", "mcp")):
-        if key not in table_:
-            continue
+        if not isinstance(table_.get(key), dict):
+            continue  # absent, or mcp = [...] (checked as a setting)
         tables = table_.pop(key)
         bad = f'{where}: {key} must be [{key}.NAME] tables, each with command = "..."'
-        if not isinstance(tables, dict):
-            raise ConfigError(bad)
         values = []
         for name, body in tables.items():
             command = body.get("command") if isinstance(body, dict) else None

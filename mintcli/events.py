@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 # Version of the public JSONL schema (docs/events.md). Bump on incompatible change.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _set = object.__setattr__
 

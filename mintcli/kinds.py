@@ -137,6 +137,17 @@ class Many(Kind):
     """A repeatable flag; each value is text."""
 
 
+class Commands(Many):
+    """A repeatable flag whose config value is a list of strings (commands)."""
+
+    def from_toml(self, raw: Any) -> tuple[str, ...]:
+        if isinstance(raw, str):
+            return (raw,)
+        if not isinstance(raw, list) or not all(isinstance(v, str) for v in raw):
+            raise ValueError("must be a string or a list of strings")
+        return tuple(raw)
+
+
 class Words(Kind):
     """A list of names: a TOML array of strings, or comma-separated text."""
 
@@ -228,6 +239,7 @@ SECONDS = Number(0.0, exclusive=True)
 BOOLEAN = Boolean()
 FLAG = Flag()
 MANY = Many()
+COMMANDS = Commands()
 WORDS = Words()
 URL = Url()
 KEY = Key()

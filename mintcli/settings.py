@@ -161,13 +161,13 @@ class ChatSettings(RequestSettings):
         "continued, or of --messages), sent as given; @FILE reads a file, @- stdin. One for "
         "each call.")
     tool_cmd: tuple[str, ...] = setting(
-        (), "--tool-cmd", kind=kinds.MANY, env=False, metavar="NAME=COMMAND", section=TOOLS,
+        (), "--tool-cmd", kind=kinds.COMMANDS, env=False, metavar="NAME=COMMAND", section=TOOLS,
         help="Run the tool NAME by starting COMMAND (split like a shell would, run without "
         "one) with the call's arguments as one JSON object on stdin; its stdout is the "
         "result. Its schema comes from --tool (else any object). Repeatable; config: "
         "[tools.NAME] command = ...")
     mcp: tuple[str, ...] = setting(
-        (), "--mcp", kind=kinds.MANY, env=False, metavar="'COMMAND ARGS'", section=TOOLS,
+        (), "--mcp", kind=kinds.COMMANDS, env=False, metavar="'COMMAND ARGS'", section=TOOLS,
         help="Start an MCP server over stdio and offer its tools to the model; mint runs "
         "the calls. Repeatable; config: [mcp.NAME] command = ...")
     max_steps: int = setting(

@@ -108,7 +108,7 @@ def test_jsonl_and_json_are_the_same_for_both_protocols(
     assert r.returncode == 0, r.stderr
     events = [json.loads(line) for line in r.stdout.decode().splitlines()]
     assert events[0]["type"] == "start"
-    assert events[0]["schema"] == 1
+    assert events[0]["schema"] == 2
     assert events[0]["protocol"] == protocol
     assert "".join(e["text"] for e in events if e["type"] == "text") == POEM
     assert events[-2] == {"type": "usage", **usage}

@@ -222,7 +222,7 @@ def _sample(kind: object) -> object:
         return True
     if isinstance(kind, kinds.Choice):
         return kind.choices[-1]
-    if isinstance(kind, kinds.Words):
+    if isinstance(kind, (kinds.Words, kinds.Commands)):
         return ["a/b"]
     if isinstance(kind, kinds.Url):
         return "http://gateway.example/v1"

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import jsonl, mock_env, run_mint
+from conftest import jsonl, mock_env, readme_block, run_mint
 
 pytest.importorskip("mcp", reason="the MCP tests need the mcp package (the test extra)")
 
@@ -156,3 +156,13 @@ def test_reference_filesystem_server_from_npm(
     assert r.returncode == 0, r.stderr
     results = json.loads(r.stdout)["steps"][0]["tool_results"]
     assert results[0]["output"] == "hello from a file\n"
+
+
+def test_readme_mcp_example(tmp_path: Path, env: dict[str, str], server: Any) -> None:
+    r = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", readme_block("run-mcp")],
+        cwd=tmp_path, env=mock_env(env, server), capture_output=True, timeout=60,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr.decode()
+    assert r.stdout == b"Tool result received: 1\n"
+    assert r.stderr.startswith(b'mint: tool word_count {"text":"count"}: ok (1 bytes')

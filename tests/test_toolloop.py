@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import MINT, SECRET, finish, jsonl, mock_env, run_mint
+from conftest import MINT, SECRET, finish, jsonl, mock_env, readme_block, run_mint
 
 PARIS_OSLO = [
     {"name": "weather", "arguments": {"city": "Paris"}},
@@ -449,3 +449,19 @@ def test_plain_chat_imports_nothing_new(env: dict[str, str]) -> None:
     )
     r = subprocess.run([MINT[0], "-c", code], env=env, capture_output=True, timeout=30)
     assert r.stdout.decode().strip().endswith("[]"), r.stdout
+
+
+@pytest.mark.parametrize("protocol", ["openai", "anthropic"])
+def test_readme_shell_tool_example(
+    tmp_path: Path, env: dict[str, str], make_mock: Any, protocol: str
+) -> None:
+    r = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", readme_block("run-tools")],
+        cwd=tmp_path, env={**mock_env(env, make_mock()), "MINT_PROTOCOL": protocol},
+        capture_output=True, timeout=30,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr.decode()
+    assert r.stdout.decode() == (
+        'Tool result received: {"location":"北京","sky":"晴","celsius":25}\n'
+    )
+    assert r.stderr.decode().startswith('mint: tool get_weather {"location":"北京"}: ok (47 bytes')

@@ -75,6 +75,11 @@ _mint() {
         "chat:-a"|"chat:--attach") compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return ;;
         "chat:--conversation") COMPREPLY=($(compgen -W "$(mint _complete conversations 2>/dev/null)" -- "$cur")); return ;;
         "chat:--tool-result") COMPREPLY=(); return ;;
+        "chat:--tool-cmd") COMPREPLY=(); return ;;
+        "chat:--mcp") COMPREPLY=(); return ;;
+        "chat:--max-steps") COMPREPLY=(); return ;;
+        "chat:--tool-timeout") COMPREPLY=(); return ;;
+        "chat:--tool-output-max") COMPREPLY=(); return ;;
         "chat:-f"|"chat:--format") COMPREPLY=($(compgen -W "text raw jsonl json" -- "$cur")); return ;;
         "chat:--timeout") COMPREPLY=(); return ;;
         "chat:--record") compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return ;;
@@ -104,7 +109,7 @@ _mint() {
         case "$cmdpath" in
             "") COMPREPLY=($(compgen -W "-V --version -h --help" -- "$cur")) ;;
             "batch") COMPREPLY=($(compgen -W "--protocol --base-url --api-key --profile --mock --ca-cert --connect-timeout --idle-timeout --retry-connrefused -v --verbose --debug -m --model -s --system --max-tokens --temperature --schema -o --option --tool --tools --tool-choice --max-retries --retry-base --retry-max --lines --template --shard -O --output -q --quiet -j --concurrency --unordered --rpm --resume --retry-failed -h --help" -- "$cur")) ;;
-            "chat") COMPREPLY=($(compgen -W "--protocol --base-url --api-key --profile --mock --ca-cert --connect-timeout --idle-timeout --retry-connrefused -v --verbose --debug -m --model -s --system --max-tokens --temperature --schema -o --option --tool --tools --tool-choice --max-retries --retry-base --retry-max --messages --no-stdin --stdin-timeout -a --attach -c --continue --conversation --tool-result --log --no-log -f --format --no-reasoning --reasoning --no-stats --stats --escape --no-escape --dry-run --timeout --record --resume --journal --no-journal -h --help" -- "$cur")) ;;
+            "chat") COMPREPLY=($(compgen -W "--protocol --base-url --api-key --profile --mock --ca-cert --connect-timeout --idle-timeout --retry-connrefused -v --verbose --debug -m --model -s --system --max-tokens --temperature --schema -o --option --tool --tools --tool-choice --max-retries --retry-base --retry-max --messages --no-stdin --stdin-timeout -a --attach -c --continue --conversation --tool-result --tool-cmd --mcp --max-steps --tool-timeout --tool-output-max --approve -q --quiet --log --no-log -f --format --no-reasoning --reasoning --no-stats --stats --escape --no-escape --dry-run --timeout --record --resume --journal --no-journal -h --help" -- "$cur")) ;;
             "completion") COMPREPLY=($(compgen -W "-h --help" -- "$cur")) ;;
             "journal") COMPREPLY=($(compgen -W "-h --help" -- "$cur")) ;;
             "journal list") COMPREPLY=($(compgen -W "-f --format -h --help" -- "$cur")) ;;
