@@ -7,6 +7,7 @@ script) or a tests/sse_server; tools are small shell scripts in tmp_path.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import stat
 import subprocess
@@ -43,6 +44,19 @@ SCRIPT = [
                     {"id": "u2", "name": "weather", "arguments": "{not json"},
                 ]
             }
+        ],
+    },
+    # for --approve: arguments with an escape sequence, then a second step
+    {
+        "match": {"prompt": "^approve"},
+        "steps": [
+            {
+                "tool_calls": [
+                    {"name": "weather", "arguments": {"city": "Par\u001b[31mis"}},
+                    {"name": "weather", "arguments": {"city": "Oslo"}},
+                ]
+            },
+            {"tool_calls": [{"name": "weather", "arguments": {"city": "Rome"}}]},
         ],
     },
     # slow text, for a kill mid-stream (in both steps)
@@ -138,7 +152,7 @@ def test_parallel_calls_and_a_chain_of_steps(
         "pair",
         f'args=$(cat); city=$(echo "$args" | sed "s/.*:\\"//; s/\\".*//"); touch {started}/$city; '
         f'case $city in Paris) other=Oslo;; Oslo) other=Paris;; *) echo "$city ok"; exit 0;; esac; '
-        f'i=0; while [ ! -e {started}/$other ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done; '
+        f"i=0; while [ ! -e {started}/$other ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done; "
         f'[ -e {started}/$other ] || exit 3; echo "$city ok"',
     )
     mark = log_mark(server)
@@ -166,9 +180,7 @@ def test_parallel_calls_and_a_chain_of_steps(
     assert len(set(ids)) == 3  # never the same call id twice in a chain
 
 
-def test_json_lists_the_steps_and_raw_every_response(
-    tmp_path: Path, menv: dict[str, str]
-) -> None:
+def test_json_lists_the_steps_and_raw_every_response(tmp_path: Path, menv: dict[str, str]) -> None:
     cmd = echo_tool(tmp_path)
     args = ["chat", "--no-log", "--tool-cmd", f"weather={cmd}", "trip"]
     r = run_mint([*args, "-f", "json"], menv)
@@ -465,3 +477,21 @@ def test_readme_shell_tool_example(
         'Tool result received: {"location":"北京","sky":"晴","celsius":25}\n'
     )
     assert r.stderr.decode().startswith('mint: tool get_weather {"location":"北京"}: ok (47 bytes')
+
+
+def test_approve_asks_on_the_terminal(tmp_path: Path, menv: dict[str, str], spawn_pty: Any) -> None:
+    cmd = counting_tool(tmp_path)
+    child = spawn_pty([*MINT, "chat", "--no-log", "--approve", "--tool-cmd", f"weather={cmd}",
+                       "approve these"], menv)  # fmt: skip
+    asked = child.read_until(lambda b: b"[a]lways" in b, timeout=20, what="the first question")
+    # the arguments are shown as JSON: the escape character as \\u001b, never raw
+    assert b'run tool weather {"city":"Par\\u001b[31mis"}' in asked and b"\x1b[31m" not in asked
+    os.write(child.fd, b"n\n")
+    asked = child.read_until(lambda b: b"Oslo" in b and b"[a]lways" in b, timeout=20,
+                             what="the second question")  # fmt: skip
+    assert b"refused" in asked  # the Paris call, answered no
+    os.write(child.fd, b"a\n")  # always: Rome, in the next step, is not asked about
+    rest = child.read_until(None, timeout=20, what="the end")
+    assert child.wait() == 0, rest
+    assert b"[a]lways" not in rest  # Rome ran without a question
+    assert runs(tmp_path) == ["start Oslo", "end Oslo", "start Rome", "end Rome"]
