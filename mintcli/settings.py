@@ -122,6 +122,28 @@ class RequestSettings(Common):
         None, "--tool-choice", metavar="auto|none|required|NAME", complete="tool_choice",
         section=TOOLS,
         help="Whether and which tool the model must call.")
+    tool_cmd: tuple[str, ...] = setting(
+        (), "--tool-cmd", kind=kinds.COMMANDS, env=False, metavar="NAME=COMMAND", section=TOOLS,
+        help="Run the tool NAME by starting COMMAND (split like a shell would, run without "
+        "one) with the call's arguments as one JSON object on stdin; its stdout is the "
+        "result. Its schema comes from --tool (else any object). Repeatable; config: "
+        "[tools.NAME] command = ...")
+    mcp: tuple[str, ...] = setting(
+        (), "--mcp", kind=kinds.COMMANDS, env=False, metavar="'COMMAND ARGS'", section=TOOLS,
+        help="Start an MCP server over stdio and offer its tools to the model; mint runs "
+        "the calls. Repeatable; config: [mcp.NAME] command = ...")
+    max_steps: int = setting(
+        10, "--max-steps", kind=kinds.Integer(1), metavar="N", section=TOOLS,
+        help="With runnable tools: at most N requests in the tool loop (exit 13 when "
+        "the model still calls tools after the last).")
+    tool_timeout: float = setting(
+        60.0, "--tool-timeout", kind=kinds.SECONDS, metavar="SECONDS", section=TOOLS,
+        help="Longest a tool call may run; then its process group is killed and the "
+        "model gets an error result.")
+    tool_output_max: int = setting(
+        1 << 20, "--tool-output-max", kind=kinds.Integer(1), metavar="BYTES", section=TOOLS,
+        help="Keep at most this much of a tool's output (the rest is cut, and the result "
+        "says so).")
     max_retries: int = setting(
         5, "--max-retries", kind=kinds.Integer(0), metavar="N", section=RETRIES,
         help="Retries after a failure (0 disables).")
@@ -160,28 +182,6 @@ class ChatSettings(RequestSettings):
         help="The result of one of the tool calls the last reply made (of the conversation "
         "continued, or of --messages), sent as given; @FILE reads a file, @- stdin. One for "
         "each call.")
-    tool_cmd: tuple[str, ...] = setting(
-        (), "--tool-cmd", kind=kinds.COMMANDS, env=False, metavar="NAME=COMMAND", section=TOOLS,
-        help="Run the tool NAME by starting COMMAND (split like a shell would, run without "
-        "one) with the call's arguments as one JSON object on stdin; its stdout is the "
-        "result. Its schema comes from --tool (else any object). Repeatable; config: "
-        "[tools.NAME] command = ...")
-    mcp: tuple[str, ...] = setting(
-        (), "--mcp", kind=kinds.COMMANDS, env=False, metavar="'COMMAND ARGS'", section=TOOLS,
-        help="Start an MCP server over stdio and offer its tools to the model; mint runs "
-        "the calls. Repeatable; config: [mcp.NAME] command = ...")
-    max_steps: int = setting(
-        10, "--max-steps", kind=kinds.Integer(1), metavar="N", section=TOOLS,
-        help="With runnable tools: at most N requests in the tool loop (exit 13 when "
-        "the model still calls tools after the last).")
-    tool_timeout: float = setting(
-        60.0, "--tool-timeout", kind=kinds.SECONDS, metavar="SECONDS", section=TOOLS,
-        help="Longest a tool call may run; then its process group is killed and the "
-        "model gets an error result.")
-    tool_output_max: int = setting(
-        1 << 20, "--tool-output-max", kind=kinds.Integer(1), metavar="BYTES", section=TOOLS,
-        help="Keep at most this much of a tool's output (the rest is cut, and the result "
-        "says so).")
     approve: bool = flag(
         "--approve", section=TOOLS,
         help="Ask on the terminal before each tool call (y, n, or a for always this tool).")

@@ -495,3 +495,18 @@ def test_approve_asks_on_the_terminal(tmp_path: Path, menv: dict[str, str], spaw
     assert child.wait() == 0, rest
     assert b"[a]lways" not in rest  # Rome ran without a question
     assert runs(tmp_path) == ["start Oslo", "end Oslo", "start Rome", "end Rome"]
+
+
+def test_batch_items_run_their_own_loops(tmp_path: Path, menv: dict[str, str]) -> None:
+    cmd = counting_tool(tmp_path)
+    items = tmp_path / "items.jsonl"
+    items.write_text('{"id": "a", "prompt": "trip"}\n{"id": "b", "prompt": "forever"}\n')
+    r = run_mint(["batch", "-q", "--max-steps", "4", "--tool-cmd", f"weather={cmd}",
+                  str(items)], menv)  # fmt: skip
+    assert r.returncode == 9, r.stderr  # b never stops calling
+    a, b = (json.loads(line) for line in r.stdout.splitlines())
+    assert a["text"] == "Tool result received: Rome is sunny\n" and a["steps"] == 3
+    assert a["attempts"] == 3 and "error" not in a
+    assert b["error"]["code"] == 13 and b["steps"] == 4
+    done = runs(tmp_path)
+    assert done.count("end Rome") == 1 and done.count("end Paris") == 4  # a once, b three times

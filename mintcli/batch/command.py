@@ -12,8 +12,9 @@ import os
 import signal
 import stat
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from mintcli.batch.items import Defaults, Item, Reader
 from mintcli.batch.pacing import SharedPacer
@@ -29,6 +30,10 @@ from mintcli.settings import PROTOCOLS, BatchSettings
 from mintcli.sinks import RunInfo
 from mintcli.terminal import Terminal, signals_as_errors
 from mintcli.transport import Transport
+
+if TYPE_CHECKING:
+    from mintcli.accumulate import Reply
+    from mintcli.toolloop.items import ItemTools
 
 USAGE = "Usage: mint batch [OPTIONS] [INPUT|-]"
 
@@ -46,6 +51,7 @@ class ItemRunner:
         pacer: SharedPacer,
         term: Terminal,
         schema: dict[str, Any] | None = None,
+        tools: ItemTools | None = None,
     ) -> None:
         self.routes: dict[str, tuple[WireProtocol, str, dict[str, str]]] = {}
         for name in PROTOCOLS:  # an item may choose its protocol
@@ -57,6 +63,7 @@ class ItemRunner:
         self.pacer = pacer
         self.term = term
         self.quiet = settings.quiet
+        self.tools = tools  # --tool-cmd / --mcp: each item is a tool loop
         self.check: Any = None
         if schema is not None:
             from mintcli.schema import compile_checker
@@ -66,11 +73,12 @@ class ItemRunner:
     def __call__(self, item: Item) -> Outcome:
         assert item.request is not None
         protocol, url, headers = self.routes[item.protocol]
+        request = self.tools.offer(item.request) if self.tools is not None else item.request
         config = RunConfig(
             protocol=protocol,
             url=url,
             headers=headers,
-            request=item.request,
+            request=request,
             policy=self.policy,
             info=RunInfo(
                 protocol=item.protocol, model=item.request.model, schema=self.check is not None
@@ -80,7 +88,9 @@ class ItemRunner:
         sink = ResultSink(self.term, item, self.quiet)
         run = ChatRun(config, transport=self.transport, sink=sink, term=self.term, pacer=self.pacer)
         try:
-            run.stream()
+            reply = run.stream()
+            if self.tools is not None:
+                self.tools.follow(reply, config, sink, self._stream_with(sink))
         except Interrupted:
             return Outcome(None)  # the batch stopped before the item started
         except MintError as error:
@@ -88,6 +98,17 @@ class ItemRunner:
                 return Outcome(None, stop=error)
             return Outcome(sink.line, failed=True)
         return Outcome(sink.line)
+
+    def _stream_with(self, sink: ResultSink) -> Callable[[RunConfig], Reply]:
+        """A further step of an item's tool loop: the same runner, sink and pacing."""
+
+        def stream(config: RunConfig) -> Reply:
+            run = ChatRun(
+                config, transport=self.transport, sink=sink, term=self.term, pacer=self.pacer
+            )
+            return run.stream()
+
+        return stream
 
 
 def run_batch(settings: BatchSettings, source: str | None, term: Terminal) -> None:
@@ -137,8 +158,13 @@ def _run(
         announce=None if settings.quiet else term.warn,
     )
     progress = Progress(term)
+    tools = None
+    if settings.tool_cmd or settings.mcp:
+        from mintcli.toolloop.items import ItemTools
+
+        tools = ItemTools(settings, term)  # a command that cannot run: exit 2 now
     pool = Pool(
-        ItemRunner(settings, base_url, api_key, transport, pacer, term, defaults.schema),
+        ItemRunner(settings, base_url, api_key, transport, pacer, term, defaults.schema, tools),
         output,
         concurrency=settings.concurrency,
         ordered=not settings.unordered,
@@ -173,6 +199,8 @@ def _run(
     finally:
         term.clear_status()
         output.close()
+        if tools is not None:
+            tools.close()
         if ended == "cleanly":
             transport.close()  # else worker threads may still be reading: exit instead
         if ended != "broken" and not settings.quiet:

@@ -43,6 +43,11 @@ _mint() {
         "batch:--tool") compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return ;;
         "batch:--tools") compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return ;;
         "batch:--tool-choice") COMPREPLY=($(compgen -W "auto none required" -- "$cur")); return ;;
+        "batch:--tool-cmd") COMPREPLY=(); return ;;
+        "batch:--mcp") COMPREPLY=(); return ;;
+        "batch:--max-steps") COMPREPLY=(); return ;;
+        "batch:--tool-timeout") COMPREPLY=(); return ;;
+        "batch:--tool-output-max") COMPREPLY=(); return ;;
         "batch:--max-retries") COMPREPLY=(); return ;;
         "batch:--retry-base") COMPREPLY=(); return ;;
         "batch:--retry-max") COMPREPLY=(); return ;;
@@ -67,6 +72,11 @@ _mint() {
         "chat:--tool") compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return ;;
         "chat:--tools") compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return ;;
         "chat:--tool-choice") COMPREPLY=($(compgen -W "auto none required" -- "$cur")); return ;;
+        "chat:--tool-cmd") COMPREPLY=(); return ;;
+        "chat:--mcp") COMPREPLY=(); return ;;
+        "chat:--max-steps") COMPREPLY=(); return ;;
+        "chat:--tool-timeout") COMPREPLY=(); return ;;
+        "chat:--tool-output-max") COMPREPLY=(); return ;;
         "chat:--max-retries") COMPREPLY=(); return ;;
         "chat:--retry-base") COMPREPLY=(); return ;;
         "chat:--retry-max") COMPREPLY=(); return ;;
@@ -75,11 +85,6 @@ _mint() {
         "chat:-a"|"chat:--attach") compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return ;;
         "chat:--conversation") COMPREPLY=($(compgen -W "$(mint _complete conversations 2>/dev/null)" -- "$cur")); return ;;
         "chat:--tool-result") COMPREPLY=(); return ;;
-        "chat:--tool-cmd") COMPREPLY=(); return ;;
-        "chat:--mcp") COMPREPLY=(); return ;;
-        "chat:--max-steps") COMPREPLY=(); return ;;
-        "chat:--tool-timeout") COMPREPLY=(); return ;;
-        "chat:--tool-output-max") COMPREPLY=(); return ;;
         "chat:-f"|"chat:--format") COMPREPLY=($(compgen -W "text raw jsonl json" -- "$cur")); return ;;
         "chat:--timeout") COMPREPLY=(); return ;;
         "chat:--record") compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return ;;
@@ -108,8 +113,8 @@ _mint() {
     if [[ "$cur" == -* ]]; then
         case "$cmdpath" in
             "") COMPREPLY=($(compgen -W "-V --version -h --help" -- "$cur")) ;;
-            "batch") COMPREPLY=($(compgen -W "--protocol --base-url --api-key --profile --mock --ca-cert --connect-timeout --idle-timeout --retry-connrefused -v --verbose --debug -m --model -s --system --max-tokens --temperature --schema -o --option --tool --tools --tool-choice --max-retries --retry-base --retry-max --lines --template --shard -O --output -q --quiet -j --concurrency --unordered --rpm --resume --retry-failed -h --help" -- "$cur")) ;;
-            "chat") COMPREPLY=($(compgen -W "--protocol --base-url --api-key --profile --mock --ca-cert --connect-timeout --idle-timeout --retry-connrefused -v --verbose --debug -m --model -s --system --max-tokens --temperature --schema -o --option --tool --tools --tool-choice --max-retries --retry-base --retry-max --messages --no-stdin --stdin-timeout -a --attach -c --continue --conversation --tool-result --tool-cmd --mcp --max-steps --tool-timeout --tool-output-max --approve -q --quiet --log --no-log -f --format --no-reasoning --reasoning --no-stats --stats --escape --no-escape --dry-run --timeout --record --resume --journal --no-journal -h --help" -- "$cur")) ;;
+            "batch") COMPREPLY=($(compgen -W "--protocol --base-url --api-key --profile --mock --ca-cert --connect-timeout --idle-timeout --retry-connrefused -v --verbose --debug -m --model -s --system --max-tokens --temperature --schema -o --option --tool --tools --tool-choice --tool-cmd --mcp --max-steps --tool-timeout --tool-output-max --max-retries --retry-base --retry-max --lines --template --shard -O --output -q --quiet -j --concurrency --unordered --rpm --resume --retry-failed -h --help" -- "$cur")) ;;
+            "chat") COMPREPLY=($(compgen -W "--protocol --base-url --api-key --profile --mock --ca-cert --connect-timeout --idle-timeout --retry-connrefused -v --verbose --debug -m --model -s --system --max-tokens --temperature --schema -o --option --tool --tools --tool-choice --tool-cmd --mcp --max-steps --tool-timeout --tool-output-max --max-retries --retry-base --retry-max --messages --no-stdin --stdin-timeout -a --attach -c --continue --conversation --tool-result --approve -q --quiet --log --no-log -f --format --no-reasoning --reasoning --no-stats --stats --escape --no-escape --dry-run --timeout --record --resume --journal --no-journal -h --help" -- "$cur")) ;;
             "completion") COMPREPLY=($(compgen -W "-h --help" -- "$cur")) ;;
             "journal") COMPREPLY=($(compgen -W "-h --help" -- "$cur")) ;;
             "journal list") COMPREPLY=($(compgen -W "-f --format -h --help" -- "$cur")) ;;

@@ -29,8 +29,6 @@ if TYPE_CHECKING:
     from mintcli.journal import JournalState
     from mintcli.settings import ChatSettings
 
-JOIN_AFTER_CANCEL = 2.0  # how long a cancelled call's thread may take to notice
-
 
 class ToolLoop:
     def __init__(
@@ -113,6 +111,7 @@ class ToolLoop:
         sink.chain = self.chain
         self.usage = UsageTotals()
         self.attempts = 0
+        started = time.monotonic()
         try:
             first = run_config(run, base_url, headers, journal, state)
             sink.start(first.info)
@@ -122,6 +121,9 @@ class ToolLoop:
                 if todo is None:
                     step_run = replace(run, request=self._step_request(run.request, step))
                     config = run_config(step_run, base_url, headers, journal, state)
+                    if config.timeout is not None:  # --timeout bounds the whole loop
+                        left = config.timeout - (time.monotonic() - started)
+                        config = replace(config, timeout=max(left, 0.001))
                     chat = ChatRun(
                         config, transport=transport, sink=sink, term=term, journal=journal, acc=acc
                     )
@@ -235,55 +237,27 @@ class ToolLoop:
         and shown the moment it ends."""
         results = dict(done)
         lock = threading.Lock()
-        cancel = threading.Event()
 
         def finished(call: ToolCall, outcome: Outcome, refused: bool = False) -> None:
             with lock:
-                if cancel.is_set():
-                    return
                 if journal is not None:
                     record = {"id": call.id, "name": call.name, "refused": refused}
                     journal.write({"tr": {**record, **outcome.as_json()}})
                 results[call.id] = outcome
                 sink.tool_result(call, outcome, refused)
 
-        def work(call: ToolCall, ended: threading.Event) -> None:
-            timeout, limit = float(self.spec["tool_timeout"]), int(self.spec["tool_output_max"])
-            try:
-                try:
-                    outcome = self.box.run(call, timeout, limit, cancel)
-                except OSError as exc:  # a pipe mint could not use: the call failed, not mint
-                    outcome = Outcome("", True, error=f"the tool could not be run: {exc}")
-                if outcome is not None:
-                    finished(call, outcome)
-            finally:
-                ended.set()
-
-        # Waiting on events, not Thread.join: a join that Ctrl-C interrupts can mark a
-        # running thread as stopped (CPython 3.11), and mint would exit without
-        # killing its tool.
-        running: list[threading.Event] = []
+        todo = []
         with signals_as_errors():
-            try:
-                for call in calls:
-                    if call.id in results:
-                        continue
-                    if self.settings.approve and not self._approved(call):
-                        refusal = "the user refused to run this call"
-                        finished(call, Outcome("", True, error=refusal), refused=True)
-                        continue
-                    ended = threading.Event()
-                    threading.Thread(target=work, args=(call, ended), daemon=True).start()
-                    running.append(ended)
-                for ended in running:
-                    while not ended.wait(0.2):
-                        pass
-            except BaseException:  # Ctrl-C or SIGTERM (Interrupted once out of the with)
-                cancel.set()
-                give_up = time.monotonic() + JOIN_AFTER_CANCEL
-                for ended in running:
-                    ended.wait(max(0.0, give_up - time.monotonic()))
-                raise
+            for call in calls:
+                if call.id in results:
+                    continue
+                if self.settings.approve and not self._approved(call):
+                    refusal = "the user refused to run this call"
+                    finished(call, Outcome("", True, error=refusal), refused=True)
+                else:
+                    todo.append(call)
+            timeout, limit = float(self.spec["tool_timeout"]), int(self.spec["tool_output_max"])
+            self.box.run_all(todo, timeout, limit, finished)
         return results
 
     def _approved(self, call: ToolCall) -> bool:

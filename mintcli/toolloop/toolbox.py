@@ -9,6 +9,8 @@ import re
 import shlex
 import shutil
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +24,7 @@ from mintcli.toolloop.proc import Outcome, run_command
 
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _BAD = re.compile(r"[^A-Za-z0-9_-]")
+JOIN_AFTER_CANCEL = 2.0  # how long cancelled calls may take to notice
 MAX_TOOLS = 128  # the most tools OpenAI's Chat Completions accepts in one request
 
 
@@ -162,6 +165,49 @@ class Toolbox:
         env = {**self.env, "MINT_TOOL_CALL_ID": call.id, "MINT_TOOL_NAME": call.name}
         stdin = orjson.dumps(call.arguments)
         return run_command(list(tool.argv), stdin, env, timeout, limit, cancel)
+
+    def run_all(
+        self,
+        calls: list[ToolCall],
+        timeout: float,
+        limit: int,
+        on_result: Callable[[ToolCall, Outcome], None],
+    ) -> None:
+        """Run the calls at once, each in a thread; ``on_result`` gets each
+        result the moment its call ends. An exception in the waiting thread
+        (Ctrl-C) cancels the calls still running (their process groups are
+        killed, their results dropped) and is raised again."""
+        cancel = threading.Event()
+
+        def work(call: ToolCall, ended: threading.Event) -> None:
+            try:
+                try:
+                    outcome = self.run(call, timeout, limit, cancel)
+                except OSError as exc:  # a pipe mint could not use: the call failed
+                    outcome = Outcome("", True, error=f"the tool could not be run: {exc}")
+                if outcome is not None and not cancel.is_set():
+                    on_result(call, outcome)
+            finally:
+                ended.set()
+
+        # Waiting on events, not Thread.join: a join that Ctrl-C interrupts can mark a
+        # running thread as stopped (CPython 3.11), and mint would exit without
+        # killing its tool.
+        running: list[threading.Event] = []
+        try:
+            for call in calls:
+                ended = threading.Event()
+                threading.Thread(target=work, args=(call, ended), daemon=True).start()
+                running.append(ended)
+            for ended in running:
+                while not ended.wait(0.2):
+                    pass
+        except BaseException:
+            cancel.set()
+            give_up = time.monotonic() + JOIN_AFTER_CANCEL
+            for ended in running:
+                ended.wait(max(0.0, give_up - time.monotonic()))
+            raise
 
     def close(self) -> None:
         """Stop the MCP servers, all at once (each may take its shutdown wait)."""
