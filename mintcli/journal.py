@@ -200,24 +200,30 @@ def load(path: Path) -> JournalState:
             rec = orjson.loads(line)
         except orjson.JSONDecodeError:
             break  # a write cut short by a kill: everything before it is good
-        if "t" in rec:
-            text.append(rec["t"])
-        if "r" in rec:
-            reasoning.append(rec["r"])
-        if "c" in rec:
-            state.tool_calls.extend(rec["c"])
-        if "u" in rec:
-            for key, value in rec["u"].items():
-                if value is not None:
-                    state.usage[key] = (state.usage.get(key) or 0) + value
-        if "f" in rec:
-            state.finish_reason = rec["f"]
-        if "x" in rec:
-            state.failure = rec.get("m")
+        fold(state, rec, text, reasoning)
     state.text = "".join(text)
     state.reasoning = "".join(reasoning)
     state.locked = _is_locked(path)
     return state
+
+
+def fold(state: JournalState, rec: dict[str, Any], text: list[str], reasoning: list[str]) -> None:
+    """One record into the state (text and reasoning into their lists, joined
+    at the end); records of other kinds (the tool loop's) are left alone."""
+    if "t" in rec:
+        text.append(rec["t"])
+    if "r" in rec:
+        reasoning.append(rec["r"])
+    if "c" in rec:
+        state.tool_calls.extend(rec["c"])
+    if "u" in rec:
+        for key, value in rec["u"].items():
+            if value is not None:
+                state.usage[key] = (state.usage.get(key) or 0) + value
+    if "f" in rec:
+        state.finish_reason = rec["f"]
+    if "x" in rec:
+        state.failure = rec.get("m")
 
 
 def _is_locked(path: Path) -> bool:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import errno
+import json
 import os
 import pty
 import select
@@ -10,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -275,6 +277,24 @@ def make_mock() -> Iterator[Any]:
     yield start
     for server in servers:
         server.stop()
+
+
+@contextmanager
+def scripted_mock(directory: Path, rules: list[Any]) -> Iterator[Any]:
+    """A mock gateway playing ``rules`` (a script), logging requests to its
+    ``log_path``; stopped at the end (for a module-scoped fixture)."""
+    from mintcli.mock import MockServer
+    from mintcli.settings import MockSettings
+
+    script = directory / "script.json"
+    script.write_text(json.dumps(rules))
+    log = directory / "log.jsonl"
+    srv = MockServer(MockSettings(script=str(script), log=str(log))).start()
+    srv.log_path = log
+    try:
+        yield srv
+    finally:
+        srv.stop()
 
 
 def mock_env(env: dict[str, str], server: Any) -> dict[str, str]:

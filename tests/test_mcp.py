@@ -9,11 +9,12 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import jsonl, mock_env, readme_block, run_mint
+from conftest import jsonl, mock_env, readme_block, run_mint, scripted_mock
 
 pytest.importorskip("mcp", reason="the MCP tests need the mcp package (the test extra)")
 
@@ -41,17 +42,9 @@ SCRIPT = [
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    from mintcli.mock import MockServer
-    from mintcli.settings import MockSettings
-
-    script = tmp_path_factory.mktemp("mcp") / "script.json"
-    script.write_text(json.dumps(SCRIPT))
-    log = script.parent / "log.jsonl"
-    srv = MockServer(MockSettings(script=str(script), log=str(log))).start()
-    srv.log_path = log
-    yield srv
-    srv.stop()
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    with scripted_mock(tmp_path_factory.mktemp("mcp"), SCRIPT) as srv:
+        yield srv
 
 
 def requests(server: Any) -> list[dict[str, Any]]:

@@ -12,12 +12,12 @@ import signal
 import stat
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import MINT, SECRET, finish, jsonl, mock_env, readme_block, run_mint
+from conftest import MINT, SECRET, finish, jsonl, mock_env, readme_block, run_mint, scripted_mock
 
 PARIS_OSLO = [
     {"name": "weather", "arguments": {"city": "Paris"}},
@@ -79,17 +79,9 @@ def tool(tmp_path: Path, name: str, body: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    from mintcli.mock import MockServer
-    from mintcli.settings import MockSettings
-
-    script = tmp_path_factory.mktemp("script") / "script.json"
-    script.write_text(json.dumps(SCRIPT))
-    log = script.parent / "log.jsonl"
-    srv = MockServer(MockSettings(script=str(script), log=str(log))).start()
-    srv.log_path = log
-    yield srv
-    srv.stop()
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    with scripted_mock(tmp_path_factory.mktemp("script"), SCRIPT) as srv:
+        yield srv
 
 
 @pytest.fixture

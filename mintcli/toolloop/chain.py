@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 
 from mintcli.errors import UsageError
-from mintcli.journal import Journal, JournalState
+from mintcli.journal import Journal, JournalState, fold
 
 
 class ChainJournal(Journal):
@@ -82,19 +82,7 @@ def read_steps(path: Path, header: dict[str, Any]) -> list[Step]:
             _close(step, text, reasoning)
             step = Step(JournalState(path, header))
             steps.append(step)
-        state = step.state
-        if "t" in rec:
-            text.append(rec["t"])
-        if "r" in rec:
-            reasoning.append(rec["r"])
-        if "c" in rec:
-            state.tool_calls.extend(rec["c"])
-        if "u" in rec:
-            for key, value in rec["u"].items():
-                if value is not None:
-                    state.usage[key] = (state.usage.get(key) or 0) + value
-        if "f" in rec:
-            state.finish_reason = rec["f"]
+        fold(step.state, rec, text, reasoning)
     _close(steps[-1], text, reasoning)
     last = steps[-1]
     if last.state.finish_reason is not None and not last.complete:
