@@ -63,9 +63,9 @@ SCRIPT = [
     {
         "match": {"prompt": "^slow"},
         "steps": [
-            {"text": "First step text. " * 4, "delay": 0.05, "tool_calls": PARIS_OSLO},
+            {"text": "First step text. " * 4, "delay": 0.02, "tool_calls": PARIS_OSLO},
         ],
-        "delay": 0.05,
+        "delay": 0.02,
     },
 ]
 
@@ -276,10 +276,13 @@ def gone(pid: int) -> bool:
     return stat_line.rsplit(")", 1)[1].split()[0] == "Z"
 
 
-def test_unknown_tool_and_bad_arguments(tmp_path: Path, menv: dict[str, str]) -> None:
+@pytest.mark.parametrize("protocol", ["openai", "anthropic"])
+def test_unknown_tool_and_bad_arguments(
+    tmp_path: Path, menv: dict[str, str], protocol: str
+) -> None:
     cmd = echo_tool(tmp_path)
-    r = run_mint(["chat", "--no-log", "-f", "json", "--tool-cmd", f"weather={cmd}",
-                  "bad calls"], menv)  # fmt: skip
+    r = run_mint(["chat", "--protocol", protocol, "--no-log", "-f", "json", "--tool-cmd",
+                  f"weather={cmd}", "bad calls"], menv)  # fmt: skip
     assert r.returncode == 0, r.stderr
     results = {t["id"]: t for t in json.loads(r.stdout)["steps"][0]["tool_results"]}
     assert "there is no tool 'nope'" in results["u1"]["error"]

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from mintcli.errors import StepLimit
-from mintcli.request import ChatRequest, assistant_message
-from mintcli.toolloop.output import tool_message
+from mintcli.request import ChatRequest
+from mintcli.toolloop.output import reply_message, tool_message
 from mintcli.toolloop.proc import Outcome
 from mintcli.toolloop.toolbox import Toolbox
 
@@ -78,7 +78,7 @@ class ItemTools:
                     into[call.id] = outcome
 
                 self.box.run_all(calls, self.timeout, self.limit, keep)
-                chain.append(assistant_message(reply))
+                chain.append(reply_message(reply))
                 chain += [tool_message(c.id, results[c.id]) for c in calls]
                 request = config.request
                 choice = (

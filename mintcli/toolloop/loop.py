@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 from mintcli.accumulate import Accumulator, Reply, UsageTotals
 from mintcli.errors import MintError, StepLimit, UsageError
 from mintcli.events import ToolCall
-from mintcli.request import ChatRequest, assistant_message
+from mintcli.request import ChatRequest
 from mintcli.terminal import Terminal, signals_as_errors
 from mintcli.toolloop.chain import ChainJournal, read_steps
-from mintcli.toolloop.output import LoopSink, call_line, loop_sink, tool_message
+from mintcli.toolloop.output import LoopSink, call_line, loop_sink, reply_message, tool_message
 from mintcli.toolloop.proc import Outcome
 from mintcli.toolloop.toolbox import Toolbox
 
@@ -138,7 +138,7 @@ class ToolLoop:
                     if journal is not None:
                         journal.write({"s": step})
                     sink.step_done(reply)
-                    self.chain.append(assistant_message(reply))
+                    self.chain.append(reply_message(reply))
                     todo = (list(reply.tool_calls), {})
                 calls, done = todo
                 results = self._execute(calls, done, journal, sink)
@@ -219,7 +219,7 @@ class ToolLoop:
                 self.ended = reply
                 return number, acc, None
             sink.step_done(reply)
-            self.chain.append(assistant_message(reply))
+            self.chain.append(reply_message(reply))
             if number == len(steps) or any(c.id not in done for c in calls):
                 return number, Accumulator(), (calls, done)
             self.chain += [tool_message(c.id, done[c.id]) for c in calls]

@@ -16,6 +16,7 @@ import orjson
 from mintcli.accumulate import Reply
 from mintcli.errors import MintError
 from mintcli.events import Event, ToolCall
+from mintcli.request import assistant_message
 from mintcli.sinks import JSONLSink, JSONSink, RawSink, RunInfo, Sink, TextSink
 from mintcli.terminal import Terminal
 from mintcli.toolloop.proc import Outcome
@@ -188,6 +189,17 @@ def _step(reply: Reply) -> dict[str, Any]:
         "usage": reply.usage,
         "tool_results": [],
     }
+
+
+def reply_message(reply: Reply) -> dict[str, Any]:
+    """A reply as the assistant turn the next request carries. Arguments that
+    were not JSON go back as ``{}`` (the Messages API takes only an object as a
+    tool's input); the call's error result says what was wrong with them."""
+    message = assistant_message(reply)
+    for call, sent in zip(reply.tool_calls, message.get("tool_calls") or (), strict=False):
+        if call.arguments_error is not None or not isinstance(call.arguments, dict):
+            sent["function"]["arguments"] = "{}"
+    return message
 
 
 def tool_message(call_id: str, outcome: Outcome) -> dict[str, Any]:
