@@ -46,6 +46,11 @@ SCRIPT = [
             }
         ],
     },
+    # a model that somehow knows the key: the tool never gets it
+    {
+        "match": {"prompt": "^leak"},
+        "steps": [{"tool_calls": [{"id": "k", "name": "weather", "arguments": {"key": SECRET}}]}],
+    },
     # for --approve: arguments with an escape sequence, then a second step
     {
         "match": {"prompt": "^approve"},
@@ -125,6 +130,9 @@ def test_the_loop_runs_the_tool_and_sends_the_result(
     lines = r.stderr.decode().splitlines()
     assert len(lines) == 1 and lines[0].startswith("mint: tool weather {}: ok ("), lines
     assert SECRET.encode() not in r.stderr + r.stdout
+    leak = run_mint(["chat", "--protocol", protocol, "--no-log", "--tool-cmd", f"weather={cmd}",
+                     "leak"], env)  # fmt: skip
+    assert leak.returncode == 0 and b'{"key":"[REDACTED]"}' in leak.stdout, leak.stdout
     # -q hides the line; stdout is the same
     q = run_mint(["chat", "-q", "--protocol", protocol, "--no-log", "--tool-cmd",
                   f"weather={cmd}", "hi"], env)  # fmt: skip
@@ -389,9 +397,12 @@ def test_kill_at_each_point_then_resume(
     prompt, reached = POINTS[point]
     cmd = counting_tool(tmp_path, hold="Oslo" if point == "mid-tool" else "")
     proc = spawn([*MINT, "chat", "--no-log", "--tool-cmd", f"weather={cmd}", prompt], menv)
-    wait_for(lambda: reached(menv), point)
+    wait_for(lambda: reached(menv) or proc.poll() is not None, point)
     proc.send_signal(signal.SIGKILL)
     out, _ = finish(proc)
+    if proc.returncode == 0:  # a loaded machine: the run ended before the kill
+        assert not journal_records(menv) and out.endswith(b"sunny\n")
+        pytest.skip(f"mint finished before the kill at {point}")
     # the calls whose results the journal held when mint died
     journaled = [r["tr"]["output"].split()[0] for r in journal_records(menv) if "tr" in r]
     assert len(journaled) >= {"mid-tool": 1, "after-tools": 2, "second-stream": 2}.get(point, 0)

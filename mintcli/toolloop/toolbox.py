@@ -89,6 +89,7 @@ class Toolbox:
         self.specs: list[ToolSpec] = []  # tools the model is offered besides --tool ones
         self.servers: list[McpServer] = []
         self.env = tool_env(secrets)
+        self.secrets = [s.encode() for s in secrets if s]
         self.notes: list[str] = []
 
     @classmethod
@@ -160,10 +161,12 @@ class Toolbox:
         if call.arguments_error is not None or not isinstance(call.arguments, dict):
             why = call.arguments_error or "they are not a JSON object"
             return Outcome("", True, error=f"the arguments could not be used: {why}")
-        if tool.server is not None:
-            return tool.server.call(tool.remote_name, call.arguments, timeout, limit)
-        env = {**self.env, "MINT_TOOL_CALL_ID": call.id, "MINT_TOOL_NAME": call.name}
         stdin = orjson.dumps(call.arguments)
+        for secret in self.secrets:  # the key never reaches a tool, even if the model had it
+            stdin = stdin.replace(secret, b"[REDACTED]")
+        if tool.server is not None:
+            return tool.server.call(tool.remote_name, orjson.loads(stdin), timeout, limit)
+        env = {**self.env, "MINT_TOOL_CALL_ID": call.id, "MINT_TOOL_NAME": call.name}
         return run_command(list(tool.argv), stdin, env, timeout, limit, cancel)
 
     def run_all(
