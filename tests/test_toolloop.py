@@ -32,6 +32,17 @@ SCRIPT = [
             {"tool_calls": [{"name": "weather", "arguments": {"city": "Rome"}}]},
         ],
     },
+    # the trip again, with the second reply slow to start: a kill lands between steps
+    {
+        "match": {"prompt": "^pause"},
+        "steps": [
+            {"text": "Checking two cities.", "tool_calls": PARIS_OSLO},
+            {
+                "first_byte_delay": 0.5,
+                "tool_calls": [{"name": "weather", "arguments": {"city": "Rome"}}],
+            },
+        ],
+    },
     # a model that never stops calling
     {"match": {"prompt": "^forever"}, "steps": [{"tool_calls": PARIS_OSLO[:1]}] * 20},
     # bad calls: an unknown tool, arguments that are not JSON
@@ -385,7 +396,7 @@ POINTS = {
     "mid-stream": ("slow", lambda e: has(e, "t")),  # step 1's text is arriving
     "step-end": ("trip", lambda e: has(e, "s")),  # step 1 ended, tools starting
     "mid-tool": ("trip", lambda e: has(e, "tr")),  # Paris done, Oslo still running
-    "after-tools": ("trip", lambda e: has(e, "tr", 2)),  # both results journaled
+    "after-tools": ("pause", lambda e: has(e, "tr", 2)),  # both results journaled
     "second-stream": ("slow", lambda e: has(e, "tr", 2) and "t" in journal_records(e)[-1]),
 }
 
@@ -415,7 +426,7 @@ def test_kill_at_each_point_then_resume(
             assert done.count(f"start {city}") == 1, (city, done)
     if point == "mid-tool":  # Oslo's result was lost with mint: it runs again
         assert done.count("end Oslo") >= 1 and "Oslo" not in journaled, done
-    if prompt == "trip":
+    if prompt in ("trip", "pause"):
         assert done.count("end Rome") >= 1, done
     whole = (out + r.stdout).decode()
     assert whole.count("Checking two cities.") <= 1 and whole.count("First step text.") <= 4
