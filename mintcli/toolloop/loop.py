@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from mintcli.exchange import Run
     from mintcli.journal import JournalState
     from mintcli.settings import ChatSettings
+    from mintcli.transport import Transport
 
 
 class ToolLoop:
@@ -93,8 +94,7 @@ class ToolLoop:
 
     # -- the run -------------------------------------------------------------------------
     def run(self, run: Run, base_url: str, headers: dict[str, str]) -> None:
-        from mintcli.exchange import journal_header, open_transport, run_config, save_exchange
-        from mintcli.runner import ChatRun
+        from mintcli.exchange import journal_header, open_transport, save_exchange
 
         settings, term, state = self.settings, self.term, self.state
         journal = None
@@ -111,45 +111,11 @@ class ToolLoop:
         sink.chain = self.chain
         self.usage = UsageTotals()
         self.attempts = 0
-        started = time.monotonic()
         try:
-            first = run_config(run, base_url, headers, journal, state)
-            sink.start(first.info)
-            step, acc, todo = self._restore(sink)
-            final = self.ended
-            while final is None:
-                if todo is None:
-                    step_run = replace(run, request=self._step_request(run.request, step))
-                    config = run_config(step_run, base_url, headers, journal, state)
-                    if config.timeout is not None:  # --timeout bounds the whole loop
-                        left = config.timeout - (time.monotonic() - started)
-                        config = replace(config, timeout=max(left, 0.001))
-                    chat = ChatRun(
-                        config, transport=transport, sink=sink, term=term, journal=journal, acc=acc
-                    )
-                    reply = chat.run()
-                    self.attempts += chat.attempts
-                    self._count(reply)
-                    if not reply.tool_calls:
-                        final = reply
-                        break
-                    if step >= int(self.spec["max_steps"]):
-                        self._step_limit(run, reply, sink, journal)
-                    if journal is not None:
-                        journal.write({"s": step})
-                    sink.step_done(reply)
-                    self.chain.append(reply_message(reply))
-                    todo = (list(reply.tool_calls), {})
-                calls, done = todo
-                results = self._execute(calls, done, journal, sink)
-                self.chain += [tool_message(c.id, results[c.id]) for c in calls]
-                step += 1
-                sink.next_step(step)
-                acc, todo = Accumulator(), None
-            summary = {"attempts": self.attempts, "steps": step}
-            if state is not None:
-                summary["resumed"] = True
-            sink.finish(summary, self.usage.as_dict())
+            # Ctrl-C between two steps is an Interrupted too (each step and the
+            # tools' wait set their own handlers inside).
+            with signals_as_errors():
+                final = self._steps(run, base_url, headers, journal, sink, transport)
         except MintError as error:
             sink.abort(error)
             if journal is not None and not isinstance(error, StepLimit):
@@ -165,6 +131,61 @@ class ToolLoop:
         if journal is not None:
             journal.finish()
         save_exchange(run, final, term, self.chain)
+
+    def _steps(
+        self,
+        run: Run,
+        base_url: str,
+        headers: dict[str, str],
+        journal: ChainJournal | None,
+        sink: LoopSink,
+        transport: Transport,
+    ) -> Reply:
+        """Every step, from the first (or where a --resume picks up) to a reply
+        without calls, which is returned."""
+        from mintcli.exchange import run_config
+        from mintcli.runner import ChatRun
+
+        state, term = self.state, self.term
+        started = time.monotonic()
+        first = run_config(run, base_url, headers, journal, state)
+        sink.start(first.info)
+        step, acc, todo = self._restore(sink)
+        final = self.ended
+        while final is None:
+            if todo is None:
+                step_run = replace(run, request=self._step_request(run.request, step))
+                config = run_config(step_run, base_url, headers, journal, state)
+                if config.timeout is not None:  # --timeout bounds the whole loop
+                    left = config.timeout - (time.monotonic() - started)
+                    config = replace(config, timeout=max(left, 0.001))
+                chat = ChatRun(
+                    config, transport=transport, sink=sink, term=term, journal=journal, acc=acc
+                )
+                reply = chat.run()
+                self.attempts += chat.attempts
+                self._count(reply)
+                if not reply.tool_calls:
+                    final = reply
+                    break
+                if step >= int(self.spec["max_steps"]):
+                    self._step_limit(run, reply, sink, journal)
+                if journal is not None:
+                    journal.write({"s": step})
+                sink.step_done(reply)
+                self.chain.append(reply_message(reply))
+                todo = (list(reply.tool_calls), {})
+            calls, done = todo
+            results = self._execute(calls, done, journal, sink)
+            self.chain += [tool_message(c.id, results[c.id]) for c in calls]
+            step += 1
+            sink.next_step(step)
+            acc, todo = Accumulator(), None
+        summary = {"attempts": self.attempts, "steps": step}
+        if state is not None:
+            summary["resumed"] = True
+        sink.finish(summary, self.usage.as_dict())
+        return final
 
     def _count(self, reply: Reply) -> None:
         usage = reply.usage or {}
