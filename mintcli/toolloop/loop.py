@@ -32,6 +32,12 @@ if TYPE_CHECKING:
 
 
 class ToolLoop:
+    """One run with runnable tools. Another command (an interactive session)
+    uses it as ``mint chat`` does: ``loop = ToolLoop.open(settings, request,
+    None, term)`` (the tools start; ``loop.request`` offers them), then ``with
+    loop: loop.run(Run(settings, loop.request, shown, pending), base_url,
+    headers)``; ``loop.chain`` then holds the steps' messages."""
+
     def __init__(
         self,
         settings: ChatSettings,
