@@ -151,4 +151,3 @@ def read_models_cache() -> list[str]:
         return []
     # one id a line (an id may hold a space)
     return [line.strip() for line in text.splitlines() if line.strip()]
-

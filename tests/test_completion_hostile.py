@@ -22,7 +22,7 @@ HOSTILE = [
     "a;touch${IFS}PWNED_SEMI",
     "g*",
     "x{a,b}",
-    "it's \"quoted\" $HOME",
+    'it\'s "quoted" $HOME',
 ]
 # Words with control or format characters: never offered at all.
 CONTROL = ["esc\x1b[31mred", "bell\x07", "bidi\u202eevil", "c1\x9bx"]
