@@ -160,14 +160,20 @@ class ChatRun:
 
     @contextmanager
     def _ending(self) -> Iterator[None]:
+        """The journal is removed only when the reply finished and was written
+        (or when _finish judged there is nothing to resume); any other ending,
+        including one _finish itself did not survive, keeps it."""
+        finished = False
         try:
             yield
+            finished = True
         except MintError as error:
             self._finish(error)
+            finished = True  # _finish kept the journal if there is anything to resume
             raise
         finally:
             if self.journal is not None:
-                self.journal.close(remove=True)  # no-op when _finish kept it
+                self.journal.close(remove=finished)  # no-op when _finish kept it
 
     def _stream(self) -> Reply:
         self.sink.start(self.config.info)
@@ -271,7 +277,7 @@ class ChatRun:
         finally:
             added = self.acc.end_attempt()
             if added is not None and self.journal is not None and self.acc.received:
-                self.journal.write({"u": added})
+                self.journal.note({"u": added})
 
     # -- the hot path ----------------------------------------------------------------
     def _on_read(self, frames: list[SSEEvent]) -> bool:
@@ -363,6 +369,22 @@ class ChatRun:
         reply = self.acc.reply()
         if parsed is not None:
             reply.parsed = parsed
+        journal = self.journal
+        # With nothing received, resuming is the same as running the command again;
+        # a reply that arrived whole has nothing left to resume. Kept before the
+        # last writes to stdout, which may fail too.
+        if (
+            error is not None
+            and not error.reply_complete
+            and journal is not None
+            and self.acc.received
+        ):
+            journal.note({"x": int(error.exit_code), "m": error.message})
+            journal.close(remove=False)
+            if journal.exists:  # not when the disk had no room for it at all
+                error.notes.append(
+                    f"the reply is unfinished; continue it with: mint chat --resume {journal.id}"
+                )
         summary = {"attempts": self.attempts, "resumed": self.resumed}
         if error is None:
             self.sink.done(reply, summary)
@@ -373,18 +395,4 @@ class ChatRun:
         if self.config.stats:
             self.sink.stats(self.stats.as_dict(reply.usage, self.attempts))
         self.sink.close()
-        journal = self.journal
-        # With nothing received, resuming is the same as running the command again;
-        # a reply that arrived whole has nothing left to resume.
-        if (
-            error is not None
-            and not error.reply_complete
-            and journal is not None
-            and self.acc.received
-        ):
-            journal.write({"x": int(error.exit_code), "m": error.message})
-            journal.close(remove=False)
-            error.notes.append(
-                f"the reply is unfinished; continue it with: mint chat --resume {journal.id}"
-            )
         return reply
