@@ -4,9 +4,9 @@
             -> continuation filter -> accumulator + journal + sink -> stdout
 
 Each network read is one step (:meth:`ChatRun._on_read`): its frames are
-decoded, every event is folded into the accumulator, added to the read's
-journal record and handed to the sink; then the record is written to the
-journal and the sink's bytes to stdout, in that order (write-ahead). A Ctrl-C,
+decoded and its events make one journal record, which is written first
+(write-ahead); then every event is folded into the accumulator and handed to
+the sink, whose bytes go to stdout. A Ctrl-C,
 SIGTERM or ``--timeout`` that lands inside the step waits for its end
 (``terminal.critical``), so stdout and the journal always agree.
 """
@@ -160,9 +160,8 @@ class ChatRun:
 
     @contextmanager
     def _ending(self) -> Iterator[None]:
-        """The journal is removed only when the reply finished and was written
-        (or when _finish judged there is nothing to resume); any other ending,
-        including one _finish itself did not survive, keeps it."""
+        """The journal is removed only after a finished, written reply (or when
+        _finish found nothing to resume); any other ending keeps it."""
         finished = False
         try:
             yield
@@ -319,17 +318,21 @@ class ChatRun:
             self._hand_on(events, [data] if self.sink.wants_raw else [])
 
     def _hand_on(self, events: list[Event], datas: list[bytes]) -> None:
-        """One read's events to the accumulator, the journal record and the
-        sink (each folds them itself), then journal and stdout (write-ahead)."""
-        self.acc.extend(events)
+        """One read's events to the journal record, which is written first
+        (write-ahead), then to the accumulator and the sink (each folds them
+        itself), whose bytes go to stdout. A read the journal could not keep
+        (a full disk) is neither shown nor counted as received, so a --resume
+        asks for it again."""
         self._batch.extend(events)
+        self._commit()
+        self.acc.extend(events)
         self.sink.events(events)
         for data in datas:
             self.sink.raw(data)
-        self._commit()
+        self.sink.flush()
 
     def _commit(self) -> None:
-        """The read's record to the journal, then its bytes to stdout."""
+        """The read's record to the journal."""
         batch = self._batch
         self.stats.saw_pieces(batch.pieces)
         for call in batch.calls:
@@ -341,7 +344,6 @@ class ChatRun:
         record = batch.take()
         if record is not None and self.journal is not None:
             self.journal.write(record)
-        self.sink.flush()
 
     def _filtered(self, events: list[Event], data: bytes) -> tuple[list[Event], bytes | None]:
         """Drop what a continuation repeats; for --format raw, the frame's data
