@@ -13,7 +13,7 @@ import os
 import stat
 from pathlib import Path
 
-from mintcli.errors import ConfigError
+from mintcli.errors import WRITE_ERRNOS, ConfigError, write_failed
 
 
 def _xdg(variable: str, *fallback: str) -> Path:
@@ -42,6 +42,8 @@ def private_dir(path: Path) -> Path:
         path.mkdir(parents=True, exist_ok=True, mode=0o700)
         info = os.lstat(path)
     except OSError as exc:
+        if exc.errno in WRITE_ERRNOS:  # a full disk, not a place mint may not use
+            raise write_failed(f"the directory {path}", exc) from None
         raise ConfigError(f"cannot create the directory {path}: {exc.strerror}") from None
     if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
         raise ConfigError(f"{path} is a symbolic link or not a directory; mint will not use it")
