@@ -19,6 +19,7 @@ def main() -> None:
                 pass  # answered by the full path below, which reports it (exit 11)
             else:
                 sys.exit(0)
+    import contextlib
     import signal
 
     from mintcli.terminal import own_signals
@@ -31,7 +32,8 @@ def main() -> None:
     except KeyboardInterrupt:  # a Ctrl-C while an earlier one was being reported
         code = 130
     # The work is done: a Ctrl-C now would only print a traceback from shutdown.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with contextlib.suppress(OSError, KeyboardInterrupt):  # one came in just now
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     sys.exit(code)
 
 

@@ -222,7 +222,10 @@ def stop_taking_signals() -> None:
     """The process is on its way out after a signal: ignore further ones."""
     if _Owner.signals:
         for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, signal.SIG_IGN)
+            # OSError: one arrived just now and Python drops it ("ignored due to
+            # race condition"), which is what is wanted.
+            with suppress(OSError):
+                signal.signal(sig, signal.SIG_IGN)
 
 
 @contextmanager
