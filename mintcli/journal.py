@@ -30,7 +30,7 @@ import orjson
 
 from mintcli.errors import WRITE_ERRNOS, ConfigError, MintError, UsageError, write_failed
 from mintcli.events import Event, Finish, ReasoningDelta, TextDelta, ToolCall, Usage
-from mintcli.paths import private_dir, state_dir
+from mintcli.paths import lock_or_refuse, private_dir, state_dir
 
 JOURNAL_VERSION = 1
 EXPIRY_SECONDS = 7 * 24 * 3600
@@ -92,13 +92,7 @@ class Journal:
             fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW)
         except OSError as exc:
             raise ConfigError(f"cannot open journal {path}: {exc.strerror}") from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise UsageError(
-                f"reply {path.stem} is being written by another mint process"
-            ) from None
+        lock_or_refuse(fd, f"reply {path.stem} is being written by another mint process")
         try:
             # A line cut short by a kill would swallow the first record appended.
             data = path.read_bytes()

@@ -9,11 +9,12 @@ State (journals) goes under ``$XDG_STATE_HOME/mint`` (default
 
 from __future__ import annotations
 
+import fcntl
 import os
 import stat
 from pathlib import Path
 
-from mintcli.errors import WRITE_ERRNOS, ConfigError, write_failed
+from mintcli.errors import WRITE_ERRNOS, ConfigError, UsageError, write_failed
 
 
 def _xdg(variable: str, *fallback: str) -> Path:
@@ -55,3 +56,13 @@ def private_dir(path: Path) -> Path:
         except OSError as exc:
             raise ConfigError(f"cannot make {path} private: {exc.strerror}") from None
     return path
+
+
+def lock_or_refuse(fd: int, busy: str) -> None:
+    """Take an exclusive flock on ``fd`` for as long as it is open, or close it
+    and refuse with ``busy`` (exit 2): one writer per file, without waiting."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise UsageError(busy) from None

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import fcntl
 import os
 import stat
 import time
@@ -39,6 +38,7 @@ import orjson
 
 from mintcli import __version__
 from mintcli.errors import ConfigError, UsageError, write_failed
+from mintcli.paths import lock_or_refuse
 from mintcli.sanitize import Secrets, redact_headers
 
 VERSION = 1
@@ -53,15 +53,9 @@ class Recorder:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600)
         except OSError as exc:
             raise UsageError(f"--record {path}: {exc.strerror}") from None
-        try:
-            # One writer per recording: emptied only once it is ours, so a second
-            # mint recording into the same file neither cuts nor interleaves it.
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            raise UsageError(
-                f"--record {path} is being written by another mint process"
-            ) from None
+        # One writer per recording: emptied only once it is ours, so a second
+        # mint recording into the same file neither cuts nor interleaves it.
+        lock_or_refuse(fd, f"--record {path} is being written by another mint process")
         self._file: BinaryIO = os.fdopen(fd, "wb")
         self._broken = False
         self._secrets = secrets

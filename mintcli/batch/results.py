@@ -9,7 +9,6 @@ partial line at the end of the file; :func:`read_previous` cuts it off.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import stat
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from mintcli.errors import ExitCode, UsageError, write_failed
+from mintcli.paths import lock_or_refuse
 from mintcli.sinks import Sink
 from mintcli.terminal import Terminal
 
@@ -147,14 +147,8 @@ def lock_output(path: Path) -> int | None:
         fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
     except OSError as exc:
         raise write_failed(f"the lock file {lock}", exc) from None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        os.close(fd)
-        raise UsageError(
-            f"-O {path} is being written by another mint batch; "
-            "wait for it to end (or write to another file)"
-        ) from None
+    busy = f"-O {path} is being written by another mint batch; wait for it to end"
+    lock_or_refuse(fd, busy + " (or write to another file)")
     return fd
 
 
