@@ -72,6 +72,8 @@ def run_chat(settings: ChatSettings, words: tuple[str, ...], term: Terminal) -> 
         settings, state = _resume(settings, words)
         try:
             request = ChatRequest.from_json(state.header["request"])
+            if not isinstance(request.model, str) or not isinstance(request.messages, list):
+                raise TypeError("not a request")
             if settings.log and state.header.get("log"):
                 from mintcli.conversations import Pending, ensure_dir
 

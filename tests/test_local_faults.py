@@ -279,3 +279,12 @@ def test_a_damaged_journal_breaks_no_other(env: dict[str, str], make_mock: Any) 
     assert shown.stdout == b"kept"
     text = run_mint(["journal", "list"], env)
     assert text.returncode == 0 and text.stdout.count(b"\n") == 1
+    # a header whose request is not one mint wrote: a clear refusal, not a crash
+    (folder / "20260101-000000-eeeeee.jsonl").write_text(
+        json.dumps({**good, "request": {"model": "m", "messages": 5}}) + '\n{"t": "x"}\n'
+    )
+    resumed = run_mint(["chat", "--resume", "20260101-000000-eeeeee"], env)
+    assert resumed.returncode == int(ExitCode.USAGE), resumed.stderr
+    assert _error_lines(resumed.stderr) == [
+        "mint: error: journal 20260101-000000-eeeeee is damaged (its header is not mint's)"
+    ]
