@@ -14,7 +14,16 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, BinaryIO
 
-from mintcli.events import Event, Finish, MessageStart, ReasoningDelta, TextDelta, ToolCall, Usage
+from mintcli.events import (
+    Event,
+    Finish,
+    MessageStart,
+    ReasoningDelta,
+    RefusalDelta,
+    TextDelta,
+    ToolCall,
+    Usage,
+)
 
 
 class TextBuffer:
@@ -143,11 +152,16 @@ class Reply:
     def reasoning(self) -> str | None:
         return self._acc.reasoning.getvalue() or None
 
+    @cached_property
+    def refusal(self) -> str | None:
+        return self._acc.refusal.getvalue() or None
+
 
 class Accumulator:
     def __init__(self) -> None:
         self.text = TextBuffer()
         self.reasoning = TextBuffer()
+        self.refusal = TextBuffer()  # the model's reason for not answering, if any
         self.tool_calls: list[ToolCall] = []
         self.finish_reason: str | None = None
         self.model: str | None = None
@@ -170,6 +184,8 @@ class Accumulator:
                 self.reasoning.append(event.text)
             case ToolCall():
                 self.tool_calls.append(event)
+            case RefusalDelta():
+                self.refusal.append(event.text)
             case Usage():
                 # Within one response the latest figure wins (Anthropic repeats and grows them).
                 if event.input_tokens is not None:

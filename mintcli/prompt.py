@@ -122,7 +122,10 @@ def check_messages(messages: Any, source: str) -> list[dict[str, Any]]:
             _check_part(part, where)
         if role == "tool" and not msg.get("tool_call_id"):
             raise UsageError(f"{where}: a tool message needs tool_call_id")
-        for call in msg.get("tool_calls") or ():
+        calls = msg.get("tool_calls")
+        if calls is not None and not isinstance(calls, list):
+            raise UsageError(f"{where}: tool_calls must be a list of tool calls")
+        for call in calls or ():
             if not isinstance(call, dict) or not isinstance(call.get("function"), dict):
                 raise UsageError(f"{where}: each tool call needs a function object")
     return messages

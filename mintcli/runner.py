@@ -23,7 +23,7 @@ import orjson
 
 from mintcli.accumulate import Accumulator, Reply
 from mintcli.continuation import Filter, Plan, plan_next
-from mintcli.errors import MintError, TruncatedStream
+from mintcli.errors import MintError, Refused, TruncatedStream
 from mintcli.events import Event, Finish, MessageStart, ReasoningDelta, TextDelta, ToolCall
 from mintcli.journal import Journal
 from mintcli.protocols import StreamDecoder, WireProtocol
@@ -143,6 +143,7 @@ class ChatRun:
         self._last_event_id: str | None = None
         self._last_event_id_works = True  # until a server shows it ignores Last-Event-ID
         self._expect_continuation = False  # a Last-Event-ID attempt is under way
+        self._after_end = 0  # events a server sent after its stream's last one
 
     # -- the run -------------------------------------------------------------------
     def run(self) -> Reply:
@@ -173,7 +174,15 @@ class ChatRun:
         self.sink.start(self.config.info)
         self.sink.flush()
         self._attempts()
+        self._refused()
         return self._finish(None, self._check())
+
+    def _refused(self) -> None:
+        """A refusal is not an answer: exit 12, with the model's reason."""
+        acc = self.acc
+        if acc.refusal or acc.finish_reason == "refusal":
+            reason = acc.refusal.getvalue()
+            raise Refused("the model refused" + (f": {reason}" if reason else ""))
 
     def _attempts(self) -> None:
         retries = 0
@@ -265,6 +274,12 @@ class ChatRun:
                     if not self._on_read(framer.feed(chunk)):
                         return True
                 self._on_read(framer.flush())
+            if self._after_end:
+                self.transport.note(
+                    f"ignored {self._after_end} event(s) the server sent after the end "
+                    "of its stream"
+                )
+                self._after_end = 0
             if not self._decoder.terminated:
                 raise TruncatedStream("the stream ended before the reply was complete (truncated)")
             return False
@@ -287,6 +302,9 @@ class ChatRun:
         with critical():
             try:
                 for frame in frames:
+                    if decoder.ended:  # nothing after the terminator joins the reply
+                        self._after_end += 1
+                        continue
                     if frame.id is not None:
                         self._last_event_id = frame.id
                     got = decoder.decode(frame)

@@ -6,10 +6,11 @@
   stores that may have come from outside: a server's error message that
   echoes it, an HTTP library message (:class:`Secrets`).
 * Control characters from outside (C0 but tab and newline, DEL, C1, ESC,
-  and the bidirectional overrides that can make text read differently from
-  what it is) are shown as visible escapes such as ``\\x1b`` instead of
-  reaching the terminal, where they could move the cursor, rewrite the
-  screen, set the window title or write the clipboard.
+  and the bidirectional overrides and marks, U+200E, U+200F and U+061C among
+  them, that can make text read differently from what it is) are shown as
+  visible escapes such as ``\\x1b`` instead of reaching the terminal, where
+  they could move the cursor, rewrite the screen, set the window title or
+  write the clipboard.
 """
 
 from __future__ import annotations
@@ -24,11 +25,12 @@ REDACTED = "[redacted]"
 
 # What may not reach a terminal unescaped. Newline and tab are kept by
 # escape_text(); one-line messages escape the newline too.
-_CONTROLS = "\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069"
+_CONTROLS = "\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
 _TEXT = re.compile(f"[{_CONTROLS}]")
 _LINE = re.compile(f"[{_CONTROLS}\n\t]")
 _BYTES = re.compile(
-    rb"[\x00-\x08\x0b-\x1f\x7f]|\xc2[\x80-\x9f]|\xe2\x80[\xaa-\xae]|\xe2\x81[\xa6-\xa9]"
+    rb"[\x00-\x08\x0b-\x1f\x7f]|\xc2[\x80-\x9f]|\xd8\x9c|\xe2\x80[\x8e\x8f\xaa-\xae]"
+    rb"|\xe2\x81[\xa6-\xa9]"
 )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import email.utils
 import errno
+import math
 import socket
 import ssl
 import time
@@ -46,14 +47,14 @@ def parse_retry_after(headers: httpx.Headers) -> float | None:
     ms = headers.get("retry-after-ms")
     if ms:
         try:
-            return max(0.0, float(ms) / 1000.0)
+            return _wait(float(ms) / 1000.0)
         except ValueError:
             pass
     value = headers.get("retry-after")
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        return _wait(float(value))
     except ValueError:
         pass
     try:
@@ -61,6 +62,13 @@ def parse_retry_after(headers: httpx.Headers) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
+
+
+def _wait(seconds: float) -> float:
+    """A server's wait hint as seconds; "inf" or "nan" is no usable hint."""
+    if math.isnan(seconds) or math.isinf(seconds):
+        raise ValueError(seconds)
+    return max(0.0, seconds)
 
 
 def status_error(status: int, body: bytes, headers: httpx.Headers, url: str) -> MintError:
@@ -205,6 +213,11 @@ class Transport:
         )
 
     # -- -v ----------------------------------------------------------------------------
+    def note(self, text: str) -> None:
+        """A line for -v (nothing without it)."""
+        if self._verbose is not None:
+            self._verbose(text)
+
     def _log_request(self, request: httpx.Request) -> None:
         if self._verbose is None:
             return
@@ -284,7 +297,7 @@ class Transport:
                 response.complete = len(content) < MAX_ERROR_BYTES
                 raise status_error(raw.status_code, content, raw.headers, url)
             ctype = raw.headers.get("content-type", "")
-            if "text/event-stream" not in ctype:
+            if "text/event-stream" not in ctype.lower():  # media types ignore case
                 content = self._read(raw, MAX_BODY_BYTES)
                 response.complete = True
                 response.whole = self._whole_body(content, ctype, raw.status_code)

@@ -21,6 +21,9 @@ class StreamDecoder(Protocol):
 
     # True once the stream's terminator arrived: after it, an end of stream is a success.
     terminated: bool
+    # True once the stream's last event arrived (OpenAI [DONE], Anthropic
+    # message_stop): whatever a server sends after it is not part of the reply.
+    ended: bool
 
     def decode(self, event: SSEEvent) -> list[Event]: ...
 
