@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, BinaryIO
 
+from mintcli.errors import Refused
 from mintcli.events import (
     Event,
     Finish,
@@ -201,6 +202,13 @@ class Accumulator:
     def received(self) -> bool:
         """Whether any content arrived (what a continuation must not repeat)."""
         return bool(self.text or self.reasoning or self.tool_calls)
+
+    def refused(self) -> Refused | None:
+        """A refusal instead of an answer (exit 12), with the model's reason."""
+        if not self.refusal and self.finish_reason != "refusal":
+            return None
+        reason = self.refusal.getvalue()
+        return Refused("the model refused" + (f": {reason}" if reason else ""))
 
     def end_attempt(self) -> dict[str, Any] | None:
         """Close the current attempt's usage into the totals; return what it added."""

@@ -23,7 +23,7 @@ import orjson
 
 from mintcli.accumulate import Accumulator, Reply
 from mintcli.continuation import Filter, Plan, plan_next
-from mintcli.errors import MintError, Refused, TruncatedStream
+from mintcli.errors import MintError, TruncatedStream
 from mintcli.events import Event, Finish, MessageStart, ReasoningDelta, TextDelta, ToolCall
 from mintcli.journal import Journal
 from mintcli.protocols import StreamDecoder, WireProtocol
@@ -174,15 +174,9 @@ class ChatRun:
         self.sink.start(self.config.info)
         self.sink.flush()
         self._attempts()
-        self._refused()
+        if (refused := self.acc.refused()) is not None:
+            raise refused
         return self._finish(None, self._check())
-
-    def _refused(self) -> None:
-        """A refusal is not an answer: exit 12, with the model's reason."""
-        acc = self.acc
-        if acc.refusal or acc.finish_reason == "refusal":
-            reason = acc.refusal.getvalue()
-            raise Refused("the model refused" + (f": {reason}" if reason else ""))
 
     def _attempts(self) -> None:
         retries = 0
@@ -275,11 +269,7 @@ class ChatRun:
                         return True
                 self._on_read(framer.flush())
             if self._after_end:
-                self.transport.note(
-                    f"ignored {self._after_end} event(s) the server sent after the end "
-                    "of its stream"
-                )
-                self._after_end = 0
+                self.transport.note(f"ignored {self._after_end} event(s) after the stream's end")
             if not self._decoder.terminated:
                 raise TruncatedStream("the stream ended before the reply was complete (truncated)")
             return False

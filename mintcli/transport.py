@@ -19,6 +19,7 @@ import httpx
 import orjson
 
 from mintcli import __version__
+from mintcli.bodies import body_pieces
 from mintcli.connections import ONE, ThreadConnections
 from mintcli.errors import (
     ConfigError,
@@ -241,7 +242,7 @@ class Transport:
         parts: list[bytes] = []
         size = 0
         with self.mapped_errors():
-            for chunk in raw.iter_bytes():
+            for chunk in body_pieces(raw):
                 if self.recorder is not None:
                     self.recorder.chunk(chunk)
                 parts.append(chunk)
@@ -329,7 +330,9 @@ class Transport:
     def get_json(self, url: str, headers: dict[str, str]) -> Any:
         with self.mapped_errors():
             request = self._client.build_request(
-                "GET", url, headers={**headers, "Accept": "application/json"}
+                "GET",
+                url,
+                headers={**headers, "Accept": "application/json", "Accept-Encoding": "identity"},
             )
             self._log_request(request)
             raw = self._client.send(request, stream=True)
@@ -360,7 +363,7 @@ class Response:
     def chunks(self) -> Iterator[bytes]:
         recorder = self._transport.recorder
         with self._transport.mapped_errors():
-            for chunk in self._raw.iter_bytes():
+            for chunk in body_pieces(self._raw):
                 if recorder is not None:
                     recorder.chunk(chunk)
                 yield chunk

@@ -48,7 +48,7 @@ def test_openai_text_after_done_is_ignored_with_a_verbose_note(
         r = run_mint(["chat", "--no-journal", "-v", "-f", fmt, "hi"], e)
         assert r.returncode == 0, r.stderr
         assert b"INJECTED" not in r.stdout and b"rm" not in r.stdout
-        assert b"ignored 2 event(s)" in r.stderr
+        assert b"ignored 2 event(s) after" in r.stderr
     e = served(sse_server, env, Canned(body=[body]))
     r = run_mint(["chat", "--no-journal", "hi"], e)
     assert r.stdout == b"Hello\n" and b"ignored" not in r.stderr
@@ -63,7 +63,7 @@ def test_anthropic_text_after_message_stop_and_a_second_stop_is_ignored(
     r = run_mint(["chat", "--no-journal", "-v", "--protocol", "anthropic", "hi"], e)
     assert r.returncode == 0, r.stderr
     assert r.stdout == b"Hello\n"
-    assert b"ignored 3 event(s)" in r.stderr
+    assert b"ignored 3 event(s) after" in r.stderr
 
 
 def test_anthropic_tool_use_never_closed_is_kept_not_dropped(

@@ -18,6 +18,7 @@ from mintcli.events import (
 from mintcli.protocols.anthropic_messages import convert_messages
 from mintcli.protocols.base import (
     OWNED,
+    ArgumentsBudget,
     check_options,
     error_kind,
     error_message,
@@ -195,6 +196,7 @@ class AnthropicDecoder:
         self._template = TextTemplate()
         self._text_tool = text_tool
         self._called = False  # a tool other than text_tool was called
+        self._budget = ArgumentsBudget()
 
     def decode(self, event: SSEEvent) -> list[Event]:
         text = self._template.match(event.data)
@@ -266,6 +268,7 @@ class AnthropicDecoder:
             if block is not None and partial:
                 if block.kind == "reply":
                     return [TextDelta(partial)]
+                self._budget.spend(partial)
                 block.parts.append(partial)
         return []  # signature_delta, citations_delta, ...
 
@@ -288,5 +291,7 @@ class AnthropicDecoder:
             return [ReasoningDelta(text)] if text else []
         if btype == "tool_use" and start.get("input"):
             # Some servers send the whole input up front instead of deltas.
-            opened.parts.append(orjson.dumps(start["input"]).decode())
+            whole = orjson.dumps(start["input"]).decode()
+            self._budget.spend(whole)
+            opened.parts.append(whole)
         return []

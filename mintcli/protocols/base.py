@@ -150,6 +150,28 @@ def error_kind(body: Any) -> str | None:
     return None
 
 
+# All the tool-call arguments of one response together, in characters: each
+# piece is bounded by the SSE event limit, but not how many pieces there are.
+MAX_ARGUMENTS = 16 * 1024 * 1024
+
+
+class ArgumentsBudget:
+    """Counts a response's tool-call argument text against MAX_ARGUMENTS."""
+
+    __slots__ = ("used",)
+
+    def __init__(self) -> None:
+        self.used = 0
+
+    def spend(self, piece: str) -> None:
+        self.used += len(piece)
+        if self.used > MAX_ARGUMENTS:
+            raise ProtocolError(
+                f"the tool-call arguments of this reply are longer than {MAX_ARGUMENTS:,} "
+                "characters, mint's limit for them"
+            )
+
+
 def parse_arguments(raw: str) -> tuple[Any, str | None]:
     """Parse a tool call's accumulated argument text. Empty means no arguments.
     Invalid JSON keeps the raw string and says what is wrong."""

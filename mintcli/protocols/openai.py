@@ -19,6 +19,7 @@ from mintcli.events import (
 )
 from mintcli.protocols.base import (
     OWNED,
+    ArgumentsBudget,
     check_options,
     error_kind,
     error_message,
@@ -189,6 +190,7 @@ class OpenAIDecoder:
         self.ended = False
         self._calls: dict[int, _PendingCall] = {}
         self._slots: dict[int, int] = {}  # a wire index -> the key of its latest call
+        self._budget = ArgumentsBudget()
         self._template = TextTemplate()
 
     def decode(self, event: SSEEvent) -> list[Event]:
@@ -258,6 +260,7 @@ class OpenAIDecoder:
                 call.name = name if not call.name else call.name + name
             args = typed(fn, "arguments", str)
             if args:
+                self._budget.spend(args)
                 call.parts.append(args)
 
     def _flush_calls(self) -> list[Event]:
