@@ -31,7 +31,7 @@ from mintcli.errors import (
 )
 from mintcli.network import Route, check_route, route, tls_context, trust
 from mintcli.protocols import error_message
-from mintcli.sanitize import redact_headers
+from mintcli.sanitize import redact_headers, redact_url
 from mintcli.settings import Common
 
 if TYPE_CHECKING:
@@ -82,7 +82,7 @@ def status_error(status: int, body: bytes, headers: httpx.Headers, url: str) -> 
         message = text.splitlines()[0][:300] if text else None
     error = error_for_status(status, message, parse_retry_after(headers))
     if status == 404:
-        error.message += f" (the URL was {url}: does the base URL end with /v1?)"
+        error.message += f" (the URL was {redact_url(url)}: does the base URL end with /v1?)"
     return error
 
 
@@ -179,7 +179,7 @@ class Transport:
     def _where(self) -> str:
         if self.route.proxy:
             return f"the proxy {self.route.proxy} (set by {self.route.source})"
-        return f"{self._base} (the base URL, from {self._source})"
+        return f"{redact_url(self._base)} (the base URL, from {self._source})"
 
     def _connect_error(self, exc: httpx.ConnectError) -> MintError:
         cause = _os_error(exc)
@@ -207,7 +207,8 @@ class Transport:
             )
         else:
             message = (
-                f"cannot connect to {self._base} ({what}); the base URL comes from {self._source}"
+                f"cannot connect to {redact_url(self._base)} ({what}); "
+                f"the base URL comes from {self._source}"
             )
         return NetworkError(
             message + hint, retryable=self._retry_refused, setup=not self._retry_refused
@@ -222,7 +223,7 @@ class Transport:
     def _log_request(self, request: httpx.Request) -> None:
         if self._verbose is None:
             return
-        self._verbose(f"> {request.method} {request.url}")
+        self._verbose(f"> {request.method} {redact_url(str(request.url))}")
         if self.route.proxy:
             self._verbose(f"> (through the {self.route.describe()})")
         for k, v in redact_headers(request.headers.items()).items():
