@@ -267,6 +267,8 @@ class ChatRun:
                 for chunk in response.chunks():
                     if not self._on_read(framer.feed(chunk)):
                         return True
+                    if self._after_end:  # a server that goes on after the end: not read on
+                        break
                 self._on_read(framer.flush())
             if self._after_end:
                 self.transport.note(f"ignored {self._after_end} event(s) after the stream's end")

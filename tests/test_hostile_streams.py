@@ -54,6 +54,17 @@ def test_openai_text_after_done_is_ignored_with_a_verbose_note(
     assert r.stdout == b"Hello\n" and b"ignored" not in r.stderr
 
 
+def test_a_server_that_goes_on_after_done_is_not_read_on(
+    sse_server: SSEServer, env: dict[str, str]
+) -> None:
+    junk = chunk({"content": " INJECTED"})
+    body = chunk({"content": "Hello"}, "stop") + DONE + junk
+    # After the junk the server neither closes nor sends anything for 15 s.
+    e = served(sse_server, env, Canned(body=[body, junk], stall=15))
+    r = run_mint(["chat", "--no-journal", "hi"], e, timeout=10)
+    assert r.returncode == 0 and r.stdout == b"Hello\n", r.stderr
+
+
 def test_anthropic_text_after_message_stop_and_a_second_stop_is_ignored(
     sse_server: SSEServer, env: dict[str, str]
 ) -> None:
