@@ -242,19 +242,23 @@ class Transport:
         body longer than that is a protocol error."""
         parts: list[bytes] = []
         size = 0
-        with self.mapped_errors():
-            for chunk in body_pieces(raw):
-                if self.recorder is not None:
-                    self.recorder.chunk(chunk)
-                parts.append(chunk)
-                size += len(chunk)
-                if size > limit:
-                    if truncate:
-                        break
-                    raise ProtocolError(
-                        f"the reply body is larger than {limit // (1024 * 1024)} MiB, "
-                        "mint's limit for a reply that is not streamed"
-                    )
+        try:
+            with self.mapped_errors():
+                for chunk in body_pieces(raw):
+                    if self.recorder is not None:
+                        self.recorder.chunk(chunk)
+                    parts.append(chunk)
+                    size += len(chunk)
+                    if size > limit:
+                        if truncate:
+                            break
+                        raise ProtocolError(
+                            f"the reply body is larger than {limit // (1024 * 1024)} MiB, "
+                            "mint's limit for a reply that is not streamed"
+                        )
+        except ProtocolError:
+            if not truncate:
+                raise  # an error body that does not decode still leaves its HTTP status
         return b"".join(parts)[:limit]
 
     def _parsed(self, url: str) -> httpx.URL:

@@ -79,6 +79,8 @@ def test_compressed_replies_are_bounded_and_bad_ones_are_protocol_errors(
     json_gz = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
     e = served(sse_server, env, Canned(body=[bomb], headers=json_gz))
     assert "larger than 16 MiB" in clean_error(run_mint(["chat", "--no-journal", "hi"], e), 8)
+    e = served(sse_server, env, Canned(status=401, body=[b"x"], headers={"Content-Encoding": "br"}))
+    assert "HTTP 401" in clean_error(run_mint(["chat", "--no-journal", "hi"], e), 4)
     for coding, body in (("gzip", b"not gzip at all"), ("br", b"x"), ("deflate", b"\x00\x01")):
         headers = {"Content-Type": "text/event-stream", "Content-Encoding": coding}
         e = served(sse_server, env, Canned(body=[body], headers=headers))
