@@ -5,6 +5,7 @@ too, and numbers, messages and schemas a user can write are clean errors."""
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import subprocess
 from pathlib import Path
@@ -62,6 +63,17 @@ def test_endless_stdin_is_read_with_a_cap(
     assert expected in clean_error(r, 2)
 
 
+def gzip_bomb(mib: int) -> bytes:
+    """``mib`` MiB of zeros, gzipped a MiB at a time: never held whole here (a
+    big test process would raise the peak memory that later children inherit)."""
+    out = io.BytesIO()
+    zeros = bytes(1024 * 1024)
+    with gzip.GzipFile(fileobj=out, mode="wb", compresslevel=1) as fh:
+        for _ in range(mib):
+            fh.write(zeros)
+    return out.getvalue()
+
+
 def test_compressed_replies_are_bounded_and_bad_ones_are_protocol_errors(
     sse_server: SSEServer, env: dict[str, str]
 ) -> None:
@@ -72,7 +84,7 @@ def test_compressed_replies_are_bounded_and_bad_ones_are_protocol_errors(
     assert r.returncode == 0 and r.stdout == b"zipped\n", r.stderr
     assert sse_server.requests[-1]["headers"]["Accept-Encoding"] == "identity"
     # 200 MiB of zeros in about 200 KiB: one endless line, stopped at the SSE limit.
-    bomb = gzip.compress(b"\0" * (200 * 1024 * 1024), compresslevel=1)
+    bomb = gzip_bomb(200)
     e = served(sse_server, env, Canned(body=[bomb], headers=gz))
     r = run_mint(["chat", "--no-journal", "hi"], e)
     assert "longer than 16 MiB" in clean_error(r, 8)
