@@ -307,10 +307,11 @@ def test_rpm_spaces_the_requests(make_mock: Any, env: dict[str, str]) -> None:
     assert r.returncode == 0, r.stderr
     # Starts are 0.1 s apart; arrivals also carry each connection's set-up time, which
     # a loaded machine stretches by tens of milliseconds for one connection or another
-    # (without --rpm all five arrive within a few milliseconds of each other).
+    # (without --rpm all five arrive within a few milliseconds of each other). The first
+    # request also pays the client's one-time set-up, so its arrival is left out.
     arrivals = server.arrivals
     gaps = sorted(b - a for a, b in itertools.pairwise(arrivals))
-    assert len(gaps) == 4 and arrivals[-1] - arrivals[0] >= 0.35, gaps
+    assert len(gaps) == 4 and arrivals[-1] - arrivals[1] >= 0.25, gaps
     assert (gaps[1] + gaps[2]) / 2 >= 0.05, gaps  # the median gap
 
 
