@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mintcli.request import ChatRequest, join_url
+from mintcli.sanitize import redact_url
 from mintcli.settings import ChatSettings
 from mintcli.terminal import Terminal
 
@@ -41,7 +42,7 @@ def journal_header(
     """What a journal needs to continue the run (never the API key)."""
     return {
         "protocol": settings.protocol,
-        "base_url": settings.base_url,
+        "base_url": redact_url(settings.base_url),  # never a password
         "mock": settings.mock,
         "format": settings.format,
         "request": request.as_json(),

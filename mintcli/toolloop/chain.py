@@ -71,8 +71,10 @@ def read_steps(path: Path, header: dict[str, Any]) -> list[Step]:
             rec = orjson.loads(line)
         except orjson.JSONDecodeError:
             break  # a write cut short by a kill: everything before it is good
+        if not isinstance(rec, dict):
+            break  # not a record mint wrote: trust nothing after it either
         step = steps[-1]
-        if "tr" in rec:
+        if isinstance(rec.get("tr"), dict):
             step.results[str(rec["tr"].get("id"))] = rec["tr"]
             continue
         if "s" in rec:
@@ -82,7 +84,8 @@ def read_steps(path: Path, header: dict[str, Any]) -> list[Step]:
             _close(step, text, reasoning)
             step = Step(JournalState(path, header))
             steps.append(step)
-        fold(step.state, rec, text, reasoning)
+        if not fold(step.state, rec, text, reasoning):
+            break  # not a record mint wrote: trust nothing after it either
     _close(steps[-1], text, reasoning)
     last = steps[-1]
     if last.state.finish_reason is not None and not last.complete:

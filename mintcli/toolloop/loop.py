@@ -70,6 +70,9 @@ class ToolLoop:
         limits = ("max_steps", "tool_timeout", "tool_output_max")
         if state is not None and "loop" in state.header:
             saved = state.header["loop"]
+            keys = ("tool_cmd", "mcp", *limits)
+            if not isinstance(saved, dict) or not all(k in saved for k in keys):
+                raise UsageError(f"journal {state.id} is damaged (its tool loop is not mint's)")
             spec = {**saved, **{k: getattr(settings, k) for k in limits if settings.given(k)}}
         else:
             if request.schema is not None:
@@ -127,7 +130,7 @@ class ToolLoop:
             if journal is not None and not isinstance(error, StepLimit):
                 journal.keep()
                 note = f"the reply is unfinished; continue it with: mint chat --resume {journal.id}"
-                if journal.path.exists() and note not in error.notes:
+                if journal.exists and note not in error.notes:
                     error.notes.append(note)
             raise
         finally:

@@ -181,6 +181,7 @@ class Toolbox:
         (Ctrl-C) cancels the calls still running (their process groups are
         killed, their results dropped) and is raised again."""
         cancel = threading.Event()
+        failures: list[Exception] = []  # raised again in the waiting thread
 
         def work(call: ToolCall, ended: threading.Event) -> None:
             try:
@@ -190,6 +191,9 @@ class Toolbox:
                     outcome = Outcome("", True, error=f"the tool could not be run: {exc}")
                 if outcome is not None and not cancel.is_set():
                     on_result(call, outcome)
+            except Exception as exc:  # the journal could not keep the result (a full disk)
+                failures.append(exc)
+                cancel.set()
             finally:
                 ended.set()
 
@@ -205,6 +209,8 @@ class Toolbox:
             for ended in running:
                 while not ended.wait(0.2):
                     pass
+            if failures:
+                raise failures[0]
         except BaseException:
             cancel.set()
             give_up = time.monotonic() + JOIN_AFTER_CANCEL
