@@ -43,6 +43,14 @@ SCRIPT = [
             },
         ],
     },
+    # a tool step, then a refusal
+    {
+        "match": {"prompt": "^refuse"},
+        "steps": [
+            {"tool_calls": PARIS_OSLO[:1]},
+            {"text": "I will not.", "finish_reason": "refusal"},
+        ],
+    },
     # a model that never stops calling
     {"match": {"prompt": "^forever"}, "steps": [{"tool_calls": PARIS_OSLO[:1]}] * 20},
     # bad calls: an unknown tool, arguments that are not JSON
@@ -231,6 +239,15 @@ FAULTY = {
     "huge": "head -c 100000000 /dev/zero",
     "nostdin": "echo fine",  # never reads its (large) stdin
 }
+
+
+def test_a_refusal_after_a_tool_step_ends_the_run(tmp_path: Path, menv: dict[str, str]) -> None:
+    cmd = echo_tool(tmp_path)
+    r = run_mint(["chat", "--protocol", "anthropic", "--no-log", "--tool-cmd", f"weather={cmd}",
+                  "refuse this"], menv)  # fmt: skip
+    assert r.returncode == 12, r.stderr
+    assert b"the model refused" in r.stderr and b"--resume" not in r.stderr
+    assert not list((Path(menv["XDG_STATE_HOME"]) / "mint" / "journals").glob("*.jsonl"))
 
 
 @pytest.mark.parametrize("protocol", ["openai", "anthropic"])

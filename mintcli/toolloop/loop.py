@@ -127,7 +127,11 @@ class ToolLoop:
                 final = self._steps(run, base_url, headers, journal, sink, transport)
         except MintError as error:
             sink.abort(error)
-            if journal is not None and not isinstance(error, StepLimit):
+            if journal is not None and error.reply_complete:
+                # A reply that arrived whole and ended the run (a refusal,
+                # --max-steps) leaves nothing to resume.
+                journal.finish()
+            elif journal is not None:
                 journal.keep()
                 note = f"the reply is unfinished; continue it with: mint chat --resume {journal.id}"
                 if journal.exists and note not in error.notes:
