@@ -61,6 +61,7 @@ SCRIPT = [
                 "tool_calls": [
                     {"id": "u1", "name": "nope", "arguments": {}},
                     {"id": "u2", "name": "weather", "arguments": "{not json"},
+                    {"id": "u3", "name": "other", "arguments": {}},
                 ]
             }
         ],
@@ -318,11 +319,12 @@ def test_unknown_tool_and_bad_arguments(
 ) -> None:
     cmd = echo_tool(tmp_path)
     r = run_mint(["chat", "--protocol", protocol, "--no-log", "-f", "json", "--tool-cmd",
-                  f"weather={cmd}", "bad calls"], menv)  # fmt: skip
+                  f"weather={cmd}", "--tool", '{"name": "other"}', "bad calls"], menv)  # fmt: skip
     assert r.returncode == 0, r.stderr
     results = {t["id"]: t for t in json.loads(r.stdout)["steps"][0]["tool_results"]}
     assert "there is no tool 'nope'" in results["u1"]["error"]
     assert "arguments could not be used" in results["u2"]["error"]
+    assert "given no command to run it" in results["u3"]["error"]  # declared, not runnable
     assert not (tmp_path / "runs.txt").exists()
 
 

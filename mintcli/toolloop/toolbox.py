@@ -91,6 +91,7 @@ class Toolbox:
         self.env = tool_env(secrets)
         self.secrets = [s.encode() for s in secrets if s]
         self.notes: list[str] = []
+        self.declared: set[str] = set()  # --tool definitions (some may have no command)
 
     @classmethod
     def build(
@@ -101,6 +102,7 @@ class Toolbox:
         secrets: list[str],
     ) -> Toolbox:
         box = cls(secrets)
+        box.declared = {t.name for t in declared}
         try:
             box._add_commands(tool_cmds, declared)
             box._add_servers(mcp, declared)
@@ -155,6 +157,9 @@ class Toolbox:
     ) -> Outcome | None:
         """Run one call; None when it was cancelled before it finished."""
         tool = self.tools.get(call.name)
+        if tool is None and call.name in self.declared:
+            why = f"tool {call.name!r} is defined, but mint was given no command to run it"
+            return Outcome("", True, error=why)
         if tool is None:
             known = ", ".join(sorted(self.tools)) or "none"
             return Outcome("", True, error=f"there is no tool {call.name!r} (tools: {known})")
