@@ -236,6 +236,7 @@ def test_prefill_continuation_and_whitespace_refusal(make_mock: Any) -> None:
             "type": "invalid_request_error",
             "message": "messages: final assistant content cannot end with trailing whitespace",
         },
+        "request_id": r.headers["request-id"],
     }
     assert openai_text(events(post(server, "/chat/completions", oa(msgs)))) == POEM[6:]
 

@@ -152,7 +152,7 @@ def test_openai_rejections_carry_param_and_code(oai: Any) -> None:
     e = bad_openai(oai, messages=[{"role": "robot", "content": "hi"}])
     assert (e.param, e.code) == ("messages[0].role", "invalid_value")
     e = bad_openai(oai, messages=[*HI, {"role": "tool", "tool_call_id": "call_x", "content": "1"}])
-    assert e.param == "messages.[1].role" and "preceeding message with 'tool_calls'" in e.message
+    assert e.param == "messages.[1].role" and "preceding message with 'tool_calls'" in e.message
     asked = {
         "role": "assistant",
         "content": None,
@@ -250,6 +250,7 @@ def test_anthropic_rejections(ant: Any, server: MockServer) -> None:
     assert r.status_code == 400 and r.json() == {
         "type": "error",
         "error": {"type": "invalid_request_error", "message": "anthropic-version: header is required"},
+        "request_id": r.headers["request-id"],
     }
     assert r.headers["request-id"].startswith("req_")
 
@@ -344,3 +345,54 @@ def test_lenient_turns_validation_off(tmp_path: Any) -> None:
         assert r.status_code == 200 and r.json()["choices"][0]["message"]["content"]
         r = httpx.post(post, json=robot, headers={"Authorization": "Bearer k"})
         assert r.status_code == 400 and r.json()["error"]["param"] == "messages[0].role"
+
+
+# -- hostile bodies: a 400 or an answer, never a crash ---------------------------------
+
+hypothesis = pytest.importorskip("hypothesis")
+st = hypothesis.strategies
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 300) | st.floats(-3, 3) | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=8,
+)
+_FIELDS = ["model", "messages", "max_tokens", "stream", "stream_options", "temperature", "stop",
+           "stop_sequences", "n", "tools", "tool_choice", "system", "thinking", "output_config",
+           "response_format", "parallel_tool_calls", "logit_bias", "top_logprobs"]  # fmt: skip
+_MESSAGE_KEYS = ["role", "content", "tool_calls", "tool_call_id"]
+
+
+@hypothesis.settings(max_examples=150, deadline=None)
+@hypothesis.given(
+    protocol=st.sampled_from(["openai", "anthropic"]),
+    top=st.dictionaries(st.sampled_from(_FIELDS), _json, max_size=4),
+    message=st.dictionaries(st.sampled_from(_MESSAGE_KEYS), _json, max_size=3),
+)
+def test_any_body_gets_a_refusal_or_a_reply_never_a_crash(
+    protocol: str, top: dict[str, Any], message: dict[str, Any]
+) -> None:
+    from mintcli.mock import render, shape, validate
+    from mintcli.mock.framing import frames
+    from mintcli.mock.refusal import Refusal
+    from mintcli.mock.script import Reply, default_reply
+
+    body = {"model": "m", "max_tokens": 5, "messages": [HI[0], message], **top}
+    for strict in (True, False):  # validated, and as a lenient mock takes it
+        try:
+            if strict:
+                validate.check(protocol, "/v1/messages", body, {"anthropic-version": "2023-06-01"})
+            validate.essentials(body)
+        except Refusal as refusal:
+            assert refusal.status == 400 and refusal.message
+            continue
+        messages = body["messages"]
+        reply = shape.fit(
+            Reply(text=default_reply(body, messages).text or "x"), protocol, body, messages
+        )
+        p = render.plan(reply, protocol, render.input_tokens(messages))
+        if protocol == "openai":
+            render.openai_body(reply, p, "m", "id", 2)
+            frames(render.openai_stream(reply, p, "m", "id", True, 2), True)
+        else:
+            render.anthropic_body(reply, p, "m", "id")
+            frames(render.anthropic_stream(reply, p, "m", "id"), True)

@@ -87,6 +87,7 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: HTTPServer
     _replaying = False  # a replayed response keeps its recorded headers only
+    _rid: str | None = None  # the next response's request id, when its body names it
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # quiet: stdout belongs to the base URL line
@@ -96,7 +97,8 @@ class Handler(BaseHTTPRequestHandler):
         super().send_response(code, message)
         if not self._replaying:  # each response has its id, as the real APIs give
             name = "request-id" if self._protocol() == "anthropic" else "x-request-id"
-            self.send_header(name, "req_" + uuid.uuid4().hex)
+            self.send_header(name, self._rid or "req_" + uuid.uuid4().hex)
+            self._rid = None
 
     def _headers(self) -> dict[str, str]:
         return {k.lower(): v for k, v in self.headers.items()}
@@ -140,9 +142,10 @@ class Handler(BaseHTTPRequestHandler):
             self.connection.shutdown(socket.SHUT_RDWR)
 
     def _refuse(self, refusal: Refusal, headers: dict[str, str] | None = None) -> None:
+        self._rid = "req_" + uuid.uuid4().hex  # Anthropic's error body repeats it
         body = render.error_body(
             self._protocol(), refusal.status, refusal.message, refusal.kind, refusal.code,
-            refusal.param,
+            refusal.param, self._rid,
         )  # fmt: skip
         if refusal.close:
             self.close_connection = True
@@ -293,7 +296,8 @@ class Handler(BaseHTTPRequestHandler):
         if fault is not None and fault.kind == "status":
             self._status_fault(fault)
             return
-        n: int = body["n"] if isinstance(body.get("n"), int) else 1  # OpenAI: n choices
+        n = body["n"] if isinstance(body.get("n"), int) else 1  # OpenAI: n choices
+        n = min(max(1, n), 128)  # (what validation allows, also when lenient)
         if not body.get("stream") or not reply.stream:
             if protocol == "anthropic":
                 answer = render.anthropic_body(reply, p, model, rid)

@@ -364,12 +364,16 @@ def error_body(
     kind: str | None = None,
     code: str | None = None,
     param: str | None = None,
+    request_id: str | None = None,
 ) -> bytes:
     if protocol == "anthropic":
         kind = kind or _ANTHROPIC_TYPES.get(
             status, "api_error" if status >= 500 else "invalid_request_error"
         )
-        return orjson.dumps({"type": "error", "error": {"type": kind, "message": message}})
+        body = {"type": "error", "error": {"type": kind, "message": message}}
+        if request_id:  # as the real API does, beside the request-id header
+            body["request_id"] = request_id
+        return orjson.dumps(body)
     default_kind, default_code = _OPENAI_TYPES.get(
         status, ("server_error" if status >= 500 else "invalid_request_error", None)
     )

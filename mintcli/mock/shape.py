@@ -50,11 +50,10 @@ def _tool_choice(
         return replace(reply, tool_calls=(), text=text, finish_reason=finish)
     tools = body.get("tools") if isinstance(body.get("tools"), list) else []
     if kind in ("required", "any", "tool", "function") and not reply.tool_calls and tools:
-        named = (
-            choice.get("name") or (choice.get("function") or {}).get("name")
-            if isinstance(choice, dict)
-            else None
-        )
+        named = None
+        if isinstance(choice, dict):  # Anthropic {"name"}, OpenAI {"function": {"name"}}
+            fn = choice.get("function")
+            named = choice.get("name") or (fn.get("name") if isinstance(fn, dict) else None)
         name = named if isinstance(named, str) else _tool_name(tools[0])
         tool = next((t for t in tools if _tool_name(t) == name), None)
         schema = _tool_schema(tool) if isinstance(tool, dict) else {}
@@ -116,6 +115,7 @@ def _max_tokens(reply: Reply, protocol: str, body: dict[str, Any]) -> Reply:
         limit = body["max_completion_tokens"]
     if not isinstance(limit, int) or isinstance(limit, bool):
         return reply
+    limit = max(0, limit)  # (a lenient mock may get a negative one)
     n = max(1, reply.piece_chars)
     budget = limit * n  # characters that fit in limit pieces
     text = reply.text * max(1, reply.repeat)

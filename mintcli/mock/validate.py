@@ -43,4 +43,9 @@ def essentials(body: Any) -> dict[str, Any]:
         or not all(isinstance(m, dict) for m in messages)
     ):
         raise Refusal(400, "messages: Field required (a non-empty list of message objects)")
+    tools = body.get("tools")
+    if tools is not None and not (
+        isinstance(tools, list) and all(isinstance(t, dict) for t in tools)
+    ):
+        raise Refusal(400, "tools: a list of tool objects")
     return body

@@ -14,6 +14,10 @@ Sources, cited beside each rule:
   [U] the tool-use guide (docs.anthropic.com/en/docs/agents-and-tools/tool-use/
       implement-tool-use): tool results come in the user turn right after the
       assistant turn that asked for them, one per tool_use, before any other content
+  [E] the real error bodies for the two pairing faults, quoted in public issue
+      threads (anthropics/claude-code#13460 "unexpected `tool_use_id` found in
+      `tool_result` blocks", #7929 "`tool_use` ids were found without
+      `tool_result` blocks immediately after")
 
 Error messages follow the real API's (pydantic's wording, ``field.path: message``).
 """
@@ -236,7 +240,7 @@ def _uses(m: dict[str, Any], kind: str, key: str) -> list[tuple[int, str]]:
 def _pairing(messages: list[dict[str, Any]], turns: list[list[int]]) -> None:
     """[U] each tool_use of an assistant turn is answered by a tool_result in the
     next (user) turn, results before any other block; a tool_result answers a
-    tool_use of the turn just before."""
+    tool_use of the turn just before. [E] the wording of both answers."""
     asked: list[str] = []
     asked_at = 0
     for turn in turns:

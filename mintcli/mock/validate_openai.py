@@ -9,8 +9,13 @@ the game). Sources, cited beside each rule:
   [G] the function-calling guide (developers.openai.com/api/docs/guides/function-calling):
       each tool call of an assistant message is answered by a tool message with
       its tool_call_id before the conversation goes on.
+  [E] real error bodies quoted in public issue threads: the orphan tool message
+      (miurla/morphic#136, run-llama/llama_index#10493: param "messages.[N].role",
+      code null), n at most 128 (thisisartium/continuous-alignment-testing#25:
+      "Invalid 'n': integer above maximum value. Expected a value <= 128, ...",
+      code "integer_above_max_value", the pattern of every range message here).
 
-Error wording, ``param`` and ``code`` follow the real API's error bodies.
+Error wording, ``param`` and ``code`` follow those real error bodies.
 """
 
 from __future__ import annotations
@@ -76,9 +81,9 @@ def _parameters(body: dict[str, Any]) -> None:
     # [P] frequency_penalty, presence_penalty: "Number between -2.0 and 2.0".
     openai_range(body, "frequency_penalty", "number", -2, 2)
     openai_range(body, "presence_penalty", "number", -2, 2)
-    # [P] n: how many choices (at least one); max_tokens, max_completion_tokens:
+    # [P] n: how many choices (at least one, [E] at most 128); max_tokens, max_completion_tokens:
     # an upper bound on the tokens generated (at least one); seed an integer.
-    openai_range(body, "n", "integer", 1)
+    openai_range(body, "n", "integer", 1, 128)
     openai_range(body, "max_tokens", "integer", 1)
     openai_range(body, "max_completion_tokens", "integer", 1)
     openai_range(body, "seed", "integer")
@@ -188,12 +193,13 @@ def _messages(messages: Any) -> None:
 
 def _tool_message(m: dict[str, Any], i: int, asked_at: int | None, waiting: list[str]) -> None:
     # [M] ChatCompletionToolMessageParam: content and tool_call_id are Required;
-    # [G] a tool message answers a call of the assistant message just before it.
+    # [G] a tool message answers a call of the assistant message just before it
+    # ([E] the wording and param of the real answer).
     if asked_at is None:
         raise Refusal(
             400,
             "Invalid parameter: messages with role 'tool' must be a response to a "
-            "preceeding message with 'tool_calls'.",
+            "preceding message with 'tool_calls'.",
             param=f"messages.[{i}].role",
         )
     call_id = m.get("tool_call_id")
