@@ -89,6 +89,12 @@ class Handler(BaseHTTPRequestHandler):
     _replaying = False  # a replayed response keeps its recorded headers only
     _rid: str | None = None  # the next response's request id, when its body names it
 
+    def setup(self) -> None:
+        super().setup()
+        # A JSON answer is two writes (head, body): without this, Nagle holds the
+        # body until the client's delayed ACK, 40 ms per request.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def log_message(self, format: str, *args: Any) -> None:
         pass  # quiet: stdout belongs to the base URL line
 
