@@ -260,10 +260,13 @@ def _pairing(messages: list[dict[str, Any]], turns: list[list[int]]) -> None:
                         "block in the previous message.",
                     )
                 results.append(used)
-        first = messages[turn[0]]["content"]
-        blocks = first if isinstance(first, list) else []
+        # the turn's blocks in order (a string content is one text block)
+        blocks: list[Any] = []
+        for i in turn:
+            content = messages[i]["content"]
+            blocks += [b.get("type") for b in content] if isinstance(content, list) else ["text"]
         leading = 0
-        while leading < len(blocks) and blocks[leading].get("type") == "tool_result":
+        while leading < len(blocks) and blocks[leading] == "tool_result":
             leading += 1
         if asked and (leading < len(results) or set(asked) - set(results)):
             _unanswered([u for u in asked if u not in results] or asked, asked_at)

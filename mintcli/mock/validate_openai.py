@@ -257,10 +257,13 @@ def _tool_calls(calls: Any, where: str) -> list[str]:
 
 def _content(m: dict[str, Any], role: str, where: str) -> None:
     # [M] content is Required except for an assistant message with tool_calls or
-    # function_call; it is a string or a list of content parts.
+    # function_call (or, by its type, an audio reply or a refusal); it is a
+    # string or a list of content parts.
     content = m.get("content")
     if content is None:
-        if role == "assistant" and (m.get("tool_calls") or m.get("function_call")):
+        if role == "assistant" and any(
+            m.get(k) for k in ("tool_calls", "function_call", "audio", "refusal")
+        ):
             return
         if role == "function" and "content" in m:
             return  # [M] ChatCompletionFunctionMessageParam.content is Optional
