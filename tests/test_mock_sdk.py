@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import hypothesis
 import pytest
 
 anthropic = pytest.importorskip("anthropic")
@@ -143,6 +144,13 @@ def test_anthropic_happy_path_plain_streamed_and_a_tool_round_trip(ant: Any) -> 
     ]
     with ant.messages.stream(model=MODEL_A, max_tokens=100, messages=turn, tools=A_TOOLS) as s:
         assert s.get_final_message().content[0].text == "Tool result received: sunny"
+    # made to call the tool, after a result too: a call, with a new id
+    again = ant.messages.create(
+        model=MODEL_A, max_tokens=100, messages=turn, tools=A_TOOLS,
+        tool_choice={"type": "tool", "name": "get_weather"},
+    )  # fmt: skip
+    assert again.stop_reason == "tool_use" and [b.type for b in again.content] == ["tool_use"]
+    assert again.content[0].id != use.id
 
 
 # -- OpenAI: what the real API rejects --------------------------------------------------
@@ -349,7 +357,6 @@ def test_lenient_turns_validation_off(tmp_path: Any) -> None:
 
 # -- hostile bodies: a 400 or an answer, never a crash ---------------------------------
 
-hypothesis = pytest.importorskip("hypothesis")
 st = hypothesis.strategies
 _json = st.recursive(
     st.none() | st.booleans() | st.integers(-3, 300) | st.floats(-3, 3) | st.text(max_size=5),
