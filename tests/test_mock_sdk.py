@@ -319,8 +319,19 @@ def test_anthropic_rate_limit_and_malformed_fault(ant: Any) -> None:
 # -- the connection, and turning validation off ----------------------------------------
 
 
+def exchange(server: MockServer, raw: bytes) -> bytes:
+    """Send raw bytes, read until the mock closes the connection."""
+    host, port = server.base_url.split("//")[1].split("/")[0].split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(raw)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return answer
+
+
 def test_chunked_bodies_are_read_and_an_unreadable_one_closes_the_connection(
-    server: MockServer,
+    server: MockServer, capfd: Any
 ) -> None:
     body = json.dumps({"model": MODEL_O, "messages": HI}).encode()
     with httpx.Client(headers={"Authorization": "Bearer k"}) as client:
@@ -328,16 +339,17 @@ def test_chunked_bodies_are_read_and_an_unreadable_one_closes_the_connection(
             r = client.post(server.base_url + "/chat/completions", content=iter([body[:9], body[9:]]))
             assert r.status_code == 200, r.text
             assert r.json()["choices"][0]["message"]["content"] == "Mock reply to: hello there"
-    host, port = server.base_url.split("//")[1].split("/")[0].split(":")
-    with socket.create_connection((host, int(port)), timeout=5) as sock:
-        sock.sendall(
-            b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer k\r\n"
-            b"Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n"
-        )
-        answer = b""
-        while chunk := sock.recv(65536):  # ends: the mock closes the connection
-            answer += chunk
-    assert answer.startswith(b"HTTP/1.1 400") and b"Connection: close" in answer
+    head = b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer k\r\n"
+    for bad in (
+        b"Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n",  # not a chunk size
+        b"Content-Length: abc\r\n\r\n{}",
+    ):
+        answer = exchange(server, head + bad)  # returns: the mock closes the connection
+        assert answer.startswith(b"HTTP/1.1 400") and b"Connection: close" in answer
+        assert b"could not be read" in answer
+    # a request too bad to parse gets the server's own 400, not a traceback
+    assert exchange(server, b"GET / HTTP/1.1\r\n" + b"X: y\r\n" * 200 + b"\r\n").startswith(b"HTTP/1.1 431")
+    assert "Traceback" not in capfd.readouterr().err
 
 
 def test_lenient_turns_validation_off(tmp_path: Any) -> None:

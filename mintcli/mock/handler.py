@@ -102,7 +102,9 @@ class Handler(BaseHTTPRequestHandler):
     def send_response(self, code: int, message: str | None = None) -> None:
         super().send_response(code, message)
         if not self._replaying:  # each response has its id, as the real APIs give
-            name = "request-id" if self._protocol() == "anthropic" else "x-request-id"
+            # (a request line too bad to parse has no headers to tell the protocol)
+            anthropic = hasattr(self, "headers") and self._protocol() == "anthropic"
+            name = "request-id" if anthropic else "x-request-id"
             self.send_header(name, self._rid or "req_" + uuid.uuid4().hex)
             self._rid = None
 
