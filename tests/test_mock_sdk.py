@@ -1,35 +1,29 @@
 """mint mock seen through the official SDKs: the statuses, exception classes, error
-fields and reply shapes a client of the real APIs gets (issue 25). One mock per
-module; each test is a handful of requests."""
+fields and reply shapes a client of the real APIs gets (issue 25). The SDK
+scenarios (tests/mock_sdk_scenarios.py) run in one child process against one
+mock; the rest here talks HTTP itself."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
-import re
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import hypothesis
 import pytest
 
-anthropic = pytest.importorskip("anthropic")
-openai = pytest.importorskip("openai")
-
-from mintcli.mock import MockServer  # noqa: E402
-from mintcli.settings import MockSettings  # noqa: E402
+from mintcli.mock import MockServer
+from mintcli.settings import MockSettings
 
 MODEL_O = "openai/gpt-4o"
-MODEL_A = "anthropic/claude-sonnet-4-5"
-WEATHER = {
-    "type": "object",
-    "properties": {"location": {"type": "string"}},
-    "required": ["location"],
-}
-O_TOOLS = [{"type": "function", "function": {"name": "get_weather", "parameters": WEATHER}}]
-A_TOOLS = [{"name": "get_weather", "input_schema": WEATHER}]
 HI = [{"role": "user", "content": "hello there"}]
+SCENARIOS = Path(__file__).resolve().parent / "mock_sdk_scenarios.py"
 
 
 @pytest.fixture(scope="module")
@@ -39,281 +33,36 @@ def server() -> Iterator[MockServer]:
 
 
 @pytest.fixture(scope="module")
-def oai(server: MockServer) -> Any:
-    return openai.OpenAI(base_url=server.base_url, api_key="k", max_retries=0)
-
-
-@pytest.fixture(scope="module")
-def ant(server: MockServer) -> Any:
-    return anthropic.Anthropic(
-        base_url=server.base_url.removesuffix("/v1"), api_key="k", max_retries=0
-    )
-
-
-def bad_openai(oai: Any, **kw: Any) -> Any:
-    kw.setdefault("model", MODEL_O)
-    kw.setdefault("messages", HI)
-    with pytest.raises(openai.BadRequestError) as info:
-        oai.chat.completions.create(**kw)
-    assert info.value.status_code == 400 and info.value.type == "invalid_request_error"
-    return info.value
-
-
-def bad_anthropic(ant: Any, **kw: Any) -> str:
-    kw.setdefault("model", MODEL_A)
-    kw.setdefault("max_tokens", 100)
-    kw.setdefault("messages", HI)
-    with pytest.raises(anthropic.BadRequestError) as info:
-        ant.messages.create(**kw)
-    body = info.value.body
-    assert info.value.status_code == 400 and body["type"] == "error"
-    assert body["error"]["type"] == "invalid_request_error"
-    message: str = body["error"]["message"]
-    return message
-
-
-# -- positive controls -------------------------------------------------------------------
-
-
-def test_openai_happy_path_plain_streamed_and_a_tool_round_trip(oai: Any) -> None:
-    raw = oai.chat.completions.with_raw_response.create(model=MODEL_O, messages=HI)
-    assert re.fullmatch(r"req_[0-9a-f]{32}", raw.headers["x-request-id"])
-    reply = raw.parse()
-    assert reply.choices[0].message.content == "Mock reply to: hello there"
-    assert reply.choices[0].finish_reason == "stop"
-    u = reply.usage
-    assert u.total_tokens == u.prompt_tokens + u.completion_tokens and u.completion_tokens > 0
-
-    chunks = list(
-        oai.chat.completions.create(
-            model=MODEL_O, messages=HI, stream=True, stream_options={"include_usage": True}
-        )
-    )
-    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
-    assert text == "Mock reply to: hello there"
-    assert chunks[-1].usage.completion_tokens == u.completion_tokens
-
-    ask = [{"role": "user", "content": "北京的天气怎么样?"}]
-    first = oai.chat.completions.create(model=MODEL_O, messages=ask, tools=O_TOOLS)
-    msg = first.choices[0].message
-    assert first.choices[0].finish_reason == "tool_calls" and msg.content is None
-    call = msg.tool_calls[0]
-    assert re.fullmatch(r"call_[0-9a-f]{24}", call.id)
-    assert json.loads(call.function.arguments) == {"location": "北京"}
-    turn = [
-        *ask,
-        msg.model_dump(exclude_none=True),
-        {"role": "tool", "tool_call_id": call.id, "content": "sunny"},
-    ]
-    second = oai.chat.completions.create(model=MODEL_O, messages=turn, tools=O_TOOLS)
-    assert second.choices[0].message.content == "Tool result received: sunny"
-    # a second round asks again: a new id, never the first one's
-    turn += [{"role": "user", "content": "and tomorrow?"}]
-    third = oai.chat.completions.create(model=MODEL_O, messages=turn, tools=O_TOOLS)
-    assert third.choices[0].message.tool_calls[0].id not in (call.id,)
-
-    # streamed, a tool-only reply has content null throughout
-    chunks = list(
-        oai.chat.completions.create(model=MODEL_O, messages=ask, tools=O_TOOLS, stream=True)
-    )
-    assert all(c.choices[0].delta.content is None for c in chunks)
-    assert chunks[-1].choices[0].finish_reason == "tool_calls"
-
-
-def test_anthropic_happy_path_plain_streamed_and_a_tool_round_trip(ant: Any) -> None:
-    raw = ant.messages.with_raw_response.create(model=MODEL_A, max_tokens=100, messages=HI)
-    assert re.fullmatch(r"req_[0-9a-f]{32}", raw.headers["request-id"])
-    reply = raw.parse()
-    assert reply.content[0].text == "Mock reply to: hello there"
-    assert reply.stop_reason == "end_turn"
-
-    with ant.messages.stream(model=MODEL_A, max_tokens=100, messages=HI) as stream:
-        final = stream.get_final_message()
-    assert final.content[0].text == "Mock reply to: hello there"
-    assert final.usage.output_tokens == reply.usage.output_tokens
-
-    ask = [{"role": "user", "content": "北京的天气怎么样?"}]
-    first = ant.messages.create(model=MODEL_A, max_tokens=100, messages=ask, tools=A_TOOLS)
-    use = first.content[0]
-    assert first.stop_reason == "tool_use" and use.input == {"location": "北京"}
-    assert re.fullmatch(r"toolu_[0-9a-f]{24}", use.id)
-    turn = [
-        *ask,
-        {"role": "assistant", "content": [b.model_dump() for b in first.content]},
-        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": use.id, "content": "sunny"}]},
-    ]
-    with ant.messages.stream(model=MODEL_A, max_tokens=100, messages=turn, tools=A_TOOLS) as s:
-        assert s.get_final_message().content[0].text == "Tool result received: sunny"
-    # made to call the tool, after a result too: a call, with a new id
-    again = ant.messages.create(
-        model=MODEL_A, max_tokens=100, messages=turn, tools=A_TOOLS,
-        tool_choice={"type": "tool", "name": "get_weather"},
+def sdk_results(server: MockServer) -> dict[str, str | None]:
+    for sdk in ("openai", "anthropic", "pydantic"):
+        if importlib.util.find_spec(sdk) is None:
+            pytest.skip(f"the {sdk} package is not installed (pip install -e '.[test]')")
+    child = subprocess.run(
+        [sys.executable, str(SCENARIOS), server.base_url],
+        capture_output=True, text=True, timeout=120,
     )  # fmt: skip
-    assert again.stop_reason == "tool_use" and [b.type for b in again.content] == ["tool_use"]
-    assert again.content[0].id != use.id
+    assert child.returncode == 0, child.stderr
+    results: dict[str, str | None] = json.loads(child.stdout)
+    return results
 
 
-# -- OpenAI: what the real API rejects --------------------------------------------------
-
-
-def test_openai_rejections_carry_param_and_code(oai: Any) -> None:
-    e = bad_openai(oai, messages=[{"role": "robot", "content": "hi"}])
-    assert (e.param, e.code) == ("messages[0].role", "invalid_value")
-    e = bad_openai(oai, messages=[*HI, {"role": "tool", "tool_call_id": "call_x", "content": "1"}])
-    assert e.param == "messages.[1].role" and "preceding message with 'tool_calls'" in e.message
-    asked = {
-        "role": "assistant",
-        "content": None,
-        "tool_calls": [{"id": "call_a", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}],
-    }
-    e = bad_openai(oai, messages=[*HI, asked, *HI], tools=O_TOOLS)
-    assert e.param == "messages.[1].role" and "call_a" in e.message
-    e = bad_openai(oai, messages=[*HI, asked, {"role": "tool", "tool_call_id": "call_b", "content": "1"}])
-    assert e.param == "messages.[2].tool_call_id"
-    e = bad_openai(oai, stream_options={"include_usage": True})
-    assert e.param == "stream_options"
-    e = bad_openai(oai, extra_body={"frobnicate": 1})
-    assert "frobnicate" in e.message
-    e = bad_openai(oai, temperature=5)
-    assert (e.param, e.code) == ("temperature", "decimal_above_max_value")
-    e = bad_openai(oai, top_logprobs=3)
-    assert e.param == "logprobs"
-    e = bad_openai(oai, stop=["a", "b", "c", "d", "e"])
-    assert (e.param, e.code) == ("stop", "array_above_max_length")
-    e = bad_openai(oai, messages=[{"role": "user"}])
-    assert (e.param, e.code) == ("messages[0].content", "missing_required_parameter")
-    e = bad_openai(oai, tool_choice="required")
-    assert e.param == "tool_choice"
-    e = bad_openai(oai, messages=[])
-    assert e.code == "empty_array"
-
-
-def test_openai_rate_limit_and_auth_errors_have_the_real_type_and_code(oai: Any) -> None:
-    with pytest.raises(openai.RateLimitError) as limit:
-        oai.chat.completions.create(
-            model=MODEL_O, messages=HI, extra_headers={"X-Mint-Mock-Fault": "status=429"}
-        )
-    assert (limit.value.type, limit.value.code) == ("requests", "rate_limit_exceeded")
-    with pytest.raises(openai.AuthenticationError) as auth:
-        oai.chat.completions.create(
-            model=MODEL_O, messages=HI, extra_headers={"X-Mint-Mock-Fault": "status=401"}
-        )
-    assert auth.value.code == "invalid_api_key"
-    assert oai.models.retrieve("gpt-4o").id == "gpt-4o"
-
-
-def test_openai_reply_shape_follows_max_tokens_stop_n_and_tool_choice(oai: Any) -> None:
-    cut = oai.chat.completions.create(model=MODEL_O, messages=HI, max_tokens=2)
-    assert cut.choices[0].finish_reason == "length"
-    assert cut.choices[0].message.content == "Mock rep"  # two pieces of four characters
-    assert cut.usage.completion_tokens == 2
-    stop = oai.chat.completions.create(model=MODEL_O, messages=HI, stop=["to:"])
-    assert (stop.choices[0].message.content, stop.choices[0].finish_reason) == ("Mock reply ", "stop")
-    two = oai.chat.completions.create(model=MODEL_O, messages=HI, n=2)
-    assert [c.index for c in two.choices] == [0, 1]
-    chunks = list(oai.chat.completions.create(model=MODEL_O, messages=HI, n=2, stream=True))
-    by_index = {0: "", 1: ""}
-    for c in chunks:
-        by_index[c.choices[0].index] += c.choices[0].delta.content or ""
-    assert by_index[0] == by_index[1] == "Mock reply to: hello there"
-
-    asked = oai.chat.completions.create(model=MODEL_O, messages=HI, tools=O_TOOLS)
-    call = asked.choices[0].message.tool_calls[0]
-    turn = [*HI, asked.choices[0].message.model_dump(exclude_none=True),
-            {"role": "tool", "tool_call_id": call.id, "content": "sunny"}]  # fmt: skip
-    forced = oai.chat.completions.create(
-        model=MODEL_O, messages=turn, tools=O_TOOLS, tool_choice="required"
-    )
-    assert forced.choices[0].message.tool_calls[0].function.name == "get_weather"
-    assert forced.choices[0].message.tool_calls[0].id != call.id
-    off = oai.chat.completions.create(model=MODEL_O, messages=HI, tools=O_TOOLS, tool_choice="none")
-    assert off.choices[0].message.tool_calls is None and off.choices[0].finish_reason == "stop"
-
-
-# -- Anthropic: what the real API rejects -----------------------------------------------
-
-
-def test_anthropic_rejections(ant: Any, server: MockServer) -> None:
-    msg = bad_anthropic(ant, messages=[
-        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_nope", "content": "1"}]},
-    ])  # fmt: skip
-    assert "unexpected `tool_use_id`" in msg and "toolu_nope" in msg
-    use = {"type": "tool_use", "id": "toolu_a", "name": "get_weather", "input": {}}
-    msg = bad_anthropic(ant, messages=[*HI, {"role": "assistant", "content": [use]}, *HI], tools=A_TOOLS)
-    assert msg.startswith("messages.1: `tool_use` ids were found without `tool_result`")
-    assert bad_anthropic(ant, extra_body={"frobnicate": 1}) == "frobnicate: Extra inputs are not permitted"
-    assert bad_anthropic(ant, extra_body={"temperature": 2}) == (
-        "temperature: Input should be less than or equal to 1"
-    )
-    msg = bad_anthropic(ant, messages=[{"role": "system", "content": "x"}])
-    assert msg == "messages.0.role: Input should be 'user' or 'assistant'"
-    msg = bad_anthropic(ant, thinking={"type": "enabled", "budget_tokens": 2000}, max_tokens=1000)
-    assert "budget_tokens" in msg
-    # No anthropic-version header (the SDKs always send one): 400, Anthropic's shape.
-    r = httpx.post(
-        server.base_url + "/messages",
-        json={"model": MODEL_A, "max_tokens": 10, "messages": HI},
-        headers={"x-api-key": "k"},
-    )
-    assert r.status_code == 400 and r.json() == {
-        "type": "error",
-        "error": {"type": "invalid_request_error", "message": "anthropic-version: header is required"},
-        "request_id": r.headers["request-id"],
-    }
-    assert r.headers["request-id"].startswith("req_")
-
-
-def test_anthropic_reply_shape_follows_limits_choice_and_output_format(ant: Any) -> None:
-    cut = ant.messages.create(model=MODEL_A, max_tokens=1, messages=HI)
-    assert (cut.stop_reason, cut.content[0].text, cut.usage.output_tokens) == ("max_tokens", "Mock", 1)
-    stop = ant.messages.create(model=MODEL_A, max_tokens=100, messages=HI, stop_sequences=["to:"])
-    assert (stop.stop_reason, stop.stop_sequence) == ("stop_sequence", "to:")
-    assert stop.content[0].text == "Mock reply "
-    with ant.messages.stream(
-        model=MODEL_A, max_tokens=100, messages=HI, stop_sequences=["to:"]
-    ) as s:
-        streamed = s.get_final_message()
-    assert (streamed.stop_reason, streamed.stop_sequence) == ("stop_sequence", "to:")
-
-    forced = ant.messages.create(
-        model=MODEL_A, max_tokens=100, messages=HI, tools=A_TOOLS, tool_choice={"type": "any"}
-    )
-    assert forced.stop_reason == "tool_use" and forced.content[0].name == "get_weather"
-    off = ant.messages.create(
-        model=MODEL_A, max_tokens=100, messages=HI, tools=A_TOOLS, tool_choice={"type": "none"}
-    )
-    assert [b.type for b in off.content] == ["text"] and off.stop_reason == "end_turn"
-
-    pydantic = pytest.importorskip("pydantic")
-
-    class City(pydantic.BaseModel):
-        name: str
-        population: int
-
-    parsed = ant.messages.parse(
-        model=MODEL_A, max_tokens=100, messages=[{"role": "user", "content": "Paris"}],
-        output_format=City,
-    )  # fmt: skip
-    assert parsed.parsed_output == City(name="Paris", population=1)
-
-    counted = ant.messages.count_tokens(model=MODEL_A, messages=HI)
-    assert counted.input_tokens == cut.usage.input_tokens
-
-
-def test_anthropic_rate_limit_and_malformed_fault(ant: Any) -> None:
-    with pytest.raises(anthropic.RateLimitError) as limit:
-        ant.messages.create(
-            model=MODEL_A, max_tokens=100, messages=HI,
-            extra_headers={"X-Mint-Mock-Fault": "status=429"},
-        )  # fmt: skip
-    assert limit.value.body["error"]["type"] == "rate_limit_error"
-    # The malformed event is named as Anthropic names its events: the SDK reads it
-    # (and fails on its JSON) instead of skipping it as an unknown event.
-    with pytest.raises(ValueError), ant.messages.stream(
-        model=MODEL_A, max_tokens=100, messages=HI,
-        extra_headers={"X-Mint-Mock-Fault": "malformed=2"},
-    ) as s:  # fmt: skip
-        s.get_final_message()
+@pytest.mark.parametrize(
+    "scenario",
+    [
+        "openai_happy_path",  # positive control: plain, streamed, a tool round trip
+        "anthropic_happy_path",  # the same for Anthropic
+        "openai_rejections",
+        "openai_rate_limit_and_auth",
+        "openai_reply_shape",
+        "anthropic_rejections",
+        "anthropic_reply_shape",
+        "anthropic_rate_limit_and_malformed",
+    ],
+)
+def test_through_the_official_sdk(sdk_results: dict[str, str | None], scenario: str) -> None:
+    assert scenario in sdk_results, f"no such scenario: {scenario}"
+    failure = sdk_results[scenario]
+    assert failure is None, failure
 
 
 # -- the connection, and turning validation off ----------------------------------------
@@ -336,7 +85,9 @@ def test_chunked_bodies_are_read_and_an_unreadable_one_closes_the_connection(
     body = json.dumps({"model": MODEL_O, "messages": HI}).encode()
     with httpx.Client(headers={"Authorization": "Bearer k"}) as client:
         for _ in range(2):  # the second request reuses the kept-alive connection
-            r = client.post(server.base_url + "/chat/completions", content=iter([body[:9], body[9:]]))
+            r = client.post(
+                server.base_url + "/chat/completions", content=iter([body[:9], body[9:]])
+            )
             assert r.status_code == 200, r.text
             assert r.json()["choices"][0]["message"]["content"] == "Mock reply to: hello there"
     head = b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer k\r\n"
@@ -348,20 +99,28 @@ def test_chunked_bodies_are_read_and_an_unreadable_one_closes_the_connection(
         assert answer.startswith(b"HTTP/1.1 400") and b"Connection: close" in answer
         assert b"could not be read" in answer
     # a request too bad to parse gets the server's own 400, not a traceback
-    assert exchange(server, b"GET / HTTP/1.1\r\n" + b"X: y\r\n" * 200 + b"\r\n").startswith(b"HTTP/1.1 431")
+    assert exchange(server, b"GET / HTTP/1.1\r\n" + b"X: y\r\n" * 200 + b"\r\n").startswith(
+        b"HTTP/1.1 431"
+    )
     assert "Traceback" not in capfd.readouterr().err
 
 
 def test_lenient_turns_validation_off(tmp_path: Any) -> None:
     robot = {"model": MODEL_O, "messages": [{"role": "robot", "content": "hi"}], "temperature": 5}
     with MockServer(MockSettings(lenient=True)) as lenient:
-        r = httpx.post(lenient.base_url + "/chat/completions", json=robot, headers={"Authorization": "Bearer k"})
+        r = httpx.post(
+            lenient.base_url + "/chat/completions",
+            json=robot,
+            headers={"Authorization": "Bearer k"},
+        )
         assert r.status_code == 200
     script = tmp_path / "rules.jsonl"
     script.write_text('{"match": {"model": "loose/.*"}, "lenient": true}\n')
     with MockServer(MockSettings(script=str(script))) as ruled:
         post = ruled.base_url + "/chat/completions"
-        r = httpx.post(post, json={**robot, "model": "loose/x"}, headers={"Authorization": "Bearer k"})
+        r = httpx.post(
+            post, json={**robot, "model": "loose/x"}, headers={"Authorization": "Bearer k"}
+        )
         assert r.status_code == 200 and r.json()["choices"][0]["message"]["content"]
         r = httpx.post(post, json=robot, headers={"Authorization": "Bearer k"})
         assert r.status_code == 400 and r.json()["error"]["param"] == "messages[0].role"
@@ -372,7 +131,9 @@ def test_lenient_turns_validation_off(tmp_path: Any) -> None:
 st = hypothesis.strategies
 _json = st.recursive(
     st.none() | st.booleans() | st.integers(-3, 300) | st.floats(-3, 3) | st.text(max_size=5),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
     max_leaves=8,
 )
 _FIELDS = ["model", "messages", "max_tokens", "stream", "stream_options", "temperature", "stop",
