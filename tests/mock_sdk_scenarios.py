@@ -249,6 +249,10 @@ def anthropic_rejections(oai: Any, ant: Any, base_url: str) -> None:
     assert bad_anthropic(ant, extra_body={"temperature": 2}) == (
         "temperature: Input should be less than or equal to 1"
     )
+    msg = bad_anthropic(ant, messages=[{"role": "user", "content": ""}])
+    assert msg.startswith("messages.0: all messages must have non-empty content")
+    msg = bad_anthropic(ant, messages=[{"role": "user", "content": [{"type": "text", "text": ""}]}])
+    assert msg == "messages: text content blocks must be non-empty"
     msg = bad_anthropic(ant, messages=[{"role": "system", "content": "x"}])
     assert msg == "messages.0.role: Input should be 'user' or 'assistant'"
     msg = bad_anthropic(ant, thinking={"type": "enabled", "budget_tokens": 2000}, max_tokens=1000)

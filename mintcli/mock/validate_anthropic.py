@@ -17,7 +17,9 @@ Sources, cited beside each rule:
   [E] the real error bodies for the two pairing faults, quoted in public issue
       threads (anthropics/claude-code#13460 "unexpected `tool_use_id` found in
       `tool_result` blocks", #7929 "`tool_use` ids were found without
-      `tool_result` blocks immediately after")
+      `tool_result` blocks immediately after"), empty content (#6774 "all messages
+      must have non-empty content except for the optional final assistant
+      message"; mckaywrigley/chatbot-ui#1656 "text content blocks must be non-empty")
 
 Error messages follow the real API's (pydantic's wording, ``field.path: message``).
 """
@@ -193,6 +195,14 @@ def _messages(messages: Any) -> None:
         if "content" not in m:
             raise anthropic_error(f"{where}.content", "Field required")
         _blocks(m["content"], where)
+        # [E] only a final assistant message (a prefill) may be empty.
+        final = i == len(messages) - 1 and m["role"] == "assistant"
+        if m["content"] in ("", []) and not final:
+            raise anthropic_error(
+                where,
+                "all messages must have non-empty content except for the optional final "
+                "assistant message",
+            )
         # [P] "Consecutive user or assistant turns in your request will be combined
         # into a single turn."
         if turns and messages[turns[-1][0]]["role"] == m["role"]:
@@ -228,6 +238,8 @@ def _blocks(content: Any, where: str) -> None:
         for key in required:
             if key not in block:
                 raise anthropic_error(f"{here}.{block['type']}.{key}", "Field required")
+        if block["type"] == "text" and block["text"] == "":  # [E]
+            raise anthropic_error("messages", "text content blocks must be non-empty")
 
 
 def _uses(m: dict[str, Any], kind: str, key: str) -> list[tuple[int, str]]:
