@@ -4,8 +4,7 @@ the scripted reply for that step, and the text that quotes the results.
 A rule's ``steps`` (a list of replies, each with the keys of a rule but no
 ``match``) scripts a chain: the reply to a request is ``steps[N]``, where N
 counts the model's turns since the user's last prompt (0: no tool result yet).
-Past the last step, the mock answers with text quoting the results. Call ids
-get the step in them (``call_mock_N_I``) so a chain never repeats one.
+Past the last step, the mock answers with text quoting the results.
 """
 
 from __future__ import annotations
@@ -76,19 +75,6 @@ def quote_results(messages: list[dict[str, Any]]) -> str:
     return f"{len(found)} tool results received: " + " | ".join(found)
 
 
-def call_id(messages: list[dict[str, Any]], index: int) -> str:
-    step = step_of(messages)
-    return f"call_mock_{index}" if step == 0 else f"call_mock_{step}_{index}"
-
-
-def renumber(calls: tuple[Any, ...], messages: list[dict[str, Any]]) -> tuple[Any, ...]:
-    """Default ids made unique across the chain (ids a script gave are kept)."""
-    return tuple(
-        replace(c, id=call_id(messages, i)) if c.id == f"call_mock_{i}" else c
-        for i, c in enumerate(calls)
-    )
-
-
 def pick_step(reply: Any, messages: list[dict[str, Any]]) -> Any:
     """A rule with ``steps``: the reply (a script.Reply) for this request's step."""
     if not reply.steps:
@@ -96,6 +82,5 @@ def pick_step(reply: Any, messages: list[dict[str, Any]]) -> Any:
     step = step_of(messages)
     if step < len(reply.steps):
         fields = {"steps": (), "text": "", "tool_calls": (), **reply.steps[step]}
-        chosen = replace(reply, **fields)
-        return replace(chosen, tool_calls=renumber(chosen.tool_calls, messages))
+        return replace(reply, **fields)
     return replace(reply, steps=(), tool_calls=(), text=quote_results(messages))
