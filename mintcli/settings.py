@@ -277,6 +277,13 @@ class MockSettings(Settings):
     ignore_last_event_id: bool = flag(
         "--ignore-last-event-id", section=FAULTS,
         help="Answer a request carrying Last-Event-ID with a fresh reply.")
+    batch_delay: float = arg(
+        2.0, "--batch-delay", kind=kinds.Number(0.0), metavar="SECONDS", section=FAULTS,
+        help="How long a remote batch (/batches, /messages/batches) takes to end.")
+    batch_fault: str | None = arg(
+        None, "--batch-fault", metavar="SPEC", section=FAULTS,
+        help="Faults of remote batches, comma-separated: invalid, errored=N, expired=N, "
+        "stuck, poll500=N, cut.")
     debug: bool = flag(
         "--debug", env=True, section=OTHER,
         help="Show a traceback on internal errors.")

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from mintcli.mock import framing, render
+from mintcli.mock import batch_routes, framing, render
 from mintcli.mock.faults import Fault
 from mintcli.mock.script import Reply, content_text
 from mintcli.record import Recorded
@@ -166,6 +166,9 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self._record(b"")
         path = self._route()
+        if batch_routes.handles(path):  # the batch services: mock/batch_routes.py
+            batch_routes.serve(self, "GET", path, b"")
+            return
         if path != "/v1/models":
             self._refuse(self._not_found())
             return
@@ -184,6 +187,8 @@ class Handler(BaseHTTPRequestHandler):
             recorded = self.server.mock.next_recorded()
             if recorded is not None:
                 self._replay(recorded)
+            elif batch_routes.handles(path):  # the batch services: mock/batch_routes.py
+                batch_routes.serve(self, "POST", path, raw)
             elif path == "/v1/chat/completions":
                 self._chat("openai", raw)
             elif path == "/v1/messages":
