@@ -1,0 +1,146 @@
+"""The results: downloaded files joined to the input, one result line per
+item in input order.
+
+Results files are unordered. They are not loaded: one pass notes where each
+custom_id's line starts (an offset per item, so memory grows with the number
+of items, never with the size of the replies), then each item's line is read
+from disk when its turn comes. A reply goes through the protocol's decoder
+for a whole JSON reply (``reply_events``), as ``mint chat`` does with a
+gateway that does not stream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO, Any
+
+from mintcli.accumulate import Accumulator
+from mintcli.batch.items import Item, Reader
+from mintcli.batch.results import Output, bad_line, error_object, result_line
+from mintcli.errors import ExitCode, MintError
+from mintcli.protocols import get_protocol
+from mintcli.remote.job import Job, Part
+from mintcli.remote.plan import custom_id, request_body
+from mintcli.remote.providers import Outcome, Provider
+
+PREFIX = b'{"custom_id":"'  # how mint's own request lines start (plan.py writes them)
+
+
+@dataclass
+class Written:
+    succeeded: int = 0
+    failed: int = 0
+
+
+class Results:
+    """Where every item's result line is, across the parts' downloaded files."""
+
+    def __init__(self, job: Job, provider: Provider) -> None:
+        self.job = job
+        self.provider = provider
+        self.files: list[IO[bytes]] = []
+        self.where: dict[str, tuple[int, int]] = {}  # custom_id -> (file, offset)
+        self.part_of: dict[str, Part] = {}  # custom_id -> the part that sent it
+        for part in job.parts:
+            for name in part.results:
+                self._index(part, job.dir / name)
+            for cid in _sent(job, part):
+                self.part_of[cid] = part
+
+    def _index(self, part: Part, path: Any) -> None:
+        number = len(self.files)
+        fh = path.open("rb")
+        self.files.append(fh)
+        offset = 0
+        for line in fh:
+            if line.strip():
+                self.where[self.provider.outcome(line).custom_id] = (number, offset)
+            offset += len(line)
+
+    def outcome(self, cid: str) -> Outcome | None:
+        found = self.where.get(cid)
+        if found is None:
+            return None
+        fh = self.files[found[0]]
+        fh.seek(found[1])
+        return self.provider.outcome(fh.readline())
+
+    def close(self) -> None:
+        for fh in self.files:
+            fh.close()
+
+
+def _sent(job: Job, part: Part) -> Iterator[str]:
+    """The custom_ids of a part's request file (read from the start of each line)."""
+    path = job.part_file(part)
+    if not path.exists():
+        return
+    with path.open("rb") as fh:
+        for line in fh:
+            if line.startswith(PREFIX):
+                yield line[len(PREFIX) : line.index(b'"', len(PREFIX))].decode()
+
+
+def write_all(
+    job: Job, provider: Provider, reader: Reader, output: Output, schema: Any = None
+) -> Written:
+    """Every item's result line, in input order, to ``output``."""
+    results = Results(job, provider)
+    protocol = get_protocol(job.protocol)
+    checker = None
+    if schema is not None:
+        from mintcli.schema import compile_checker
+
+        checker = compile_checker(schema)
+    written = Written()
+    try:
+        for item in reader:
+            line, ok = _result(item, job, results, protocol, checker)
+            output.write(line)
+            written.succeeded += ok
+            written.failed += not ok
+    finally:
+        results.close()
+    return written
+
+
+def _result(
+    item: Item, job: Job, results: Results, protocol: Any, checker: Any
+) -> tuple[bytes, bool]:
+    if item.request is None:
+        return bad_line(item), False
+    body = request_body(item, job.protocol)
+    if isinstance(body, str):
+        return result_line(item, None, 0, error_object(ExitCode.USAGE, body)), False
+    cid = custom_id(item)
+    part = results.part_of.get(cid)
+    batch = part.batch if part else None
+    outcome = results.outcome(cid)
+    if outcome is None:
+        state = "failed" if part is not None and part.problem else "missing"
+        why = part.problem if part is not None and part.problem else None
+        ended = part.state if part is not None else "unknown"
+        message = (
+            f"the remote batch failed: {why}"
+            if why
+            else f"the remote batch {batch} ended ({ended}) without a result for this item"
+        )
+        code = ExitCode.REJECTED if why else ExitCode.SERVER
+        remote = {"batch": batch, "state": state}
+        return result_line(item, None, 1, error_object(code, message), remote), False
+    remote = {"batch": batch, "state": outcome.state}
+    if outcome.body is None:
+        return result_line(item, None, 1, outcome.error, remote), False
+    acc = Accumulator()
+    try:
+        acc.extend(protocol.reply_events(outcome.body, item.request))
+        acc.end_attempt()
+        reply = acc.reply()
+        if checker is not None:
+            reply.parsed = checker(reply.text)
+    except MintError as error:
+        failure = error_object(error.exit_code, error.message)
+        return result_line(item, acc.reply(), 1, failure, remote), False
+    return result_line(item, reply, 1, None, remote), True
+
