@@ -96,11 +96,6 @@ def run_batch(settings: BatchSettings, source: str | None, term: Terminal) -> No
     if (settings.resume or settings.retry_failed) and not settings.output:
         flag = "--retry-failed" if settings.retry_failed else "--resume"
         raise UsageError(f"{flag} needs -O FILE: the results of the earlier run", usage=USAGE)
-    if settings.remote:  # the providers' batch services: a package of its own
-        from mintcli.remote.run import run_remote
-
-        run_remote(settings, source, term)
-        return
     defaults = Defaults.from_settings(settings)
     stream = _open_input(source, term)
     try:

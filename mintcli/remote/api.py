@@ -63,6 +63,8 @@ class Api:
             content = [orjson.dumps(body)]
         if content is not None:
             headers["Content-Type"] = "application/json"
+            if hasattr(content, "length"):
+                headers["Content-Length"] = str(content.length)
         url = self.url(path)
 
         def attempt() -> Any:

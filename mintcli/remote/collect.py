@@ -143,4 +143,3 @@ def _result(
         failure = error_object(error.exit_code, error.message)
         return result_line(item, acc.reply(), 1, failure, remote), False
     return result_line(item, reply, 1, None, remote), True
-

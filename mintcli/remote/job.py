@@ -25,6 +25,10 @@ from mintcli.errors import ConfigError
 from mintcli.paths import private_dir, state_dir
 
 VERSION = 1
+# The settings that decide how input lines become requests: 'mint batch fetch'
+# reads the input again as the submitting run did.
+KEPT = ("lines", "template", "shard", "protocol", "model", "system", "max_tokens",
+        "temperature", "tool", "tools", "tool_choice", "option", "schema")  # fmt: skip
 
 
 @dataclass
@@ -51,6 +55,8 @@ class Job:
     input_sha256: str
     output: str | None
     base_url: str
+    input: str | None = None  # the input file (stdin: a copy in this directory)
+    settings: dict[str, Any] = field(default_factory=dict)  # how items were read (KEPT)
     created: float = field(default_factory=time.time)
     parts: list[Part] = field(default_factory=list)
     append: bool = False  # the job's results go after those of an earlier run (--resume)
@@ -81,6 +87,16 @@ class Job:
 
     def batches(self) -> list[str]:
         return [p.batch for p in self.parts if p.batch]
+
+
+def kept_settings(settings: Any) -> dict[str, Any]:
+    return {name: getattr(settings, name) for name in KEPT}
+
+
+def with_kept(settings: Any, kept: dict[str, Any]) -> Any:
+    """``settings`` as the job's submitting run had them (JSON made tuples lists)."""
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in kept.items() if k in KEPT}
+    return settings.replace(**values)
 
 
 def jobs_dir() -> Path:

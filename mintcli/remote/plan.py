@@ -43,9 +43,10 @@ def request_body(item: Item, protocol: str) -> dict[str, Any] | str:
     return body
 
 
-def hashed(stream: BinaryIO, spool_dir: Path) -> tuple[BinaryIO, str]:
-    """The input as a seekable file, and the sha256 of its bytes. A pipe or a
-    terminal is copied to ``spool_dir/input.spool`` (0600) as it is read."""
+def hashed(stream: BinaryIO, spool_dir: Path) -> tuple[BinaryIO, str, Path | None]:
+    """The input as a seekable file, the sha256 of its bytes, and the copy
+    made of a pipe or a terminal (``spool_dir/input-PID.spool``, 0600, read
+    as it is copied; the job keeps it for 'mint batch fetch')."""
     digest = hashlib.sha256()
     if _regular(stream):
         try:
@@ -54,7 +55,7 @@ def hashed(stream: BinaryIO, spool_dir: Path) -> tuple[BinaryIO, str]:
             stream.seek(0)
         except OSError as exc:
             raise UsageError(f"cannot read the input: {exc.strerror or exc}") from None
-        return stream, digest.hexdigest()
+        return stream, digest.hexdigest(), None
     spool = spool_dir / f"input-{os.getpid()}.spool"
     fd = os.open(spool, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
     copy: IO[bytes] = os.fdopen(fd, "w+b")
@@ -65,10 +66,9 @@ def hashed(stream: BinaryIO, spool_dir: Path) -> tuple[BinaryIO, str]:
         copy.seek(0)
     except OSError as exc:
         copy.close()
+        spool.unlink(missing_ok=True)
         raise UsageError(f"cannot read the input: {exc.strerror or exc}") from None
-    finally:
-        spool.unlink(missing_ok=True)  # the open file is enough; nothing left behind
-    return copy, digest.hexdigest()  # type: ignore[return-value]
+    return copy, digest.hexdigest(), spool  # type: ignore[return-value]
 
 
 def _regular(stream: BinaryIO) -> bool:

@@ -233,7 +233,9 @@ class AnthropicBatches(Provider):
         # No tag and no idempotency key: the id is recorded the moment create answers.
         part.creating = time.time()
         save()
-        created = api.call("POST", "/messages/batches", content=_Requests(path), once=True)
+        created = api.call(
+            "POST", "/messages/batches", content=_Requests(path, part.count), once=True
+        )
         part.batch = _string(created, "id", "batch")
         save()
 
@@ -277,8 +279,10 @@ class _Requests:
     """The create body ``{"requests": [...]}`` read from the part's file, once
     per attempt, never held whole."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, count: int) -> None:
         self.path = path
+        # Sent with its length: some servers take no chunked request body.
+        self.length = 13 + path.stat().st_size - count + max(0, count - 1) + 2
 
     def __iter__(self) -> Iterator[bytes]:
         yield b'{"requests":['

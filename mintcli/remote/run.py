@@ -19,11 +19,11 @@ from mintcli.batch.command import USAGE, _open_input, _output_path
 from mintcli.batch.items import Defaults, Reader
 from mintcli.batch.progress import clock
 from mintcli.batch.results import FileOutput, Output, read_previous
-from mintcli.errors import Interrupted, ItemsFailed, UsageError
+from mintcli.errors import Interrupted, ItemsFailed, RequestRejected, UsageError
 from mintcli.protocols import get_protocol
 from mintcli.remote.api import Api
 from mintcli.remote.collect import Written, write_all
-from mintcli.remote.job import Job, job_id, jobs_dir, load
+from mintcli.remote.job import Job, job_id, jobs_dir, kept_settings, load
 from mintcli.remote.plan import build_parts, hashed
 from mintcli.remote.providers import Provider, Status, get_provider
 from mintcli.settings import BatchSettings
@@ -37,22 +37,30 @@ def run_remote(settings: BatchSettings, source: str | None, term: Terminal) -> N
 
     if settings.unordered:
         raise UsageError("--unordered is for local batches; --remote writes in input order")
+    if (settings.resume or settings.retry_failed) and not settings.output:
+        flag = "--retry-failed" if settings.retry_failed else "--resume"
+        raise UsageError(f"{flag} needs -O FILE: the results of the earlier run", usage=USAGE)
     defaults = Defaults.from_settings(settings)
     stream = _open_input(source, term)
+    spool: Path | None = None
     try:
         path = _output_path(settings.output, stream)
         api_key = require_key(settings, term)
-        data, digest = hashed(stream, jobs_dir())
+        data, digest, spool = hashed(stream, jobs_dir())
+        named = None if spool is not None else str(Path(source or "-").resolve())
         with maybe_mock(settings.mock) as mock_url:
-            base_url = mock_url or settings.base_url
-            remote = Remote(settings, term, base_url, api_key, defaults, path)
+            remote = Remote(settings, term, mock_url or settings.base_url, api_key, defaults, path)
             try:
-                remote.run(data, digest)
+                job = remote.job_for(data, digest, named, spool)
+                spool = None  # the job keeps it, or it is gone
+                remote.attach(job, data)
             finally:
                 remote.api.close()
                 if data is not stream:
                     data.close()
     finally:
+        if spool is not None:
+            spool.unlink(missing_ok=True)
         if stream is not term.stdin:
             stream.close()
 
@@ -79,7 +87,8 @@ class Remote:
         self.started = time.monotonic()
         self._downloads: dict[int, tuple[str, ...]] = {}  # part -> its results, once ended
 
-    def run(self, stream: BinaryIO, digest: str) -> None:
+    def job_for(self, stream: BinaryIO, digest: str, named: str | None, spool: Path | None) -> Job:
+        """The unfinished job of this input and -O (with --resume), or a new one."""
         settings = self.settings
         resume = settings.resume or settings.retry_failed
         output = str(self.path.resolve()) if self.path else None
@@ -93,13 +102,30 @@ class Remote:
                 "re-attach to it, or cancel it with 'mint batch cancel ID...'",
                 usage=USAGE,
             )
-        if job is None or job.finished:
-            job = self._plan(stream, directory, ident, digest, output, resume)
-        elif settings.retry_failed and not settings.quiet:
-            self.term.note("an unfinished remote job comes first; --retry-failed after it ends")
+        if job is not None and not job.finished:
+            if spool is not None:
+                spool.unlink()
+            if settings.retry_failed and not settings.quiet:
+                self.term.note("an unfinished remote job comes first; --retry-failed after it")
+            return job
+        shutil.rmtree(directory, ignore_errors=True)  # a finished job's leftovers
+        directory.mkdir(mode=0o700)
+        if spool is not None:
+            named = str(spool.replace(directory / "input.jsonl"))
+        job = Job(ident, directory, settings.protocol, digest, output, self.base_url, named)
+        job.settings = kept_settings(settings)
+        return self._plan(stream, job, resume)
+
+    def attach(self, job: Job, stream: BinaryIO) -> None:
+        """Carry the job on from where its file says it is."""
         try:
-            self._submit(job)
-            if settings.no_wait:
+            try:
+                self._submit(job)
+            except RequestRejected:
+                if not job.batches():  # nothing remote to re-attach to: start afresh next time
+                    shutil.rmtree(job.dir, ignore_errors=True)
+                raise
+            if self.settings.no_wait:
                 for batch in job.batches():
                     self.term.write(batch.encode() + b"\n")
                 return
@@ -116,19 +142,8 @@ class Remote:
         self._finish(job, written, skipped_failed)
 
     # -- the steps ----------------------------------------------------------------------
-    def _plan(
-        self,
-        stream: BinaryIO,
-        directory: Path,
-        ident: str,
-        digest: str,
-        output: str | None,
-        resume: bool,
-    ) -> Job:
+    def _plan(self, stream: BinaryIO, job: Job, resume: bool) -> Job:
         """A new job: its request files and its job file, before anything is sent."""
-        shutil.rmtree(directory, ignore_errors=True)  # a finished job's leftovers
-        directory.mkdir(mode=0o700)
-        job = Job(ident, directory, self.settings.protocol, digest, output, self.base_url)
         job.append = resume
         reader = Reader(stream, self.defaults, self.settings.shard)
         if resume and self.path is not None:
@@ -222,6 +237,7 @@ class Remote:
         job.save()
         for part in job.parts:  # the results are in the -O file now
             job.part_file(part).unlink(missing_ok=True)
+            (job.dir / "input.jsonl").unlink(missing_ok=True)
             for name in part.results:
                 (job.dir / name).unlink(missing_ok=True)
         if self.term.stderr_isatty and not self.settings.quiet:
@@ -240,6 +256,5 @@ class Remote:
 def _rest(job: Job) -> str:
     batches = ", ".join(job.batches()) or "none created yet"
     return (
-        f"the remote batches ({batches}) go on; the same command with --resume "
-        "re-attaches to them"
+        f"the remote batches ({batches}) go on; the same command with --resume re-attaches to them"
     )
