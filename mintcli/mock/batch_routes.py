@@ -71,6 +71,16 @@ def serve(handler: Any, method: str, path: str, raw: bytes) -> None:
     action()
 
 
+def _held(handler: Any, store: Store, step: str | None) -> bool:
+    """Hold the answer (the hold fault): nothing more is sent until the client
+    goes away. ``step`` None: this request is already the one held."""
+    if step is not None and not store.hold(step):
+        return False
+    handler.close_connection = True
+    handler.server.mock.stall_until_gone(handler.connection)
+    return True
+
+
 def _error(handler: Any, status: int, message: str, kind: str = "invalid_request_error") -> None:
     body: dict[str, Any] = {"error": {"message": message, "type": kind}}
     if handler._protocol() == "anthropic":
@@ -104,7 +114,8 @@ def _upload(handler: Any, store: Store, raw: bytes) -> None:
         return
     filename, content = fields["file"]
     ident = store.add_file(filename or "upload.jsonl", content)
-    _json(handler, _file_object(ident, filename or "upload.jsonl", len(content)))
+    if not _held(handler, store, "upload"):
+        _json(handler, _file_object(ident, filename or "upload.jsonl", len(content)))
 
 
 def _file_object(ident: str, name: str, size: int) -> dict[str, Any]:
@@ -127,6 +138,8 @@ def _send_file(handler: Any, store: Store, ident: str, data: bytes, ctype: str) 
     with store.lock:
         cut = store.faults.cut and ident not in store.downloads
         store.downloads.add(ident)
+    hold = store.hold("download")
+    cut = cut or hold
     handler.send_response(200)
     handler.send_header("Content-Type", ctype)
     handler.send_header("Content-Length", str(len(data)))
@@ -134,7 +147,10 @@ def _send_file(handler: Any, store: Store, ident: str, data: bytes, ctype: str) 
     view = memoryview(data)[: len(data) // 2] if cut else memoryview(data)
     for start in range(0, len(view), 1 << 20):
         handler.wfile.write(view[start : start + (1 << 20)])
-    if cut:
+    if hold:
+        handler.wfile.flush()
+        _held(handler, store, None)
+    elif cut:
         handler.wfile.flush()
         handler._drop()
 
@@ -157,7 +173,8 @@ def _create(handler: Any, store: Store, raw: bytes) -> None:
     batch = Batch(store.new_id("batch_"), "openai", requests, time.time(), time.monotonic(),
                   metadata, input_file_id=str(body["input_file_id"]))  # fmt: skip
     store.add_batch(batch)
-    _json(handler, _openai_batch(handler, store, batch, "validating", 0))
+    if not _held(handler, store, "create"):
+        _json(handler, _openai_batch(handler, store, batch, "validating", 0))
 
 
 def _list(handler: Any, store: Store) -> None:
@@ -185,6 +202,8 @@ def _get(handler: Any, store: Store, ident: str) -> None:
         failing = batch.polls <= store.faults.poll500
     if failing:
         _error(handler, 500, "mock fault: a poll failed", "server_error")
+        return
+    if _held(handler, store, "poll"):
         return
     state, done = store.state(batch, _replier(handler))
     if batch.protocol == "anthropic":
@@ -276,7 +295,8 @@ def _anthropic_create(handler: Any, store: Store, raw: bytes) -> None:
         return
     batch = Batch(store.new_id("msgbatch_"), "anthropic", requests, time.time(), time.monotonic())
     store.add_batch(batch)
-    _json(handler, _anthropic_batch(handler, batch, "validating", 0))
+    if not _held(handler, store, "create"):
+        _json(handler, _anthropic_batch(handler, batch, "validating", 0))
 
 
 def _anthropic_batch(handler: Any, batch: Batch, state: str, done: int) -> dict[str, Any]:

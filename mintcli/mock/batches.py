@@ -13,7 +13,10 @@ script's rules apply). ``--batch-fault`` (comma-separated) injects:
 * ``expired=N``: every N-th request expires (the batch ends ``expired``);
 * ``stuck``: the batch stays in progress until cancelled;
 * ``poll500=N``: the first N polls of each batch answer HTTP 500;
-* ``cut``: the first download of each results file breaks off half-way.
+* ``cut``: the first download of each results file breaks off half-way;
+* ``hold=STEP``: the first request of STEP (``upload``, ``create``, ``poll``,
+  ``download``) is carried out (a download half sent) and then never
+  answered, until the client goes away: where tests kill mint.
 
 Standard library and orjson only; the requests' shapes (routing, ids, list
 paging) are in :mod:`mintcli.mock.batch_routes`.
@@ -31,6 +34,8 @@ import orjson
 
 from mintcli.mock import render
 
+STEPS = ("upload", "create", "poll", "download")
+
 
 class BatchFaultError(ValueError):
     pass
@@ -44,6 +49,7 @@ class BatchFaults:
     stuck: bool = False
     poll500: int = 0
     cut: bool = False
+    hold: str | None = None
 
     @classmethod
     def parse(cls, spec: str | None) -> BatchFaults:
@@ -54,10 +60,12 @@ class BatchFaults:
                 values[name] = True
             elif name in ("errored", "expired", "poll500") and value.isdigit() and int(value):
                 values[name] = int(value)
+            elif name == "hold" and value in STEPS:
+                values[name] = value
             else:
                 raise BatchFaultError(
                     f"--batch-fault: cannot use {word!r} (invalid, errored=N, expired=N, "
-                    "stuck, poll500=N, cut)"
+                    "stuck, poll500=N, cut, hold=upload|create|poll|download)"
                 )
         return cls(**values)
 
@@ -87,7 +95,16 @@ class Store:
         self.files: dict[str, tuple[str, bytes]] = {}  # id -> (filename, content)
         self.batches: dict[str, Batch] = {}  # in creation order
         self.downloads: set[str] = set()  # file ids downloaded at least once (the cut fault)
+        self.held: set[str] = set()  # the steps held once already (the hold fault)
         self._ids = itertools.count(1)
+
+    def hold(self, step: str) -> bool:
+        """Whether this request of ``step`` is the one to hold (the first)."""
+        with self.lock:
+            if self.faults.hold != step or step in self.held:
+                return False
+            self.held.add(step)
+            return True
 
     def new_id(self, prefix: str) -> str:
         return f"{prefix}{next(self._ids):06d}mock"

@@ -231,6 +231,12 @@ class AnthropicBatches(Provider):
 
     def submit(self, api: Api, job: str, part: Part, path: Path, save: Callable[[], None]) -> None:
         # No tag and no idempotency key: the id is recorded the moment create answers.
+        if part.creating is not None and api.warn is not None:
+            api.warn(
+                f"part {part.n}: a batch may have been created by the run that was stopped "
+                "before its id came back (Anthropic batches carry no tag to find it by); "
+                "submitting again"
+            )
         part.creating = time.time()
         save()
         created = api.call(
