@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import MINT, SECRET, jsonl, mock_env, never_internal, run_mint
+from conftest import MINT, SECRET, jsonl, mock_env, never_internal, readme_block, run_mint
 
 FAST = ["--poll", "0.05"]
 
@@ -282,3 +282,20 @@ def test_plain_batch_does_not_import_the_remote_package(env: dict[str, str]) -> 
         input=b"", capture_output=True, timeout=20,
     )  # fmt: skip
     assert r.stderr.strip().endswith(b"False"), r.stderr
+
+
+def test_readme_remote_example_runs(make_mock: Any, env: dict[str, str], tmp_path: Path) -> None:
+    import subprocess
+
+    server = make_mock(batch_delay=0.05)
+    (tmp_path / "prompts.jsonl").write_bytes(items(3))
+    r = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", readme_block("batch-remote")],
+        cwd=tmp_path, env={**mock_env(env, server), "MINT_POLL": "0.05"},
+        capture_output=True, timeout=60, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    never_internal(r.stderr)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["batch"].startswith("batch_")
+    for name in ("results.jsonl", "later.jsonl"):
+        assert [x["id"] for x in jsonl((tmp_path / name).read_bytes())] == ["q0", "q1", "q2"]
