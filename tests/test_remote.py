@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from conftest import MINT, SECRET, jsonl, mock_env, never_internal, readme_block, run_mint
 
-FAST = ["--poll", "0.05"]
+FAST = ["--poll", "0.05", "--retry-base", "0.05"]
 
 
 def items(n: int, **extra: Any) -> bytes:
@@ -299,3 +299,16 @@ def test_readme_remote_example_runs(make_mock: Any, env: dict[str, str], tmp_pat
     assert json.loads(r.stdout)["batch"].startswith("batch_")
     for name in ("results.jsonl", "later.jsonl"):
         assert [x["id"] for x in jsonl((tmp_path / name).read_bytes())] == ["q0", "q1", "q2"]
+
+
+def test_fetch_finds_the_right_job_when_two_gateways_used_one_id(
+    make_mock: Any, env: dict[str, str], tmp_path: Path
+) -> None:
+    first, second = make_mock(batch_delay=0.05), make_mock(batch_delay=0.05)
+    out = tmp_path / "out.jsonl"
+    assert remote(first, env, tmp_path, items(2), "-O", str(out)).returncode == 0
+    r = remote(second, env, tmp_path, items(2), "--no-wait", "-O", str(out))
+    assert r.stdout.split() == [b"batch_000002mock"]  # the same id as the first gateway's
+    fetch = run_mint(["batch", "fetch", *FAST, "batch_000002mock"], mock_env(env, second))
+    assert fetch.returncode == 0, fetch.stderr
+    assert [x["id"] for x in jsonl(out.read_bytes())] == ["q0", "q1"]

@@ -136,10 +136,11 @@ def all_jobs() -> list[Job]:
     return found
 
 
-def find_batch(batch: str) -> tuple[Job, Part] | None:
-    """The local job and part a remote batch id belongs to."""
-    for job in all_jobs():
-        for part in job.parts:
-            if part.batch == batch:
-                return job, part
-    return None
+def find_batch(batch: str, base_url: str | None = None) -> tuple[Job, Part] | None:
+    """The local job and part a remote batch id belongs to. Ids are the
+    provider's, so two gateways may both have used one: an unfinished job
+    comes first, then one of ``base_url``, then the newest."""
+    found = [(job, part) for job in all_jobs() for part in job.parts if part.batch == batch]
+    if not found:
+        return None
+    return max(found, key=lambda f: (not f[0].finished, f[0].base_url == base_url, f[0].created))

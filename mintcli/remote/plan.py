@@ -100,7 +100,8 @@ def build_parts(job: Job, provider: Provider, reader: Reader, part_size: int | N
             if current is None:
                 part = Part(len(job.parts), key or None, 0, 0)
                 job.parts.append(part)
-                current = open_parts[key] = (part, job.part_file(part).open("wb"))
+                fd = os.open(job.part_file(part), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                current = open_parts[key] = (part, os.fdopen(fd, "wb"))
             current[1].write(line)
             current[0].count += 1
             current[0].size += len(line)

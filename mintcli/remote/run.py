@@ -196,8 +196,8 @@ class Remote:
 
     def _fetch(self, job: Job) -> None:
         for part in job.parts:
-            if part.fetched:
-                continue
+            if part.fetched and all((job.dir / name).exists() for name in part.results):
+                continue  # (a finished job's results are removed once written)
             assert part.batch is not None
             downloads = self._downloads.get(part.n)
             if downloads is None:  # resumed after the batch ended: ask again where
