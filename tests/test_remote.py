@@ -87,11 +87,17 @@ def test_openai_results_in_input_order_with_the_remote_field(
 
 def test_anthropic_from_stdin(make_mock: Any, env: dict[str, str]) -> None:
     server = make_mock(batch_delay=0.2)
+    with_password = server.base_url.replace("http://", "http://me:pw-hidden@")
     r = run_mint(
-        ["batch", "--remote", *FAST, "--protocol", "anthropic", "-m", "claude-x"],
-        mock_env(env, server),
+        ["batch", "--remote", *FAST, "--protocol", "anthropic", "-m", "claude-x", "--no-wait"],
+        {**env, "MINT_BASE_URL": with_password},
         input=items(3),
     )
+    assert r.returncode == 0, r.stderr
+    (job,) = (Path(env["XDG_STATE_HOME"]) / "mint" / "batches").glob("*/job.json")
+    assert "pw-hidden" not in job.read_text() and SECRET not in job.read_text()
+    # The job kept its own copy of stdin: fetch writes the result lines to stdout.
+    r = run_mint(["batch", "fetch", *FAST, *r.stdout.decode().split()], mock_env(env, server))
     assert r.returncode == 0, r.stderr
     lines = jsonl(r.stdout)
     assert [x["id"] for x in lines] == ["q0", "q1", "q2"]

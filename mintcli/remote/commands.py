@@ -17,7 +17,7 @@ from mintcli.batch.items import Defaults
 from mintcli.errors import UsageError
 from mintcli.protocols import get_protocol
 from mintcli.remote.api import Api
-from mintcli.remote.job import Job, find_batch, with_kept
+from mintcli.remote.job import Job, find_batch, with_kept, without_userinfo
 from mintcli.remote.plan import BLOCK
 from mintcli.remote.providers import get_provider
 from mintcli.remote.run import Remote
@@ -39,7 +39,7 @@ def run_command(settings: BatchSettings, name: str, ids: list[str], term: Termin
             _fetch(settings, ids, term, base_url, api_key)
             return
         for ident in ids:
-            found = find_batch(ident, base_url)
+            found = find_batch(ident, without_userinfo(base_url))
             protocol = found[0].protocol if found else _protocol_of(ident, settings.protocol)
             provider = get_provider(protocol)
             headers = get_protocol(protocol).headers(api_key)
@@ -64,7 +64,7 @@ def _fetch(
 ) -> None:
     jobs: dict[str, Job] = {}
     for ident in ids:
-        found = find_batch(ident, base_url)
+        found = find_batch(ident, without_userinfo(base_url))
         if found is None:
             raise UsageError(
                 f"no local job sent the batch {ident}: 'mint batch fetch' needs the job "

@@ -103,6 +103,16 @@ def jobs_dir() -> Path:
     return private_dir(state_dir() / "batches")
 
 
+def without_userinfo(url: str) -> str:
+    """The base URL as the job file keeps it: no ``user:password@`` (no key on disk)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
 def job_id(input_sha256: str, output: str | None, protocol: str, base_url: str) -> str:
     key = "\0".join((input_sha256, output or "-", protocol, base_url))
     return hashlib.sha256(key.encode()).hexdigest()[:20]

@@ -23,7 +23,7 @@ from mintcli.errors import Interrupted, ItemsFailed, RequestRejected, UsageError
 from mintcli.protocols import get_protocol
 from mintcli.remote.api import Api
 from mintcli.remote.collect import Written, write_all
-from mintcli.remote.job import Job, job_id, jobs_dir, kept_settings, load
+from mintcli.remote.job import Job, job_id, jobs_dir, kept_settings, load, without_userinfo
 from mintcli.remote.plan import build_parts, hashed
 from mintcli.remote.providers import Provider, Status, get_provider
 from mintcli.settings import BatchSettings
@@ -92,7 +92,8 @@ class Remote:
         settings = self.settings
         resume = settings.resume or settings.retry_failed
         output = str(self.path.resolve()) if self.path else None
-        ident = job_id(digest, output, settings.protocol, self.base_url)
+        base_url = without_userinfo(self.base_url)
+        ident = job_id(digest, output, settings.protocol, base_url)
         directory = jobs_dir() / ident
         job = load(directory / "job.json")
         if job is not None and not job.finished and not resume:
@@ -112,7 +113,7 @@ class Remote:
         directory.mkdir(mode=0o700)
         if spool is not None:
             named = str(spool.replace(directory / "input.jsonl"))
-        job = Job(ident, directory, settings.protocol, digest, output, self.base_url, named)
+        job = Job(ident, directory, settings.protocol, digest, output, base_url, named)
         job.settings = kept_settings(settings)
         return self._plan(stream, job, resume)
 
