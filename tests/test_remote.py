@@ -144,7 +144,10 @@ def test_a_download_cut_midway_is_fetched_again(
     server = make_mock(batch_delay=0.1, batch_fault="cut")
     r = remote(server, env, tmp_path, items(40))
     assert r.returncode == 0, r.stderr
+    assert b"retrying" in r.stderr
     assert [x["id"] for x in jsonl(r.stdout)] == [f"q{i}" for i in range(40)]
+    downloads = [q for q in server.requests if q["path"].endswith("/content")]
+    assert len(downloads) == 2
 
 
 def test_parts_at_the_size_limit_and_per_model(

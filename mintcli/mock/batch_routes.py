@@ -193,9 +193,8 @@ def _list(handler: Any, store: Store) -> None:
 
 
 def _get(handler: Any, store: Store, ident: str) -> None:
-    batch = store.batches.get(ident)
+    batch = _batch(handler, store, ident)
     if batch is None:
-        _error(handler, 404, f"No batch found with id '{ident}'.", "not_found_error")
         return
     with store.lock:
         batch.polls += 1
@@ -203,23 +202,28 @@ def _get(handler: Any, store: Store, ident: str) -> None:
     if failing:
         _error(handler, 500, "mock fault: a poll failed", "server_error")
         return
-    if _held(handler, store, "poll"):
-        return
-    state, done = store.state(batch, _replier(handler))
-    if batch.protocol == "anthropic":
-        _json(handler, _anthropic_batch(handler, batch, state, done))
-    else:
-        _json(handler, _openai_batch(handler, store, batch, state, done))
+    if not _held(handler, store, "poll"):
+        _answer_batch(handler, store, batch)
 
 
 def _cancel(handler: Any, store: Store, ident: str) -> None:
-    batch = store.batches.get(ident)
+    batch = _batch(handler, store, ident)
     if batch is None:
-        _error(handler, 404, f"No batch found with id '{ident}'.", "not_found_error")
         return
     with store.lock:
         if batch.cancelled is None and batch.results is None:
             batch.cancelled = time.monotonic()
+    _answer_batch(handler, store, batch)
+
+
+def _batch(handler: Any, store: Store, ident: str) -> Batch | None:
+    batch = store.batches.get(ident)
+    if batch is None:
+        _error(handler, 404, f"No batch found with id '{ident}'.", "not_found_error")
+    return batch
+
+
+def _answer_batch(handler: Any, store: Store, batch: Batch) -> None:
     state, done = store.state(batch, _replier(handler))
     if batch.protocol == "anthropic":
         _json(handler, _anthropic_batch(handler, batch, state, done))
