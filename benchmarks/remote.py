@@ -21,17 +21,32 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run import HERE, MINT, Bench, Report, finish, prepare
+from run import HERE, MINT, PY, Bench, Report, finish, prepare
+
+# run.py's launcher (see there why peak RSS is read through one), also telling
+# the CPU seconds of the command: wall time here includes waiting for the mock.
+_LAUNCH = """
+import os, sys
+pid = os.fork()
+if pid == 0:
+    os.execvp(sys.argv[1], sys.argv[1:])
+_, status, usage = os.wait4(pid, 0)
+os.write(2, b"\\n@maxrss %d\\n" % usage.ru_maxrss)
+os.write(2, b"@cpu %f\\n" % (usage.ru_utime + usage.ru_stime))
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
 
 REPLY_CHARS = 1000
-HEADERS = ["items", "reply", "results MB", "submit s", "submit RSS MB", "fetch s", "fetch RSS MB",
-           "total s"]  # fmt: skip
+HEADERS = ["items", "reply", "results MB", "submit wall s", "submit CPU s", "submit RSS MB",
+           "fetch wall s", "fetch CPU s", "fetch RSS MB"]  # fmt: skip
 
 
 def inputs(b: Bench, n: int) -> Path:
@@ -54,28 +69,39 @@ def start_mock(b: Bench, reply: str | None) -> tuple[subprocess.Popen[bytes], st
     return mock, mock.stdout.readline().decode().strip()
 
 
-def one(b: Bench, n: int, reply: str | None) -> tuple[float, float, float, float, float]:
-    """(submit s, submit MB, fetch s, fetch MB, results file MB) for n items."""
+def measured(b: Bench, argv: list[str]) -> tuple[float, float, float, bytes]:
+    """(wall s, CPU s, peak RSS MB, stdout) of one command."""
+    start = time.perf_counter()
+    done = subprocess.run(
+        [PY, "-c", _LAUNCH, *argv], env=b.env, capture_output=True, stdin=subprocess.DEVNULL
+    )
+    wall = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"failed ({done.returncode}): {' '.join(argv)}\n{done.stderr[-2000:]!r}")
+    rss = re.search(rb"@maxrss (\d+)", done.stderr)
+    cpu = re.search(rb"@cpu ([0-9.]+)", done.stderr)
+    assert rss is not None and cpu is not None
+    return wall, float(cpu.group(1)), int(rss.group(1)) / 1024, done.stdout
+
+
+def one(b: Bench, n: int, reply: str | None) -> list[float]:
+    """[submit s, CPU s, MB, fetch s, CPU s, MB, results file MB] for n items."""
     mock, base = start_mock(b, reply)
     out = b.tmp / f"out-{n}.jsonl"
     out.unlink(missing_ok=True)
     common = ["--base-url", base, "--poll", "0.05", "-q"]
     try:
-        submit = b.run(
-            [*MINT, "batch", "--remote", "--no-wait", *common, "-O", str(out), str(inputs(b, n))],
-            keep=True,
-            rss=True,
+        *submit, ids = measured(
+            b, [*MINT, "batch", "--remote", "--no-wait", *common, "-O", str(out), str(inputs(b, n))]
         )
-        ids = submit.out.decode().split()
-        fetch = b.run([*MINT, "batch", "fetch", *common, *ids], rss=True)
+        *fetch, _ = measured(b, [*MINT, "batch", "fetch", *common, *ids.decode().split()])
     finally:
         mock.terminate()
         mock.wait()
     lines = out.read_bytes().count(b"\n")
     if lines != n:
         raise SystemExit(f"expected {n} result lines, got {lines}")
-    return (submit.wall, submit.maxrss_kb / 1024, fetch.wall, fetch.maxrss_kb / 1024,
-            out.stat().st_size / 1e6)  # fmt: skip
+    return [*submit, *fetch, out.stat().st_size / 1e6]  # type: ignore[list-item]
 
 
 def main() -> None:
@@ -91,10 +117,7 @@ def main() -> None:
         for label, reply in (("short", None), (f"{REPLY_CHARS} chars", "x" * REPLY_CHARS)):
             got = one(b, n, reply)
             figures[label] = got
-            rows.append(
-                (f"{n:,}", label, f"{got[4]:.0f}", f"{got[0]:.1f}", f"{got[1]:.1f}",
-                 f"{got[2]:.1f}", f"{got[3]:.1f}", f"{got[0] + got[2]:.1f}")
-            )  # fmt: skip
+            rows.append((f"{n:,}", label, f"{got[6]:.0f}", *(f"{x:.1f}" for x in got[:6])))
     finally:
         b.stop()
     report.table(
@@ -102,18 +125,19 @@ def main() -> None:
         HEADERS,
         rows,
         "submit: read + check + build + upload + create (--no-wait); fetch: poll + "
-        "download + join + write. Wall times include mint's start-up.",
+        "download + join + write. Wall times include mint's start-up and, for fetch, the "
+        "mock making the results (it shares the CPUs); CPU is mint's own.",
     )
     short, long = figures["short"], figures[f"{REPLY_CHARS} chars"]
     report.target(
-        f"{n:,} items: local cost (submit + fetch) under 60 s",
-        f"{short[0] + short[2]:.1f} s",
-        short[0] + short[2] < 60,
+        f"{n:,} items: mint's own CPU (submit + fetch) under 30 s",
+        f"{short[1] + short[4]:.1f} s",
+        short[1] + short[4] < 30,
     )
     report.target(
         "fetch peak RSS follows the items, not the results' size (within 20 MB)",
-        f"{short[3]:.1f} MB for {short[4]:.0f} MB of results, {long[3]:.1f} MB for {long[4]:.0f} MB",
-        long[3] - short[3] < 20,
+        f"{short[5]:.1f} MB for {short[6]:.0f} MB of results, {long[5]:.1f} MB for {long[6]:.0f} MB",
+        long[5] - short[5] < 20,
     )
     finish("mint batch --remote benchmark", "remote.py", head, report, HERE / "results-remote.md")
 

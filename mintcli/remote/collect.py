@@ -11,6 +11,7 @@ gateway that does not stream.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
@@ -25,6 +26,7 @@ from mintcli.remote.plan import custom_id, request_body
 from mintcli.remote.providers import Outcome, Provider
 
 PREFIX = b'{"custom_id":"'  # how mint's own request lines start (plan.py writes them)
+CUSTOM_ID = re.compile(rb'"custom_id"\s*:\s*"(mint-[0-9]+)"')  # the ids plan.py gives
 
 
 @dataclass
@@ -54,7 +56,12 @@ class Results:
         self.files.append(fh)
         offset = 0
         for line in fh:
-            if line.strip():
+            # The key found without parsing the line (a JSON string holds no bare
+            # quote, so this is the key itself); parsed only when it is not there.
+            found = CUSTOM_ID.search(line)
+            if found is not None:
+                self.where[found.group(1).decode()] = (number, offset)
+            elif line.strip():
                 self.where[self.provider.outcome(line).custom_id] = (number, offset)
             offset += len(line)
 
@@ -110,25 +117,23 @@ def _result(
 ) -> tuple[bytes, bool]:
     if item.request is None:
         return bad_line(item), False
-    body = request_body(item, job.protocol)
-    if isinstance(body, str):
-        return result_line(item, None, 0, error_object(ExitCode.USAGE, body)), False
     cid = custom_id(item)
     part = results.part_of.get(cid)
-    batch = part.batch if part else None
+    if part is None:  # never sent: say why
+        body = request_body(item, job.protocol)
+        reason = body if isinstance(body, str) else "the item was not sent"
+        return result_line(item, None, 0, error_object(ExitCode.USAGE, reason)), False
+    batch = part.batch
     outcome = results.outcome(cid)
     if outcome is None:
-        state = "failed" if part is not None and part.problem else "missing"
-        why = part.problem if part is not None and part.problem else None
-        ended = part.state if part is not None else "unknown"
-        message = (
-            f"the remote batch failed: {why}"
-            if why
-            else f"the remote batch {batch} ended ({ended}) without a result for this item"
-        )
-        code = ExitCode.REJECTED if why else ExitCode.SERVER
-        remote = {"batch": batch, "state": state}
-        return result_line(item, None, 1, error_object(code, message), remote), False
+        if part.problem:
+            failure = error_object(ExitCode.REJECTED, f"the remote batch failed: {part.problem}")
+            remote = {"batch": batch, "state": "failed"}
+        else:
+            message = f"the remote batch {batch} ended ({part.state}) without a result for it"
+            failure = error_object(ExitCode.SERVER, message)
+            remote = {"batch": batch, "state": "missing"}
+        return result_line(item, None, 1, failure, remote), False
     remote = {"batch": batch, "state": outcome.state}
     if outcome.body is None:
         return result_line(item, None, 1, outcome.error, remote), False
