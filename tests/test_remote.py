@@ -321,3 +321,35 @@ def test_fetch_finds_the_right_job_when_two_gateways_used_one_id(
     fetch = run_mint(["batch", "fetch", *FAST, "batch_000002mock"], mock_env(env, second))
     assert fetch.returncode == 0, fetch.stderr
     assert [x["id"] for x in jsonl(out.read_bytes())] == ["q0", "q1"]
+
+
+def test_sigterm_leaves_the_remote_batch_running_and_says_how_to_reattach(
+    make_mock: Any, env: dict[str, str], tmp_path: Path, spawn: Any
+) -> None:
+    server = make_mock(batch_delay=0.05, batch_fault="stuck")
+    source, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    source.write_bytes(items(2))
+    args = ["batch", "--remote", *FAST, "-O", str(out), str(source)]
+    proc = spawn([*MINT, *args], mock_env(env, server))
+    wait_for("a poll", lambda: batches_made(server) == 1 and store(server).batches
+             and next(iter(store(server).batches.values())).polls > 0)  # fmt: skip
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=10)
+    never_internal(err)
+    assert proc.returncode == 143
+    assert b"batch_000002mock" in err and b"--resume re-attaches" in err
+    menv = mock_env(env, server)
+    assert json.loads(run_mint(["batch", "cancel", "batch_000002mock"], menv).stdout)["ended"]
+    r = run_mint([args[0], "--resume", *args[1:]], menv)
+    assert r.returncode == 9 and batches_made(server) == 1
+    assert [x["remote"]["state"] for x in jsonl(out.read_bytes())] == ["canceled"] * 2
+
+
+def test_a_refused_anthropic_create_leaves_no_job_behind(
+    make_mock: Any, env: dict[str, str], tmp_path: Path
+) -> None:
+    server = make_mock(batch_delay=0.05, batch_fault="invalid")
+    r = remote(server, env, tmp_path, items(2), "--protocol", "anthropic")
+    assert r.returncode == 4 and b"HTTP 400" in r.stderr
+    again = remote(server, env, tmp_path, items(2), "--protocol", "anthropic")
+    assert again.returncode == 4 and b"unfinished" not in again.stderr

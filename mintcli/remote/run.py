@@ -27,7 +27,7 @@ from mintcli.remote.job import Job, job_id, jobs_dir, kept_settings, load, witho
 from mintcli.remote.plan import build_parts, hashed
 from mintcli.remote.providers import Provider, Status, get_provider
 from mintcli.settings import BatchSettings
-from mintcli.terminal import Terminal
+from mintcli.terminal import Terminal, signals_as_errors
 
 FIRST_POLL = 1.0  # seconds before the first poll; then half as long again each time
 
@@ -118,31 +118,35 @@ class Remote:
         return self._plan(stream, job, resume)
 
     def attach(self, job: Job, stream: BinaryIO) -> None:
-        """Carry the job on from where its file says it is."""
+        """Carry the job on from where its file says it is. Ctrl-C or SIGTERM
+        stop mint, not the remote batches: the note says how to re-attach."""
         try:
-            try:
-                self._submit(job)
-            except RequestRejected:
-                if not job.batches():  # nothing remote to re-attach to: start afresh next time
-                    shutil.rmtree(job.dir, ignore_errors=True)
-                raise
-            if self.settings.no_wait:
-                for batch in job.batches():
-                    self.term.write(batch.encode() + b"\n")
-                return
-            self._wait(job)
-            self._fetch(job)
-            stream.seek(0)
-            written, skipped_failed = self._write(job, stream)
-        except KeyboardInterrupt:
-            error = Interrupted("interrupted")
+            with signals_as_errors():
+                written = self._steps(job, stream)
+        except Interrupted as error:
             error.notes.append(_rest(job))
-            raise error from None
+            raise
         finally:
             self.term.clear_status()
-        self._finish(job, written, skipped_failed)
+        if written is not None:
+            self._finish(job, *written)
 
-    # -- the steps ----------------------------------------------------------------------
+    def _steps(self, job: Job, stream: BinaryIO) -> tuple[Written, int] | None:
+        try:
+            self._submit(job)
+        except RequestRejected:
+            if not job.batches():  # nothing remote to re-attach to: start afresh next time
+                shutil.rmtree(job.dir, ignore_errors=True)
+            raise
+        if self.settings.no_wait:
+            for batch in job.batches():
+                self.term.write(batch.encode() + b"\n")
+            return None
+        self._wait(job)
+        self._fetch(job)
+        stream.seek(0)
+        return self._write(job, stream)
+
     def _plan(self, stream: BinaryIO, job: Job, resume: bool) -> Job:
         """A new job: its request files and its job file, before anything is sent."""
         job.append = resume
