@@ -353,3 +353,23 @@ def test_a_refused_anthropic_create_leaves_no_job_behind(
     assert r.returncode == 4 and b"HTTP 400" in r.stderr
     again = remote(server, env, tmp_path, items(2), "--protocol", "anthropic")
     assert again.returncode == 4 and b"unfinished" not in again.stderr
+
+
+def test_resume_after_a_kill_mid_write_writes_only_the_missing_lines(
+    make_mock: Any, env: dict[str, str], tmp_path: Path
+) -> None:
+    server = make_mock(batch_delay=0.05)
+    out = tmp_path / "out.jsonl"
+    assert remote(server, env, tmp_path, items(5), "-O", str(out)).returncode == 0
+    whole = out.read_bytes()
+    # What a kill while writing the third line leaves: two lines and a half, and a
+    # job file that says writing had started (its downloads are gone too).
+    out.write_bytes(whole[: whole.index(b"\n", whole.index(b"\n") + 1) + 20])
+    (path,) = (Path(env["XDG_STATE_HOME"]) / "mint" / "batches").glob("*/job.json")
+    job = json.loads(path.read_text())
+    assert job["writing"] and job["finished"]
+    path.write_text(json.dumps({**job, "finished": False}))
+    r = remote(server, env, tmp_path, items(5), "--resume", "-O", str(out))
+    assert r.returncode == 0, r.stderr
+    assert b"partial last line" in r.stderr or r.stderr == b""
+    assert out.read_bytes() == whole and batches_made(server) == 1

@@ -12,7 +12,6 @@ gateway that does not stream.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -25,7 +24,6 @@ from mintcli.remote.job import Job, Part
 from mintcli.remote.plan import custom_id, request_body
 from mintcli.remote.providers import Outcome, Provider
 
-PREFIX = b'{"custom_id":"'  # how mint's own request lines start (plan.py writes them)
 CUSTOM_ID = re.compile(rb'"custom_id"\s*:\s*"(mint-[0-9]+)"')  # the ids plan.py gives
 
 
@@ -43,12 +41,10 @@ class Results:
         self.provider = provider
         self.files: list[IO[bytes]] = []
         self.where: dict[str, tuple[int, int]] = {}  # custom_id -> (file, offset)
-        self.part_of: dict[str, Part] = {}  # custom_id -> the part that sent it
+        self.part_of: dict[int, Part] = dict(job.sent())  # item index -> the part that sent it
         for part in job.parts:
             for name in part.results:
                 self._index(part, job.dir / name)
-            for cid in _sent(job, part):
-                self.part_of[cid] = part
 
     def _index(self, part: Part, path: Any) -> None:
         number = len(self.files)
@@ -76,17 +72,6 @@ class Results:
     def close(self) -> None:
         for fh in self.files:
             fh.close()
-
-
-def _sent(job: Job, part: Part) -> Iterator[str]:
-    """The custom_ids of a part's request file (read from the start of each line)."""
-    path = job.part_file(part)
-    if not path.exists():
-        return
-    with path.open("rb") as fh:
-        for line in fh:
-            if line.startswith(PREFIX):
-                yield line[len(PREFIX) : line.index(b'"', len(PREFIX))].decode()
 
 
 def write_all(
@@ -118,7 +103,7 @@ def _result(
     if item.request is None:
         return bad_line(item), False
     cid = custom_id(item)
-    part = results.part_of.get(cid)
+    part = results.part_of.get(item.index)
     if part is None:  # never sent: say why
         body = request_body(item, job.protocol)
         reason = body if isinstance(body, str) else "the item was not sent"

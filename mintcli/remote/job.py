@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,8 @@ class Part:
     model: str | None  # OpenAI: the model every request of the part names
     count: int  # requests
     size: int  # bytes of the request file
+    # The items it holds, as [first, end) ranges of their index (custom_id mint-INDEX)
+    ranges: list[list[int]] = field(default_factory=list)
     file: str | None = None  # the uploaded file's id (OpenAI)
     batch: str | None = None  # the remote batch's id
     creating: float | None = None  # when a create was sent (its answer may never have come)
@@ -84,6 +87,13 @@ class Job:
             os.replace(temporary, self.path)
         except OSError as exc:
             raise ConfigError(f"cannot write the job file {self.path}: {exc.strerror}") from None
+
+    def sent(self) -> Iterator[tuple[int, Part]]:
+        """(item index, its part) for every item sent."""
+        for part in self.parts:
+            for first, end in part.ranges:
+                for index in range(first, end):
+                    yield index, part
 
     def batches(self) -> list[str]:
         return [p.batch for p in self.parts if p.batch]

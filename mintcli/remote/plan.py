@@ -103,8 +103,13 @@ def build_parts(job: Job, provider: Provider, reader: Reader, part_size: int | N
                 fd = os.open(job.part_file(part), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
                 current = open_parts[key] = (part, os.fdopen(fd, "wb"))
             current[1].write(line)
-            current[0].count += 1
-            current[0].size += len(line)
+            part = current[0]
+            part.count += 1
+            part.size += len(line)
+            if part.ranges and part.ranges[-1][1] == item.index:
+                part.ranges[-1][1] += 1
+            else:
+                part.ranges.append([item.index, item.index + 1])
     except OSError as exc:
         raise UsageError(f"cannot write the request file: {exc.strerror or exc}") from None
     finally:
