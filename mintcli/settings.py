@@ -300,7 +300,7 @@ class MockSettings(Settings):
     batch_fault: str | None = arg(
         None, "--batch-fault", metavar="SPEC", section=FAULTS,
         help="Faults of remote batches, comma-separated: invalid, errored=N, expired=N, "
-        "stuck, poll500=N, cut, hold=upload|create|poll|download.")
+        "garbled=N, stuck, poll500=N, cut, hold=upload|create|poll|download.")
     debug: bool = flag(
         "--debug", env=True, section=OTHER,
         help="Show a traceback on internal errors.")

@@ -373,3 +373,17 @@ def test_resume_after_a_kill_mid_write_writes_only_the_missing_lines(
     assert r.returncode == 0, r.stderr
     assert b"partial last line" in r.stderr or r.stderr == b""
     assert out.read_bytes() == whole and batches_made(server) == 1
+
+
+@pytest.mark.parametrize("protocol", ["openai", "anthropic"])
+def test_garbled_results_lines_fail_their_items_only(
+    make_mock: Any, env: dict[str, str], tmp_path: Path, protocol: str
+) -> None:
+    server = make_mock(batch_delay=0.05, batch_fault="garbled=2")
+    r = remote(server, env, tmp_path, items(4), "--protocol", protocol)
+    assert r.returncode == 9, r.stderr
+    assert b"1 lines of the batch results could not be read" in r.stderr
+    lines = jsonl(r.stdout)
+    assert [x["id"] for x in lines] == ["q0", "q1", "q2", "q3"]
+    assert [x["remote"]["state"] for x in lines] == ["succeeded", "missing"] * 2
+    assert lines[1]["error"]["name"] == "protocol"

@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
-from mintcli.mock.batches import Batch, BatchFaults, Store, answer, counts
+from mintcli.mock.batches import Batch, BatchFaults, Store, answer, counts, garble
 
 _LOCK = threading.Lock()
 _ENDED = ("completed", "failed", "expired", "cancelled")
@@ -272,6 +272,7 @@ def _openai_files(store: Store, batch: Batch) -> None:
             code = "batch_expired" if kind == "expired" else "batch_cancelled"
             line["error"] = {"code": code, "message": f"mock: the request was {kind}"}
         errors.append(orjson.dumps(line))
+    output = garble(output, store.faults.garbled)
     if output:
         batch.files["output"] = store.add_file("output.jsonl", b"\n".join(output) + b"\n")
     if errors:
@@ -337,4 +338,5 @@ def _results(handler: Any, store: Store, ident: str) -> None:
             error = {"type": "invalid_request_error", "message": payload["message"]}
             result["error"] = {"type": "error", "error": error}
         lines.append(orjson.dumps({"custom_id": custom_id, "result": result}))
+    lines = garble(lines, store.faults.garbled)
     _send_file(handler, store, "results-" + ident, b"\n".join(lines) + b"\n", "application/x-jsonl")

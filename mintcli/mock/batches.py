@@ -11,6 +11,8 @@ script's rules apply). ``--batch-fault`` (comma-separated) injects:
 * ``errored=N``: every N-th request fails (a 400 reply in OpenAI's error file,
   an ``errored`` result for Anthropic);
 * ``expired=N``: every N-th request expires (the batch ends ``expired``);
+* ``garbled=N``: every N-th line of the results is cut short (not JSON), and
+  a line of noise is added;
 * ``stuck``: the batch stays in progress until cancelled;
 * ``poll500=N``: the first N polls of each batch answer HTTP 500;
 * ``cut``: the first download of each results file breaks off half-way;
@@ -35,6 +37,7 @@ import orjson
 from mintcli.mock import render
 
 STEPS = ("upload", "create", "poll", "download")
+COUNTED = ("errored", "expired", "poll500", "garbled")  # the faults that take =N
 
 
 class BatchFaultError(ValueError):
@@ -48,6 +51,7 @@ class BatchFaults:
     expired: int = 0
     stuck: bool = False
     poll500: int = 0
+    garbled: int = 0
     cut: bool = False
     hold: str | None = None
 
@@ -58,14 +62,14 @@ class BatchFaults:
             name, _, value = word.strip().partition("=")
             if name in ("invalid", "stuck", "cut") and not value:
                 values[name] = True
-            elif name in ("errored", "expired", "poll500") and value.isdigit() and int(value):
+            elif name in COUNTED and value.isdigit() and int(value):
                 values[name] = int(value)
             elif name == "hold" and value in STEPS:
                 values[name] = value
             else:
                 raise BatchFaultError(
                     f"--batch-fault: cannot use {word!r} (invalid, errored=N, expired=N, "
-                    "stuck, poll500=N, cut, hold=upload|create|poll|download)"
+                    "garbled=N, stuck, poll500=N, cut, hold=upload|create|poll|download)"
                 )
         return cls(**values)
 
@@ -175,6 +179,14 @@ def answer(server: Any, protocol: str, request: dict[str, Any]) -> dict[str, Any
     if protocol == "anthropic":
         return render.anthropic_body(reply, p, model, render.reply_id("msg_mock_", raw))
     return render.openai_body(reply, p, model, render.reply_id("chatcmpl-mock-", raw))
+
+
+def garble(lines: list[bytes], every: int) -> list[bytes]:
+    """The garbled=N fault: every N-th line cut in half, and one line of noise."""
+    if not every:
+        return lines
+    cut = [line[: len(line) // 2] if n % every == 0 else line for n, line in enumerate(lines, 1)]
+    return [*cut, b"<html>mock noise</html>"]
 
 
 def counts(batch: Batch, done: int) -> tuple[int, int, int]:

@@ -31,6 +31,7 @@ CUSTOM_ID = re.compile(rb'"custom_id"\s*:\s*"(mint-[0-9]+)"')  # the ids plan.py
 class Written:
     succeeded: int = 0
     failed: int = 0
+    unreadable: int = 0  # lines of the results that could not be read
 
 
 class Results:
@@ -42,6 +43,7 @@ class Results:
         self.files: list[IO[bytes]] = []
         self.where: dict[str, tuple[int, int]] = {}  # custom_id -> (file, offset)
         self.part_of: dict[int, Part] = dict(job.sent())  # item index -> the part that sent it
+        self.unreadable = 0  # lines of the results files that are not results
         for part in job.parts:
             for name in part.results:
                 self._index(part, job.dir / name)
@@ -58,7 +60,10 @@ class Results:
             if found is not None:
                 self.where[found.group(1).decode()] = (number, offset)
             elif line.strip():
-                self.where[self.provider.outcome(line).custom_id] = (number, offset)
+                try:
+                    self.where[self.provider.outcome(line).custom_id] = (number, offset)
+                except MintError:
+                    self.unreadable += 1  # its item gets an error line: no result
             offset += len(line)
 
     def outcome(self, cid: str) -> Outcome | None:
@@ -94,6 +99,7 @@ def write_all(
             written.failed += not ok
     finally:
         results.close()
+    written.unreadable = results.unreadable
     return written
 
 
@@ -109,7 +115,11 @@ def _result(
         reason = body if isinstance(body, str) else "the item was not sent"
         return result_line(item, None, 0, error_object(ExitCode.USAGE, reason)), False
     batch = part.batch
-    outcome = results.outcome(cid)
+    try:
+        outcome = results.outcome(cid)
+    except MintError as error:  # a results line that is not one
+        failure = error_object(error.exit_code, error.message)
+        return result_line(item, None, 1, failure, {"batch": batch, "state": "missing"}), False
     if outcome is None:
         if part.problem:
             failure = error_object(ExitCode.REJECTED, f"the remote batch failed: {part.problem}")

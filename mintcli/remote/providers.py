@@ -117,12 +117,13 @@ class OpenAIBatches(Provider):
 
     def submit(self, api: Api, job: str, part: Part, path: Path, save: Callable[[], None]) -> None:
         if part.file is None:
+            with path.open("rb") as fh:
 
-            def files() -> dict[str, Any]:
-                name = f"mint-{job}-{part.n}.jsonl"
-                return {"file": (name, path.open("rb"), "application/jsonl")}
+                def files() -> dict[str, Any]:
+                    fh.seek(0)  # from the start again on a retry
+                    return {"file": (f"mint-{job}-{part.n}.jsonl", fh, "application/jsonl")}
 
-            uploaded = api.call("POST", "/files", files=files, data={"purpose": "batch"})
+                uploaded = api.call("POST", "/files", files=files, data={"purpose": "batch"})
             part.file = _string(uploaded, "id", "file")
             save()
         tag = {"mint_job": job, "mint_part": str(part.n)}
@@ -143,10 +144,8 @@ class OpenAIBatches(Provider):
         """The batch tagged ``tag``, looked for newest first back to ``since``
         (create takes no idempotency key: the tag is how a resumed job knows)."""
         for batch in self._listed(api):
-            if batch.get("metadata") == tag or (
-                isinstance(batch.get("metadata"), dict)
-                and all(batch["metadata"].get(k) == v for k, v in tag.items())
-            ):
+            metadata = batch.get("metadata")
+            if isinstance(metadata, dict) and all(metadata.get(k) == v for k, v in tag.items()):
                 return _string(batch, "id", "batch")
             created = batch.get("created_at")
             if isinstance(created, (int, float)) and created < since:
@@ -174,22 +173,23 @@ class OpenAIBatches(Provider):
 
     def _status(self, obj: Any) -> Status:
         state = _string(obj, "status", "batch")
-        counts = obj.get("request_counts") or {}
-        failed = int(counts.get("failed") or 0)
-        done = int(counts.get("completed") or 0) + failed
+        counts = obj.get("request_counts")
+        failed = _count(counts, "failed")
+        done = _count(counts, "completed") + failed
         files = [obj.get("output_file_id"), obj.get("error_file_id")]
         problem = None
         if state == "failed":
             errors = obj.get("errors")
             errors = errors.get("data") if isinstance(errors, dict) else None
-            first = errors[0] if isinstance(errors, list) and errors else {}
-            problem = str(first.get("message") or "the batch failed validation")
+            first = errors[0] if isinstance(errors, list) and errors else None
+            message = first.get("message") if isinstance(first, dict) else None
+            problem = str(message or "the batch failed validation")
         return Status(
             state,
             state in ("completed", "failed", "expired", "cancelled"),
             done,
             failed,
-            int(counts.get("total") or 0),
+            _count(counts, "total"),
             tuple(f"/files/{f}/content" for f in files if isinstance(f, str) and f),
             problem,
         )
@@ -212,7 +212,8 @@ class OpenAIBatches(Provider):
         body = response.get("body")
         if status == 200 and isinstance(body, dict):
             return Outcome(custom_id, "succeeded", body, None)
-        return _errored(custom_id, int(status or 500), error_message(body))
+        code = status if isinstance(status, int) and 400 <= status < 600 else 500
+        return _errored(custom_id, code, error_message(body))
 
 
 class AnthropicBatches(Provider):
@@ -253,13 +254,13 @@ class AnthropicBatches(Provider):
 
     def _status(self, obj: Any) -> Status:
         state = _string(obj, "processing_status", "batch")
-        counts = obj.get("request_counts") or {}
-        failed = sum(int(counts.get(k) or 0) for k in ("errored", "canceled", "expired"))
-        done = failed + int(counts.get("succeeded") or 0)
+        counts = obj.get("request_counts")
+        failed = sum(_count(counts, k) for k in ("errored", "canceled", "expired"))
+        done = failed + _count(counts, "succeeded")
         ended = state == "ended"
         ident = _string(obj, "id", "batch")
         downloads = (f"/messages/batches/{ident}/results",) if ended else ()
-        total = done + int(counts.get("processing") or 0)
+        total = done + _count(counts, "processing")
         return Status(state, ended, done, failed, total, downloads)
 
     def outcome(self, line: bytes) -> Outcome:
@@ -296,6 +297,12 @@ class _Requests:
             for n, line in enumerate(fh):
                 yield (b"," if n else b"") + line.rstrip(b"\n")
         yield b"]}"
+
+
+def _count(counts: Any, key: str) -> int:
+    """A figure of ``request_counts`` (0 when it is missing or not a number)."""
+    value = counts.get(key) if isinstance(counts, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
 def _string(obj: Any, key: str, what: str) -> str:

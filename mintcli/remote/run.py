@@ -238,6 +238,8 @@ class Remote:
         return written, skipped_failed
 
     def _finish(self, job: Job, written: Written, skipped_failed: int) -> None:
+        if written.unreadable:
+            self.term.warn(f"{written.unreadable} lines of the batch results could not be read")
         job.finished = True
         job.save()
         for part in job.parts:  # the results are in the -O file now
