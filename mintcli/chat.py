@@ -70,12 +70,17 @@ def run_chat(settings: ChatSettings, words: tuple[str, ...], term: Terminal) -> 
     pending: Pending | None = None
     if settings.resume is not None:
         settings, state = _resume(settings, words)
-        request = ChatRequest.from_json(state.header["request"])
-        if settings.log and state.header.get("log"):
-            from mintcli.conversations import Pending, ensure_dir
+        try:
+            request = ChatRequest.from_json(state.header["request"])
+            if not isinstance(request.model, str) or not isinstance(request.messages, list):
+                raise TypeError("not a request")
+            if settings.log and state.header.get("log"):
+                from mintcli.conversations import Pending, ensure_dir
 
-            ensure_dir()
-            pending = Pending.from_json(state.header["log"])
+                ensure_dir()
+                pending = Pending.from_json(state.header["log"])
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise UsageError(f"journal {state.id} is damaged (its header is not mint's)") from None
         shown = pending.messages if pending is not None else list(request.messages)
     else:
         # Usage errors (no prompt, a bad tool file) come before a missing key.
@@ -173,7 +178,7 @@ def _resume(settings: ChatSettings, words: tuple[str, ...]) -> tuple[ChatSetting
         if header.get("mock"):
             settings = settings.replace(mock=True)
         else:
-            settings = settings.replace(base_url=header["base_url"])
+            settings = settings.replace(base_url=header.get("base_url") or settings.base_url)
     return settings, state
 
 

@@ -25,7 +25,9 @@ times), starting over after the last.
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
+import stat
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -35,7 +37,8 @@ from typing import Any, BinaryIO
 import orjson
 
 from mintcli import __version__
-from mintcli.errors import ConfigError, UsageError
+from mintcli.errors import ConfigError, UsageError, write_failed
+from mintcli.paths import lock_or_refuse
 from mintcli.sanitize import Secrets, redact_headers
 
 VERSION = 1
@@ -45,19 +48,36 @@ class Recorder:
     """Writes what each attempt sent and received, as it happens."""
 
     def __init__(self, path: Path, secrets: Secrets) -> None:
+        self.path = path
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600)
         except OSError as exc:
             raise UsageError(f"--record {path}: {exc.strerror}") from None
+        # One writer per recording: emptied only once it is ours, so a second
+        # mint recording into the same file neither cuts nor interleaves it.
+        lock_or_refuse(fd, f"--record {path} is being written by another mint process")
         self._file: BinaryIO = os.fdopen(fd, "wb")
+        self._broken = False
         self._secrets = secrets
         self._attempt = 0
         self._start = 0.0
+        try:
+            if stat.S_ISREG(os.fstat(fd).st_mode):
+                os.ftruncate(fd, 0)
+        except OSError as exc:
+            self.close()
+            raise write_failed(f"--record {path}", exc) from None
         self._line({"mint_recording": VERSION, "mint": __version__, "created": time.time()})
 
     def _line(self, record: dict[str, Any]) -> None:
-        self._file.write(orjson.dumps(record) + b"\n")
-        self._file.flush()
+        if self._broken:
+            return  # the first failure stopped the run: its last lines are dropped
+        try:
+            self._file.write(orjson.dumps(record) + b"\n")
+            self._file.flush()
+        except OSError as exc:
+            self._broken = True
+            raise write_failed(f"--record {self.path}", exc) from None
 
     def _text(self, text: str) -> str:
         return self._secrets.redact(text)
@@ -102,7 +122,8 @@ class Recorder:
         self._line(record)
 
     def close(self) -> None:
-        self._file.close()
+        with contextlib.suppress(OSError):  # a failed flush was reported when it happened
+            self._file.close()
 
 
 @dataclass

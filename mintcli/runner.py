@@ -4,9 +4,9 @@
             -> continuation filter -> accumulator + journal + sink -> stdout
 
 Each network read is one step (:meth:`ChatRun._on_read`): its frames are
-decoded, every event is folded into the accumulator, added to the read's
-journal record and handed to the sink; then the record is written to the
-journal and the sink's bytes to stdout, in that order (write-ahead). A Ctrl-C,
+decoded and its events make one journal record, which is written first
+(write-ahead); then every event is folded into the accumulator and handed to
+the sink, whose bytes go to stdout. A Ctrl-C,
 SIGTERM or ``--timeout`` that lands inside the step waits for its end
 (``terminal.critical``), so stdout and the journal always agree.
 """
@@ -160,14 +160,19 @@ class ChatRun:
 
     @contextmanager
     def _ending(self) -> Iterator[None]:
+        """The journal is removed only after a finished, written reply (or when
+        _finish found nothing to resume); any other ending keeps it."""
+        finished = False
         try:
             yield
+            finished = True
         except MintError as error:
             self._finish(error)
+            finished = True  # _finish kept the journal if there is anything to resume
             raise
         finally:
             if self.journal is not None:
-                self.journal.close(remove=True)  # no-op when _finish kept it
+                self.journal.close(remove=finished)  # no-op when _finish kept it
 
     def _stream(self) -> Reply:
         self.sink.start(self.config.info)
@@ -271,7 +276,7 @@ class ChatRun:
         finally:
             added = self.acc.end_attempt()
             if added is not None and self.journal is not None and self.acc.received:
-                self.journal.write({"u": added})
+                self.journal.note({"u": added})
 
     # -- the hot path ----------------------------------------------------------------
     def _on_read(self, frames: list[SSEEvent]) -> bool:
@@ -313,17 +318,21 @@ class ChatRun:
             self._hand_on(events, [data] if self.sink.wants_raw else [])
 
     def _hand_on(self, events: list[Event], datas: list[bytes]) -> None:
-        """One read's events to the accumulator, the journal record and the
-        sink (each folds them itself), then journal and stdout (write-ahead)."""
-        self.acc.extend(events)
+        """One read's events to the journal record, which is written first
+        (write-ahead), then to the accumulator and the sink (each folds them
+        itself), whose bytes go to stdout. A read the journal could not keep
+        (a full disk) is neither shown nor counted as received, so a --resume
+        asks for it again."""
         self._batch.extend(events)
+        self._commit()
+        self.acc.extend(events)
         self.sink.events(events)
         for data in datas:
             self.sink.raw(data)
-        self._commit()
+        self.sink.flush()
 
     def _commit(self) -> None:
-        """The read's record to the journal, then its bytes to stdout."""
+        """The read's record to the journal."""
         batch = self._batch
         self.stats.saw_pieces(batch.pieces)
         for call in batch.calls:
@@ -335,7 +344,6 @@ class ChatRun:
         record = batch.take()
         if record is not None and self.journal is not None:
             self.journal.write(record)
-        self.sink.flush()
 
     def _filtered(self, events: list[Event], data: bytes) -> tuple[list[Event], bytes | None]:
         """Drop what a continuation repeats; for --format raw, the frame's data
@@ -363,6 +371,22 @@ class ChatRun:
         reply = self.acc.reply()
         if parsed is not None:
             reply.parsed = parsed
+        journal = self.journal
+        # With nothing received, resuming is the same as running the command again;
+        # a reply that arrived whole has nothing left to resume. Kept before the
+        # last writes to stdout, which may fail too.
+        if (
+            error is not None
+            and not error.reply_complete
+            and journal is not None
+            and self.acc.received
+        ):
+            journal.note({"x": int(error.exit_code), "m": error.message})
+            journal.close(remove=False)
+            if journal.exists:  # not when the disk had no room for it at all
+                error.notes.append(
+                    f"the reply is unfinished; continue it with: mint chat --resume {journal.id}"
+                )
         summary = {"attempts": self.attempts, "resumed": self.resumed}
         if error is None:
             self.sink.done(reply, summary)
@@ -373,18 +397,4 @@ class ChatRun:
         if self.config.stats:
             self.sink.stats(self.stats.as_dict(reply.usage, self.attempts))
         self.sink.close()
-        journal = self.journal
-        # With nothing received, resuming is the same as running the command again;
-        # a reply that arrived whole has nothing left to resume.
-        if (
-            error is not None
-            and not error.reply_complete
-            and journal is not None
-            and self.acc.received
-        ):
-            journal.write({"x": int(error.exit_code), "m": error.message})
-            journal.close(remove=False)
-            error.notes.append(
-                f"the reply is unfinished; continue it with: mint chat --resume {journal.id}"
-            )
         return reply
