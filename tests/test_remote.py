@@ -387,3 +387,18 @@ def test_garbled_results_lines_fail_their_items_only(
     assert [x["id"] for x in lines] == ["q0", "q1", "q2", "q3"]
     assert [x["remote"]["state"] for x in lines] == ["succeeded", "missing"] * 2
     assert lines[1]["error"]["name"] == "protocol"
+
+
+def test_a_second_run_of_the_same_job_is_refused_while_the_first_works(
+    make_mock: Any, env: dict[str, str], tmp_path: Path, spawn: Any
+) -> None:
+    server = make_mock(batch_delay=0.05, batch_fault="stuck")
+    source, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    source.write_bytes(items(2))
+    args = ["batch", "--remote", "--resume", *FAST, "-O", str(out), str(source)]
+    first = spawn([*MINT, *args], mock_env(env, server))
+    wait_for("the batch", lambda: batches_made(server) == 1)
+    second = run_mint(args, mock_env(env, server))
+    assert second.returncode == 2 and b"another mint batch --remote" in second.stderr
+    assert batches_made(server) == 1
+    first.kill()

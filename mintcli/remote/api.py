@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import orjson
 
-from mintcli.errors import MintError, ProtocolError
+from mintcli.errors import MintError, ProtocolError, write_failed
 from mintcli.retry import RetryPolicy
 from mintcli.settings import BatchSettings
 from mintcli.transport import MAX_BODY_BYTES, MAX_ERROR_BYTES, Transport, status_error
@@ -123,10 +123,13 @@ class Api:
                         raise status_error(
                             raw.status_code, _read(raw, MAX_ERROR_BYTES), raw.headers, url
                         )
-                    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-                    with os.fdopen(fd, "wb") as out:
-                        for chunk in raw.iter_bytes(CHUNK):
-                            out.write(chunk)
+                    try:
+                        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                        with os.fdopen(fd, "wb") as out:
+                            for chunk in raw.iter_bytes(CHUNK):
+                                out.write(chunk)
+                    except OSError as exc:
+                        raise write_failed(f"the download {partial}", exc) from None
                 finally:
                     raw.close()
             os.replace(partial, dest)

@@ -14,10 +14,11 @@ from pathlib import Path
 import orjson
 
 from mintcli.batch.items import Defaults
+from mintcli.batch.results import lock_output
 from mintcli.errors import UsageError
 from mintcli.protocols import get_protocol
 from mintcli.remote.api import Api
-from mintcli.remote.job import Job, find_batch, with_kept, without_userinfo
+from mintcli.remote.job import Job, find_batch, lock_job, with_kept, without_userinfo
 from mintcli.remote.plan import BLOCK
 from mintcli.remote.providers import get_provider
 from mintcli.remote.run import Remote
@@ -74,6 +75,7 @@ def _fetch(
     if len(jobs) > 1:
         raise UsageError("these batches belong to different jobs: fetch one job at a time")
     job = next(iter(jobs.values()))
+    lock_job(job.id)  # held (its fd open) until mint exits
     if job.input is None:
         raise UsageError("the job does not say where its input is")
     source = Path(job.input)
@@ -92,6 +94,8 @@ def _fetch(
             output=settings.output or job.output, no_wait=False
         )
         path = Path(settings.output).expanduser() if settings.output else None
+        if path is not None:
+            lock_output(path)
         remote = Remote(settings, term, base_url, api_key, Defaults.from_settings(settings), path)
         try:
             remote.attach(job, stream)

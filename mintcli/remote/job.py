@@ -22,8 +22,8 @@ from typing import Any
 
 import orjson
 
-from mintcli.errors import ConfigError
-from mintcli.paths import private_dir, state_dir
+from mintcli.errors import ConfigError, write_failed
+from mintcli.paths import lock_or_refuse, private_dir, state_dir
 
 VERSION = 1
 # The settings that decide how input lines become requests: 'mint batch fetch'
@@ -86,7 +86,7 @@ class Job:
                 os.fsync(out.fileno())
             os.replace(temporary, self.path)
         except OSError as exc:
-            raise ConfigError(f"cannot write the job file {self.path}: {exc.strerror}") from None
+            raise write_failed(f"the job file {self.path}", exc) from None
 
     def sent(self) -> Iterator[tuple[int, Part]]:
         """(item index, its part) for every item sent."""
@@ -97,6 +97,18 @@ class Job:
 
     def batches(self) -> list[str]:
         return [p.batch for p in self.parts if p.batch]
+
+
+def lock_job(ident: str) -> int:
+    """One run per job at a time (two would both submit what neither has
+    recorded yet): an flock on batches/ID.lock, held until the process ends."""
+    lock = jobs_dir() / f"{ident}.lock"
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    except OSError as exc:
+        raise write_failed(f"the lock file {lock}", exc) from None
+    lock_or_refuse(fd, "another mint batch --remote is working on this job; wait for it to end")
+    return fd
 
 
 def kept_settings(settings: Any) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import IO, Any, BinaryIO
 
 from mintcli.batch.items import Item, Reader
-from mintcli.errors import MintError, UsageError
+from mintcli.errors import MintError, UsageError, write_failed
 from mintcli.protocols import get_protocol
 from mintcli.remote.job import Job, Part
 from mintcli.remote.providers import Provider
@@ -60,14 +60,23 @@ def hashed(stream: BinaryIO, spool_dir: Path) -> tuple[BinaryIO, str, Path | Non
     fd = os.open(spool, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
     copy: IO[bytes] = os.fdopen(fd, "w+b")
     try:
-        while block := stream.read(BLOCK):
+        while True:
+            try:
+                block = stream.read(BLOCK)
+            except OSError as exc:
+                raise UsageError(f"cannot read the input: {exc.strerror or exc}") from None
+            if not block:
+                break
             digest.update(block)
-            copy.write(block)
+            try:
+                copy.write(block)
+            except OSError as exc:
+                raise write_failed(f"a copy of the input ({spool})", exc) from None
         copy.seek(0)
-    except OSError as exc:
+    except MintError:
         copy.close()
         spool.unlink(missing_ok=True)
-        raise UsageError(f"cannot read the input: {exc.strerror or exc}") from None
+        raise
     return copy, digest.hexdigest(), spool  # type: ignore[return-value]
 
 
@@ -111,7 +120,7 @@ def build_parts(job: Job, provider: Provider, reader: Reader, part_size: int | N
             else:
                 part.ranges.append([item.index, item.index + 1])
     except OSError as exc:
-        raise UsageError(f"cannot write the request file: {exc.strerror or exc}") from None
+        raise write_failed("a request file", exc) from None
     finally:
         for _, out in open_parts.values():
             out.close()

@@ -18,12 +18,20 @@ from typing import BinaryIO
 from mintcli.batch.command import USAGE, _open_input, _output_path
 from mintcli.batch.items import Defaults, Reader
 from mintcli.batch.progress import clock
-from mintcli.batch.results import FileOutput, Output, read_previous
+from mintcli.batch.results import FileOutput, Output, lock_output, read_previous
 from mintcli.errors import Interrupted, ItemsFailed, RequestRejected, UsageError
 from mintcli.protocols import get_protocol
 from mintcli.remote.api import Api
 from mintcli.remote.collect import Written, write_all
-from mintcli.remote.job import Job, job_id, jobs_dir, kept_settings, load, without_userinfo
+from mintcli.remote.job import (
+    Job,
+    job_id,
+    jobs_dir,
+    kept_settings,
+    load,
+    lock_job,
+    without_userinfo,
+)
 from mintcli.remote.plan import build_parts, hashed
 from mintcli.remote.providers import Provider, Status, get_provider
 from mintcli.settings import BatchSettings
@@ -94,6 +102,9 @@ class Remote:
         output = str(self.path.resolve()) if self.path else None
         base_url = without_userinfo(self.base_url)
         ident = job_id(digest, output, settings.protocol, base_url)
+        lock_job(ident)  # held (its fd open) until mint exits
+        if self.path is not None:
+            lock_output(self.path)
         directory = jobs_dir() / ident
         job = load(directory / "job.json")
         if job is not None and not job.finished and not resume:
