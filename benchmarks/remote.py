@@ -1,7 +1,7 @@
 """Benchmark of ``mint batch --remote``: the local cost of a remote batch.
 
     python benchmarks/remote.py            # 100,000 items; writes results-remote.md
-    python benchmarks/remote.py --quick    # 10,000 items, for a first look
+    python benchmarks/remote.py --quick    # a tenth of the items, for a first look
 
 ``mint mock --batch-delay 0`` plays the provider (it ends a batch at once), so
 what is left is mint's own work, in two processes as a user would run them:
@@ -11,9 +11,10 @@ what is left is mint's own work, in two processes as a user would run them:
 * **fetch** (``mint batch fetch ID``): poll, download the results to disk,
   join them to the input and write one result line per item in input order.
 
-Each is timed (wall seconds, start-up included) with its peak RSS, for short
-replies and for replies of about 1 KB (a results file several times larger):
-peak RSS should follow the number of items, not the size of the results.
+Each is timed (wall seconds and mint's CPU seconds) with its peak RSS: 100,000
+items with short replies and with replies of about 1 KB, then 10,000 items
+with short replies and with 100,000-character ones (about 1 GB of results).
+Peak RSS should follow the number of items, never the size of the results.
 Processes are started as in ``run.py`` (same environment, same RSS launcher).
 """
 
@@ -45,6 +46,7 @@ sys.exit(os.waitstatus_to_exitcode(status))
 """
 
 REPLY_CHARS = 1000
+BIG_CHARS = 100_000  # the big run: 10,000 such replies make about 1 GB of results
 HEADERS = ["items", "reply", "results MB", "submit wall s", "submit CPU s", "submit RSS MB",
            "fetch wall s", "fetch CPU s", "fetch RSS MB"]  # fmt: skip
 
@@ -60,7 +62,8 @@ def start_mock(b: Bench, reply: str | None) -> tuple[subprocess.Popen[bytes], st
     args = ["--batch-delay", "0"]
     if reply is not None:
         script = b.tmp / "rules.json"
-        script.write_text(json.dumps([{"text": reply}]))
+        # One piece per reply: the mock need not cut a long one into thousands.
+        script.write_text(json.dumps([{"text": reply, "piece_chars": len(reply)}]))
         args += ["--script", str(script)]
     mock = subprocess.Popen(
         [*MINT, "mock", *args], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, env=b.env
@@ -112,12 +115,14 @@ def main() -> None:
     b = Bench(options.quick)
     report = Report()
     n = 10_000 if options.quick else 100_000
+    runs = [(n, "short", None), (n, f"{REPLY_CHARS} chars", "x" * REPLY_CHARS),
+            (n // 10, "short", None), (n // 10, f"{BIG_CHARS} chars", "y" * BIG_CHARS)]  # fmt: skip
     rows, figures = [], {}
     try:
-        for label, reply in (("short", None), (f"{REPLY_CHARS} chars", "x" * REPLY_CHARS)):
-            got = one(b, n, reply)
-            figures[label] = got
-            rows.append((f"{n:,}", label, f"{got[6]:.0f}", *(f"{x:.1f}" for x in got[:6])))
+        for items, label, reply in runs:
+            got = one(b, items, reply)
+            figures[items, label] = got
+            rows.append((f"{items:,}", label, f"{got[6]:.0f}", *(f"{x:.1f}" for x in got[:6])))
     finally:
         b.stop()
     report.table(
@@ -128,7 +133,8 @@ def main() -> None:
         "download + join + write. Wall times include mint's start-up and, for fetch, the "
         "mock making the results (it shares the CPUs); CPU is mint's own.",
     )
-    short, long = figures["short"], figures[f"{REPLY_CHARS} chars"]
+    short, long = figures[n, "short"], figures[n, f"{REPLY_CHARS} chars"]
+    few, big = figures[n // 10, "short"], figures[n // 10, f"{BIG_CHARS} chars"]
     report.target(
         f"{n:,} items: mint's own CPU (submit + fetch) under 30 s",
         f"{short[1] + short[4]:.1f} s",
@@ -138,6 +144,11 @@ def main() -> None:
         "fetch peak RSS follows the items, not the results' size (within 20 MB)",
         f"{short[5]:.1f} MB for {short[6]:.0f} MB of results, {long[5]:.1f} MB for {long[6]:.0f} MB",
         long[5] - short[5] < 20,
+    )
+    report.target(
+        f"fetch peak RSS flat for {big[6]:,.0f} MB of results (within 20 MB of short replies)",
+        f"{few[5]:.1f} MB for {few[6]:.0f} MB, {big[5]:.1f} MB for {big[6]:,.0f} MB",
+        big[5] - few[5] < 20,
     )
     finish("mint batch --remote benchmark", "remote.py", head, report, HERE / "results-remote.md")
 
