@@ -403,3 +403,17 @@ def test_a_second_run_of_the_same_job_is_refused_while_the_first_works(
     assert second.returncode == 2 and b"another mint batch --remote" in second.stderr
     assert batches_made(server) == 1
     first.kill()
+
+
+def test_fetch_reads_the_input_as_the_submitting_run_did(
+    make_mock: Any, env: dict[str, str], tmp_path: Path
+) -> None:
+    server = make_mock(batch_delay=0.05)
+    lines = b"un chat\nle matin\n"
+    r = remote(server, env, tmp_path, lines, "--lines", "--template", "Translate: {}", "--no-wait")
+    assert r.returncode == 0, r.stderr
+    fetch = run_mint(["batch", "fetch", *FAST, *r.stdout.decode().split()], mock_env(env, server))
+    assert fetch.returncode == 0, fetch.stderr
+    got = jsonl(fetch.stdout)
+    assert [x["id"] for x in got] == [1, 2]
+    assert got[1]["text"] == "Mock reply to: Translate: le matin"
