@@ -30,20 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run import HERE, MINT, PY, Bench, Report, finish, prepare
-
-# run.py's launcher (see there why peak RSS is read through one), also telling
-# the CPU seconds of the command: wall time here includes waiting for the mock.
-_LAUNCH = """
-import os, sys
-pid = os.fork()
-if pid == 0:
-    os.execvp(sys.argv[1], sys.argv[1:])
-_, status, usage = os.wait4(pid, 0)
-os.write(2, b"\\n@maxrss %d\\n" % usage.ru_maxrss)
-os.write(2, b"@cpu %f\\n" % (usage.ru_utime + usage.ru_stime))
-sys.exit(os.waitstatus_to_exitcode(status))
-"""
+from run import _LAUNCH, HERE, MINT, PY, Bench, Report, finish, prepare
 
 REPLY_CHARS = 1000
 BIG_CHARS = 100_000  # the big run: 10,000 such replies make about 1 GB of results
@@ -73,7 +60,9 @@ def start_mock(b: Bench, reply: str | None) -> tuple[subprocess.Popen[bytes], st
 
 
 def measured(b: Bench, argv: list[str]) -> tuple[float, float, float, bytes]:
-    """(wall s, CPU s, peak RSS MB, stdout) of one command."""
+    """(wall s, CPU s, peak RSS MB, stdout) of one command, through run.py's
+    launcher (see there why peak RSS is read through one), which also tells the
+    command's CPU seconds: wall time here includes waiting for the mock."""
     start = time.perf_counter()
     done = subprocess.run(
         [PY, "-c", _LAUNCH, *argv], env=b.env, capture_output=True, stdin=subprocess.DEVNULL
