@@ -89,11 +89,23 @@ def test_anthropic_from_stdin(make_mock: Any, env: dict[str, str]) -> None:
     server = make_mock(batch_delay=0.2)
     with_password = server.base_url.replace("http://", "http://me:pw-hidden@")
     r = run_mint(
-        ["batch", "--remote", *FAST, "--protocol", "anthropic", "-m", "claude-x", "--no-wait"],
+        [
+            "batch",
+            "--remote",
+            *FAST,
+            "--protocol",
+            "anthropic",
+            "-m",
+            "claude-x",
+            "--no-wait",
+            "-v",
+        ],
         {**env, "MINT_BASE_URL": with_password},
         input=items(3),
     )
     assert r.returncode == 0, r.stderr
+    assert b"> POST http://" in r.stderr and b"/v1/messages/batches" in r.stderr
+    assert b"pw-hidden" not in r.stderr
     (job,) = (Path(env["XDG_STATE_HOME"]) / "mint" / "batches").glob("*/job.json")
     assert "pw-hidden" not in job.read_text() and SECRET not in job.read_text()
     # The job kept its own copy of stdin: fetch writes the result lines to stdout.

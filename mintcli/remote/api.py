@@ -30,8 +30,10 @@ class Api:
         settings: BatchSettings,
         headers: dict[str, str],
         warn: Callable[[str], None] | None,
+        verbose: Callable[[str], None] | None = None,
     ) -> None:
         self.base = base_url.rstrip("/")
+        self.verbose = verbose  # -v: one line per request and per answer
         self.transport = Transport(base_url, settings)
         self.client = self.transport.client
         self.headers = headers
@@ -77,7 +79,7 @@ class Api:
                     files=files() if files else None,
                     data=data,
                 )
-                raw = self.client.send(request, stream=True)
+                raw = self._send(request)
                 try:
                     limit = MAX_ERROR_BYTES if raw.status_code >= 300 else MAX_BODY_BYTES
                     answer = _read(raw, limit)
@@ -91,6 +93,14 @@ class Api:
                 raise ProtocolError(f"{url} did not answer with JSON") from None
 
         return self.retried(attempt, f"{method} {path}", once=once)
+
+    def _send(self, request: httpx.Request) -> httpx.Response:
+        if self.verbose is not None:
+            self.verbose(f"> {request.method} {request.url}")
+        raw = self.client.send(request, stream=True)
+        if self.verbose is not None:
+            self.verbose(f"< {raw.status_code} {raw.reason_phrase}")
+        return raw
 
     def retried(self, attempt: Callable[[], Any], what: str, *, once: bool = False) -> Any:
         done = 0
@@ -115,9 +125,7 @@ class Api:
 
         def attempt() -> None:
             with self.transport.mapped_errors():
-                raw = self.client.send(
-                    self.client.build_request("GET", url, headers=self.headers), stream=True
-                )
+                raw = self._send(self.client.build_request("GET", url, headers=self.headers))
                 try:
                     if raw.status_code >= 300:
                         raise status_error(

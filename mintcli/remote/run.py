@@ -91,7 +91,7 @@ class Remote:
         self.provider: Provider = get_provider(settings.protocol)
         warn = None if settings.quiet else term.warn
         headers = get_protocol(settings.protocol).headers(api_key)
-        self.api = Api(base_url, settings, headers, warn)
+        self.api = Api(base_url, settings, headers, warn, term.diag if settings.verbose else None)
         self.started = time.monotonic()
         self._downloads: dict[int, tuple[str, ...]] = {}  # part -> its results, once ended
 
