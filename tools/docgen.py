@@ -637,6 +637,11 @@ def man_page() -> str:
         "\\fI$XDG_STATE_HOME/mint/journals/\\fR",
         "Journals of unfinished replies, for \\fB\\-\\-resume\\fR.",
         ".TP",
+        "\\fI$XDG_STATE_HOME/mint/batches/\\fR",
+        "Job files of \\fBmint batch \\-\\-remote\\fR (mode 0600, never the API key): "
+        "the input's hash, the parts and their remote ids, with the request files and "
+        "downloaded results until the result lines are written.",
+        ".TP",
         "\\fI$XDG_DATA_HOME/mint/conversations/\\fR",
         "Saved conversations, one ID.json file each (mode 0600 in a 0700 directory; "
         "never the API key), for \\fB\\-c\\fR, \\fB\\-\\-conversation\\fR and "
