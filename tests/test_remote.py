@@ -128,7 +128,8 @@ def test_errored_and_expired_items_get_error_lines(
     out = tmp_path / "out.jsonl"
     r = remote(server, env, tmp_path, items(6), "--protocol", protocol, "-O", str(out))
     assert r.returncode == 9, r.stderr
-    assert b"HTTP 500" in r.stderr and b"retrying" in r.stderr  # the failed poll, retried
+    # The failed poll, retried when its Retry-After said.
+    assert b"HTTP 500" in r.stderr and b"retrying in 0.2s" in r.stderr
     states = [x["remote"]["state"] for x in jsonl(out.read_bytes())]
     assert states == ["succeeded", "errored", "expired", "errored", "succeeded", "expired"]
     lines = jsonl(out.read_bytes())

@@ -81,11 +81,17 @@ def _held(handler: Any, store: Store, step: str | None) -> bool:
     return True
 
 
-def _error(handler: Any, status: int, message: str, kind: str = "invalid_request_error") -> None:
+def _error(
+    handler: Any,
+    status: int,
+    message: str,
+    kind: str = "invalid_request_error",
+    headers: dict[str, str] | None = None,
+) -> None:
     body: dict[str, Any] = {"error": {"message": message, "type": kind}}
     if handler._protocol() == "anthropic":
         body = {"type": "error", "error": {"type": kind, "message": message}}
-    handler._send_json(status, orjson.dumps(body))
+    handler._send_json(status, orjson.dumps(body), headers)
 
 
 def _json(handler: Any, obj: Any) -> None:
@@ -200,7 +206,7 @@ def _get(handler: Any, store: Store, ident: str) -> None:
         batch.polls += 1
         failing = batch.polls <= store.faults.poll500
     if failing:
-        _error(handler, 500, "mock fault: a poll failed", "server_error")
+        _error(handler, 500, "mock fault: a poll failed", "server_error", {"Retry-After": "0.2"})
         return
     if not _held(handler, store, "poll"):
         _answer_batch(handler, store, batch)

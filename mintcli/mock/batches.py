@@ -2,7 +2,8 @@
 ``/messages/batches``, on a fast clock.
 
 A batch is validating for the first tenth of ``--batch-delay``, in progress
-(its counts growing) until the delay has passed, and then ends; its results
+(its counts growing) until the delay has passed, finalizing for a fifth of it
+more (OpenAI), and then ends; its results
 are made once, when it ends, from the same replies the chat routes give (a
 script's rules apply). ``--batch-fault`` (comma-separated) injects:
 
@@ -14,7 +15,8 @@ script's rules apply). ``--batch-fault`` (comma-separated) injects:
 * ``garbled=N``: every N-th line of the results is cut short (not JSON), and
   a line of noise is added;
 * ``stuck``: the batch stays in progress until cancelled;
-* ``poll500=N``: the first N polls of each batch answer HTTP 500;
+* ``poll500=N``: the first N polls of each batch answer HTTP 500 (with
+  Retry-After: 0.2);
 * ``cut``: the first download of each results file breaks off half-way;
 * ``hold=STEP``: the first request of STEP (``upload``, ``create``, ``poll``,
   ``download``) is carried out (a download half sent) and then never
@@ -138,6 +140,8 @@ class Store:
             return "validating", 0
         if elapsed < self.delay or self.faults.stuck:
             return "in_progress", self._done_at(batch, elapsed)
+        if elapsed < self.delay * 1.2 and batch.results is None:
+            return "finalizing", total  # (OpenAI's last state before the results exist)
         self._finish(batch, reply, cancelled=False)
         expired = any(kind == "expired" for _, kind, _ in batch.results or ())
         return ("expired" if expired else "completed"), total
