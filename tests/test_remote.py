@@ -75,7 +75,10 @@ def test_openai_results_in_input_order_with_the_remote_field(
     uploads = [f for name, f in store(server).files.values() if name.startswith("mint-")]
     (file,) = uploads
     sent = [json.loads(x) for x in file.splitlines()]
-    assert [x["custom_id"] for x in sent] == ["mint-0", "mint-1", "mint-2"]
+    tag = json.loads(next(Path(env["XDG_STATE_HOME"]).glob("mint/batches/*/job.json")).read_text())[
+        "tag"
+    ]
+    assert [x["custom_id"] for x in sent] == [f"mint-{i}-{tag}" for i in range(3)]
     assert sent[0]["url"] == "/v1/chat/completions" and "stream" not in sent[0]["body"]
     made = [b for b in store(server).batches.values()]
     assert len(made) == 1 and made[0].metadata["mint_part"] == "0"
@@ -228,7 +231,7 @@ def test_retry_failed_sends_only_the_failed_items(
     r = remote(clean, env, tmp_path, items(5), "--retry-failed", "-O", str(out))
     assert r.returncode == 0, r.stderr
     (made,) = store(clean).batches.values()
-    assert [x["custom_id"] for x in made.requests] == ["mint-1", "mint-3"]
+    assert [x["custom_id"].split("-")[:2] for x in made.requests] == [["mint", "1"], ["mint", "3"]]
     lines = jsonl(out.read_bytes())
     assert sorted(x["id"] for x in lines) == [f"q{i}" for i in range(5)]
     assert not any("error" in x for x in lines)
@@ -262,14 +265,11 @@ def test_resume_after_a_kill_pays_once(
     proc.send_signal(signal.SIGKILL)
     proc.wait(10)
     r = run_mint([*args[:1], "--resume", *args[1:]], mock_env(env, server))
+    assert r.returncode == 0, r.stderr
+    assert batches_made(server) == 1
     if protocol == "anthropic" and step == "create":
-        # No tag to find it by: the second run says so and creates again.
-        assert r.returncode == 0, r.stderr
-        assert b"may have been created" in r.stderr
-        assert batches_made(server) == 2
-    else:
-        assert r.returncode == 0, r.stderr
-        assert batches_made(server) == 1
+        # No metadata to find it by: the batch of the part's size made then, checked.
+        assert b"re-attached to msgbatch_" in r.stderr
     assert [x["id"] for x in jsonl(out.read_bytes())] == ["q0", "q1", "q2", "q3"]
 
 
@@ -430,3 +430,34 @@ def test_fetch_reads_the_input_as_the_submitting_run_did(
     got = jsonl(fetch.stdout)
     assert [x["id"] for x in got] == [1, 2]
     assert got[1]["text"] == "Mock reply to: Translate: le matin"
+
+
+def test_a_batch_found_again_is_used_only_if_its_results_are_the_jobs(
+    make_mock: Any, env: dict[str, str], tmp_path: Path, spawn: Any
+) -> None:
+    import httpx
+
+    server = make_mock(batch_delay=0.05, batch_fault="hold=create")
+    source, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    source.write_bytes(items(2))
+    args = ["batch", "--remote", "--resume", *FAST, "--protocol", "anthropic", "-O", str(out)]
+    proc = spawn([*MINT, *args, str(source)], mock_env(env, server))
+    wait_for("the create", lambda: batches_made(server) == 1)
+    proc.kill()
+    proc.wait(10)
+    # Someone else's batch of the same size, made since: the newest candidate.
+    foreign = {"custom_id": "other", "params": {"model": "m", "max_tokens": 5,
+               "messages": [{"role": "user", "content": "not mint's"}]}}  # fmt: skip
+    created = httpx.post(
+        server.base_url + "/messages/batches",
+        json={"requests": [foreign, {**foreign, "custom_id": "other2"}]},
+        headers={"x-api-key": "k", "anthropic-version": "2023-06-01"},
+    )
+    assert created.status_code == 200
+    r = run_mint([*args, str(source)], mock_env(env, server))
+    assert r.returncode == 0, r.stderr
+    assert b"re-attached to " + created.json()["id"].encode() in r.stderr
+    assert b"is not this job's batch after all" in r.stderr
+    assert batches_made(server) == 3
+    got = jsonl(out.read_bytes())
+    assert [x["text"] for x in got] == ["Mock reply to: question 0", "Mock reply to: question 1"]

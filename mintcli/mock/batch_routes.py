@@ -3,7 +3,8 @@
 OpenAI: ``POST /v1/files`` (multipart, purpose=batch), ``GET /v1/files/ID``
 and ``/content``, ``POST /v1/batches``, ``GET /v1/batches`` (newest first,
 ``limit`` and ``after``), ``GET /v1/batches/ID``, ``POST .../cancel``.
-Anthropic: ``POST /v1/messages/batches``, ``GET /v1/messages/batches/ID``,
+Anthropic: ``POST /v1/messages/batches``, ``GET /v1/messages/batches`` (newest
+first, ``limit`` and ``after_id``), ``GET /v1/messages/batches/ID``,
 ``.../results`` (JSONL), ``POST .../cancel``.
 """
 
@@ -60,6 +61,7 @@ def serve(handler: Any, method: str, path: str, raw: bytes) -> None:
         ("batches", "GET", True): lambda: _get(handler, store, ident),
         ("batches", "POST", True, "cancel"): lambda: _cancel(handler, store, ident),
         ("anthropic", "POST", False): lambda: _anthropic_create(handler, store, raw),
+        ("anthropic", "GET", False): lambda: _anthropic_list(handler, store),
         ("anthropic", "GET", True): lambda: _get(handler, store, ident),
         ("anthropic", "GET", True, "results"): lambda: _results(handler, store, ident),
         ("anthropic", "POST", True, "cancel"): lambda: _cancel(handler, store, ident),
@@ -308,6 +310,24 @@ def _anthropic_create(handler: Any, store: Store, raw: bytes) -> None:
     store.add_batch(batch)
     if not _held(handler, store, "create"):
         _json(handler, _anthropic_batch(handler, batch, "validating", 0))
+
+
+def _anthropic_list(handler: Any, store: Store) -> None:
+    """Newest first, ``limit`` and ``after_id`` (the next page, older)."""
+    query = parse_qs(urlsplit(handler.path).query)
+    limit = max(1, min(100, int((query.get("limit") or ["20"])[0] or 20)))
+    after = (query.get("after_id") or [None])[0]
+    newest = [b for b in reversed(store.batches.values()) if b.protocol == "anthropic"]
+    if after is not None:
+        ids = [b.id for b in newest]
+        newest = newest[ids.index(after) + 1 :] if after in ids else []
+    data = []
+    for batch in newest[:limit]:
+        state, done = store.state(batch, _replier(handler))
+        data.append(_anthropic_batch(handler, batch, state, done))
+    _json(handler, {"data": data, "has_more": len(newest) > limit,
+                    "first_id": data[0]["id"] if data else None,
+                    "last_id": data[-1]["id"] if data else None})  # fmt: skip
 
 
 def _anthropic_batch(handler: Any, batch: Batch, state: str, done: int) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from mintcli.remote.job import Job, Part
 from mintcli.remote.plan import custom_id, request_body
 from mintcli.remote.providers import Outcome, Provider
 
-CUSTOM_ID = re.compile(rb'"custom_id"\s*:\s*"(mint-[0-9]+)"')  # the ids plan.py gives
+CUSTOM_ID = re.compile(rb'"custom_id"\s*:\s*"(mint-[0-9]+-[0-9a-f]+)"')  # the ids plan.py gives
 
 
 @dataclass
@@ -108,7 +108,7 @@ def _result(
 ) -> tuple[bytes, bool]:
     if item.request is None:
         return bad_line(item), False
-    cid = custom_id(item)
+    cid = custom_id(item, job.tag)
     part = results.part_of.get(item.index)
     if part is None:  # never sent: say why
         body = request_body(item, job.protocol)

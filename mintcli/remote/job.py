@@ -48,6 +48,7 @@ class Part:
     problem: str | None = None  # why the whole batch failed
     results: list[str] = field(default_factory=list)  # downloaded files, in this directory
     fetched: bool = False  # every results file is downloaded
+    found: bool = False  # the batch was found after a kill, not created: check it is ours
 
 
 @dataclass
@@ -60,6 +61,8 @@ class Job:
     base_url: str
     input: str | None = None  # the input file (stdin: a copy in this directory)
     settings: dict[str, Any] = field(default_factory=dict)  # how items were read (KEPT)
+    # In every custom_id: a batch found again after a kill is checked to be this job's.
+    tag: str = field(default_factory=lambda: os.urandom(4).hex())
     created: float = field(default_factory=time.time)
     parts: list[Part] = field(default_factory=list)
     append: bool = False  # the job's results go after those of an earlier run (--resume)

@@ -19,10 +19,11 @@ from mintcli.remote.providers import Provider
 BLOCK = 1 << 20
 
 
-def custom_id(item: Item) -> str:
-    """The item's name in a batch: its index, which is unique, fits both
-    providers' rules (Anthropic: ``^[a-zA-Z0-9_-]{1,64}$``) and maps back."""
-    return f"mint-{item.index}"
+def custom_id(item: Item, tag: str) -> str:
+    """The item's name in a batch: its index, which is unique and maps back,
+    and the job's tag, which tells this job's batches from any other's; it
+    fits both providers' rules (Anthropic: ``^[a-zA-Z0-9_-]{1,64}$``)."""
+    return f"mint-{item.index}-{tag}"
 
 
 def request_body(item: Item, protocol: str) -> dict[str, Any] | str:
@@ -98,7 +99,7 @@ def build_parts(job: Job, provider: Provider, reader: Reader, part_size: int | N
             body = request_body(item, job.protocol)
             if isinstance(body, str):
                 continue  # an error line, written with the results
-            line = provider.request_line(custom_id(item), body)
+            line = provider.request_line(custom_id(item, job.tag), body)
             key = str(body.get("model")) if provider.one_model else ""
             current = open_parts.get(key)
             if current is not None and (

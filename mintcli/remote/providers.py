@@ -16,7 +16,7 @@ from mintcli.batch.results import error_object
 from mintcli.errors import ExitCode, ProtocolError, error_for_status
 from mintcli.protocols.base import error_kind, error_message
 from mintcli.remote.api import Api
-from mintcli.remote.job import Part
+from mintcli.remote.job import Part, all_jobs
 
 # An OpenAI list page; a tagged batch is looked for back to this many seconds
 # before the create that may have made it (clocks differ a little).
@@ -143,7 +143,7 @@ class OpenAIBatches(Provider):
     def _find(self, api: Api, tag: dict[str, str], since: float) -> str | None:
         """The batch tagged ``tag``, looked for newest first back to ``since``
         (create takes no idempotency key: the tag is how a resumed job knows)."""
-        for batch in self._listed(api):
+        for batch in _listed(api, "/batches", "after"):
             metadata = batch.get("metadata")
             if isinstance(metadata, dict) and all(metadata.get(k) == v for k, v in tag.items()):
                 return _string(batch, "id", "batch")
@@ -151,19 +151,6 @@ class OpenAIBatches(Provider):
             if isinstance(created, (int, float)) and created < since:
                 return None
         return None
-
-    def _listed(self, api: Api) -> Iterator[dict[str, Any]]:
-        after: str | None = None
-        while True:
-            query = f"/batches?limit={PAGE}" + (f"&after={after}" if after else "")
-            page = api.call("GET", query)
-            data = page.get("data") if isinstance(page, dict) else None
-            if not isinstance(data, list):
-                raise ProtocolError("the list of batches is not a list")
-            yield from (b for b in data if isinstance(b, dict))
-            if not data or not page.get("has_more"):
-                return
-            after = _string(data[-1], "id", "batch")
 
     def status(self, api: Api, batch: str) -> Status:
         return self._status(api.call("GET", f"/batches/{batch}"))
@@ -231,13 +218,21 @@ class AnthropicBatches(Provider):
         return orjson.dumps({"custom_id": custom_id, "params": body}) + b"\n"
 
     def submit(self, api: Api, job: str, part: Part, path: Path, save: Callable[[], None]) -> None:
-        # No tag and no idempotency key: the id is recorded the moment create answers.
-        if part.creating is not None and api.warn is not None:
-            api.warn(
-                f"part {part.n}: a batch may have been created by the run that was stopped "
-                "before its id came back (Anthropic batches carry no tag to find it by); "
-                "submitting again"
-            )
+        # No metadata and no idempotency key: the id is recorded the moment create
+        # answers. After a kill before that, a batch of the part's size created
+        # then is taken for it, and its results are checked (custom_ids carry the
+        # job's tag) before they are used.
+        if part.creating is not None:
+            part.batch = self._find(api, part, part.creating - SKEW)
+            if part.batch is not None:
+                part.found = True
+                save()
+                if api.warn is not None:
+                    api.warn(
+                        f"part {part.n}: re-attached to {part.batch}, which the stopped run "
+                        "seems to have created (its results are checked to be this job's)"
+                    )
+                return
         part.creating = time.time()
         save()
         created = api.call(
@@ -245,6 +240,19 @@ class AnthropicBatches(Provider):
         )
         part.batch = _string(created, "id", "batch")
         save()
+
+    def _find(self, api: Api, part: Part, since: float) -> str | None:
+        """The newest batch no local job knows, created after ``since``, with as
+        many requests as ``part``."""
+        known = {batch for job in all_jobs() for batch in job.batches()}
+        for batch in _listed(api, "/messages/batches", "after_id"):
+            created = _epoch(batch.get("created_at"))
+            if created is not None and created < since:
+                return None
+            ident = _string(batch, "id", "batch")
+            if ident not in known and self._status(batch).total == part.count:
+                return ident
+        return None
 
     def status(self, api: Api, batch: str) -> Status:
         return self._status(api.call("GET", f"/messages/batches/{batch}"))
@@ -297,6 +305,31 @@ class _Requests:
             for n, line in enumerate(fh):
                 yield (b"," if n else b"") + line.rstrip(b"\n")
         yield b"]}"
+
+
+def _listed(api: Api, path: str, after: str) -> Iterator[dict[str, Any]]:
+    """Every batch of a list, newest first, page after page (``after``: the
+    query parameter that names the last one seen)."""
+    last: str | None = None
+    while True:
+        page = api.call("GET", f"{path}?limit={PAGE}" + (f"&{after}={last}" if last else ""))
+        data = page.get("data") if isinstance(page, dict) else None
+        if not isinstance(data, list):
+            raise ProtocolError("the list of batches is not a list")
+        yield from (b for b in data if isinstance(b, dict))
+        if not data or not page.get("has_more"):
+            return
+        last = _string(data[-1], "id", "batch")
+
+
+def _epoch(value: Any) -> float | None:
+    """An RFC 3339 time (Anthropic's created_at) as seconds since the epoch."""
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
 
 
 def _count(counts: Any, key: str) -> int:

@@ -22,7 +22,7 @@ from mintcli.batch.results import FileOutput, Output, lock_output, read_previous
 from mintcli.errors import Interrupted, ItemsFailed, RequestRejected, UsageError
 from mintcli.protocols import get_protocol
 from mintcli.remote.api import Api
-from mintcli.remote.collect import Written, write_all
+from mintcli.remote.collect import CUSTOM_ID, Written, write_all
 from mintcli.remote.job import (
     Job,
     job_id,
@@ -154,7 +154,9 @@ class Remote:
                 self.term.write(batch.encode() + b"\n")
             return None
         self._wait(job)
-        self._fetch(job)
+        while not self._fetch(job):  # a batch found again was not this job's: send anew
+            self._submit(job)
+            self._wait(job)
         stream.seek(0)
         return self._write(job, stream)
 
@@ -210,7 +212,9 @@ class Remote:
             f"{'/'.join(states)}, {elapsed}"
         )
 
-    def _fetch(self, job: Job) -> None:
+    def _fetch(self, job: Job) -> bool:
+        """Download every part's results; False when a part found again after a
+        kill turns out not to be this job's batch (it is then to be sent anew)."""
         for part in job.parts:
             if part.fetched and all((job.dir / name).exists() for name in part.results):
                 continue  # (a finished job's results are removed once written)
@@ -223,8 +227,20 @@ class Remote:
                 name = f"part-{part.n}.out-{k}"
                 self.api.download(source, job.dir / name)
                 names.append(name)
+            if part.found and not _ours(job, [job.dir / name for name in names]):
+                self.term.warn(
+                    f"{part.batch} is not this job's batch after all; sending part {part.n} again"
+                )
+                for name in names:
+                    (job.dir / name).unlink(missing_ok=True)
+                part.batch, part.creating, part.state = None, None, None
+                part.found = part.ended = False
+                self._downloads.pop(part.n, None)
+                job.save()
+                return False
             part.results, part.fetched = names, True
             job.save()
+        return True
 
     def _write(self, job: Job, stream: BinaryIO) -> tuple[Written, int]:
         """Every result line; after a kill while writing, only the missing ones."""
@@ -269,6 +285,18 @@ class Remote:
             if self.path:
                 error.notes.append("to retry them: the same command with --resume --retry-failed")
             raise error
+
+
+def _ours(job: Job, files: list[Path]) -> bool:
+    """Whether the results hold this job's custom_ids (they end with its tag)."""
+    ending = f"-{job.tag}".encode()
+    for path in files:
+        with path.open("rb") as fh:
+            for line in fh:
+                found = CUSTOM_ID.search(line)
+                if found is not None:
+                    return found.group(1).endswith(ending)
+    return False
 
 
 def _rest(job: Job) -> str:
