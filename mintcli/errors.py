@@ -32,6 +32,7 @@ class ExitCode(enum.IntEnum):
     ITEMS_FAILED = 9
     SCHEMA = 10  # 9 is taken by mint batch (items failed)
     WRITE_FAILED = 11
+    REFUSED = 12  # 11 is a local write failure
     INTERRUPTED = 130
     BROKEN_PIPE = 141
     TERMINATED = 143
@@ -61,6 +62,7 @@ _MEANINGS = {
         "a local write failed: disk full, I/O error, or stdout, -O, the journal, "
         "--record or the conversation file not writable"
     ),
+    ExitCode.REFUSED: "the model refused (a refusal instead of an answer)",
     ExitCode.INTERRUPTED: "interrupted (Ctrl-C)",
     ExitCode.BROKEN_PIPE: "stdout closed early (for example by head)",
     ExitCode.TERMINATED: "terminated (SIGTERM)",
@@ -188,6 +190,12 @@ WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, er
 def write_failed(what: str, exc: OSError) -> WriteFailed:
     """The one wording of a failed local write: what, and the system's reason."""
     return WriteFailed(f"cannot write {what}: {exc.strerror or exc}")
+class Refused(MintError):
+    """The model refused: OpenAI's ``refusal`` text, Anthropic's ``stop_reason:
+    "refusal"``. The reply arrived whole; asking again the same way would not help."""
+
+    exit_code = ExitCode.REFUSED
+    reply_complete = True
 
 
 class ItemsFailed(MintError):

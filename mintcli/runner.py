@@ -21,10 +21,10 @@ from typing import Any, Protocol
 
 import orjson
 
-from mintcli.accumulate import Accumulator, Reply
+from mintcli.accumulate import Accumulator, ReadBatch, Reply
 from mintcli.continuation import Filter, Plan, plan_next
 from mintcli.errors import MintError, TruncatedStream
-from mintcli.events import Event, Finish, MessageStart, ReasoningDelta, TextDelta, ToolCall
+from mintcli.events import Event, MessageStart, TextDelta
 from mintcli.journal import Journal
 from mintcli.protocols import StreamDecoder, WireProtocol
 from mintcli.protocols.base import load_object
@@ -65,56 +65,6 @@ class Pacer(Protocol):
     def failed(self, error: MintError, delay: float | None) -> None: ...
 
 
-class ReadBatch:
-    """The content of one network read, as one journal record: ``t`` text, ``r``
-    reasoning, ``c`` tool calls, ``f`` the finish reason (see journal.py)."""
-
-    __slots__ = ("calls", "finish", "pieces", "reasoning", "text")
-
-    def __init__(self) -> None:
-        self.text: list[str] = []
-        self.reasoning: list[str] = []
-        self.calls: list[dict[str, Any]] = []
-        self.finish: str | None = None
-        self.pieces = 0
-
-    def extend(self, events: list[Event]) -> None:
-        for event in events:
-            if type(event) is TextDelta:  # nearly every event: the short way
-                self.text.append(event.text)
-                self.pieces += 1
-            else:
-                self.add(event)
-
-    def add(self, event: Event) -> None:
-        match event:
-            case TextDelta():
-                self.text.append(event.text)
-                self.pieces += 1
-            case ReasoningDelta():
-                self.reasoning.append(event.text)
-                self.pieces += 1
-            case ToolCall():
-                self.calls.append(event.as_json())
-                self.pieces += 1
-            case Finish():
-                self.finish = event.reason
-
-    def take(self) -> dict[str, Any] | None:
-        """The record (None when the read brought no content), and a fresh start."""
-        record: dict[str, Any] = {}
-        if self.text:
-            record["t"] = "".join(self.text)
-        if self.reasoning:
-            record["r"] = "".join(self.reasoning)
-        if self.calls:
-            record["c"] = self.calls
-        if self.finish:
-            record["f"] = self.finish
-        self.__init__()  # type: ignore[misc]
-        return record or None
-
-
 class ChatRun:
     def __init__(
         self,
@@ -143,6 +93,7 @@ class ChatRun:
         self._last_event_id: str | None = None
         self._last_event_id_works = True  # until a server shows it ignores Last-Event-ID
         self._expect_continuation = False  # a Last-Event-ID attempt is under way
+        self._after_end = 0  # events a server sent after its stream's last one
 
     # -- the run -------------------------------------------------------------------
     def run(self) -> Reply:
@@ -178,6 +129,8 @@ class ChatRun:
         self.sink.start(self.config.info)
         self.sink.flush()
         self._attempts()
+        if (refused := self.acc.refused()) is not None:
+            raise refused
         return self._finish(None, self._check())
 
     def _attempts(self) -> None:
@@ -269,7 +222,11 @@ class ChatRun:
                 for chunk in response.chunks():
                     if not self._on_read(framer.feed(chunk)):
                         return True
+                    if self._after_end:  # a server that goes on after the end: not read on
+                        break
                 self._on_read(framer.flush())
+            if self._after_end:
+                self.transport.note(f"ignored {self._after_end} event(s) after the stream's end")
             if not self._decoder.terminated:
                 raise TruncatedStream("the stream ended before the reply was complete (truncated)")
             return False
@@ -292,6 +249,9 @@ class ChatRun:
         with critical():
             try:
                 for frame in frames:
+                    if decoder.ended:  # nothing after the terminator joins the reply
+                        self._after_end += 1
+                        continue
                     if frame.id is not None:
                         self._last_event_id = frame.id
                     got = decoder.decode(frame)

@@ -40,6 +40,9 @@ class Terminal:
     _status_shown: bool = field(default=False, repr=False)
     # Whether the last thing put on the terminal left the cursor mid-line.
     stdout_mid_line: bool = field(default=False, repr=False)
+    # The end of the last stderr_text piece that could begin the key, held back
+    # until the next piece shows whether it does.
+    _held: str = field(default="", repr=False)
     # stderr lines and the status line may come from several threads (mint batch).
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
@@ -124,10 +127,18 @@ class Terminal:
         self._line(self._style("mint:", "2") + " ", message)
 
     def stderr_text(self, text: str) -> None:
-        """Free text on stderr (reasoning shown with --reasoning)."""
+        """Free text on stderr (reasoning shown with --reasoning), given in pieces:
+        the key is redacted over the joined pieces, so one split between two
+        deltas never shows."""
+        text = self.secrets.redact(self._held + text)
+        keep = self.secrets.tail(text)
+        self._held = text[len(text) - keep :]
+        text = text[: len(text) - keep]
+        if not text:
+            return
         if self._status_shown:
             self.clear_status()
-        self.stderr.write(self._style(escape_text(self.secrets.redact(text)), "2"))
+        self.stderr.write(self._style(escape_text(text), "2"))
         self.stderr.flush()
 
     def show_status(self, text: str) -> None:

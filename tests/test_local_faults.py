@@ -160,7 +160,7 @@ def test_two_batches_on_one_output_file(
     env: dict[str, str], make_mock: Any, spawn: Any, tmp_path: Path
 ) -> None:
     log = tmp_path / "requests.jsonl"
-    server = make_mock(log=log, first_byte_delay=0.15)
+    server = make_mock(log=log, first_byte_delay=0.4)  # both start while the first runs
     env = mock_env(env, server)
     items = tmp_path / "in.jsonl"
     items.write_text(
@@ -182,7 +182,9 @@ def test_two_batches_on_one_output_file(
 def test_two_recordings_into_one_file(
     env: dict[str, str], make_mock: Any, spawn: Any, tmp_path: Path
 ) -> None:
-    env = mock_env(env, make_mock(first_byte_delay=0.3))
+    # The first holds the file for as long as its reply takes: long enough that the
+    # second starts meanwhile even on a loaded machine.
+    env = mock_env(env, make_mock(first_byte_delay=1.5))
     record = tmp_path / "rec.jsonl"
     procs = _start_two(spawn, [*MINT, "chat", "--record", str(record), "hi"], env)
     results = [finish(p, timeout=30) for p in procs]
