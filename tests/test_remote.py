@@ -461,3 +461,17 @@ def test_a_batch_found_again_is_used_only_if_its_results_are_the_jobs(
     assert batches_made(server) == 3
     got = jsonl(out.read_bytes())
     assert [x["text"] for x in got] == ["Mock reply to: question 0", "Mock reply to: question 1"]
+
+
+def test_a_refusal_is_an_error_line_as_in_a_local_batch(
+    make_mock: Any, env: dict[str, str], tmp_path: Path
+) -> None:
+    script = tmp_path / "rules.json"
+    script.write_text(json.dumps([{"match": {"prompt": "question 1"}, "finish_reason": "refusal"}]))
+    server = make_mock(batch_delay=0.05, script=script)
+    r = remote(server, env, tmp_path, items(2))
+    assert r.returncode == 9, r.stderr
+    local = run_mint(["batch", str(tmp_path / "in.jsonl")], mock_env(env, server))
+    mine, theirs = jsonl(r.stdout)[1], jsonl(local.stdout)[1]
+    assert mine["error"] == theirs["error"] and mine["error"]["code"] == 12
+    assert mine["remote"]["state"] == "succeeded"  # the provider answered; the model refused

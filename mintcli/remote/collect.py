@@ -135,6 +135,8 @@ def _result(
     acc = Accumulator()
     try:
         acc.extend(protocol.reply_events(outcome.body, item.request))
+        if (refused := acc.refused()) is not None:  # as mint chat: exit 12's error
+            raise refused
         acc.end_attempt()
         reply = acc.reply()
         if checker is not None:
