@@ -5,9 +5,11 @@ One directory per job under ``$XDG_STATE_HOME/mint/batches/`` (0700), named
 by a hash of the input's bytes, the -O file, the protocol and the base URL.
 It holds ``job.json`` (0600, no key: written whole to a temporary file and
 renamed over the old one, so it is always one complete version), the request
-file of each part (``part-N.jsonl``) and each part's downloaded results
-(``part-N.out-K``). ``job.json`` is written before anything is sent, and again
-the moment an id (uploaded file, batch) exists, before the next request.
+file of each part (``part-N.jsonl``), each part's downloaded results
+(``part-N.out-K``) and, for input from stdin, a copy of it (``input.jsonl``).
+``job.json`` is written before anything is sent, and again the moment an id
+(uploaded file, batch) exists, before the next request. ``batches/ID.lock``
+keeps a second run off a job while one works on it.
 """
 
 from __future__ import annotations
