@@ -475,3 +475,16 @@ def test_a_refusal_is_an_error_line_as_in_a_local_batch(
     mine, theirs = jsonl(r.stdout)[1], jsonl(local.stdout)[1]
     assert mine["error"] == theirs["error"] and mine["error"]["code"] == 12
     assert mine["remote"]["state"] == "succeeded"  # the provider answered; the model refused
+
+
+def test_each_request_of_a_batch_is_validated_as_a_chat_request(
+    make_mock: Any, env: dict[str, str], tmp_path: Path
+) -> None:
+    server = make_mock(batch_delay=0.05)
+    r = remote(server, env, tmp_path, items(1) + items(1, top_p=5).replace(b"q0", b"bad"))
+    assert r.returncode == 9, r.stderr
+    ok, bad = jsonl(r.stdout)
+    assert "error" not in ok and bad["remote"]["state"] == "errored"
+    local = jsonl(run_mint(["batch", str(tmp_path / "in.jsonl")], mock_env(env, server)).stdout)
+    assert bad["error"]["name"] == local[1]["error"]["name"] == "rejected"
+    assert "top_p" in bad["error"]["message"]

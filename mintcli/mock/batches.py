@@ -36,7 +36,8 @@ from typing import Any
 
 import orjson
 
-from mintcli.mock import render
+from mintcli.mock import render, validate
+from mintcli.mock.refusal import Refusal
 
 STEPS = ("upload", "create", "poll", "download")
 COUNTED = ("errored", "expired", "poll500", "garbled")  # the faults that take =N
@@ -166,15 +167,21 @@ class Store:
                 elif self.faults.errored and n % self.faults.errored == 0:
                     results.append((custom_id, "errored", {"message": "mock: this item failed"}))
                 else:
-                    results.append((custom_id, "succeeded", reply(batch.protocol, request)))
+                    try:
+                        results.append((custom_id, "succeeded", reply(batch.protocol, request)))
+                    except Refusal as refusal:  # the request breaks a validation rule
+                        results.append((custom_id, "errored", {"message": refusal.message}))
             batch.results = results
 
 
 def answer(server: Any, protocol: str, request: dict[str, Any]) -> dict[str, Any]:
-    """The whole JSON reply the chat route would give to one batch request."""
+    """The whole JSON reply the chat route would give to one batch request,
+    validated as the chat route validates (a Refusal makes it an errored item)."""
     body = request.get("body") if protocol == "openai" else request.get("params")
     if not isinstance(body, dict):
         body = {}
+    if not server.lenient_for(protocol, body):
+        validate.check(protocol, "/v1/messages", body, {"anthropic-version": "2023-06-01"})
     messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
     reply = server.reply_for(protocol, body, messages)
     model = str(body.get("model") or "")
