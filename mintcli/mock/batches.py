@@ -3,9 +3,9 @@
 
 A batch is validating for the first tenth of ``--batch-delay``, in progress
 (its counts growing) until the delay has passed, finalizing for a fifth of it
-more (OpenAI), and then ends; its results
-are made once, when it ends, from the same replies the chat routes give (a
-script's rules apply, and each request is validated as there). ``--batch-fault`` (comma-separated) injects:
+more (OpenAI), and then ends; its results are made once, when it ends, from
+the same replies the chat routes give (a script's rules apply, and each
+request is validated as there). ``--batch-fault`` (comma-separated) injects:
 
 * ``invalid``: validation fails (OpenAI ``failed`` with ``errors``; Anthropic
   answers the create with a 400);
