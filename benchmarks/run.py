@@ -42,7 +42,8 @@ MINIMAL = [PY, str(HERE / "minimal_client.py")]
 # Peak RSS is read through this launcher. On Linux a child's ru_maxrss starts
 # from its parent's size at fork (it survives exec), so measuring children of
 # this (large) process directly would report this process's size. The launcher
-# is small; the command it forks and execs is measured from there.
+# is small; the command it forks and execs is measured from there (peak RSS, and
+# the CPU seconds it used, which benchmarks/remote.py reports).
 _LAUNCH = """
 import os, sys
 pid = os.fork()
@@ -50,6 +51,7 @@ if pid == 0:
     os.execvp(sys.argv[1], sys.argv[1:])
 _, status, usage = os.wait4(pid, 0)
 os.write(2, b"\\n@maxrss %d\\n" % usage.ru_maxrss)
+os.write(2, b"@cpu %f\\n" % (usage.ru_utime + usage.ru_stime))
 sys.exit(os.waitstatus_to_exitcode(status))
 """
 

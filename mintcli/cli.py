@@ -16,7 +16,7 @@ import click
 
 from mintcli import __version__
 from mintcli.clicktable import CONTEXT, IdArgument, MintGroup, command
-from mintcli.errors import ExitCode, exit_status_help
+from mintcli.errors import ExitCode, UsageError, exit_status_help
 from mintcli.settings import (
     BatchSettings,
     ChatSettings,
@@ -86,20 +86,22 @@ def chat(settings: ChatSettings, term: Any, prompt: tuple[str, ...]) -> None:
     cli,
     "batch",
     BatchSettings,
-    click.Argument(["source"], metavar="[INPUT|-]", required=False),
+    click.Argument(["words"], metavar="[INPUT|-] | status|fetch|cancel ID...", nargs=-1),
     epilog=f"""\b
 Examples:
   mint batch prompts.jsonl > results.jsonl
   mint batch --lines --template 'Translate to French: {{}}' strings.txt -O fr.jsonl
   mint batch -j 32 --resume -O results.jsonl prompts.jsonl    # rerun to finish
   mint batch --shard 2/4 -O part-2.jsonl prompts.jsonl        # job 2 of 4
+  mint batch --remote -O results.jsonl prompts.jsonl          # the provider's batch service
+  mint batch status batch_abc123                              # a remote batch's state
   jq -r 'select(.error) | .error.message' results.jsonl
 
 Exit status: 0 when every item succeeded; {int(ExitCode.ITEMS_FAILED)}:
 {ExitCode.ITEMS_FAILED.meaning}; otherwise the code of what stopped the whole batch
 (see 'man mint').""",
 )
-def batch(settings: BatchSettings, term: Any, source: str | None) -> None:
+def batch(settings: BatchSettings, term: Any, words: tuple[str, ...]) -> None:
     """Run many prompts: JSON lines in (INPUT, or stdin), one JSON result line
     per item out.
 
@@ -109,11 +111,25 @@ def batch(settings: BatchSettings, term: Any, source: str | None) -> None:
     command line apply to every item that does not set its own. Items run
     CONCURRENCY at a time over kept-alive connections, with the retries and
     continuation of 'mint chat'; results come in input order (--unordered: as
-    they finish).
+    they finish). With --remote the provider's batch service runs them (about
+    half the price, within 24 hours); 'mint batch status|fetch|cancel ID...'
+    act on remote batches by id.
     """
+    if words and words[0] in ("status", "fetch", "cancel") and not os.path.exists(words[0]):
+        from mintcli.remote.commands import run_command
+
+        run_command(settings, words[0], list(words[1:]), term)
+        return
+    if len(words) > 1:
+        raise UsageError(f"one INPUT at most (got {len(words)}: {' '.join(words[:3])}...)")
+    if settings.remote:  # the providers' batch services: a package of its own
+        from mintcli.remote.run import run_remote
+
+        run_remote(settings, words[0] if words else None, term)
+        return
     from mintcli.batch.command import run_batch
 
-    run_batch(settings, source, term)
+    run_batch(settings, words[0] if words else None, term)
 
 
 @command(

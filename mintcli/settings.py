@@ -24,6 +24,7 @@ REQUEST = "Request"
 TOOLS = "Tools"
 OUTPUT = "Output"
 BATCH = "Batch"
+REMOTE = "Remote batch"
 RETRIES = "Retries and timeouts"
 JOURNAL = "Journal"
 CONNECTION = "Connection"
@@ -31,7 +32,7 @@ SERVER = "Server"
 FAULTS = "Faults"
 OTHER = "Other"
 SECTIONS = (
-    INPUT, CONVERSATIONS, REQUEST, TOOLS, OUTPUT, BATCH, RETRIES, JOURNAL,
+    INPUT, CONVERSATIONS, REQUEST, TOOLS, OUTPUT, BATCH, REMOTE, RETRIES, JOURNAL,
     CONNECTION, SERVER, FAULTS, OTHER,
 )  # fmt: skip
 
@@ -260,6 +261,22 @@ class BatchSettings(RequestSettings):
         "--retry-failed", section=BATCH,
         help="With -O: run again the items whose result in FILE is an error (implies "
         "--resume).")
+    remote: bool = flag(
+        "--remote", section=REMOTE,
+        help="Hand the items to the provider's batch service (OpenAI Batch API, Anthropic "
+        "Message Batches): about half the price, results within 24 hours. Same input and "
+        "result lines; --resume re-attaches to the remote batches.")
+    no_wait: bool = flag(
+        "--no-wait", section=REMOTE,
+        help="With --remote: submit, print the remote batch ids on stdout and exit; "
+        "'mint batch fetch ID...' gets the results later.")
+    part_size: int | None = setting(
+        None, "--part-size", kind=kinds.Integer(1), metavar="N", section=REMOTE,
+        help="With --remote: at most N requests per remote batch (the provider's limit "
+        "applies anyway: 50,000 for OpenAI, 100,000 for Anthropic).")
+    poll: float = setting(
+        60.0, "--poll", kind=kinds.Number(0.01), metavar="SECONDS", section=REMOTE,
+        help="With --remote: the longest wait between two polls of a remote batch.")
 
 
 class ModelsSettings(Common):
@@ -308,6 +325,13 @@ class MockSettings(Settings):
     ignore_last_event_id: bool = flag(
         "--ignore-last-event-id", section=FAULTS,
         help="Answer a request carrying Last-Event-ID with a fresh reply.")
+    batch_delay: float = arg(
+        2.0, "--batch-delay", kind=kinds.Number(0.0), metavar="SECONDS", section=FAULTS,
+        help="How long a remote batch (/batches, /messages/batches) takes to end.")
+    batch_fault: str | None = arg(
+        None, "--batch-fault", metavar="SPEC", section=FAULTS,
+        help="Faults of remote batches, comma-separated: invalid, errored=N, expired=N, "
+        "garbled=N, stuck, poll500=N, cut, hold=upload|create|poll|download.")
     debug: bool = flag(
         "--debug", env=True, section=OTHER,
         help="Show a traceback on internal errors.")

@@ -150,6 +150,11 @@ class Transport:
     def close(self) -> None:
         self._client.close()
 
+    @property
+    def client(self) -> httpx.Client:
+        """The httpx client, for requests that are not a chat (mint batch --remote)."""
+        return self._client
+
     # -- errors ------------------------------------------------------------------------
     @contextmanager
     def mapped_errors(self) -> Iterator[None]:

@@ -511,7 +511,16 @@ Result lines are written whole. With \\fB\\-O\\fR \\fIFILE\\fR and
 last line left by a killed run is removed, and new results are appended;
 \\fB\\-\\-retry\\-failed\\fR also runs again the items whose line holds an
 error. \\fB\\-\\-shard\\fR \\fIK/N\\fR takes the items whose number (from 0)
-modulo N is K, so that N jobs share one input."""
+modulo N is K, so that N jobs share one input.
+.PP
+With \\fB\\-\\-remote\\fR the items go to the provider's batch service
+instead (OpenAI Batch API, Anthropic Message Batches: about half the price,
+results within 24 hours), cut into several batches past the provider's limits;
+the result lines are the same, plus \\fIremote\\fR (batch id and the item's
+state there). A job file in $XDG_STATE_HOME/mint/batches records every remote id
+as soon as it exists, so that \\fB\\-\\-resume\\fR re-attaches after a kill
+instead of paying twice. \\fB\\-\\-no\\-wait\\fR prints the batch ids and exits;
+\\fBmint batch status\\fR, \\fBfetch\\fR and \\fBcancel\\fR \\fIID\\fR... act on them."""
 
 EXAMPLES = [
     ("Stream a poem:", ['mint chat "write a poem"']),
@@ -627,6 +636,11 @@ def man_page() -> str:
         ".TP",
         "\\fI$XDG_STATE_HOME/mint/journals/\\fR",
         "Journals of unfinished replies, for \\fB\\-\\-resume\\fR.",
+        ".TP",
+        "\\fI$XDG_STATE_HOME/mint/batches/\\fR",
+        "Job files of \\fBmint batch \\-\\-remote\\fR (mode 0600, never the API key): "
+        "the input's hash, the parts and their remote ids, with the request files and "
+        "downloaded results until the result lines are written.",
         ".TP",
         "\\fI$XDG_DATA_HOME/mint/conversations/\\fR",
         "Saved conversations, one ID.json file each (mode 0600 in a 0700 directory; "

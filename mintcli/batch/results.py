@@ -38,7 +38,13 @@ def bad_line(item: Item) -> bytes:
     return _line(item, None, 0, error_object(ExitCode.USAGE, item.error))
 
 
-def _line(item: Item, reply: Reply | None, attempts: int, error: dict[str, Any] | None) -> bytes:
+def _line(
+    item: Item,
+    reply: Reply | None,
+    attempts: int,
+    error: dict[str, Any] | None,
+    remote: dict[str, Any] | None = None,
+) -> bytes:
     result: dict[str, Any] = {
         "id": item.id,
         "line": item.line,
@@ -54,7 +60,12 @@ def _line(item: Item, reply: Reply | None, attempts: int, error: dict[str, Any] 
         result["parsed"] = reply.parsed  # --schema: the reply as an object (null if it failed)
     if error is not None:
         result["error"] = error
+    if remote is not None:
+        result["remote"] = remote  # mint batch --remote: {batch, state}
     return orjson.dumps(result) + b"\n"
+
+
+result_line = _line  # for mint batch --remote (mintcli/remote/collect.py)
 
 
 class ResultSink(Sink):

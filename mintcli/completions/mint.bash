@@ -66,6 +66,8 @@ _mint() {
         "batch:-O"|"batch:--output") compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return ;;
         "batch:-j"|"batch:--concurrency") COMPREPLY=(); return ;;
         "batch:--rpm") COMPREPLY=(); return ;;
+        "batch:--part-size") COMPREPLY=(); return ;;
+        "batch:--poll") COMPREPLY=(); return ;;
         "chat:--protocol") COMPREPLY=($(compgen -W "openai anthropic" -- "$cur")); return ;;
         "chat:--base-url") COMPREPLY=(); return ;;
         "chat:--api-key") COMPREPLY=(); return ;;
@@ -111,6 +113,8 @@ _mint() {
         "mock:--first-byte-delay") COMPREPLY=(); return ;;
         "mock:--replay") compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return ;;
         "mock:--fault") COMPREPLY=(); return ;;
+        "mock:--batch-delay") COMPREPLY=(); return ;;
+        "mock:--batch-fault") COMPREPLY=(); return ;;
         "models:--protocol") COMPREPLY=($(compgen -W "openai anthropic" -- "$cur")); return ;;
         "models:--base-url") COMPREPLY=(); return ;;
         "models:--api-key") COMPREPLY=(); return ;;
@@ -123,7 +127,7 @@ _mint() {
     if [[ "$cur" == -* ]]; then
         case "$cmdpath" in
             "") COMPREPLY=($(compgen -W "-V --version -h --help" -- "$cur")) ;;
-            "batch") COMPREPLY=($(compgen -W "--protocol --base-url --api-key --profile --mock --ca-cert --connect-timeout --idle-timeout --retry-connrefused -v --verbose --debug -m --model -s --system --max-tokens --temperature --schema -o --option --tool --tools --tool-choice --tool-cmd --mcp --max-steps --tool-timeout --tool-output-max --max-retries --retry-base --retry-max --lines --template --shard -O --output -q --quiet -j --concurrency --unordered --rpm --resume --retry-failed -h --help" -- "$cur")) ;;
+            "batch") COMPREPLY=($(compgen -W "--protocol --base-url --api-key --profile --mock --ca-cert --connect-timeout --idle-timeout --retry-connrefused -v --verbose --debug -m --model -s --system --max-tokens --temperature --schema -o --option --tool --tools --tool-choice --tool-cmd --mcp --max-steps --tool-timeout --tool-output-max --max-retries --retry-base --retry-max --lines --template --shard -O --output -q --quiet -j --concurrency --unordered --rpm --resume --retry-failed --remote --no-wait --part-size --poll -h --help" -- "$cur")) ;;
             "chat") COMPREPLY=($(compgen -W "--protocol --base-url --api-key --profile --mock --ca-cert --connect-timeout --idle-timeout --retry-connrefused -v --verbose --debug -m --model -s --system --max-tokens --temperature --schema -o --option --tool --tools --tool-choice --tool-cmd --mcp --max-steps --tool-timeout --tool-output-max --max-retries --retry-base --retry-max --messages --no-stdin --stdin-timeout -a --attach -c --continue --conversation --tool-result --approve -q --quiet --log --no-log -f --format --no-reasoning --reasoning --no-stats --stats --escape --no-escape --dry-run --timeout --record --resume --journal --no-journal -h --help" -- "$cur")) ;;
             "completion") COMPREPLY=($(compgen -W "-h --help" -- "$cur")) ;;
             "journal") COMPREPLY=($(compgen -W "-h --help" -- "$cur")) ;;
@@ -134,7 +138,7 @@ _mint() {
             "log list") COMPREPLY=($(compgen -W "-f --format -h --help" -- "$cur")) ;;
             "log rm") COMPREPLY=($(compgen -W "--all -h --help" -- "$cur")) ;;
             "log show") COMPREPLY=($(compgen -W "-f --format -h --help" -- "$cur")) ;;
-            "mock") COMPREPLY=($(compgen -W "--host --port --script --log --piece-chars --delay --first-byte-delay --replay --pace --lenient --fault --ids --no-ids --ignore-last-event-id --debug -h --help" -- "$cur")) ;;
+            "mock") COMPREPLY=($(compgen -W "--host --port --script --log --piece-chars --delay --first-byte-delay --replay --pace --lenient --fault --ids --no-ids --ignore-last-event-id --batch-delay --batch-fault --debug -h --help" -- "$cur")) ;;
             "models") COMPREPLY=($(compgen -W "--protocol --base-url --api-key --profile --mock --ca-cert --connect-timeout --idle-timeout --retry-connrefused -v --verbose --debug -f --format -h --help" -- "$cur")) ;;
         esac
         return

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from mintcli.mock import framing, render, shape, validate
+from mintcli.mock import batch_routes, framing, render, shape, validate
 from mintcli.mock.body import read_body
 from mintcli.mock.faults import Fault
 from mintcli.mock.refusal import Refusal
@@ -118,6 +118,9 @@ class Handler(WireHandler):
     def do_GET(self) -> None:
         self._record(b"")
         path = self._route()
+        if batch_routes.handles(path):  # the batch services: mock/batch_routes.py
+            batch_routes.serve(self, "GET", path, b"")
+            return
         if path != "/v1/models" and not path.startswith("/v1/models/"):
             self._refuse(self._not_found())
             return
@@ -143,6 +146,8 @@ class Handler(WireHandler):
             recorded = self.server.mock.next_recorded()
             if recorded is not None:
                 self._replay(recorded)
+            elif batch_routes.handles(path):  # the batch services: mock/batch_routes.py
+                batch_routes.serve(self, "POST", path, raw)
             elif path == "/v1/chat/completions":
                 self._chat("openai", raw)
             elif path == "/v1/messages":

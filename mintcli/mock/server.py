@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from mintcli.mock.batches import BatchFaultError, BatchFaults
 from mintcli.mock.faults import Fault, FaultSpecError, parse_fault
 from mintcli.mock.handler import HTTPServer
 from mintcli.mock.refusal import Refusal
@@ -59,6 +60,10 @@ class MockServer:
         try:
             self._fault = parse_fault(self.options.fault) if self.options.fault else None
         except FaultSpecError as exc:
+            raise MockScriptError(str(exc)) from None
+        try:  # checked now, used by the first batch request (mock/batch_routes.py)
+            BatchFaults.parse(self.options.batch_fault)
+        except BatchFaultError as exc:
             raise MockScriptError(str(exc)) from None
         self._base = Reply(
             piece_chars=self.options.piece_chars,

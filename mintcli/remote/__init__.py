@@ -1,0 +1,18 @@
+"""``mint batch --remote``: the providers' own batch services as a backend of
+``mint batch`` (same input, same result lines, same --resume manners).
+
+* ``plan.py``: the input (hashed; stdin copied to a file) becomes request
+  files, cut into parts at the provider's limits.
+* ``job.py``: the local job file, which records every remote id the moment it
+  exists, so that ``--resume`` re-attaches instead of paying twice.
+* ``providers.py``: the OpenAI Batch API (``/files`` + ``/batches``) and
+  Anthropic Message Batches (``/messages/batches``) behind one interface.
+* ``api.py``: HTTP with retries, uploads, downloads streamed to disk.
+* ``collect.py``: downloaded results joined to the input, one result line per
+  item in input order, each reply read by the protocol's decoder.
+* ``run.py``: the steps, in order; ``commands.py``: ``mint batch status``,
+  ``fetch`` and ``cancel``.
+
+It imports httpx (through mintcli.transport), orjson and mintcli.batch; only
+``mint batch --remote`` and those three commands import it.
+"""

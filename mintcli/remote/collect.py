@@ -1,0 +1,147 @@
+"""The results: downloaded files joined to the input, one result line per
+item in input order.
+
+Results files are unordered. They are not loaded: one pass notes where each
+custom_id's line starts (an offset per item, so memory grows with the number
+of items, never with the size of the replies), then each item's line is read
+from disk when its turn comes. A reply goes through the protocol's decoder
+for a whole JSON reply (``reply_events``), as ``mint chat`` does with a
+gateway that does not stream.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import IO, Any
+
+from mintcli.accumulate import Accumulator
+from mintcli.batch.items import Item, Reader
+from mintcli.batch.results import Output, bad_line, error_object, result_line
+from mintcli.errors import ExitCode, MintError
+from mintcli.protocols import get_protocol
+from mintcli.remote.job import Job, Part
+from mintcli.remote.plan import custom_id, request_body
+from mintcli.remote.providers import Outcome, Provider
+
+CUSTOM_ID = re.compile(rb'"custom_id"\s*:\s*"(mint-[0-9]+-[0-9a-f]+)"')  # the ids plan.py gives
+
+
+@dataclass
+class Written:
+    succeeded: int = 0
+    failed: int = 0
+    unreadable: int = 0  # lines of the results that could not be read
+
+
+class Results:
+    """Where every item's result line is, across the parts' downloaded files."""
+
+    def __init__(self, job: Job, provider: Provider) -> None:
+        self.job = job
+        self.provider = provider
+        self.files: list[IO[bytes]] = []
+        self.where: dict[str, tuple[int, int]] = {}  # custom_id -> (file, offset)
+        self.part_of: dict[int, Part] = dict(job.sent())  # item index -> the part that sent it
+        self.unreadable = 0  # lines of the results files that are not results
+        for part in job.parts:
+            for name in part.results:
+                self._index(part, job.dir / name)
+
+    def _index(self, part: Part, path: Any) -> None:
+        number = len(self.files)
+        fh = path.open("rb")
+        self.files.append(fh)
+        offset = 0
+        for line in fh:
+            # The key found without parsing the line (a JSON string holds no bare
+            # quote, so this is the key itself); parsed only when it is not there.
+            found = CUSTOM_ID.search(line)
+            if found is not None:
+                self.where[found.group(1).decode()] = (number, offset)
+            elif line.strip():
+                try:
+                    self.where[self.provider.outcome(line).custom_id] = (number, offset)
+                except MintError:
+                    self.unreadable += 1  # its item gets an error line: no result
+            offset += len(line)
+
+    def outcome(self, cid: str) -> Outcome | None:
+        found = self.where.get(cid)
+        if found is None:
+            return None
+        fh = self.files[found[0]]
+        fh.seek(found[1])
+        return self.provider.outcome(fh.readline())
+
+    def close(self) -> None:
+        for fh in self.files:
+            fh.close()
+
+
+def write_all(
+    job: Job, provider: Provider, reader: Reader, output: Output, schema: Any = None
+) -> Written:
+    """Every item's result line, in input order, to ``output``."""
+    results = Results(job, provider)
+    protocol = get_protocol(job.protocol)
+    checker = None
+    if schema is not None:
+        from mintcli.schema import compile_checker
+
+        checker = compile_checker(schema)
+    written = Written()
+    try:
+        for item in reader:
+            line, ok = _result(item, job, results, protocol, checker)
+            output.write(line)
+            written.succeeded += ok
+            written.failed += not ok
+    finally:
+        results.close()
+    written.unreadable = results.unreadable
+    return written
+
+
+def _result(
+    item: Item, job: Job, results: Results, protocol: Any, checker: Any
+) -> tuple[bytes, bool]:
+    if item.request is None:
+        return bad_line(item), False
+    cid = custom_id(item, job.tag)
+    part = results.part_of.get(item.index)
+    if part is None:  # never sent: say why
+        body = request_body(item, job.protocol)
+        reason = body if isinstance(body, str) else "the item was not sent"
+        return result_line(item, None, 0, error_object(ExitCode.USAGE, reason)), False
+    batch = part.batch
+    try:
+        outcome = results.outcome(cid)
+    except MintError as error:  # a results line that is not one
+        failure = error_object(error.exit_code, error.message)
+        return result_line(item, None, 1, failure, {"batch": batch, "state": "missing"}), False
+    if outcome is None:
+        if part.problem:
+            failure = error_object(ExitCode.REJECTED, f"the remote batch failed: {part.problem}")
+            remote = {"batch": batch, "state": "failed"}
+        else:
+            message = f"the remote batch {batch} ended ({part.state}) without a result for it"
+            failure = error_object(ExitCode.SERVER, message)
+            remote = {"batch": batch, "state": "missing"}
+        return result_line(item, None, 1, failure, remote), False
+    remote = {"batch": batch, "state": outcome.state}
+    if outcome.body is None:
+        return result_line(item, None, 1, outcome.error, remote), False
+    acc = Accumulator()
+    try:
+        acc.extend(protocol.reply_events(outcome.body, item.request))
+        if (refused := acc.refused()) is not None:  # as mint chat: exit 12's error
+            raise refused
+        acc.end_attempt()
+        reply = acc.reply()
+        if checker is not None:
+            reply.parsed = checker(reply.text)
+    except MintError as error:
+        failure = error_object(error.exit_code, error.message)
+        return result_line(item, acc.reply(), 1, failure, remote), False
+    return result_line(item, reply, 1, None, remote), True

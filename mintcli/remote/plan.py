@@ -1,0 +1,127 @@
+"""From the input to request files: the input's hash (stdin is first copied
+to a file, since the results are joined to the input in a second pass), one
+request body per item, and the items cut into parts at the provider's limits."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from pathlib import Path
+from typing import IO, Any, BinaryIO
+
+from mintcli.batch.items import Item, Reader
+from mintcli.errors import MintError, UsageError, write_failed
+from mintcli.protocols import get_protocol
+from mintcli.remote.job import Job, Part
+from mintcli.remote.providers import Provider
+
+BLOCK = 1 << 20
+
+
+def custom_id(item: Item, tag: str) -> str:
+    """The item's name in a batch: its index, which is unique and maps back,
+    and the job's tag, which tells this job's batches from any other's; it
+    fits both providers' rules (Anthropic: ``^[a-zA-Z0-9_-]{1,64}$``)."""
+    return f"mint-{item.index}-{tag}"
+
+
+def request_body(item: Item, protocol: str) -> dict[str, Any] | str:
+    """The body of the item's request, or why it cannot be sent."""
+    if item.request is None:
+        return item.error or "the line cannot be used"
+    if item.protocol != protocol:
+        return (
+            f"line {item.line}: the item asks for protocol {item.protocol}; a remote batch "
+            f"sends every item with --protocol {protocol}"
+        )
+    try:
+        body = get_protocol(protocol).build_body(item.request)
+    except MintError as exc:
+        return f"line {item.line}: {exc.message}"
+    body.pop("stream", None)  # a batch answers each request with one whole reply
+    body.pop("stream_options", None)
+    return body
+
+
+def hashed(stream: BinaryIO, spool_dir: Path) -> tuple[BinaryIO, str, Path | None]:
+    """The input as a seekable file, the sha256 of its bytes, and the copy
+    made of a pipe or a terminal (``spool_dir/input-PID.spool``, 0600, read
+    as it is copied; the job keeps it for 'mint batch fetch')."""
+    digest = hashlib.sha256()
+    if _regular(stream):
+        try:
+            while block := stream.read(BLOCK):
+                digest.update(block)
+            stream.seek(0)
+        except OSError as exc:
+            raise UsageError(f"cannot read the input: {exc.strerror or exc}") from None
+        return stream, digest.hexdigest(), None
+    spool = spool_dir / f"input-{os.getpid()}.spool"
+    fd = os.open(spool, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+    copy: IO[bytes] = os.fdopen(fd, "w+b")
+    try:
+        while True:
+            try:
+                block = stream.read(BLOCK)
+            except OSError as exc:
+                raise UsageError(f"cannot read the input: {exc.strerror or exc}") from None
+            if not block:
+                break
+            digest.update(block)
+            try:
+                copy.write(block)
+            except OSError as exc:
+                raise write_failed(f"a copy of the input ({spool})", exc) from None
+        copy.seek(0)
+    except MintError:
+        copy.close()
+        spool.unlink(missing_ok=True)
+        raise
+    return copy, digest.hexdigest(), spool  # type: ignore[return-value]
+
+
+def _regular(stream: BinaryIO) -> bool:
+    try:
+        return stat.S_ISREG(os.fstat(stream.fileno()).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
+def build_parts(job: Job, provider: Provider, reader: Reader, part_size: int | None) -> None:
+    """Write the request files of ``reader``'s items, a new part whenever one
+    would pass the provider's limits (or ``part_size``); OpenAI takes one
+    model per file, so each model has parts of its own."""
+    most = min(provider.max_requests, part_size or provider.max_requests)
+    open_parts: dict[str, tuple[Part, IO[bytes]]] = {}
+    try:
+        for item in reader:
+            body = request_body(item, job.protocol)
+            if isinstance(body, str):
+                continue  # an error line, written with the results
+            line = provider.request_line(custom_id(item, job.tag), body)
+            key = str(body.get("model")) if provider.one_model else ""
+            current = open_parts.get(key)
+            if current is not None and (
+                current[0].count >= most or current[0].size + len(line) > provider.max_bytes
+            ):
+                current[1].close()
+                current = None
+            if current is None:
+                part = Part(len(job.parts), key or None, 0, 0)
+                job.parts.append(part)
+                fd = os.open(job.part_file(part), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                current = open_parts[key] = (part, os.fdopen(fd, "wb"))
+            current[1].write(line)
+            part = current[0]
+            part.count += 1
+            part.size += len(line)
+            if part.ranges and part.ranges[-1][1] == item.index:
+                part.ranges[-1][1] += 1
+            else:
+                part.ranges.append([item.index, item.index + 1])
+    except OSError as exc:
+        raise write_failed("a request file", exc) from None
+    finally:
+        for _, out in open_parts.values():
+            out.close()

@@ -1,0 +1,345 @@
+"""The two batch services, behind one interface: what a request line looks
+like, the limits of one batch, how to submit, poll, cancel and download one,
+and how to read one line of its results."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import orjson
+
+from mintcli.batch.results import error_object
+from mintcli.errors import ExitCode, ProtocolError, error_for_status
+from mintcli.protocols.base import error_kind, error_message
+from mintcli.remote.api import Api
+from mintcli.remote.job import Part, all_jobs
+
+# An OpenAI list page; a tagged batch is looked for back to this many seconds
+# before the create that may have made it (clocks differ a little).
+PAGE = 100
+SKEW = 300.0
+
+
+@dataclass(frozen=True)
+class Status:
+    state: str  # the provider's own word
+    ended: bool
+    done: int
+    failed: int
+    total: int
+    downloads: tuple[str, ...] = ()  # what holds the results (paths under the base URL)
+    problem: str | None = None  # why the whole batch failed
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One line of a results file."""
+
+    custom_id: str
+    state: str  # succeeded, errored, expired or canceled
+    body: dict[str, Any] | None  # the reply, as a whole JSON reply
+    error: dict[str, Any] | None  # mint's error object
+
+
+class Provider:
+    name: ClassVar[str]
+    max_requests: ClassVar[int]
+    max_bytes: ClassVar[int]
+    one_model: ClassVar[bool]
+
+    def request_line(self, custom_id: str, body: dict[str, Any]) -> bytes:
+        raise NotImplementedError
+
+    def submit(self, api: Api, job: str, part: Part, path: Path, save: Callable[[], None]) -> None:
+        """Create the part's batch, recording each id (``save``) as soon as it exists."""
+        raise NotImplementedError
+
+    def status(self, api: Api, batch: str) -> Status:
+        raise NotImplementedError
+
+    def cancel(self, api: Api, batch: str) -> Status:
+        raise NotImplementedError
+
+    def outcome(self, line: bytes) -> Outcome:
+        """One line of a results file."""
+        raise NotImplementedError
+
+
+def get_provider(protocol: str) -> Provider:
+    return AnthropicBatches() if protocol == "anthropic" else OpenAIBatches()
+
+
+def _expired(custom_id: str) -> Outcome:
+    message = "the request expired: the provider did not run it within the batch's 24h window"
+    return Outcome(custom_id, "expired", None, error_object(ExitCode.SERVER, message))
+
+
+def _canceled(custom_id: str) -> Outcome:
+    message = "the request was canceled before it ran (the batch was cancelled)"
+    return Outcome(custom_id, "canceled", None, error_object(ExitCode.SERVER, message))
+
+
+def _errored(custom_id: str, status: int, message: str | None) -> Outcome:
+    """A request the provider answered with an error status, classified as a chat's."""
+    failure = error_for_status(status, message)
+    return Outcome(custom_id, "errored", None, error_object(failure.exit_code, failure.message))
+
+
+def _load(line: bytes) -> dict[str, Any]:
+    try:
+        obj = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        obj = None
+    if not isinstance(obj, dict) or not isinstance(obj.get("custom_id"), str):
+        raise ProtocolError("malformed line in the batch results: not an object with custom_id")
+    return obj
+
+
+class OpenAIBatches(Provider):
+    """The OpenAI Batch API: a JSONL file uploaded to ``/files`` (purpose
+    batch), a batch made of it at ``/batches``, results in an output file and
+    an error file, both unordered (joined on custom_id)."""
+
+    name = "openai"
+    # OpenAI Batch API limits for one input file (platform.openai.com/docs/guides/batch,
+    # "Rate limits"): at most 50,000 requests and 200 MB, and one model per file.
+    max_requests = 50_000
+    max_bytes = 200 * 1000 * 1000
+    one_model = True
+
+    def request_line(self, custom_id: str, body: dict[str, Any]) -> bytes:
+        line = {"custom_id": custom_id, "method": "POST", "url": "/v1/chat/completions"}
+        return orjson.dumps({**line, "body": body}) + b"\n"
+
+    def submit(self, api: Api, job: str, part: Part, path: Path, save: Callable[[], None]) -> None:
+        if part.file is None:
+            with path.open("rb") as fh:
+
+                def files() -> dict[str, Any]:
+                    fh.seek(0)  # from the start again on a retry
+                    return {"file": (f"mint-{job}-{part.n}.jsonl", fh, "application/jsonl")}
+
+                uploaded = api.call("POST", "/files", files=files, data={"purpose": "batch"})
+            part.file = _string(uploaded, "id", "file")
+            save()
+        tag = {"mint_job": job, "mint_part": str(part.n)}
+        if part.creating is not None:  # a create was cut off before its answer was recorded
+            part.batch = self._find(api, tag, part.creating - SKEW)
+            if part.batch is not None:
+                save()
+                return
+        part.creating = time.time()
+        save()
+        request = {"input_file_id": part.file, "endpoint": "/v1/chat/completions",
+                   "completion_window": "24h", "metadata": tag}  # fmt: skip
+        created = api.call("POST", "/batches", body=request, once=True)
+        part.batch = _string(created, "id", "batch")
+        save()
+
+    def _find(self, api: Api, tag: dict[str, str], since: float) -> str | None:
+        """The batch tagged ``tag``, looked for newest first back to ``since``
+        (create takes no idempotency key: the tag is how a resumed job knows)."""
+        for batch in _listed(api, "/batches", "after"):
+            metadata = batch.get("metadata")
+            if isinstance(metadata, dict) and all(metadata.get(k) == v for k, v in tag.items()):
+                return _string(batch, "id", "batch")
+            created = batch.get("created_at")
+            if isinstance(created, (int, float)) and created < since:
+                return None
+        return None
+
+    def status(self, api: Api, batch: str) -> Status:
+        return self._status(api.call("GET", f"/batches/{batch}"))
+
+    def cancel(self, api: Api, batch: str) -> Status:
+        return self._status(api.call("POST", f"/batches/{batch}/cancel"))
+
+    def _status(self, obj: Any) -> Status:
+        state = _string(obj, "status", "batch")
+        counts = obj.get("request_counts")
+        failed = _count(counts, "failed")
+        done = _count(counts, "completed") + failed
+        files = [obj.get("output_file_id"), obj.get("error_file_id")]
+        problem = None
+        if state == "failed":
+            errors = obj.get("errors")
+            errors = errors.get("data") if isinstance(errors, dict) else None
+            first = errors[0] if isinstance(errors, list) and errors else None
+            message = first.get("message") if isinstance(first, dict) else None
+            problem = str(message or "the batch failed validation")
+        return Status(
+            state,
+            state in ("completed", "failed", "expired", "cancelled"),
+            done,
+            failed,
+            _count(counts, "total"),
+            tuple(f"/files/{f}/content" for f in files if isinstance(f, str) and f),
+            problem,
+        )
+
+    def outcome(self, line: bytes) -> Outcome:
+        obj = _load(line)
+        custom_id = obj["custom_id"]
+        error = obj.get("error")
+        if isinstance(error, dict):
+            code = error.get("code")
+            if code == "batch_expired":
+                return _expired(custom_id)
+            if code == "batch_cancelled":
+                return _canceled(custom_id)
+            return _errored(custom_id, 500, str(error.get("message") or code))
+        response = obj.get("response")
+        if not isinstance(response, dict):
+            response = {}
+        status = response.get("status_code")
+        body = response.get("body")
+        if status == 200 and isinstance(body, dict):
+            return Outcome(custom_id, "succeeded", body, None)
+        code = status if isinstance(status, int) and 400 <= status < 600 else 500
+        return _errored(custom_id, code, error_message(body))
+
+
+class AnthropicBatches(Provider):
+    """Anthropic Message Batches: the requests in the create call's body,
+    results as JSONL (unordered) at ``/messages/batches/ID/results``."""
+
+    name = "anthropic"
+    # Anthropic Message Batches limits (docs.anthropic.com, "Batch processing"):
+    # at most 100,000 requests or 256 MB per batch, whichever comes first.
+    max_requests = 100_000
+    max_bytes = 256 * 1000 * 1000
+    one_model = False
+
+    def request_line(self, custom_id: str, body: dict[str, Any]) -> bytes:
+        return orjson.dumps({"custom_id": custom_id, "params": body}) + b"\n"
+
+    def submit(self, api: Api, job: str, part: Part, path: Path, save: Callable[[], None]) -> None:
+        # No metadata and no idempotency key: the id is recorded the moment create
+        # answers. After a kill before that, a batch of the part's size created
+        # then is taken for it, and its results are checked (custom_ids carry the
+        # job's tag) before they are used.
+        if part.creating is not None:
+            part.batch = self._find(api, part, part.creating - SKEW)
+            if part.batch is not None:
+                part.found = True
+                save()
+                if api.warn is not None:
+                    api.warn(
+                        f"part {part.n}: re-attached to {part.batch}, which the stopped run "
+                        "seems to have created (its results are checked to be this job's)"
+                    )
+                return
+        part.creating = time.time()
+        save()
+        created = api.call(
+            "POST", "/messages/batches", content=_Requests(path, part.count), once=True
+        )
+        part.batch = _string(created, "id", "batch")
+        save()
+
+    def _find(self, api: Api, part: Part, since: float) -> str | None:
+        """The newest batch no local job knows, created after ``since``, with as
+        many requests as ``part``."""
+        known = {batch for job in all_jobs() for batch in job.batches()}
+        for batch in _listed(api, "/messages/batches", "after_id"):
+            created = _epoch(batch.get("created_at"))
+            if created is not None and created < since:
+                return None
+            ident = _string(batch, "id", "batch")
+            if ident not in known and self._status(batch).total == part.count:
+                return ident
+        return None
+
+    def status(self, api: Api, batch: str) -> Status:
+        return self._status(api.call("GET", f"/messages/batches/{batch}"))
+
+    def cancel(self, api: Api, batch: str) -> Status:
+        return self._status(api.call("POST", f"/messages/batches/{batch}/cancel"))
+
+    def _status(self, obj: Any) -> Status:
+        state = _string(obj, "processing_status", "batch")
+        counts = obj.get("request_counts")
+        failed = sum(_count(counts, k) for k in ("errored", "canceled", "expired"))
+        done = failed + _count(counts, "succeeded")
+        ended = state == "ended"
+        ident = _string(obj, "id", "batch")
+        downloads = (f"/messages/batches/{ident}/results",) if ended else ()
+        total = done + _count(counts, "processing")
+        return Status(state, ended, done, failed, total, downloads)
+
+    def outcome(self, line: bytes) -> Outcome:
+        obj = _load(line)
+        custom_id = obj["custom_id"]
+        result = obj.get("result")
+        if not isinstance(result, dict):
+            result = {}
+        kind = result.get("type")
+        if kind == "succeeded" and isinstance(result.get("message"), dict):
+            return Outcome(custom_id, "succeeded", result["message"], None)
+        if kind == "expired":
+            return _expired(custom_id)
+        if kind == "canceled":
+            return _canceled(custom_id)
+        error = result.get("error")  # {"type": "error", "error": {"type", "message"}}
+        message = error_message(error) or "the request failed"
+        status = 500 if (error_kind(error) or "").startswith(("api_error", "overloaded")) else 400
+        return _errored(custom_id, status, message)
+
+
+class _Requests:
+    """The create body ``{"requests": [...]}`` read from the part's file, once
+    per attempt, never held whole."""
+
+    def __init__(self, path: Path, count: int) -> None:
+        self.path = path
+        # Sent with its length: some servers take no chunked request body.
+        self.length = 13 + path.stat().st_size - count + max(0, count - 1) + 2
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield b'{"requests":['
+        with self.path.open("rb") as fh:
+            for n, line in enumerate(fh):
+                yield (b"," if n else b"") + line.rstrip(b"\n")
+        yield b"]}"
+
+
+def _listed(api: Api, path: str, after: str) -> Iterator[dict[str, Any]]:
+    """Every batch of a list, newest first, page after page (``after``: the
+    query parameter that names the last one seen)."""
+    last: str | None = None
+    while True:
+        page = api.call("GET", f"{path}?limit={PAGE}" + (f"&{after}={last}" if last else ""))
+        data = page.get("data") if isinstance(page, dict) else None
+        if not isinstance(data, list):
+            raise ProtocolError("the list of batches is not a list")
+        yield from (b for b in data if isinstance(b, dict))
+        if not data or not page.get("has_more"):
+            return
+        last = _string(data[-1], "id", "batch")
+
+
+def _epoch(value: Any) -> float | None:
+    """An RFC 3339 time (Anthropic's created_at) as seconds since the epoch."""
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def _count(counts: Any, key: str) -> int:
+    """A figure of ``request_counts`` (0 when it is missing or not a number)."""
+    value = counts.get(key) if isinstance(counts, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def _string(obj: Any, key: str, what: str) -> str:
+    value = obj.get(key) if isinstance(obj, dict) else None
+    if not isinstance(value, str) or not value:
+        raise ProtocolError(f"the {what} object has no {key}")
+    return value

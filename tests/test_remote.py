@@ -1,0 +1,490 @@
+"""mint batch --remote against the mock's batch services (mintcli/mock/batches.py),
+in real subprocesses: results, faults, parts, --no-wait and the by-id commands,
+and kills at every step followed by --resume, counting the batches the mock made."""
+
+from __future__ import annotations
+
+import json
+import signal
+import stat
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import MINT, SECRET, jsonl, mock_env, never_internal, readme_block, run_mint
+
+FAST = ["--poll", "0.05", "--retry-base", "0.05"]
+
+
+def items(n: int, **extra: Any) -> bytes:
+    return b"".join(
+        json.dumps({"id": f"q{i}", "prompt": f"question {i}", **extra}).encode() + b"\n"
+        for i in range(n)
+    )
+
+
+def store(server: Any) -> Any:
+    return server._httpd.batch_store
+
+
+def batches_made(server: Any) -> int:
+    s = getattr(server._httpd, "batch_store", None)
+    return 0 if s is None else len(s.batches)
+
+
+def remote(
+    server: Any, env: dict[str, str], tmp_path: Path, data: bytes, *args: str, timeout: float = 30
+) -> Any:
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(data)
+    return run_mint(
+        ["batch", "--remote", *FAST, *args, str(source)], mock_env(env, server), timeout=timeout
+    )
+
+
+def wait_for(what: str, cond: Callable[[], bool], timeout: float = 15) -> None:
+    end = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < end, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+def test_openai_results_in_input_order_with_the_remote_field(
+    make_mock: Any, env: dict[str, str], tmp_path: Path
+) -> None:
+    server = make_mock(batch_delay=0.2)
+    data = items(3) + b"not json\n" + items(1, protocol="anthropic").replace(b"q0", b"x")
+    out = tmp_path / "out.jsonl"
+    r = remote(server, env, tmp_path, data, "-O", str(out))
+    assert r.returncode == 9, r.stderr
+    assert r.stderr.count(b"\n") == 2  # the error and its note: no progress off a terminal
+    lines = jsonl(out.read_bytes())
+    assert [x["id"] for x in lines] == ["q0", "q1", "q2", 4, "x"]
+    assert lines[0]["text"] == "Mock reply to: question 0" and "error" not in lines[0]
+    # The same result lines as a local batch gives (but for attempts and remote).
+    local = run_mint(["batch", str(tmp_path / "in.jsonl")], mock_env(env, server))
+    for mine, theirs in zip(lines[:4], jsonl(local.stdout)[:4], strict=True):
+        assert {**mine, "attempts": 0, "remote": 0} == {**theirs, "attempts": 0, "remote": 0}
+    batch = lines[0]["remote"]["batch"]
+    assert batch.startswith("batch_") and lines[0]["remote"]["state"] == "succeeded"
+    assert lines[3]["error"]["name"] == "usage" and "remote" not in lines[3]
+    assert "--protocol openai" in lines[4]["error"]["message"]
+    # One upload of the three good items, as JSONL lines the Batch API takes.
+    uploads = [f for name, f in store(server).files.values() if name.startswith("mint-")]
+    (file,) = uploads
+    sent = [json.loads(x) for x in file.splitlines()]
+    tag = json.loads(next(Path(env["XDG_STATE_HOME"]).glob("mint/batches/*/job.json")).read_text())[
+        "tag"
+    ]
+    assert [x["custom_id"] for x in sent] == [f"mint-{i}-{tag}" for i in range(3)]
+    assert sent[0]["url"] == "/v1/chat/completions" and "stream" not in sent[0]["body"]
+    made = [b for b in store(server).batches.values()]
+    assert len(made) == 1 and made[0].metadata["mint_part"] == "0"
+    # The job file: private, no key, finished.
+    (job,) = (Path(env["XDG_STATE_HOME"]) / "mint" / "batches").glob("*/job.json")
+    assert stat.S_IMODE(job.stat().st_mode) == 0o600
+    assert SECRET not in job.read_text() and json.loads(job.read_text())["finished"]
+
+
+def test_anthropic_from_stdin(make_mock: Any, env: dict[str, str]) -> None:
+    server = make_mock(batch_delay=0.2)
+    with_password = server.base_url.replace("http://", "http://me:pw-hidden@")
+    r = run_mint(
+        [
+            "batch",
+            "--remote",
+            *FAST,
+            "--protocol",
+            "anthropic",
+            "-m",
+            "claude-x",
+            "--no-wait",
+            "-v",
+        ],
+        {**env, "MINT_BASE_URL": with_password},
+        input=items(3),
+    )
+    assert r.returncode == 0, r.stderr
+    assert b"> POST http://" in r.stderr and b"/v1/messages/batches" in r.stderr
+    assert b"pw-hidden" not in r.stderr
+    (job,) = (Path(env["XDG_STATE_HOME"]) / "mint" / "batches").glob("*/job.json")
+    assert "pw-hidden" not in job.read_text() and SECRET not in job.read_text()
+    # The job kept its own copy of stdin: fetch writes the result lines to stdout.
+    r = run_mint(["batch", "fetch", *FAST, *r.stdout.decode().split()], mock_env(env, server))
+    assert r.returncode == 0, r.stderr
+    lines = jsonl(r.stdout)
+    assert [x["id"] for x in lines] == ["q0", "q1", "q2"]
+    assert lines[2]["text"] == "Mock reply to: question 2" and lines[2]["model"] == "claude-x"
+    assert lines[2]["finish_reason"] == "end_turn"
+    assert lines[2]["remote"]["batch"].startswith("msgbatch_")
+    (made,) = store(server).batches.values()
+    assert made.requests[0]["params"]["max_tokens"] > 0
+
+
+@pytest.mark.parametrize("protocol", ["openai", "anthropic"])
+def test_errored_and_expired_items_get_error_lines(
+    make_mock: Any, env: dict[str, str], tmp_path: Path, protocol: str
+) -> None:
+    server = make_mock(batch_delay=0.1, batch_fault="errored=2,expired=3,poll500=1")
+    out = tmp_path / "out.jsonl"
+    r = remote(server, env, tmp_path, items(6), "--protocol", protocol, "-O", str(out))
+    assert r.returncode == 9, r.stderr
+    # The failed poll, retried when its Retry-After said.
+    assert b"HTTP 500" in r.stderr and b"retrying in 0.2s" in r.stderr
+    states = [x["remote"]["state"] for x in jsonl(out.read_bytes())]
+    assert states == ["succeeded", "errored", "expired", "errored", "succeeded", "expired"]
+    lines = jsonl(out.read_bytes())
+    assert (
+        lines[1]["error"]["name"] == "rejected"
+        and "mock: this item failed" in lines[1]["error"]["message"]
+    )
+    assert "24h" in lines[2]["error"]["message"]
+
+
+def test_failed_validation_fails_every_item(
+    make_mock: Any, env: dict[str, str], tmp_path: Path
+) -> None:
+    server = make_mock(batch_delay=0.1, batch_fault="invalid")
+    r = remote(server, env, tmp_path, items(2))
+    assert r.returncode == 9
+    lines = jsonl(r.stdout)
+    assert [x["remote"]["state"] for x in lines] == ["failed", "failed"]
+    assert "the input file is invalid" in lines[0]["error"]["message"]
+
+
+def test_a_download_cut_midway_is_fetched_again(
+    make_mock: Any, env: dict[str, str], tmp_path: Path
+) -> None:
+    server = make_mock(batch_delay=0.1, batch_fault="cut")
+    r = remote(server, env, tmp_path, items(40))
+    assert r.returncode == 0, r.stderr
+    assert b"retrying" in r.stderr
+    assert [x["id"] for x in jsonl(r.stdout)] == [f"q{i}" for i in range(40)]
+    downloads = [q for q in server.requests if q["path"].endswith("/content")]
+    assert len(downloads) == 2
+
+
+def test_parts_at_the_size_limit_and_per_model(
+    make_mock: Any, env: dict[str, str], tmp_path: Path
+) -> None:
+    server = make_mock(batch_delay=0.1)
+    data = items(5) + items(2, model="other").replace(b'"q', b'"o')
+    r = remote(server, env, tmp_path, data, "--part-size", "2")
+    assert r.returncode == 0, r.stderr
+    lines = jsonl(r.stdout)
+    assert [x["id"] for x in lines] == ["q0", "q1", "q2", "q3", "q4", "o0", "o1"]
+    made = list(store(server).batches.values())
+    assert [len(b.requests) for b in made] == [2, 2, 1, 2]  # one model per OpenAI file
+    assert len({x["remote"]["batch"] for x in lines}) == 4
+    assert lines[-1]["model"] == "other"
+
+
+def test_no_wait_status_cancel_and_fetch(
+    make_mock: Any, env: dict[str, str], tmp_path: Path
+) -> None:
+    server = make_mock(batch_delay=0.1, batch_fault="stuck")
+    out = tmp_path / "out.jsonl"
+    r = remote(server, env, tmp_path, items(3), "--no-wait", "-O", str(out))
+    assert r.returncode == 0, r.stderr
+    (batch,) = r.stdout.decode().split()
+    assert not out.exists()
+    menv = mock_env(env, server)
+    status = run_mint(["batch", "status", batch], menv)
+    assert json.loads(status.stdout)["state"] in ("validating", "in_progress"), status.stderr
+    cancel = run_mint(["batch", "cancel", batch], menv)
+    assert json.loads(cancel.stdout) == {
+        "batch": batch,
+        "state": "cancelled",
+        "ended": True,
+        "done": 3,
+        "failed": 3,
+        "total": 3,
+    }
+    fetch = run_mint(["batch", "fetch", *FAST, batch], menv)
+    assert fetch.returncode == 9, fetch.stderr
+    lines = jsonl(out.read_bytes())  # the job's own -O file
+    assert [x["remote"]["state"] for x in lines] == ["canceled"] * 3
+    unknown = run_mint(["batch", "fetch", "batch_nope"], menv)
+    assert unknown.returncode == 2 and b"no local job" in unknown.stderr
+
+
+def test_an_unfinished_job_needs_resume(
+    make_mock: Any, env: dict[str, str], tmp_path: Path
+) -> None:
+    server = make_mock(batch_delay=0.1, batch_fault="stuck")
+    out = tmp_path / "out.jsonl"
+    assert remote(server, env, tmp_path, items(2), "--no-wait", "-O", str(out)).returncode == 0
+    again = remote(server, env, tmp_path, items(2), "-O", str(out))
+    assert again.returncode == 2 and b"--resume" in again.stderr
+    assert batches_made(server) == 1
+
+
+def test_retry_failed_sends_only_the_failed_items(
+    make_mock: Any, env: dict[str, str], tmp_path: Path
+) -> None:
+    faulty = make_mock(batch_delay=0.1, batch_fault="errored=2")
+    out = tmp_path / "out.jsonl"
+    assert remote(faulty, env, tmp_path, items(5), "-O", str(out)).returncode == 9
+    clean = make_mock(batch_delay=0.1)
+    r = remote(clean, env, tmp_path, items(5), "--retry-failed", "-O", str(out))
+    assert r.returncode == 0, r.stderr
+    (made,) = store(clean).batches.values()
+    assert [x["custom_id"].split("-")[:2] for x in made.requests] == [["mint", "1"], ["mint", "3"]]
+    lines = jsonl(out.read_bytes())
+    assert sorted(x["id"] for x in lines) == [f"q{i}" for i in range(5)]
+    assert not any("error" in x for x in lines)
+
+
+# The kill points: the step the mock holds (answering nothing) while mint is killed.
+KILLS = {
+    "upload": lambda s: len(s.files) == 1,
+    "create": lambda s: len(s.batches) == 1,
+    "poll": lambda s: any(b.polls for b in s.batches.values()),
+    "download": lambda s: bool(s.downloads),
+}
+
+
+@pytest.mark.parametrize(
+    ("protocol", "step"),
+    # Anthropic batches take their requests in the create call: there is no upload.
+    [("openai", step) for step in KILLS] + [("anthropic", s) for s in KILLS if s != "upload"],
+)
+def test_resume_after_a_kill_pays_once(
+    make_mock: Any, env: dict[str, str], tmp_path: Path, spawn: Any, step: str, protocol: str
+) -> None:
+    server = make_mock(batch_delay=0.1, batch_fault=f"hold={step}")
+    source, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    source.write_bytes(items(4))
+    args = ["batch", "--remote", *FAST, "--protocol", protocol, "-O", str(out), str(source)]
+    proc = spawn([*MINT, *args], mock_env(env, server))
+    wait_for(step, lambda: getattr(server._httpd, "batch_store", None) is not None
+             and KILLS[step](store(server)))  # fmt: skip
+    time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    r = run_mint([*args[:1], "--resume", *args[1:]], mock_env(env, server))
+    assert r.returncode == 0, r.stderr
+    assert batches_made(server) == 1
+    if protocol == "anthropic" and step == "create":
+        # No metadata to find it by: the batch of the part's size made then, checked.
+        assert b"re-attached to msgbatch_" in r.stderr
+    assert [x["id"] for x in jsonl(out.read_bytes())] == ["q0", "q1", "q2", "q3"]
+
+
+def test_progress_line_on_a_terminal(
+    make_mock: Any, env: dict[str, str], tmp_path: Path, spawn_pty: Any
+) -> None:
+    server = make_mock(batch_delay=0.3)
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(items(2))
+    child = spawn_pty(
+        [*MINT, "batch", "--remote", *FAST, "-O", str(tmp_path / "o"), str(source)],
+        mock_env(env, server),
+    )
+    text = child.read_until(None, timeout=20, what="the end of the batch")
+    assert child.wait() == 0
+    never_internal(text)
+    assert b"mint batch --remote: " in text and b"/2 done" in text
+    assert b"remote batch: 2 succeeded, 0 failed" in text
+
+
+def test_plain_batch_does_not_import_the_remote_package(env: dict[str, str]) -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from mintcli.cli import main\n"
+        "sys.argv = ['mint', 'batch', '--lines', '-']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print('mintcli.remote' in sys.modules, file=sys.stderr)\n"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code], env={**env, "MINT_BASE_URL": "http://127.0.0.1:9/v1"},
+        input=b"", capture_output=True, timeout=20,
+    )  # fmt: skip
+    assert r.stderr.strip().endswith(b"False"), r.stderr
+
+
+def test_readme_remote_example_runs(make_mock: Any, env: dict[str, str], tmp_path: Path) -> None:
+    import subprocess
+
+    server = make_mock(batch_delay=0.05)
+    (tmp_path / "prompts.jsonl").write_bytes(items(3))
+    r = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", readme_block("batch-remote")],
+        cwd=tmp_path, env={**mock_env(env, server), "MINT_POLL": "0.05"},
+        capture_output=True, timeout=60, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    never_internal(r.stderr)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["batch"].startswith("batch_")
+    for name in ("results.jsonl", "later.jsonl"):
+        assert [x["id"] for x in jsonl((tmp_path / name).read_bytes())] == ["q0", "q1", "q2"]
+
+
+def test_fetch_finds_the_right_job_when_two_gateways_used_one_id(
+    make_mock: Any, env: dict[str, str], tmp_path: Path
+) -> None:
+    first, second = make_mock(batch_delay=0.05), make_mock(batch_delay=0.05)
+    out = tmp_path / "out.jsonl"
+    assert remote(first, env, tmp_path, items(2), "-O", str(out)).returncode == 0
+    r = remote(second, env, tmp_path, items(2), "--no-wait", "-O", str(out))
+    assert r.stdout.split() == [b"batch_000002mock"]  # the same id as the first gateway's
+    fetch = run_mint(["batch", "fetch", *FAST, "batch_000002mock"], mock_env(env, second))
+    assert fetch.returncode == 0, fetch.stderr
+    assert [x["id"] for x in jsonl(out.read_bytes())] == ["q0", "q1"]
+
+
+def test_sigterm_leaves_the_remote_batch_running_and_says_how_to_reattach(
+    make_mock: Any, env: dict[str, str], tmp_path: Path, spawn: Any
+) -> None:
+    server = make_mock(batch_delay=0.05, batch_fault="stuck")
+    source, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    source.write_bytes(items(2))
+    args = ["batch", "--remote", *FAST, "-O", str(out), str(source)]
+    proc = spawn([*MINT, *args], mock_env(env, server))
+    wait_for("a poll", lambda: batches_made(server) == 1 and store(server).batches
+             and next(iter(store(server).batches.values())).polls > 0)  # fmt: skip
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=10)
+    never_internal(err)
+    assert proc.returncode == 143
+    assert b"batch_000002mock" in err and b"--resume re-attaches" in err
+    menv = mock_env(env, server)
+    assert json.loads(run_mint(["batch", "cancel", "batch_000002mock"], menv).stdout)["ended"]
+    r = run_mint([args[0], "--resume", *args[1:]], menv)
+    assert r.returncode == 9 and batches_made(server) == 1
+    assert [x["remote"]["state"] for x in jsonl(out.read_bytes())] == ["canceled"] * 2
+
+
+def test_a_refused_anthropic_create_leaves_no_job_behind(
+    make_mock: Any, env: dict[str, str], tmp_path: Path
+) -> None:
+    server = make_mock(batch_delay=0.05, batch_fault="invalid")
+    r = remote(server, env, tmp_path, items(2), "--protocol", "anthropic")
+    assert r.returncode == 4 and b"HTTP 400" in r.stderr
+    again = remote(server, env, tmp_path, items(2), "--protocol", "anthropic")
+    assert again.returncode == 4 and b"unfinished" not in again.stderr
+
+
+def test_resume_after_a_kill_mid_write_writes_only_the_missing_lines(
+    make_mock: Any, env: dict[str, str], tmp_path: Path
+) -> None:
+    server = make_mock(batch_delay=0.05)
+    out = tmp_path / "out.jsonl"
+    assert remote(server, env, tmp_path, items(5), "-O", str(out)).returncode == 0
+    whole = out.read_bytes()
+    # What a kill while writing the third line leaves: two lines and a half, and a
+    # job file that says writing had started (its downloads are gone too).
+    out.write_bytes(whole[: whole.index(b"\n", whole.index(b"\n") + 1) + 20])
+    (path,) = (Path(env["XDG_STATE_HOME"]) / "mint" / "batches").glob("*/job.json")
+    job = json.loads(path.read_text())
+    assert job["writing"] and job["finished"]
+    path.write_text(json.dumps({**job, "finished": False}))
+    r = remote(server, env, tmp_path, items(5), "--resume", "-O", str(out))
+    assert r.returncode == 0, r.stderr
+    assert b"partial last line" in r.stderr or r.stderr == b""
+    assert out.read_bytes() == whole and batches_made(server) == 1
+
+
+@pytest.mark.parametrize("protocol", ["openai", "anthropic"])
+def test_garbled_results_lines_fail_their_items_only(
+    make_mock: Any, env: dict[str, str], tmp_path: Path, protocol: str
+) -> None:
+    server = make_mock(batch_delay=0.05, batch_fault="garbled=2")
+    r = remote(server, env, tmp_path, items(4), "--protocol", protocol)
+    assert r.returncode == 9, r.stderr
+    assert b"1 lines of the batch results could not be read" in r.stderr
+    lines = jsonl(r.stdout)
+    assert [x["id"] for x in lines] == ["q0", "q1", "q2", "q3"]
+    assert [x["remote"]["state"] for x in lines] == ["succeeded", "missing"] * 2
+    assert lines[1]["error"]["name"] == "protocol"
+
+
+def test_a_second_run_of_the_same_job_is_refused_while_the_first_works(
+    make_mock: Any, env: dict[str, str], tmp_path: Path, spawn: Any
+) -> None:
+    server = make_mock(batch_delay=0.05, batch_fault="stuck")
+    source, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    source.write_bytes(items(2))
+    args = ["batch", "--remote", "--resume", *FAST, "-O", str(out), str(source)]
+    first = spawn([*MINT, *args], mock_env(env, server))
+    wait_for("the batch", lambda: batches_made(server) == 1)
+    second = run_mint(args, mock_env(env, server))
+    assert second.returncode == 2 and b"another mint batch --remote" in second.stderr
+    assert batches_made(server) == 1
+    first.kill()
+
+
+def test_fetch_reads_the_input_as_the_submitting_run_did(
+    make_mock: Any, env: dict[str, str], tmp_path: Path
+) -> None:
+    server = make_mock(batch_delay=0.05)
+    lines = b"un chat\nle matin\n"
+    r = remote(server, env, tmp_path, lines, "--lines", "--template", "Translate: {}", "--no-wait")
+    assert r.returncode == 0, r.stderr
+    fetch = run_mint(["batch", "fetch", *FAST, *r.stdout.decode().split()], mock_env(env, server))
+    assert fetch.returncode == 0, fetch.stderr
+    got = jsonl(fetch.stdout)
+    assert [x["id"] for x in got] == [1, 2]
+    assert got[1]["text"] == "Mock reply to: Translate: le matin"
+
+
+def test_a_batch_found_again_is_used_only_if_its_results_are_the_jobs(
+    make_mock: Any, env: dict[str, str], tmp_path: Path, spawn: Any
+) -> None:
+    import httpx
+
+    server = make_mock(batch_delay=0.05, batch_fault="hold=create")
+    source, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    source.write_bytes(items(2))
+    args = ["batch", "--remote", "--resume", *FAST, "--protocol", "anthropic", "-O", str(out)]
+    proc = spawn([*MINT, *args, str(source)], mock_env(env, server))
+    wait_for("the create", lambda: batches_made(server) == 1)
+    proc.kill()
+    proc.wait(10)
+    # Someone else's batch of the same size, made since: the newest candidate.
+    foreign = {"custom_id": "other", "params": {"model": "m", "max_tokens": 5,
+               "messages": [{"role": "user", "content": "not mint's"}]}}  # fmt: skip
+    created = httpx.post(
+        server.base_url + "/messages/batches",
+        json={"requests": [foreign, {**foreign, "custom_id": "other2"}]},
+        headers={"x-api-key": "k", "anthropic-version": "2023-06-01"},
+    )
+    assert created.status_code == 200
+    r = run_mint([*args, str(source)], mock_env(env, server))
+    assert r.returncode == 0, r.stderr
+    assert b"re-attached to " + created.json()["id"].encode() in r.stderr
+    assert b"is not this job's batch after all" in r.stderr
+    assert batches_made(server) == 3
+    got = jsonl(out.read_bytes())
+    assert [x["text"] for x in got] == ["Mock reply to: question 0", "Mock reply to: question 1"]
+
+
+def test_a_refusal_is_an_error_line_as_in_a_local_batch(
+    make_mock: Any, env: dict[str, str], tmp_path: Path
+) -> None:
+    script = tmp_path / "rules.json"
+    script.write_text(json.dumps([{"match": {"prompt": "question 1"}, "finish_reason": "refusal"}]))
+    server = make_mock(batch_delay=0.05, script=script)
+    r = remote(server, env, tmp_path, items(2))
+    assert r.returncode == 9, r.stderr
+    local = run_mint(["batch", str(tmp_path / "in.jsonl")], mock_env(env, server))
+    mine, theirs = jsonl(r.stdout)[1], jsonl(local.stdout)[1]
+    assert mine["error"] == theirs["error"] and mine["error"]["code"] == 12
+    assert mine["remote"]["state"] == "succeeded"  # the provider answered; the model refused
+
+
+def test_each_request_of_a_batch_is_validated_as_a_chat_request(
+    make_mock: Any, env: dict[str, str], tmp_path: Path
+) -> None:
+    server = make_mock(batch_delay=0.05)
+    r = remote(server, env, tmp_path, items(1) + items(1, top_p=5).replace(b"q0", b"bad"))
+    assert r.returncode == 9, r.stderr
+    ok, bad = jsonl(r.stdout)
+    assert "error" not in ok and bad["remote"]["state"] == "errored"
+    local = jsonl(run_mint(["batch", str(tmp_path / "in.jsonl")], mock_env(env, server)).stdout)
+    assert bad["error"]["name"] == local[1]["error"]["name"] == "rejected"
+    assert "top_p" in bad["error"]["message"]
