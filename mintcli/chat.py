@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from mintcli.accumulate import Accumulator
     from mintcli.conversations import Pending
     from mintcli.journal import Journal, JournalState
+    from mintcli.sinks import Sink
 
 MOCK_KEY = "mock-key"
 
@@ -66,6 +67,8 @@ def run_chat(settings: ChatSettings, words: tuple[str, ...], term: Terminal) -> 
     from mintcli.journal import Journal
     from mintcli.protocols import get_protocol
 
+    if (settings.extract or settings.extract_last) and settings.format not in ("text", "json"):
+        raise UsageError("-x/--extract works with --format text or json")
     state: JournalState | None = None
     pending: Pending | None = None
     if settings.resume is not None:
@@ -201,6 +204,23 @@ class Run:
     pending: Pending | None  # saved when the reply finishes (None: --no-log)
 
 
+def _extract_mode(settings: ChatSettings) -> str | None:
+    return "last" if settings.extract_last else "first" if settings.extract else None
+
+
+def _sink(settings: ChatSettings, term: Terminal) -> Sink:
+    """The sink of --format; for text, the code block only (-x) or the Markdown
+    laid out (--render), whose modules are imported only then."""
+    from mintcli.sinks import SINKS
+
+    render = settings.render == "always" or (settings.render == "auto" and term.stdout_color)
+    if settings.format == "text" and (_extract_mode(settings) or render):
+        from mintcli.render.sink import text_sink
+
+        return text_sink(term, settings.reasoning, _extract_mode(settings), settings.escape)
+    return SINKS[settings.format](term, settings.reasoning)
+
+
 def _stream(
     run: Run,
     base_url: str,
@@ -214,7 +234,7 @@ def _stream(
     from mintcli.request import assistant_message
     from mintcli.retry import RetryPolicy
     from mintcli.runner import ChatRun, RunConfig
-    from mintcli.sinks import SINKS, RunInfo
+    from mintcli.sinks import RunInfo
     from mintcli.transport import Transport
 
     settings, request, pending = run.settings, run.request, run.pending
@@ -238,6 +258,7 @@ def _stream(
             resumed=state.id if state is not None else None,
             conversation=pending.id if pending is not None else None,
             schema=request.schema is not None,
+            extract=_extract_mode(settings),
         ),
         timeout=settings.timeout,
         stats=settings.stats,
@@ -250,7 +271,7 @@ def _stream(
         recorder = Recorder(Path(settings.record), term.secrets)
     verbose = term.diag if settings.verbose else None
     transport = Transport(base_url, settings, verbose=verbose, recorder=recorder)
-    sink = SINKS[settings.format](term, settings.reasoning)
+    sink = _sink(settings, term)
     try:
         chat_run = ChatRun(
             config, transport=transport, sink=sink, term=term, journal=journal, acc=acc
@@ -277,3 +298,7 @@ def _stream(
             )
         elif settings.verbose:
             term.note(f"saved as conversation {saved}")
+    if settings.extract or settings.extract_last:
+        from mintcli.render.extract import require_block
+
+        require_block(reply, settings.extract_last)

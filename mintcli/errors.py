@@ -30,6 +30,7 @@ class ExitCode(enum.IntEnum):
     PROTOCOL = 8
     ITEMS_FAILED = 9
     SCHEMA = 10  # 9 is taken by mint batch (items failed)
+    NO_CODE_BLOCK = 14
     INTERRUPTED = 130
     BROKEN_PIPE = 141
     TERMINATED = 143
@@ -52,6 +53,7 @@ _MEANINGS = {
     ExitCode.PROTOCOL: "protocol error: malformed or truncated stream",
     ExitCode.ITEMS_FAILED: "some items of a batch failed (their result lines say why)",
     ExitCode.SCHEMA: "the reply is not JSON, or not valid against --schema",
+    ExitCode.NO_CODE_BLOCK: "-x/--extract: the reply has no fenced code block",
     ExitCode.INTERRUPTED: "interrupted (Ctrl-C)",
     ExitCode.BROKEN_PIPE: "stdout closed early (for example by head)",
     ExitCode.TERMINATED: "terminated (SIGTERM)",
@@ -162,6 +164,15 @@ class SchemaMismatch(MintError):
 
     exit_code = ExitCode.SCHEMA
     reply_complete = True
+
+
+class NoCodeBlock(MintError):
+    """``-x``/``--extract-last``: the finished reply holds no fenced code block."""
+
+    exit_code = ExitCode.NO_CODE_BLOCK
+    reply_complete = True
+
+
 class ItemsFailed(MintError):
     """mint batch: the batch ran, and some of its items failed."""
 

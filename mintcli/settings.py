@@ -122,6 +122,13 @@ class RequestSettings(Common):
         None, "--tool-choice", metavar="auto|none|required|NAME", complete="tool_choice",
         section=TOOLS,
         help="Whether and which tool the model must call.")
+    extract: bool = flag(
+        "-x", "--extract", section=OUTPUT,
+        help="Print only the first fenced code block of the reply (its content, as it "
+        "streams); exit 14 when there is none. With --format json: the 'extracted' field.")
+    extract_last: bool = flag(
+        "--extract-last", section=OUTPUT,
+        help="Like --extract, but the last fenced code block (printed when the reply ends).")
     max_retries: int = setting(
         5, "--max-retries", kind=kinds.Integer(0), metavar="N", section=RETRIES,
         help="Retries after a failure (0 disables).")
@@ -178,6 +185,11 @@ class ChatSettings(RequestSettings):
         help="On a terminal, show control characters in the reply as visible escapes "
         "(\\x1b) instead of letting them drive the terminal. Pipes and files always get "
         "the exact bytes.")
+    render: str = setting(
+        "auto", "--render", kind=kinds.Choice(("auto", "always", "never")), section=OUTPUT,
+        help="Lay out the reply's Markdown (headings, emphasis, code, lists, quotes, links, "
+        "tables) as it streams; auto: only when stdout is a terminal and neither NO_COLOR "
+        "nor TERM=dumb is set. Text format only.")
     dry_run: bool = flag(
         "--dry-run", section=OUTPUT,
         help="Print the request that would be sent (key redacted); send nothing.")

@@ -57,6 +57,7 @@ class ItemRunner:
         self.pacer = pacer
         self.term = term
         self.quiet = settings.quiet
+        self.extract = "last" if settings.extract_last else "first" if settings.extract else None
         self.check: Any = None
         if schema is not None:
             from mintcli.schema import compile_checker
@@ -73,7 +74,10 @@ class ItemRunner:
             request=item.request,
             policy=self.policy,
             info=RunInfo(
-                protocol=item.protocol, model=item.request.model, schema=self.check is not None
+                protocol=item.protocol,
+                model=item.request.model,
+                schema=self.check is not None,
+                extract=self.extract,
             ),
             check=self.check,
         )

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from mintcli.errors import ExitCode, UsageError
-from mintcli.sinks import Sink
+from mintcli.sinks import RunInfo, Sink
 from mintcli.terminal import Terminal
 
 if TYPE_CHECKING:
@@ -36,7 +36,13 @@ def bad_line(item: Item) -> bytes:
     return _line(item, None, 0, error_object(ExitCode.USAGE, item.error))
 
 
-def _line(item: Item, reply: Reply | None, attempts: int, error: dict[str, Any] | None) -> bytes:
+def _line(
+    item: Item,
+    reply: Reply | None,
+    attempts: int,
+    error: dict[str, Any] | None,
+    extract: str | None = None,
+) -> bytes:
     result: dict[str, Any] = {
         "id": item.id,
         "line": item.line,
@@ -50,6 +56,10 @@ def _line(item: Item, reply: Reply | None, attempts: int, error: dict[str, Any] 
     }
     if reply is not None and item.request is not None and item.request.schema is not None:
         result["parsed"] = reply.parsed  # --schema: the reply as an object (null if it failed)
+    if extract is not None:  # --extract: the code block (null when there is none)
+        from mintcli.render.extract import extract as block
+
+        result["extracted"] = block(reply.text, extract == "last") if reply else None
     if error is not None:
         result["error"] = error
     return orjson.dumps(result) + b"\n"
@@ -65,6 +75,10 @@ class ResultSink(Sink):
         self.item = item
         self.quiet = quiet
         self.line: bytes | None = None
+        self.extract: str | None = None  # --extract: "first" or "last"
+
+    def start(self, info: RunInfo) -> None:
+        self.extract = info.extract
 
     def events(self, events: list[Event]) -> None:
         pass  # the result line is built from the reply when the item ends
@@ -77,11 +91,11 @@ class ResultSink(Sink):
             self.term.warn(f"item {self.item.shown}: {message}")
 
     def done(self, reply: Reply, summary: dict[str, Any]) -> None:
-        self.line = _line(self.item, reply, summary["attempts"], None)
+        self.line = _line(self.item, reply, summary["attempts"], None, self.extract)
 
     def failed(self, reply: Reply, summary: dict[str, Any], error: dict[str, Any]) -> None:
         failure = error_object(ExitCode(error["code"]), error["message"])
-        self.line = _line(self.item, reply, summary["attempts"], failure)
+        self.line = _line(self.item, reply, summary["attempts"], failure, self.extract)
 
     def stats(self, stats: dict[str, Any]) -> None:
         pass
