@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from mintcli.errors import ConfigError, UsageError
+from mintcli.errors import ConfigError, ExitCode, Interrupted, UsageError
 from mintcli.request import ChatRequest, join_url
 from mintcli.settings import ChatSettings, Common
 from mintcli.terminal import Terminal
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from mintcli.accumulate import Accumulator
     from mintcli.conversations import Pending
     from mintcli.journal import Journal, JournalState
+    from mintcli.session.turn import Turn
     from mintcli.sinks import Sink
 
 MOCK_KEY = "mock-key"
@@ -62,10 +63,18 @@ def maybe_mock(enabled: bool) -> Iterator[str | None]:
         server.release()
 
 
-def run_chat(settings: ChatSettings, words: tuple[str, ...], term: Terminal) -> None:
+def run_chat(
+    settings: ChatSettings, words: tuple[str, ...], term: Terminal, turn: Turn | None = None
+) -> None:
+    """One exchange; ``turn``: one turn of an interactive session (session/)."""
     from mintcli.accumulate import Accumulator
     from mintcli.journal import Journal
     from mintcli.protocols import get_protocol
+
+    if turn is None and _wants_session(settings, words, term):
+        from mintcli.session.loop import run_session
+
+        return run_session(settings, words, term, run_chat)
 
     if (settings.extract or settings.extract_last) and settings.format not in ("text", "json"):
         raise UsageError("-x/--extract works with --format text or json")
@@ -82,7 +91,7 @@ def run_chat(settings: ChatSettings, words: tuple[str, ...], term: Terminal) -> 
         shown = pending.messages if pending is not None else list(request.messages)
     else:
         # Usage errors (no prompt, a bad tool file) come before a missing key.
-        settings, request, shown, pending = _prepare(settings, words, term)
+        settings, request, shown, pending = _prepare(settings, words, term, turn)
     protocol = get_protocol(settings.protocol)
     protocol.check_options(request.options)
     api_key = require_key(settings, term)
@@ -119,24 +128,35 @@ def run_chat(settings: ChatSettings, words: tuple[str, ...], term: Terminal) -> 
                     "log": pending.as_json() if pending is not None else None,
                 }
             )
-        run = Run(settings, request, shown, pending)
+        run = Run(settings, request, shown, pending, turn)
         _stream(run, base_url, headers, term, acc, journal, state)
 
 
+def _wants_session(settings: ChatSettings, words: tuple[str, ...], term: Terminal) -> bool:
+    """An interactive session: -i, or no prompt and nothing else to send, at a terminal."""
+    at_terminal = term.stdin_isatty and term.stdout_isatty
+    if settings.interactive and not at_terminal:
+        raise UsageError("-i/--interactive needs a terminal as stdin and stdout")
+    nothing_else = not (settings.messages or settings.tool_result or settings.dry_run)
+    alone = not words and nothing_else and settings.resume is None
+    return settings.interactive or (alone and at_terminal)
+
+
 def _prepare(
-    settings: ChatSettings, words: tuple[str, ...], term: Terminal
+    settings: ChatSettings, words: tuple[str, ...], term: Terminal, turn: Turn | None = None
 ) -> tuple[ChatSettings, ChatRequest, list[dict[str, Any]], Pending | None]:
     """A new exchange: its settings (a continued conversation keeps its model and
     protocol), request, the messages as saved, and where it will be saved."""
     from mintcli.prompt import prepare
 
-    continued = None
-    if settings.continue_last or settings.conversation is not None:
+    continued = turn.continued if turn is not None else None
+    if continued is None and (settings.continue_last or settings.conversation is not None):
         from mintcli.conversations import find
 
         if settings.continue_last and settings.conversation is not None:
             raise UsageError("give either -c/--continue or --conversation ID, not both")
         continued = find(settings.conversation)
+    if continued is not None:
         last = continued.last
         kept = {
             k: last[k]
@@ -202,6 +222,7 @@ class Run:
     request: ChatRequest
     shown: list[dict[str, Any]]  # the conversation before the reply, for --format json
     pending: Pending | None  # saved when the reply finishes (None: --no-log)
+    turn: Turn | None = None  # a turn of an interactive session
 
 
 def _extract_mode(settings: ChatSettings) -> str | None:
@@ -272,21 +293,33 @@ def _stream(
     verbose = term.diag if settings.verbose else None
     transport = Transport(base_url, settings, verbose=verbose, recorder=recorder)
     sink = _sink(settings, term)
+    cut = False
     try:
         chat_run = ChatRun(
             config, transport=transport, sink=sink, term=term, journal=journal, acc=acc
         )
         reply = chat_run.run()
+    except Interrupted as stop:
+        # In a session, Ctrl-C stops this answer only: what came is kept, marked cut.
+        if run.turn is None or stop.exit_code != ExitCode.INTERRUPTED:
+            raise
+        reply, cut = acc.reply(), True
+        if journal is not None:
+            journal.path.unlink(missing_ok=True)  # the conversation keeps it instead
+        if not acc.received:
+            pending = None  # nothing came: nothing to save
     finally:
         transport.close()
         if recorder is not None:
             recorder.close()
+    saved = None
     if pending is not None:
         exchange = {
             "model": reply.model or request.model,
             "protocol": settings.protocol,
             "usage": reply.usage,
             "finish_reason": reply.finish_reason,
+            **({"cut": True} if cut else {}),
         }
         # the text in pieces: a long reply is never put together just to be saved
         text = reply.text_pieces() if reply.has_text else None
@@ -298,7 +331,10 @@ def _stream(
             )
         elif settings.verbose:
             term.note(f"saved as conversation {saved}")
-    if settings.extract or settings.extract_last:
+    if run.turn is not None:
+        kept = not cut or acc.received
+        run.turn.ended([*run.shown, assistant_message(reply)] if kept else None, saved, cut)
+    if (settings.extract or settings.extract_last) and not cut:
         from mintcli.render.extract import require_block
 
         require_block(reply, settings.extract_last)

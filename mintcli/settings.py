@@ -147,6 +147,10 @@ class ChatSettings(RequestSettings):
     no_stdin: bool = flag(
         "--no-stdin", section=INPUT,
         help="Never read stdin.")
+    interactive: bool = flag(
+        "-i", "--interactive", section=INPUT,
+        help="Open an interactive session, a prompt given being its first turn (without -i, "
+        "mint chat opens one when it has no prompt and stdin and stdout are a terminal).")
     stdin_timeout: float = setting(
         1.0, "--stdin-timeout", kind=kinds.Number(0.0), metavar="SECONDS", section=INPUT,
         help="With a prompt in argv, how long to wait for stdin to send anything.")

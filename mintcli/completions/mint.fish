@@ -74,6 +74,7 @@ complete -c mint -n '__fish_seen_subcommand_from chat' -l retry-base -x -d 'Firs
 complete -c mint -n '__fish_seen_subcommand_from chat' -l retry-max -x -d 'Longest single backoff delay.'
 complete -c mint -n '__fish_seen_subcommand_from chat' -l messages -r -F -d 'JSON array of earlier messages (OpenAI shape).'
 complete -c mint -n '__fish_seen_subcommand_from chat' -l no-stdin -d 'Never read stdin.'
+complete -c mint -n '__fish_seen_subcommand_from chat' -s i -l interactive -d 'Open an interactive session, a prompt given being its first turn (w...'
 complete -c mint -n '__fish_seen_subcommand_from chat' -l stdin-timeout -x -d 'With a prompt in argv, how long to wait for stdin to send anything.'
 complete -c mint -n '__fish_seen_subcommand_from chat' -s a -l attach -r -F -d 'Attach an image (PNG, JPEG, GIF, WebP) or a PDF, recognised by its ...'
 complete -c mint -n '__fish_seen_subcommand_from chat' -s c -l continue -d 'Continue the latest saved conversation (see \'mint log list\').'
