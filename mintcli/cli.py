@@ -248,10 +248,6 @@ def complete_values(settings: None, term: Any, what: str) -> None:
     run_complete(what, term)
 
 
-def _debug_requested(argv: list[str]) -> bool:
-    return "--debug" in argv or os.environ.get(env_name("debug"), "") not in ("", "0")
-
-
 def main(argv: list[str] | None = None) -> int:
     """The one error boundary: every outcome of a command becomes one stderr
     line (at most) and an exit code here, and nowhere else."""
@@ -293,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
         silence_stdout()
         return int(ExitCode.BROKEN_PIPE)
     except Exception as exc:
-        if _debug_requested(args):
+        if "--debug" in args or os.environ.get(env_name("debug"), "") not in ("", "0"):
             raise
         term.error(
             f"internal error: {type(exc).__name__}: {exc} (run with --debug for a traceback)"
