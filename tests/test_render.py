@@ -103,7 +103,7 @@ RULES = [
     {"match": {"prompt": "^code"}, "text": CODE_REPLY},
     {
         "match": {"prompt": "^slow"},
-        "text": "```sh\necho first\n```\n" + "tail " * 100,
+        "text": "```sh\necho first\n```\n" + "tail " * 30,
         "delay": 0.02,
     },
     {"match": {"prompt": "^none"}, "text": "no code here"},
@@ -186,3 +186,19 @@ def test_auto_renders_on_a_terminal_unless_told_not_to(
     assert child.wait() == 0
     assert ("╭─ python" in seen) is laid_out and ("```python" in seen) is not laid_out
     assert "\x1b]0;" not in seen and "\\x1b]0;title" in seen  # escaped either way
+
+
+def test_a_long_table_is_shown_once_and_not_held_forever() -> None:
+    from mintcli.render.table import MAX_ROWS
+
+    rows = "".join(f"| {i} | y |\n" for i in range(MAX_ROWS * 2))
+    renderer = Renderer()
+    early = visible(renderer.feed("| h | x |\n|---|---|\n" + rows[: len(rows) // 2 + 50]))
+    assert "│ 0   │ y │" in early  # past MAX_ROWS rows the table shows as it comes
+    lines = visible(early + renderer.feed(rows[len(rows) // 2 + 50 :] + "\n") + renderer.finish())
+    assert [line.split()[1] for line in lines.splitlines() if line.endswith("y │")] == [
+        str(i) for i in range(MAX_ROWS * 2)
+    ]
+    renderer = Renderer()  # lines that only look like a table: each shown once, as text
+    lines = visible(renderer.feed("| not a table |\n" * (MAX_ROWS + 5) + "end\n"))
+    assert lines == "| not a table |\n" * (MAX_ROWS + 5) + "end\n"

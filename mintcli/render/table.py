@@ -57,7 +57,8 @@ class Table:
         rows = [split_row(line) for line in self.lines]
         if len(rows) < 2 or not all(_DELIMITER.fullmatch(c) for c in rows[1]):
             # not a table after all: the lines as text
-            return "".join(_cell(line) + "\n" for line in self.lines)
+            shown, self.lines = "".join(_cell(line) + "\n" for line in self.lines), []
+            return shown
         self.aligns = [_align(c) for c in rows[1]]
         cells = [rows[0], *rows[2:]]
         count = max(len(r) for r in cells)
