@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import contextlib
 import errno
+import json
 import os
 import pty
 import select
@@ -315,3 +317,19 @@ def offline_run(protocol_name: str, sink: Any, term: Any, journal: Any = None) -
     run = ChatRun(config, transport=None, sink=sink, term=term, journal=journal)  # type: ignore[arg-type]
     run._decoder = protocol.decoder()
     return run
+
+
+@contextlib.contextmanager
+def scripted_mock(directory: Path, rules: list[dict[str, Any]]) -> Iterator[Any]:
+    """An in-thread mock gateway answering by ``rules`` (mock/script.py), for a
+    module-scoped fixture that several tests share."""
+    from mintcli.mock import MockServer
+    from mintcli.settings import MockSettings
+
+    script = directory / "rules.jsonl"
+    script.write_text("\n".join(json.dumps(r) for r in rules))
+    server = MockServer(MockSettings(script=str(script))).start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import MINT, finish, mock_env, read_until, run_mint
+from conftest import MINT, finish, mock_env, read_until, run_mint, scripted_mock
 
 from mintcli.render.extract import Extractor, extract
 from mintcli.render.markdown import Renderer
@@ -113,14 +113,8 @@ RULES = [
 
 @pytest.fixture(scope="module")
 def scripted(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    from mintcli.mock import MockServer
-    from mintcli.settings import MockSettings
-
-    script = tmp_path_factory.mktemp("render") / "rules.jsonl"
-    script.write_text("\n".join(json.dumps(r) for r in RULES))
-    server = MockServer(MockSettings(script=str(script))).start()
-    yield server
-    server.stop()
+    with scripted_mock(tmp_path_factory.mktemp("render"), RULES) as server:
+        yield server
 
 
 def test_extract_in_every_mode(scripted: Any, env: dict[str, str], tmp_path: Path) -> None:

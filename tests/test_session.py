@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import MINT, mock_env, run_mint
+from conftest import MINT, mock_env, run_mint, scripted_mock
 
 PROMPT = "›".encode()
 RULES = [
@@ -19,14 +19,8 @@ RULES = [
 
 @pytest.fixture(scope="module")
 def scripted(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    from mintcli.mock import MockServer
-    from mintcli.settings import MockSettings
-
-    script = tmp_path_factory.mktemp("session") / "rules.jsonl"
-    script.write_text("\n".join(json.dumps(r) for r in RULES))
-    server = MockServer(MockSettings(script=str(script))).start()
-    yield server
-    server.stop()
+    with scripted_mock(tmp_path_factory.mktemp("session"), RULES) as server:
+        yield server
 
 
 class Typist:
