@@ -14,6 +14,7 @@ RULES = [
     {"match": {"prompt": "^hello"}, "text": "Hi **there**, friend."},
     {"match": {"prompt": "^slow"}, "text": "word " * 400, "delay": 0.02},
     {"match": {"prompt": "line one\nline two"}, "text": "two lines seen"},
+    {"match": {"prompt": "pasted\nlines"}, "text": "one pasted prompt"},
 ]
 
 
@@ -61,15 +62,25 @@ def test_a_session_streams_each_turn_saves_it_and_keeps_history(
     you.type(b'"""\rline one\rline two\r"""\r')
     you.wait_for(b"two lines seen")
     you.wait_for(PROMPT, 3)
+    you.type(b"\x1b[200~pasted\nlines\x1b[201~\r")  # a bracketed paste: one prompt
+    you.wait_for(b"one pasted prompt")
+    you.wait_for(PROMPT, 4)
     you.type(b"/model other\r")
     you.wait_for(b"model: other")
-    you.wait_for(PROMPT, 4)  # a key typed before readline reads it may be lost to the tty
+    you.wait_for(PROMPT, 5)  # a key typed before readline reads it may be lost to the tty
     you.type(b"\x04")  # Ctrl-D
     assert you.child.wait() == 0
     saved = conversation(e)
     contents = [m["content"] for m in saved["messages"]]
-    assert contents == ["hello", "Hi **there**, friend.", "line one\nline two", "two lines seen"]
-    assert [x["model"] for x in saved["exchanges"]] == ["openai/gpt-4o"] * 2
+    assert contents == [
+        "hello",
+        "Hi **there**, friend.",
+        "line one\nline two",
+        "two lines seen",
+        "pasted\nlines",
+        "one pasted prompt",
+    ]
+    assert [x["model"] for x in saved["exchanges"]] == ["openai/gpt-4o"] * 3
     history = (Path(e["XDG_STATE_HOME"]) / "mint" / "history").read_text()
     assert "hello" in history and "/model other" in history
 
@@ -77,14 +88,15 @@ def test_a_session_streams_each_turn_saves_it_and_keeps_history(
     you = Typist(spawn_pty([*MINT, "chat", "-c"], e))
     you.wait_for(PROMPT)
     assert f"conversation {saved['id']} with openai/gpt-4o".encode() in you.seen
-    # Up six times: past /model, the two quote lines and the two lines between, to "hello".
+    # Up six times: past /model, the two quote lines and the two between, to "hello" (a
+    # paste is not kept in the file, whose entries are lines).
     you.type(b"\x1b[A" * 6 + b"\r")
     you.wait_for(b"friend.", 1)
     you.wait_for(PROMPT, 2)
     you.type(b"/exit\r")
     assert you.child.wait() == 0
     again = conversation(e)
-    assert again["id"] == saved["id"] and len(again["exchanges"]) == 3
+    assert again["id"] == saved["id"] and len(again["exchanges"]) == 4
     assert again["messages"][-2]["content"] == "hello"
 
 

@@ -69,12 +69,10 @@ class LineReader:
     def _line(self, prompt: str) -> str:
         line = input(prompt)
         if self.readline is not None and self.path is not None and line.strip():
+            if "\n" in line:
+                return line  # a paste: recalled in this session only (the file is one per line)
             with contextlib.suppress(OSError, AttributeError):
-                # one line at a time, so a session that is killed keeps its history too
+                # One line at a time (which also trims the file to the history length),
+                # so a session that is killed keeps its history too.
                 self.readline.append_history_file(1, str(self.path))
         return line
-
-    def close(self) -> None:
-        if self.readline is not None and self.path is not None:
-            with contextlib.suppress(OSError):
-                self.readline.write_history_file(str(self.path))

@@ -27,10 +27,12 @@ HELP = """\
 Type a prompt and press Enter; the answer streams below it.
   a line ending in \\   goes on on the next line
   \"\"\" alone on a line  starts (and ends) several lines of input
+  pasted lines         arrive as one prompt (where the terminal brackets pastes)
   /model NAME          use another model from the next turn on
   /system TEXT         set the system prompt from the next turn on
   /attach FILE         attach a file (or URL) to the next prompt
   /retry               ask the last prompt again (a new conversation branches off)
+  //TEXT               send /TEXT as a prompt
   /help                this text
   /exit, Ctrl-D        end the session
 Ctrl-C stops an answer (what came is kept, marked cut) or clears the line."""
@@ -153,21 +155,18 @@ def run_session(
         model = str(history.last.get("model") or model)  # a continued conversation keeps its own
     where = f"conversation {history.id}" if history is not None else "a new chat"
     term.note(f"{where} with {model}; /help for help, Ctrl-D to end")
-    try:
-        if words:
-            session.turn(" ".join(words))
-        while True:
-            try:
-                line = reader.read()
-            except EOFError:
-                print()
+    if words:
+        session.turn(" ".join(words))
+    while True:
+        try:
+            line = reader.read()
+        except EOFError:
+            print()
+            return
+        if line is None or not line.strip():
+            continue
+        if line.startswith("/") and not line.startswith("//"):
+            if not session.command(line):
                 return
-            if line is None or not line.strip():
-                continue
-            if line.startswith("/") and not line.startswith("//"):
-                if not session.command(line):
-                    return
-                continue
-            session.turn(line[1:] if line.startswith("//") else line)
-    finally:
-        reader.close()
+            continue
+        session.turn(line[1:] if line.startswith("//") else line)  # //text sends /text
