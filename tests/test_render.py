@@ -196,3 +196,17 @@ def test_a_long_table_is_shown_once_and_not_held_forever() -> None:
     renderer = Renderer()  # lines that only look like a table: each shown once, as text
     lines = visible(renderer.feed("| not a table |\n" * (MAX_ROWS + 5) + "end\n"))
     assert lines == "| not a table |\n" * (MAX_ROWS + 5) + "end\n"
+
+
+def test_random_markdown_renders_and_extracts_alike_however_it_is_cut() -> None:
+    import random
+
+    marks = list("ab *_`~[]()\\|#>-+1.:\n\n  ") + ["```", "~~~", "```py\n", "| a | b |\n", "北"]
+    rng = random.Random(21)
+    for _ in range(600):
+        text = "".join(rng.choice(marks) for _ in range(rng.randint(0, 80)))
+        size = rng.randint(1, 6)
+        assert render(text, size) == render(text, len(text) or 1), (text, size)
+        extractor = Extractor()
+        got = "".join(extractor.feed(text[i : i + size]) for i in range(0, len(text), size))
+        assert (got + extractor.finish() if extractor.found else None) == extract(text), text
