@@ -201,7 +201,7 @@ def test_a_long_table_is_shown_once_and_not_held_forever() -> None:
 def test_random_markdown_renders_and_extracts_alike_however_it_is_cut() -> None:
     import random
 
-    marks = list("ab *_`~[]()\\|#>-+1.:\n\n  ") + ["```", "~~~", "```py\n", "| a | b |\n", "北"]
+    marks = [*"ab *_`~[]()\\|#>-+1.:\n\n  ", "```", "~~~", "```py\n", "| a | b |\n", "北"]
     rng = random.Random(21)
     for _ in range(600):
         text = "".join(rng.choice(marks) for _ in range(rng.randint(0, 80)))
