@@ -67,6 +67,7 @@ Examples:
   mint chat -a photo.png "what is in this picture?"
   mint chat --schema label.json "classify: $(cat mail.txt)" | jq -r .label
   mint chat --resume            # continue the last unfinished reply
+  mint chat -x "a bash one-liner that counts lines" > count.sh   # the code block only
   mint chat --mock --format json "hello" | jq .usage"""
     + exit_status_help(),
 )
