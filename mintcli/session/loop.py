@@ -89,7 +89,9 @@ class Session:
             self.history = find(saved)  # as saved: the next turn continues it
         elif messages is not None:  # --no-log: the conversation lives in memory only
             self.history = Conversation("", 0.0, 0.0, messages, [])
-        if cut:
+        if cut and messages is None:
+            self.term.note("stopped before the answer began (nothing saved)")
+        elif cut:
             self.term.note("answer cut short (what came is kept, marked cut)")
 
     def retry(self) -> None:
