@@ -15,18 +15,9 @@ from typing import Any
 import click
 
 from mintcli import __version__
+from mintcli import settings as opts  # the option table: one settings class per command
 from mintcli.clicktable import CONTEXT, IdArgument, MintGroup, command
 from mintcli.errors import ExitCode, exit_status_help
-from mintcli.settings import (
-    BatchSettings,
-    ChatSettings,
-    ListSettings,
-    LogRemoveSettings,
-    MockSettings,
-    ModelsSettings,
-    RemoveSettings,
-    env_name,
-)
 
 SHELLS = ("bash", "zsh", "fish")
 
@@ -55,7 +46,7 @@ def cli() -> None:
 @command(
     cli,
     "chat",
-    ChatSettings,
+    opts.ChatSettings,
     click.Argument(["prompt"], nargs=-1),
     epilog="""\b
 Examples:
@@ -71,7 +62,7 @@ Examples:
   mint chat --mock --format json "hello" | jq .usage"""
     + exit_status_help(),
 )
-def chat(settings: ChatSettings, term: Any, prompt: tuple[str, ...]) -> None:
+def chat(settings: opts.ChatSettings, term: Any, prompt: tuple[str, ...]) -> None:
     """Send PROMPT and stream the reply to stdout.
 
     PROMPT words are joined with spaces. If stdin is not a terminal it is read
@@ -86,7 +77,7 @@ def chat(settings: ChatSettings, term: Any, prompt: tuple[str, ...]) -> None:
 @command(
     cli,
     "batch",
-    BatchSettings,
+    opts.BatchSettings,
     click.Argument(["source"], metavar="[INPUT|-]", required=False),
     epilog=f"""\b
 Examples:
@@ -100,7 +91,7 @@ Exit status: 0 when every item succeeded; {int(ExitCode.ITEMS_FAILED)}:
 {ExitCode.ITEMS_FAILED.meaning}; otherwise the code of what stopped the whole batch
 (see 'man mint').""",
 )
-def batch(settings: BatchSettings, term: Any, source: str | None) -> None:
+def batch(settings: opts.BatchSettings, term: Any, source: str | None) -> None:
     """Run many prompts: JSON lines in (INPUT, or stdin), one JSON result line
     per item out.
 
@@ -120,14 +111,14 @@ def batch(settings: BatchSettings, term: Any, source: str | None) -> None:
 @command(
     cli,
     "models",
-    ModelsSettings,
+    opts.ModelsSettings,
     epilog="""\b
 Examples:
   mint models
   mint models --format json | jq -r '.[].id'
   mint models --protocol anthropic""",
 )
-def models(settings: ModelsSettings, term: Any) -> None:
+def models(settings: opts.ModelsSettings, term: Any) -> None:
     """List the models the gateway offers ({base}/models)."""
     from mintcli.commands import run_models
 
@@ -137,14 +128,14 @@ def models(settings: ModelsSettings, term: Any) -> None:
 @command(
     cli,
     "mock",
-    MockSettings,
+    opts.MockSettings,
     epilog="""\b
 Examples:
   mint mock --port 8787 &
   export MINT_BASE_URL=http://127.0.0.1:8787/v1 MINT_API_KEY=test
   mint mock --fault status=429,retry_after=1,times=1 --log requests.jsonl""",
 )
-def mock(settings: MockSettings, term: Any) -> None:
+def mock(settings: opts.MockSettings, term: Any) -> None:
     """Run a local mock of the gateway (OpenAI and Anthropic wire formats).
 
     The first line on stdout is its base URL. It runs until SIGINT or SIGTERM.
@@ -174,8 +165,8 @@ def journal() -> None:
     """Unfinished replies kept for 'mint chat --resume' (kept 7 days)."""
 
 
-@command(journal, "list", ListSettings)
-def journal_list(settings: ListSettings, term: Any) -> None:
+@command(journal, "list", opts.ListSettings)
+def journal_list(settings: opts.ListSettings, term: Any) -> None:
     """List unfinished replies, newest first."""
     from mintcli.commands import run_journal_list
 
@@ -190,8 +181,8 @@ def journal_show(settings: None, term: Any, ident: str) -> None:
     run_journal_show(ident, term)
 
 
-@command(journal, "rm", RemoveSettings, IdArgument("journal", required=False))
-def journal_rm(settings: RemoveSettings, term: Any, ident: str | None) -> None:
+@command(journal, "rm", opts.RemoveSettings, IdArgument("journal", required=False))
+def journal_rm(settings: opts.RemoveSettings, term: Any, ident: str | None) -> None:
     """Remove an unfinished reply (or --all)."""
     from mintcli.commands import run_journal_rm
 
@@ -216,16 +207,16 @@ def log_group() -> None:
     log = false in the config file turns saving off."""
 
 
-@command(log_group, "list", ListSettings)
-def log_list(settings: ListSettings, term: Any) -> None:
+@command(log_group, "list", opts.ListSettings)
+def log_list(settings: opts.ListSettings, term: Any) -> None:
     """List saved conversations, the latest first: ID, time, model, first words."""
     from mintcli.log_commands import run_log_list
 
     run_log_list(settings.format, term)
 
 
-@command(log_group, "show", ListSettings, IdArgument("conversation", required=False))
-def log_show(settings: ListSettings, term: Any, ident: str | None) -> None:
+@command(log_group, "show", opts.ListSettings, IdArgument("conversation", required=False))
+def log_show(settings: opts.ListSettings, term: Any, ident: str | None) -> None:
     """Print conversation ID (default: the latest). --format json prints its
     messages as --messages reads them."""
     from mintcli.log_commands import run_log_show
@@ -233,8 +224,8 @@ def log_show(settings: ListSettings, term: Any, ident: str | None) -> None:
     run_log_show(ident, settings.format, term)
 
 
-@command(log_group, "rm", LogRemoveSettings, IdArgument("conversation", required=False))
-def log_rm(settings: LogRemoveSettings, term: Any, ident: str | None) -> None:
+@command(log_group, "rm", opts.LogRemoveSettings, IdArgument("conversation", required=False))
+def log_rm(settings: opts.LogRemoveSettings, term: Any, ident: str | None) -> None:
     """Remove a saved conversation (or --all)."""
     from mintcli.log_commands import run_log_rm
 
@@ -252,8 +243,8 @@ def complete_values(settings: None, term: Any, what: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     """The one error boundary: every outcome of a command becomes one stderr
     line (at most) and an exit code here, and nowhere else."""
-    from mintcli.errors import MintError, UsageError
-    from mintcli.terminal import Terminal, silence_stdout
+    from mintcli.errors import WRITE_ERRNOS, Interrupted, MintError, UsageError
+    from mintcli.terminal import Terminal, silence_stdout, stop_taking_signals
 
     args = sys.argv[1:] if argv is None else argv
     term = Terminal.from_process()
@@ -276,6 +267,8 @@ def main(argv: list[str] | None = None) -> int:
         term.error(exc.format_message())
         return exc.exit_code
     except MintError as exc:
+        if isinstance(exc, Interrupted):
+            stop_taking_signals()
         if isinstance(exc, UsageError) and exc.usage:
             click.echo(exc.usage, err=True)
         term.error(exc.message)
@@ -283,6 +276,7 @@ def main(argv: list[str] | None = None) -> int:
             term.note(note)
         return int(exc.exit_code)
     except (click.Abort, KeyboardInterrupt):
+        stop_taking_signals()
         term.error("interrupted")
         return int(ExitCode.INTERRUPTED)
     except BrokenPipeError:
@@ -290,7 +284,12 @@ def main(argv: list[str] | None = None) -> int:
         silence_stdout()
         return int(ExitCode.BROKEN_PIPE)
     except Exception as exc:
-        if "--debug" in args or os.environ.get(env_name("debug"), "") not in ("", "0"):
+        if isinstance(exc, OSError) and exc.errno in WRITE_ERRNOS:
+            # click's own output (--help, --version) on a full or broken stdout
+            silence_stdout()
+            term.error(f"cannot write to stdout: {exc.strerror}")
+            return int(ExitCode.WRITE_FAILED)
+        if "--debug" in args or os.environ.get(opts.env_name("debug"), "") not in ("", "0"):
             raise
         term.error(
             f"internal error: {type(exc).__name__}: {exc} (run with --debug for a traceback)"

@@ -30,7 +30,7 @@ from typing import Any
 
 import orjson
 
-from mintcli.errors import ConfigError, UsageError
+from mintcli.errors import ConfigError, UsageError, write_failed
 from mintcli.paths import data_dir, private_dir
 
 VERSION = 1
@@ -190,7 +190,7 @@ def _write(directory: Path, conversation: Conversation, text: Iterable[str] | No
     except OSError as exc:
         with contextlib.suppress(OSError):
             temp.unlink()
-        raise ConfigError(f"cannot save the conversation in {final}: {exc.strerror}") from None
+        raise write_failed(f"the conversation {final}", exc) from None
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ comes back); SIGTERM ends the session.
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ class Session:
     def __init__(self, settings: ChatSettings, term: Terminal, run_chat: RunChat) -> None:
         self.term = term
         self.run_chat = run_chat
+        self.handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
         # What every turn shares; the first turn's own inputs are taken out below.
         self.settings = settings.replace(
             continue_last=False,
@@ -83,6 +85,11 @@ class Session:
                 self.term.note(note)
         except KeyboardInterrupt:
             self.term.note("stopped")  # Ctrl-C before the answer started
+        finally:
+            # A run that a signal stopped ignores further ones on its way out (a
+            # single mint chat then exits); the session goes on, so it takes them again.
+            for sig, handler in self.handlers.items():
+                signal.signal(sig, handler)
 
     def _ended(self, messages: list[dict[str, Any]] | None, saved: str | None, cut: bool) -> None:
         if saved is not None:
