@@ -111,6 +111,16 @@ def import_ms(python: str, statement: str, runs: int = 7) -> float:
     return (statistics.median(once(statement) for _ in range(runs)) - base) * 1000
 
 
+def renderer_import_us(python: str) -> int:
+    """What importing mintcli.render.sink adds, in µs, once mintcli.sinks (which
+    mint chat imports anyway) is in: Python's own -X importtime figure, steadier
+    than timing whole processes on a busy machine."""
+    code = "import mintcli.sinks, mintcli.render.sink"
+    r = subprocess.run([python, "-X", "importtime", "-c", code], capture_output=True, text=True)
+    line = next(x for x in r.stderr.splitlines() if x.endswith("| mintcli.render.sink"))
+    return int(line.split("|")[1])
+
+
 RICH_RERENDER = """
 import io, sys, time
 from rich.console import Console
@@ -132,19 +142,20 @@ def main() -> int:
     parser.add_argument("--compare", metavar="PYTHON", help="an interpreter with rich installed")
     args = parser.parse_args()
     print(f"load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f}  cpus: {os.cpu_count()}")
-    results = {}
+    medians = []
+    run_sink(500)  # warm-up: the first pieces pay for caches and lazy set-up
     for count in (2_000, 200_000, 2_000):
         times = run_sink(count)
-        results[count] = statistics.median(times)
+        medians.append(statistics.median(times))
         print(f"{count:>8,} pieces: {describe(times)}")
-    ratio = results[200_000] / results[2_000]
-    print(f"per-piece median, 200,000 / 2,000 pieces: {ratio:.2f}")
+    ratios = ", ".join(f"{medians[1] / m:.2f}" for m in (medians[0], medians[2]))
+    print(f"per-piece median, 200,000 pieces against each 2,000-piece run: {ratios}")
     here = sys.executable
-    print("import cost over a bare interpreter (median of 15 runs each):")
-    sinks = import_ms(here, "import mintcli.sinks", 15)
-    both = import_ms(here, "import mintcli.sinks, mintcli.render.sink", 15)
-    print(f"  mintcli.sinks (what mint chat imports anyway): {sinks:6.1f} ms")
-    print(f"  + mintcli.render.sink (the renderer): {both - sinks:+6.1f} ms")
+    runs = [renderer_import_us(here) for _ in range(9)]
+    print(
+        f"importing the renderer after mintcli.sinks (-X importtime, median of 9): "
+        f"{statistics.median(runs) / 1000:.1f} ms"
+    )
     if args.compare:
         for module in ("markdown_it", "rich.markdown", "pygments.lexers"):
             ms = import_ms(args.compare, f"import {module}")
