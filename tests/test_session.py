@@ -108,7 +108,9 @@ def test_a_session_streams_each_turn_saves_it_and_keeps_history(
         "one pasted prompt",
     ]
     assert [x["model"] for x in saved["exchanges"]] == ["openai/gpt-4o"] * 3
-    history = (Path(e["XDG_STATE_HOME"]) / "mint" / "history").read_text()
+    history_file = Path(e["XDG_STATE_HOME"]) / "mint" / "history"
+    assert history_file.stat().st_mode & 0o777 == 0o600
+    history = history_file.read_text()
     assert "hello" in history and "/model other" in history
 
     # A second session continues it (-c) and finds the first one's lines with the up arrow.
