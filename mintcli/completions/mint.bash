@@ -125,7 +125,7 @@ _mint() {
             "log list") COMPREPLY=($(compgen -W "-f --format -h --help" -- "$cur")) ;;
             "log rm") COMPREPLY=($(compgen -W "--all -h --help" -- "$cur")) ;;
             "log show") COMPREPLY=($(compgen -W "-f --format -h --help" -- "$cur")) ;;
-            "mock") COMPREPLY=($(compgen -W "--host --port --script --log --piece-chars --delay --first-byte-delay --replay --pace --fault --ids --no-ids --ignore-last-event-id --debug -h --help" -- "$cur")) ;;
+            "mock") COMPREPLY=($(compgen -W "--host --port --script --log --piece-chars --delay --first-byte-delay --replay --pace --lenient --fault --ids --no-ids --ignore-last-event-id --debug -h --help" -- "$cur")) ;;
             "models") COMPREPLY=($(compgen -W "--protocol --base-url --api-key --profile --mock --ca-cert --connect-timeout --idle-timeout --retry-connrefused -v --verbose --debug -f --format -h --help" -- "$cur")) ;;
         esac
         return
