@@ -12,8 +12,15 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from mintcli.errors import ConfigError, UsageError
-from mintcli.exchange import Run, journal_header, open_transport, run_config, save_exchange
+from mintcli.errors import ConfigError, ExitCode, Interrupted, UsageError
+from mintcli.exchange import (
+    Run,
+    extract_mode,
+    journal_header,
+    open_transport,
+    run_config,
+    save_exchange,
+)
 from mintcli.request import ChatRequest, join_url
 from mintcli.sanitize import redact_url
 from mintcli.settings import ChatSettings, Common
@@ -23,6 +30,8 @@ if TYPE_CHECKING:
     from mintcli.accumulate import Accumulator
     from mintcli.conversations import Pending
     from mintcli.journal import Journal, JournalState
+    from mintcli.session.turn import Turn
+    from mintcli.sinks import Sink
 
 MOCK_KEY = "mock-key"
 
@@ -61,11 +70,21 @@ def maybe_mock(enabled: bool) -> Iterator[str | None]:
         server.release()
 
 
-def run_chat(settings: ChatSettings, words: tuple[str, ...], term: Terminal) -> None:
+def run_chat(
+    settings: ChatSettings, words: tuple[str, ...], term: Terminal, turn: Turn | None = None
+) -> None:
+    """One exchange; ``turn``: one turn of an interactive session (session/)."""
     from mintcli.accumulate import Accumulator
     from mintcli.journal import Journal
     from mintcli.protocols import get_protocol
 
+    if turn is None and _wants_session(settings, words, term):
+        from mintcli.session.loop import run_session
+
+        return run_session(settings, words, term, run_chat)
+
+    if (settings.extract or settings.extract_last) and settings.format not in ("text", "json"):
+        raise UsageError("-x/--extract works with --format text or json")
     state: JournalState | None = None
     pending: Pending | None = None
     if settings.resume is not None:
@@ -84,7 +103,7 @@ def run_chat(settings: ChatSettings, words: tuple[str, ...], term: Terminal) -> 
         shown = pending.messages if pending is not None else list(request.messages)
     else:
         # Usage errors (no prompt, a bad tool file) come before a missing key.
-        settings, request, shown, pending = _prepare(settings, words, term)
+        settings, request, shown, pending = _prepare(settings, words, term, turn)
     protocol = get_protocol(settings.protocol)
     protocol.check_options(request.options)
     api_key = require_key(settings, term)
@@ -109,7 +128,7 @@ def run_chat(settings: ChatSettings, words: tuple[str, ...], term: Terminal) -> 
             for line in describe(request.messages):
                 term.diag(f"> {line}")
         if loop is not None:
-            loop.run(Run(settings, request, shown, pending), base_url, headers)
+            loop.run(Run(settings, request, shown, pending, turn), base_url, headers)
             return
         acc = Accumulator()
         journal = None
@@ -121,24 +140,35 @@ def run_chat(settings: ChatSettings, words: tuple[str, ...], term: Terminal) -> 
                 journal = Journal.reopen(state.path)
         elif settings.journal:
             journal = Journal.prepare(journal_header(settings, request, pending))
-        run = Run(settings, request, shown, pending)
+        run = Run(settings, request, shown, pending, turn)
         _stream(run, base_url, headers, term, acc, journal, state)
 
 
+def _wants_session(settings: ChatSettings, words: tuple[str, ...], term: Terminal) -> bool:
+    """An interactive session: -i, or no prompt and nothing else to send, at a terminal."""
+    at_terminal = term.stdin_isatty and term.stdout_isatty
+    if settings.interactive and not at_terminal:
+        raise UsageError("-i/--interactive needs a terminal as stdin and stdout")
+    nothing_else = not (settings.messages or settings.tool_result or settings.dry_run)
+    alone = not words and nothing_else and settings.resume is None
+    return settings.interactive or (alone and at_terminal)
+
+
 def _prepare(
-    settings: ChatSettings, words: tuple[str, ...], term: Terminal
+    settings: ChatSettings, words: tuple[str, ...], term: Terminal, turn: Turn | None = None
 ) -> tuple[ChatSettings, ChatRequest, list[dict[str, Any]], Pending | None]:
     """A new exchange: its settings (a continued conversation keeps its model and
     protocol), request, the messages as saved, and where it will be saved."""
     from mintcli.prompt import prepare
 
-    continued = None
-    if settings.continue_last or settings.conversation is not None:
+    continued = turn.continued if turn is not None else None
+    if continued is None and (settings.continue_last or settings.conversation is not None):
         from mintcli.conversations import find
 
         if settings.continue_last and settings.conversation is not None:
             raise UsageError("give either -c/--continue or --conversation ID, not both")
         continued = find(settings.conversation)
+    if continued is not None:
         last = continued.last
         kept = {
             k: last[k]
@@ -211,6 +241,19 @@ def _show_request(url: str, headers: dict[str, str], body: object, term: Termina
     term.write(orjson.dumps(shown, option=orjson.OPT_INDENT_2) + b"\n")
 
 
+def _sink(settings: ChatSettings, term: Terminal) -> Sink:
+    """The sink of --format; for text, the code block only (-x) or the Markdown
+    laid out (--render), whose modules are imported only then."""
+    from mintcli.sinks import SINKS
+
+    render = settings.render == "always" or (settings.render == "auto" and term.stdout_color)
+    if settings.format == "text" and (extract_mode(settings) or render):
+        from mintcli.render.sink import text_sink
+
+        return text_sink(term, settings.reasoning, extract_mode(settings), settings.escape)
+    return SINKS[settings.format](term, settings.reasoning)
+
+
 def _stream(
     run: Run,
     base_url: str,
@@ -221,19 +264,31 @@ def _stream(
     state: JournalState | None,
 ) -> None:
     from mintcli.runner import ChatRun
-    from mintcli.sinks import SINKS
 
     settings = run.settings
     config = run_config(run, base_url, headers, journal, state)
     transport, recorder = open_transport(settings, base_url, term)
-    sink = SINKS[settings.format](term, settings.reasoning)
+    sink = _sink(settings, term)
+    cut = False
     try:
         chat_run = ChatRun(
             config, transport=transport, sink=sink, term=term, journal=journal, acc=acc
         )
         reply = chat_run.run()
+    except Interrupted as stop:
+        # In a session, Ctrl-C stops this answer only: what came is kept, marked cut.
+        if run.turn is None or stop.exit_code != ExitCode.INTERRUPTED:
+            raise
+        reply, cut = acc.reply(), True
+        if journal is not None:
+            journal.path.unlink(missing_ok=True)  # the conversation keeps it instead
     finally:
         transport.close()
         if recorder is not None:
             recorder.close()
-    save_exchange(run, reply, term)
+    # A Ctrl-C before anything came leaves nothing to save.
+    save_exchange(run, reply, term, cut=cut, kept=not cut or acc.received)
+    if extract_mode(settings) and not cut:
+        from mintcli.render.extract import require_block
+
+        require_block(reply, settings.extract_last)

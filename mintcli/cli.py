@@ -15,18 +15,9 @@ from typing import Any
 import click
 
 from mintcli import __version__
+from mintcli import settings as opts  # the option table: one settings class per command
 from mintcli.clicktable import CONTEXT, IdArgument, MintGroup, command
 from mintcli.errors import ExitCode, UsageError, exit_status_help
-from mintcli.settings import (
-    BatchSettings,
-    ChatSettings,
-    ListSettings,
-    LogRemoveSettings,
-    MockSettings,
-    ModelsSettings,
-    RemoveSettings,
-    env_name,
-)
 
 SHELLS = ("bash", "zsh", "fish")
 
@@ -55,7 +46,7 @@ def cli() -> None:
 @command(
     cli,
     "chat",
-    ChatSettings,
+    opts.ChatSettings,
     click.Argument(["prompt"], nargs=-1),
     epilog="""\b
 Examples:
@@ -67,10 +58,11 @@ Examples:
   mint chat -a photo.png "what is in this picture?"
   mint chat --schema label.json "classify: $(cat mail.txt)" | jq -r .label
   mint chat --resume            # continue the last unfinished reply
+  mint chat -x "a bash one-liner that counts lines" > count.sh   # the code block only
   mint chat --mock --format json "hello" | jq .usage"""
     + exit_status_help(),
 )
-def chat(settings: ChatSettings, term: Any, prompt: tuple[str, ...]) -> None:
+def chat(settings: opts.ChatSettings, term: Any, prompt: tuple[str, ...]) -> None:
     """Send PROMPT and stream the reply to stdout.
 
     PROMPT words are joined with spaces. If stdin is not a terminal it is read
@@ -85,7 +77,7 @@ def chat(settings: ChatSettings, term: Any, prompt: tuple[str, ...]) -> None:
 @command(
     cli,
     "batch",
-    BatchSettings,
+    opts.BatchSettings,
     click.Argument(["words"], metavar="[INPUT|-] | status|fetch|cancel ID...", nargs=-1),
     epilog=f"""\b
 Examples:
@@ -101,7 +93,7 @@ Exit status: 0 when every item succeeded; {int(ExitCode.ITEMS_FAILED)}:
 {ExitCode.ITEMS_FAILED.meaning}; otherwise the code of what stopped the whole batch
 (see 'man mint').""",
 )
-def batch(settings: BatchSettings, term: Any, words: tuple[str, ...]) -> None:
+def batch(settings: opts.BatchSettings, term: Any, words: tuple[str, ...]) -> None:
     """Run many prompts: JSON lines in (INPUT, or stdin), one JSON result line
     per item out.
 
@@ -115,34 +107,22 @@ def batch(settings: BatchSettings, term: Any, words: tuple[str, ...]) -> None:
     half the price, within 24 hours); 'mint batch status|fetch|cancel ID...'
     act on remote batches by id.
     """
-    if words and words[0] in ("status", "fetch", "cancel") and not os.path.exists(words[0]):
-        from mintcli.remote.commands import run_command
+    from mintcli.batch.dispatch import dispatch
 
-        run_command(settings, words[0], list(words[1:]), term)
-        return
-    if len(words) > 1:
-        raise UsageError(f"one INPUT at most (got {len(words)}: {' '.join(words[:3])}...)")
-    if settings.remote:  # the providers' batch services: a package of its own
-        from mintcli.remote.run import run_remote
-
-        run_remote(settings, words[0] if words else None, term)
-        return
-    from mintcli.batch.command import run_batch
-
-    run_batch(settings, words[0] if words else None, term)
+    dispatch(settings, words, term)
 
 
 @command(
     cli,
     "models",
-    ModelsSettings,
+    opts.ModelsSettings,
     epilog="""\b
 Examples:
   mint models
   mint models --format json | jq -r '.[].id'
   mint models --protocol anthropic""",
 )
-def models(settings: ModelsSettings, term: Any) -> None:
+def models(settings: opts.ModelsSettings, term: Any) -> None:
     """List the models the gateway offers ({base}/models)."""
     from mintcli.commands import run_models
 
@@ -152,14 +132,14 @@ def models(settings: ModelsSettings, term: Any) -> None:
 @command(
     cli,
     "mock",
-    MockSettings,
+    opts.MockSettings,
     epilog="""\b
 Examples:
   mint mock --port 8787 &
   export MINT_BASE_URL=http://127.0.0.1:8787/v1 MINT_API_KEY=test
   mint mock --fault status=429,retry_after=1,times=1 --log requests.jsonl""",
 )
-def mock(settings: MockSettings, term: Any) -> None:
+def mock(settings: opts.MockSettings, term: Any) -> None:
     """Run a local mock of the gateway (OpenAI and Anthropic wire formats).
 
     The first line on stdout is its base URL. It runs until SIGINT or SIGTERM.
@@ -189,8 +169,8 @@ def journal() -> None:
     """Unfinished replies kept for 'mint chat --resume' (kept 7 days)."""
 
 
-@command(journal, "list", ListSettings)
-def journal_list(settings: ListSettings, term: Any) -> None:
+@command(journal, "list", opts.ListSettings)
+def journal_list(settings: opts.ListSettings, term: Any) -> None:
     """List unfinished replies, newest first."""
     from mintcli.commands import run_journal_list
 
@@ -205,8 +185,8 @@ def journal_show(settings: None, term: Any, ident: str) -> None:
     run_journal_show(ident, term)
 
 
-@command(journal, "rm", RemoveSettings, IdArgument("journal", required=False))
-def journal_rm(settings: RemoveSettings, term: Any, ident: str | None) -> None:
+@command(journal, "rm", opts.RemoveSettings, IdArgument("journal", required=False))
+def journal_rm(settings: opts.RemoveSettings, term: Any, ident: str | None) -> None:
     """Remove an unfinished reply (or --all)."""
     from mintcli.commands import run_journal_rm
 
@@ -231,16 +211,16 @@ def log_group() -> None:
     log = false in the config file turns saving off."""
 
 
-@command(log_group, "list", ListSettings)
-def log_list(settings: ListSettings, term: Any) -> None:
+@command(log_group, "list", opts.ListSettings)
+def log_list(settings: opts.ListSettings, term: Any) -> None:
     """List saved conversations, the latest first: ID, time, model, first words."""
     from mintcli.log_commands import run_log_list
 
     run_log_list(settings.format, term)
 
 
-@command(log_group, "show", ListSettings, IdArgument("conversation", required=False))
-def log_show(settings: ListSettings, term: Any, ident: str | None) -> None:
+@command(log_group, "show", opts.ListSettings, IdArgument("conversation", required=False))
+def log_show(settings: opts.ListSettings, term: Any, ident: str | None) -> None:
     """Print conversation ID (default: the latest). --format json prints its
     messages as --messages reads them."""
     from mintcli.log_commands import run_log_show
@@ -248,8 +228,8 @@ def log_show(settings: ListSettings, term: Any, ident: str | None) -> None:
     run_log_show(ident, settings.format, term)
 
 
-@command(log_group, "rm", LogRemoveSettings, IdArgument("conversation", required=False))
-def log_rm(settings: LogRemoveSettings, term: Any, ident: str | None) -> None:
+@command(log_group, "rm", opts.LogRemoveSettings, IdArgument("conversation", required=False))
+def log_rm(settings: opts.LogRemoveSettings, term: Any, ident: str | None) -> None:
     """Remove a saved conversation (or --all)."""
     from mintcli.log_commands import run_log_rm
 
@@ -264,14 +244,10 @@ def complete_values(settings: None, term: Any, what: str) -> None:
     run_complete(what, term)
 
 
-def _debug_requested(argv: list[str]) -> bool:
-    return "--debug" in argv or os.environ.get(env_name("debug"), "") not in ("", "0")
-
-
 def main(argv: list[str] | None = None) -> int:
     """The one error boundary: every outcome of a command becomes one stderr
     line (at most) and an exit code here, and nowhere else."""
-    from mintcli.errors import WRITE_ERRNOS, Interrupted, MintError, UsageError
+    from mintcli.errors import WRITE_ERRNOS, Interrupted, MintError
     from mintcli.terminal import Terminal, silence_stdout, stop_taking_signals
 
     args = sys.argv[1:] if argv is None else argv
@@ -317,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
             silence_stdout()
             term.error(f"cannot write to stdout: {exc.strerror}")
             return int(ExitCode.WRITE_FAILED)
-        if _debug_requested(args):
+        if "--debug" in args or os.environ.get(opts.env_name("debug"), "") not in ("", "0"):
             raise
         term.error(
             f"internal error: {type(exc).__name__}: {exc} (run with --debug for a traceback)"

@@ -34,6 +34,7 @@ class ExitCode(enum.IntEnum):
     WRITE_FAILED = 11
     REFUSED = 12  # 11 is a local write failure
     STEP_LIMIT = 13  # the tool loop reached --max-steps
+    NO_CODE_BLOCK = 14
     INTERRUPTED = 130
     BROKEN_PIPE = 141
     TERMINATED = 143
@@ -65,6 +66,7 @@ _MEANINGS = {
     ),
     ExitCode.REFUSED: "the model refused (a refusal instead of an answer)",
     ExitCode.STEP_LIMIT: "tool loop reached --max-steps (the model still called tools)",
+    ExitCode.NO_CODE_BLOCK: "-x/--extract: the reply has no fenced code block",
     ExitCode.INTERRUPTED: "interrupted (Ctrl-C)",
     ExitCode.BROKEN_PIPE: "stdout closed early (for example by head)",
     ExitCode.TERMINATED: "terminated (SIGTERM)",
@@ -192,6 +194,8 @@ WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, er
 def write_failed(what: str, exc: OSError) -> WriteFailed:
     """The one wording of a failed local write: what, and the system's reason."""
     return WriteFailed(f"cannot write {what}: {exc.strerror or exc}")
+
+
 class Refused(MintError):
     """The model refused: OpenAI's ``refusal`` text, Anthropic's ``stop_reason:
     "refusal"``. The reply arrived whole; asking again the same way would not help."""
@@ -205,6 +209,11 @@ class StepLimit(MintError):
 
     exit_code = ExitCode.STEP_LIMIT
     reply_complete = True  # every reply arrived whole: nothing to resume
+class NoCodeBlock(MintError):
+    """``-x``/``--extract-last``: the finished reply holds no fenced code block."""
+
+    exit_code = ExitCode.NO_CODE_BLOCK
+    reply_complete = True
 
 
 class ItemsFailed(MintError):

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from mintcli.journal import Journal, JournalState
     from mintcli.record import Recorder
     from mintcli.runner import RunConfig
+    from mintcli.session.turn import Turn
     from mintcli.transport import Transport
 
 
@@ -34,6 +35,12 @@ class Run:
     request: ChatRequest
     shown: list[dict[str, Any]]  # the conversation before the reply, for --format json
     pending: Pending | None  # saved when the reply finishes (None: --no-log)
+    turn: Turn | None = None  # a turn of an interactive session (session/)
+
+
+def extract_mode(settings: ChatSettings) -> str | None:
+    """-x/--extract-last: which fenced code block is the output, if any."""
+    return "last" if settings.extract_last else "first" if settings.extract else None
 
 
 def journal_header(
@@ -84,6 +91,7 @@ def run_config(
             resumed=state.id if state is not None else None,
             conversation=pending.id if pending is not None else None,
             schema=request.schema is not None,
+            extract=extract_mode(settings),
         ),
         timeout=settings.timeout,
         stats=settings.stats,
@@ -106,32 +114,45 @@ def open_transport(
 
 
 def save_exchange(
-    run: Run, reply: Reply, term: Terminal, chain: list[dict[str, Any]] | None = None
-) -> None:
+    run: Run,
+    reply: Reply,
+    term: Terminal,
+    chain: list[dict[str, Any]] | None = None,
+    *,
+    cut: bool = False,
+    kept: bool = True,
+) -> str | None:
     """Save the finished exchange (with a tool loop, ``chain``: the steps'
-    replies and tool results before the last reply)."""
+    replies and tool results before the last reply; ``cut``: an answer a
+    session's Ctrl-C stopped, ``kept``: whether anything of it came) and tell
+    a session's turn how it ended. The conversation ID it was saved under."""
     from mintcli.request import assistant_message
 
     settings, request, pending = run.settings, run.request, run.pending
-    if pending is None:
-        return
-    if chain:
-        from dataclasses import replace
+    saved = None
+    if pending is not None and kept:
+        if chain:
+            from dataclasses import replace
 
-        pending = replace(pending, messages=[*pending.messages, *chain])
-    exchange = {
-        "model": reply.model or request.model,
-        "protocol": settings.protocol,
-        "usage": reply.usage,
-        "finish_reason": reply.finish_reason,
-    }
-    # the text in pieces: a long reply is never put together just to be saved
-    text = reply.text_pieces() if reply.has_text else None
-    saved = pending.save(assistant_message(reply, text=False), exchange, text)
-    if saved != pending.id:
-        term.warn(
-            f"conversation {pending.id} was continued elsewhere while this reply "
-            f"streamed; this exchange is saved as conversation {saved}"
-        )
-    elif settings.verbose:
-        term.note(f"saved as conversation {saved}")
+            pending = replace(pending, messages=[*pending.messages, *chain])
+        exchange = {
+            "model": reply.model or request.model,
+            "protocol": settings.protocol,
+            "usage": reply.usage,
+            "finish_reason": reply.finish_reason,
+            **({"cut": True} if cut else {}),
+        }
+        # the text in pieces: a long reply is never put together just to be saved
+        text = reply.text_pieces() if reply.has_text else None
+        saved = pending.save(assistant_message(reply, text=False), exchange, text)
+        if saved != pending.id:
+            term.warn(
+                f"conversation {pending.id} was continued elsewhere while this reply "
+                f"streamed; this exchange is saved as conversation {saved}"
+            )
+        elif settings.verbose:
+            term.note(f"saved as conversation {saved}")
+    if run.turn is not None:
+        whole = [*run.shown, *(chain or ()), assistant_message(reply)]
+        run.turn.ended(whole if kept else None, saved, cut)
+    return saved

@@ -145,6 +145,13 @@ class RequestSettings(Common):
         1 << 20, "--tool-output-max", kind=kinds.Integer(1), metavar="BYTES", section=TOOLS,
         help="Keep at most this much of a tool's output (the rest is cut, and the result "
         "says so).")
+    extract: bool = flag(
+        "-x", "--extract", section=OUTPUT,
+        help="Print only the first fenced code block of the reply (its content, as it "
+        "streams); exit 14 when there is none. With --format json: the 'extracted' field.")
+    extract_last: bool = flag(
+        "--extract-last", section=OUTPUT,
+        help="Like --extract, but the last fenced code block (printed when the reply ends).")
     max_retries: int = setting(
         5, "--max-retries", kind=kinds.Integer(0), metavar="N", section=RETRIES,
         help="Retries after a failure (0 disables).")
@@ -163,6 +170,10 @@ class ChatSettings(RequestSettings):
     no_stdin: bool = flag(
         "--no-stdin", section=INPUT,
         help="Never read stdin.")
+    interactive: bool = flag(
+        "-i", "--interactive", section=INPUT,
+        help="Open an interactive session, a prompt given being its first turn (without -i, "
+        "mint chat opens one when it has no prompt and stdin and stdout are a terminal).")
     stdin_timeout: float = setting(
         1.0, "--stdin-timeout", kind=kinds.Number(0.0), metavar="SECONDS", section=INPUT,
         help="With a prompt in argv, how long to wait for stdin to send anything.")
@@ -207,6 +218,11 @@ class ChatSettings(RequestSettings):
         help="On a terminal, show control characters in the reply as visible escapes "
         "(\\x1b) instead of letting them drive the terminal. Pipes and files always get "
         "the exact bytes.")
+    render: str = setting(
+        "auto", "--render", kind=kinds.Choice(("auto", "always", "never")), section=OUTPUT,
+        help="Lay out the reply's Markdown (headings, emphasis, code, lists, quotes, links, "
+        "tables) as it streams; auto: only when stdout is a terminal and neither NO_COLOR "
+        "nor TERM=dumb is set. Text format only.")
     dry_run: bool = flag(
         "--dry-run", section=OUTPUT,
         help="Print the request that would be sent (key redacted); send nothing.")

@@ -32,6 +32,7 @@ class RunInfo:
     resumed: str | None = None  # the journal ID a --resume continues
     conversation: str | None = None  # where the exchange is saved (unless --no-log)
     schema: bool = False  # --schema: the reply is JSON, checked when it ends
+    extract: str | None = None  # -x: "first", --extract-last: "last" (the code block)
 
 
 class Sink:
@@ -252,6 +253,10 @@ class JSONSink(Sink):
             result["parsed"] = reply.parsed  # null when the check failed
         if reply.refusal is not None:
             result["refusal"] = reply.refusal
+        if info is not None and info.extract:
+            from mintcli.render.extract import extract
+
+            result["extracted"] = extract(reply.text, info.extract == "last")
         if error is not None:
             result["error"] = error
         self._result = result

@@ -31,6 +31,8 @@ class Terminal:
     stdout_isatty: bool
     stderr_isatty: bool
     color: bool
+    # stdout is a terminal that takes colour and layout (not NO_COLOR, not TERM=dumb).
+    stdout_color: bool = False
     # Show control characters in stdout data as visible escapes (on a terminal,
     # unless --no-escape); pipes and files get the exact bytes.
     escape_stdout: bool = False
@@ -66,6 +68,7 @@ class Terminal:
             stdout_isatty=stdout_tty,
             stderr_isatty=stderr_tty,
             color=stderr_tty and not no_color and os.environ.get("TERM") != "dumb",
+            stdout_color=stdout_tty and not no_color and os.environ.get("TERM") != "dumb",
             escape_stdout=stdout_tty,
         )
 

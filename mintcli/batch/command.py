@@ -64,6 +64,7 @@ class ItemRunner:
         self.term = term
         self.quiet = settings.quiet
         self.tools = tools  # --tool-cmd / --mcp: each item is a tool loop
+        self.extract = "last" if settings.extract_last else "first" if settings.extract else None
         self.check: Any = None
         if schema is not None:
             from mintcli.schema import compile_checker
@@ -81,7 +82,10 @@ class ItemRunner:
             request=request,
             policy=self.policy,
             info=RunInfo(
-                protocol=item.protocol, model=item.request.model, schema=self.check is not None
+                protocol=item.protocol,
+                model=item.request.model,
+                schema=self.check is not None,
+                extract=self.extract,
             ),
             check=self.check,
         )

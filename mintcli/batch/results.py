@@ -19,7 +19,7 @@ import orjson
 
 from mintcli.errors import ExitCode, UsageError, write_failed
 from mintcli.paths import lock_or_refuse
-from mintcli.sinks import Sink
+from mintcli.sinks import RunInfo, Sink
 from mintcli.terminal import Terminal
 
 if TYPE_CHECKING:
@@ -44,6 +44,7 @@ def _line(
     attempts: int,
     error: dict[str, Any] | None,
     remote: dict[str, Any] | None = None,
+    extract: str | None = None,
 ) -> bytes:
     result: dict[str, Any] = {
         "id": item.id,
@@ -58,6 +59,10 @@ def _line(
     }
     if reply is not None and item.request is not None and item.request.schema is not None:
         result["parsed"] = reply.parsed  # --schema: the reply as an object (null if it failed)
+    if extract is not None:  # --extract: the code block (null when there is none)
+        from mintcli.render.extract import extract as block
+
+        result["extracted"] = block(reply.text, extract == "last") if reply else None
     if error is not None:
         result["error"] = error
     if remote is not None:
@@ -78,6 +83,10 @@ class ResultSink(Sink):
         self.item = item
         self.quiet = quiet
         self.line: bytes | None = None
+        self.extract: str | None = None  # --extract: "first" or "last"
+
+    def start(self, info: RunInfo) -> None:
+        self.extract = info.extract
 
     def events(self, events: list[Event]) -> None:
         pass  # the result line is built from the reply when the item ends
@@ -90,11 +99,11 @@ class ResultSink(Sink):
             self.term.warn(f"item {self.item.shown}: {message}")
 
     def done(self, reply: Reply, summary: dict[str, Any]) -> None:
-        self.line = _line(self.item, reply, summary["attempts"], None)
+        self.line = _line(self.item, reply, summary["attempts"], None, extract=self.extract)
 
     def failed(self, reply: Reply, summary: dict[str, Any], error: dict[str, Any]) -> None:
         failure = error_object(ExitCode(error["code"]), error["message"])
-        self.line = _line(self.item, reply, summary["attempts"], failure)
+        self.line = _line(self.item, reply, summary["attempts"], failure, extract=self.extract)
 
     def stats(self, stats: dict[str, Any]) -> None:
         pass

@@ -98,6 +98,7 @@ _mint() {
         "chat:--conversation") _mint_words conversations; return ;;
         "chat:--tool-result") COMPREPLY=(); return ;;
         "chat:-f"|"chat:--format") COMPREPLY=($(compgen -W "text raw jsonl json" -- "$cur")); return ;;
+        "chat:--render") COMPREPLY=($(compgen -W "auto always never" -- "$cur")); return ;;
         "chat:--timeout") COMPREPLY=(); return ;;
         "chat:--record") compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return ;;
         "chat:--resume") _mint_words journals; return ;;
@@ -127,8 +128,8 @@ _mint() {
     if [[ "$cur" == -* ]]; then
         case "$cmdpath" in
             "") COMPREPLY=($(compgen -W "-V --version -h --help" -- "$cur")) ;;
-            "batch") COMPREPLY=($(compgen -W "--protocol --base-url --api-key --profile --mock --ca-cert --connect-timeout --idle-timeout --retry-connrefused -v --verbose --debug -m --model -s --system --max-tokens --temperature --schema -o --option --tool --tools --tool-choice --tool-cmd --mcp --max-steps --tool-timeout --tool-output-max --max-retries --retry-base --retry-max --lines --template --shard -O --output -q --quiet -j --concurrency --unordered --rpm --resume --retry-failed --remote --no-wait --part-size --poll -h --help" -- "$cur")) ;;
-            "chat") COMPREPLY=($(compgen -W "--protocol --base-url --api-key --profile --mock --ca-cert --connect-timeout --idle-timeout --retry-connrefused -v --verbose --debug -m --model -s --system --max-tokens --temperature --schema -o --option --tool --tools --tool-choice --tool-cmd --mcp --max-steps --tool-timeout --tool-output-max --max-retries --retry-base --retry-max --messages --no-stdin --stdin-timeout -a --attach -c --continue --conversation --tool-result --approve -q --quiet --log --no-log -f --format --no-reasoning --reasoning --no-stats --stats --escape --no-escape --dry-run --timeout --record --resume --journal --no-journal -h --help" -- "$cur")) ;;
+            "batch") COMPREPLY=($(compgen -W "--protocol --base-url --api-key --profile --mock --ca-cert --connect-timeout --idle-timeout --retry-connrefused -v --verbose --debug -m --model -s --system --max-tokens --temperature --schema -o --option --tool --tools --tool-choice --tool-cmd --mcp --max-steps --tool-timeout --tool-output-max -x --extract --extract-last --max-retries --retry-base --retry-max --lines --template --shard -O --output -q --quiet -j --concurrency --unordered --rpm --resume --retry-failed --remote --no-wait --part-size --poll -h --help" -- "$cur")) ;;
+            "chat") COMPREPLY=($(compgen -W "--protocol --base-url --api-key --profile --mock --ca-cert --connect-timeout --idle-timeout --retry-connrefused -v --verbose --debug -m --model -s --system --max-tokens --temperature --schema -o --option --tool --tools --tool-choice --tool-cmd --mcp --max-steps --tool-timeout --tool-output-max -x --extract --extract-last --max-retries --retry-base --retry-max --messages --no-stdin -i --interactive --stdin-timeout -a --attach -c --continue --conversation --tool-result --approve -q --quiet --log --no-log -f --format --no-reasoning --reasoning --no-stats --stats --escape --no-escape --render --dry-run --timeout --record --resume --journal --no-journal -h --help" -- "$cur")) ;;
             "completion") COMPREPLY=($(compgen -W "-h --help" -- "$cur")) ;;
             "journal") COMPREPLY=($(compgen -W "-h --help" -- "$cur")) ;;
             "journal list") COMPREPLY=($(compgen -W "-f --format -h --help" -- "$cur")) ;;

@@ -1,0 +1,181 @@
+"""The session: prompts in, one ``mint chat`` turn each, until Ctrl-D or /exit.
+
+Each turn is ``chat.run_chat`` with the conversation so far (a
+:class:`~mintcli.session.turn.Turn`), so it streams, retries, journals and
+saves exactly as a single ``mint chat -c`` would: the conversation is a
+normal saved one, continued later with ``mint chat -c``. An error ends the
+turn, not the session (it is shown as ``mint: error: ...`` and the prompt
+comes back); SIGTERM ends the session.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from mintcli.conversations import Conversation, find, text_of
+from mintcli.errors import ExitCode, MintError, UsageError
+from mintcli.session.line import LineReader
+from mintcli.session.turn import Turn
+from mintcli.settings import ChatSettings
+from mintcli.terminal import Terminal
+
+RunChat = Callable[[ChatSettings, tuple[str, ...], Terminal, Turn], None]
+
+HELP = """\
+Type a prompt and press Enter; the answer streams below it.
+  a line ending in \\   goes on on the next line
+  \"\"\" alone on a line  starts (and ends) several lines of input
+  pasted lines         arrive as one prompt (where the terminal brackets pastes)
+  /model NAME          use another model from the next turn on
+  /system TEXT         set the system prompt from the next turn on
+  /attach FILE         attach a file (or URL) to the next prompt
+  /retry               ask the last prompt again (a new conversation branches off)
+  //TEXT               send /TEXT as a prompt
+  /help                this text
+  /exit, Ctrl-D        end the session
+Ctrl-C stops an answer (what came is kept, marked cut) or clears the line."""
+
+
+class Session:
+    def __init__(self, settings: ChatSettings, term: Terminal, run_chat: RunChat) -> None:
+        self.term = term
+        self.run_chat = run_chat
+        self.handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+        # What every turn shares; the first turn's own inputs are taken out below.
+        self.settings = settings.replace(
+            continue_last=False,
+            conversation=None,
+            interactive=False,
+            no_stdin=True,
+            messages=None,
+            attach=(),
+            tool_result=(),
+        )
+        self.first = settings  # --messages, -a, --tool-result: for the first turn only
+        self.history: Conversation | None = None
+        self.attach: tuple[str, ...] = ()
+        self.last_prompt: str | None = None
+        if settings.continue_last or settings.conversation is not None:
+            if settings.continue_last and settings.conversation is not None:
+                raise UsageError("give either -c/--continue or --conversation ID, not both")
+            self.history = find(settings.conversation)
+
+    # -- turns -------------------------------------------------------------------------
+    def turn(self, prompt: str, history: Conversation | None = None) -> None:
+        first = self.first
+        settings = self.settings.replace(
+            attach=(*first.attach, *self.attach), tool_result=first.tool_result
+        )
+        if self.history is None and history is None and first.messages:
+            settings = settings.replace(messages=first.messages)
+        self.first = first.replace(attach=(), messages=None, tool_result=())
+        self.attach = ()
+        self.last_prompt = prompt
+        try:
+            turn = Turn(history or self.history, self._ended)
+            self.run_chat(settings, (prompt,), self.term, turn)
+        except MintError as error:
+            if error.exit_code == ExitCode.TERMINATED:
+                raise  # SIGTERM ends the session
+            self.term.error(error.message)
+            for note in error.notes:
+                self.term.note(note)
+        except KeyboardInterrupt:
+            self.term.note("stopped")  # Ctrl-C before the answer started
+        finally:
+            # A run that a signal stopped ignores further ones on its way out (a
+            # single mint chat then exits); the session goes on, so it takes them again.
+            for sig, handler in self.handlers.items():
+                signal.signal(sig, handler)
+
+    def _ended(self, messages: list[dict[str, Any]] | None, saved: str | None, cut: bool) -> None:
+        if saved is not None:
+            self.history = find(saved)  # as saved: the next turn continues it
+        elif messages is not None:  # --no-log: the conversation lives in memory only
+            self.history = Conversation("", 0.0, 0.0, messages, [])
+        if cut and messages is None:
+            self.term.note("stopped before the answer began (nothing saved)")
+        elif cut:
+            self.term.note("answer cut short (what came is kept, marked cut)")
+
+    def retry(self) -> None:
+        """The last prompt again, from the conversation as it was before it."""
+        history = self.history
+        messages = history.messages if history is not None else []
+        users = [i for i, m in enumerate(messages) if m.get("role") == "user"]
+        if history is None or not users:
+            self.term.error("nothing to retry yet")
+            return
+        from mintcli.journal import new_id
+
+        at = users[-1]
+        before = Conversation(new_id(), 0.0, 0.0, messages[:at], history.exchanges[:-1])
+        self.turn(text_of(messages[at].get("content")), before)
+
+    # -- slash commands --------------------------------------------------------------
+    def command(self, line: str) -> bool:
+        """Run a slash command; False when the session should end."""
+        name, _, arg = line.strip().partition(" ")
+        arg = arg.strip()
+        term = self.term
+        if name in ("/exit", "/quit"):
+            return False
+        if name == "/help":
+            print(HELP)
+        elif name == "/model":
+            if arg:
+                self.settings = self._given(model=arg)
+            term.note(f"model: {self.settings.model}")
+        elif name == "/system":
+            if arg:
+                self.settings = self._given(system=arg)
+            term.note(f"system prompt: {self.settings.system or '(none)'}")
+        elif name == "/attach" and arg:
+            if "://" not in arg and not Path(arg).expanduser().is_file():
+                term.error(f"/attach {arg}: no such file")
+            else:
+                self.attach = (*self.attach, arg)
+                term.note(f"attached to the next prompt: {', '.join(self.attach)}")
+        elif name == "/retry":
+            self.retry()
+        else:
+            term.error(f"unknown command {line.strip()!r} (see /help)")
+        return True
+
+    def _given(self, **values: Any) -> ChatSettings:
+        """Settings changed as if given on the command line (so that a continued
+        conversation does not bring back its own model)."""
+        sources = {**self.settings.sources, **{k: "--" + k for k in values}}
+        return self.settings.replace(sources=sources, **values)
+
+
+def run_session(
+    settings: ChatSettings, words: tuple[str, ...], term: Terminal, run_chat: RunChat
+) -> None:
+    """The session; ``run_chat`` is ``chat.run_chat`` (passed in: chat.py imports
+    this module, not the other way round)."""
+    session = Session(settings, term, run_chat)
+    reader = LineReader(term.color)
+    history, model = session.history, settings.model
+    if history is not None and not settings.given("model"):
+        model = str(history.last.get("model") or model)  # a continued conversation keeps its own
+    where = f"conversation {history.id}" if history is not None else "a new chat"
+    term.note(f"{where} with {model}; /help for help, Ctrl-D to end")
+    if words:
+        session.turn(" ".join(words))
+    while True:
+        try:
+            line = reader.read()
+        except EOFError:
+            print()
+            return
+        if line is None or not line.strip():
+            continue
+        if line.startswith("/") and not line.startswith("//"):
+            if not session.command(line):
+                return
+            continue
+        session.turn(line[1:] if line.startswith("//") else line)  # //text sends /text

@@ -1,0 +1,21 @@
+"""One turn of a session, as ``chat.run_chat`` sees it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mintcli.conversations import Conversation
+
+
+@dataclass(frozen=True)
+class Turn:
+    # The conversation so far (None: the session's first turn starts a new one,
+    # or -c / --conversation name the one it continues).
+    continued: Conversation | None
+    # Called when the turn's answer has ended: the conversation with it (None:
+    # Ctrl-C before anything came), the ID it was saved under (None: --no-log,
+    # or nothing saved), and whether Ctrl-C cut it short.
+    ended: Callable[[list[dict[str, Any]] | None, str | None, bool], None]

@@ -1,0 +1,201 @@
+"""The interactive session (mint chat at a terminal with no prompt), in a real pty."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import MINT, mock_env, run_mint, scripted_mock
+
+PROMPT = "›".encode()
+RULES = [
+    {"match": {"prompt": "^hello"}, "text": "Hi **there**, friend."},
+    {"match": {"prompt": "^slow"}, "text": "word " * 400, "delay": 0.02},
+    {"match": {"prompt": "line one\nline two"}, "text": "two lines seen"},
+    {"match": {"prompt": "pasted\nlines"}, "text": "one pasted prompt"},
+]
+
+
+@pytest.fixture(scope="module")
+def scripted(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    with scripted_mock(tmp_path_factory.mktemp("session"), RULES) as server:
+        yield server
+
+
+class Typist:
+    """Types into a pty child and waits for what it shows."""
+
+    def __init__(self, child: Any) -> None:
+        self.child = child
+        self.seen = b""
+
+    def wait_for(self, what: bytes, count: int = 1) -> None:
+        self.seen = self.child.read_until(
+            lambda got: got.count(what) >= count, timeout=20, what=repr(what), got=self.seen
+        )
+
+    def wait_reading(self) -> None:
+        """Until readline waits for a key. A Ctrl-C that lands while readline is
+        still busy with the key before is only seen with the next key (CPython
+        checks for signals when its select() is interrupted); a person cannot
+        type that fast, a test can."""
+        wchan = Path(f"/proc/{self.child.pid}/wchan")  # where the kernel has it sleeping
+        deadline = time.monotonic() + 5  # a kernel that does not say: go on after a while
+        while time.monotonic() < deadline:
+            where = wchan.read_text()
+            if "poll" in where or "select" in where:
+                return
+            time.sleep(0.01)
+
+    def type(self, keys: bytes) -> None:
+        import os
+
+        os.write(self.child.fd, keys)
+
+
+# The saved conversations as mint's own API reads them (whatever the store keeps them in).
+READ = """
+import dataclasses, json
+from mintcli.conversations import all_conversations
+print(json.dumps([dataclasses.asdict(c) for c in all_conversations()]))
+"""
+
+
+def conversations(env: dict[str, str]) -> list[dict[str, Any]]:
+    """Every saved conversation, the latest first."""
+    r = subprocess.run([sys.executable, "-c", READ], env=env, capture_output=True, check=True)
+    return list(json.loads(r.stdout))
+
+
+def conversation(env: dict[str, str]) -> dict[str, Any]:
+    return conversations(env)[0]
+
+
+def test_a_session_streams_each_turn_saves_it_and_keeps_history(
+    scripted: Any, env: dict[str, str], spawn_pty: Any
+) -> None:
+    e = {**mock_env(env, scripted), "TERM": "xterm"}
+    you = Typist(spawn_pty([*MINT, "chat"], e))
+    you.wait_for(PROMPT)
+    assert b"a new chat with openai/gpt-4o; /help for help" in you.seen
+    you.type(b"hello\r")
+    you.wait_for(PROMPT, 2)
+    assert b"Hi \x1b[0;1mthere\x1b[0m, friend." in you.seen  # streamed, and laid out
+    you.type(b'"""\rline one\rline two\r"""\r')
+    you.wait_for(b"two lines seen")
+    you.wait_for(PROMPT, 3)
+    you.type(b"\x1b[200~pasted\nlines\x1b[201~\r")  # a bracketed paste: one prompt
+    you.wait_for(b"one pasted prompt")
+    you.wait_for(PROMPT, 4)
+    you.type(b"/model other\r")
+    you.wait_for(b"model: other")
+    you.wait_for(PROMPT, 5)  # a key typed before readline reads it may be lost to the tty
+    you.type(b"\x04")  # Ctrl-D
+    assert you.child.wait() == 0
+    saved = conversation(e)
+    contents = [m["content"] for m in saved["messages"]]
+    assert contents == [
+        "hello",
+        "Hi **there**, friend.",
+        "line one\nline two",
+        "two lines seen",
+        "pasted\nlines",
+        "one pasted prompt",
+    ]
+    assert [x["model"] for x in saved["exchanges"]] == ["openai/gpt-4o"] * 3
+    history_file = Path(e["XDG_STATE_HOME"]) / "mint" / "history"
+    assert history_file.stat().st_mode & 0o777 == 0o600
+    history = history_file.read_text()
+    assert "hello" in history and "/model other" in history
+
+    # A second session continues it (-c) and finds the first one's lines with the up arrow.
+    you = Typist(spawn_pty([*MINT, "chat", "-c"], e))
+    you.wait_for(PROMPT)
+    assert f"conversation {saved['id']} with openai/gpt-4o".encode() in you.seen
+    # Up six times: past /model, the two quote lines and the two between, to "hello" (a
+    # paste is not kept in the file, whose entries are lines).
+    you.type(b"\x1b[A" * 6 + b"\r")
+    you.wait_for(b"friend.", 1)
+    you.wait_for(PROMPT, 2)
+    you.type(b"/exit\r")
+    assert you.child.wait() == 0
+    again = conversation(e)
+    assert again["id"] == saved["id"] and len(again["exchanges"]) == 4
+    assert again["messages"][-2]["content"] == "hello"
+
+
+def test_ctrl_c_cuts_the_answer_clears_the_line_and_the_session_goes_on(
+    scripted: Any, env: dict[str, str], spawn_pty: Any
+) -> None:
+    e = {**mock_env(env, scripted), "TERM": "xterm", "NO_COLOR": "1"}
+    you = Typist(spawn_pty([*MINT, "chat", "-m", "m1"], e))
+    you.wait_for(PROMPT)
+    you.type(b"slow please\r")
+    you.wait_for(b"word word word")
+    you.type(b"\x03")  # Ctrl-C mid-answer
+    you.wait_for(b"answer cut short")
+    you.wait_for(PROMPT, 2)
+    you.type(b"half a thought")
+    you.wait_for(b"half a thought")
+    you.wait_reading()
+    you.type(b"\x03")  # Ctrl-C at the prompt clears the line
+    you.wait_for(PROMPT, 3)
+    you.type(b"hello\r")
+    you.wait_for(b"friend.")
+    you.wait_for(PROMPT, 4)
+    you.type(b"\x04")
+    assert you.child.wait() == 0
+    saved = conversation(e)
+    contents = [m["content"] for m in saved["messages"]]
+    assert contents[0] == "slow please" and contents[2:] == ["hello", "Hi **there**, friend."]
+    assert contents[1].startswith("word word") and len(contents[1]) < len("word " * 400)
+    assert saved["exchanges"][0]["cut"] is True and "cut" not in saved["exchanges"][1]
+    assert "half a thought" not in json.dumps(saved)
+    # The cut answer lives in the conversation, not as an unfinished reply to --resume.
+    assert json.loads(run_mint(["journal", "list", "--format", "json"], e).stdout) == []
+
+
+def test_without_a_terminal_nothing_changes(env: dict[str, str]) -> None:
+    r = run_mint(["chat", "--mock"], env)  # stdin /dev/null: no prompt, as before
+    assert r.returncode == 2 and b"no prompt" in r.stderr
+    r = run_mint(["chat", "--mock", "-i"], env)
+    assert r.returncode == 2 and b"-i/--interactive needs a terminal" in r.stderr
+
+
+def test_slash_commands(scripted: Any, env: dict[str, str], spawn_pty: Any, tmp_path: Path) -> None:
+    e = {**mock_env(env, scripted), "TERM": "xterm", "NO_COLOR": "1"}
+    you = Typist(spawn_pty([*MINT, "chat", "--no-log"], e))
+    you.wait_for(PROMPT)
+    you.type(b"/retry\r")
+    you.wait_for(b"mint: error: nothing to retry yet")
+    you.type(b"/help\r")
+    you.wait_for(b"Ctrl-C stops an answer")
+    you.type(b"/attach /nonexistent.png\r")
+    you.wait_for(b"/attach /nonexistent.png: no such file")
+    you.type(b"/bogus\r")
+    you.wait_for(b"unknown command '/bogus' (see /help)")
+    you.wait_for(PROMPT, 5)
+    you.type(b"\x04")
+    assert you.child.wait() == 0
+    assert conversations(e) == []  # --no-log
+
+    you = Typist(spawn_pty([*MINT, "chat"], e))
+    you.wait_for(PROMPT)
+    you.type(b"/system be brief\r")
+    you.wait_for(b"system prompt: be brief")
+    you.type(b"hello\r")
+    you.wait_for(b"friend.")
+    you.type(b"/retry\r")
+    you.wait_for(b"friend.", 2)
+    you.wait_for(PROMPT, 4)
+    you.type(b"\x04")
+    assert you.child.wait() == 0
+    branch, first = conversations(e)
+    expected = ["be brief", "hello", "Hi **there**, friend."]
+    assert [m["content"] for m in first["messages"]] == expected
+    assert [m["content"] for m in branch["messages"]] == expected  # retried: a branch
