@@ -134,6 +134,7 @@ def _prepare(
         if settings.continue_last and settings.conversation is not None:
             raise UsageError("give either -c/--continue or --conversation ID, not both")
         continued = find(settings.conversation)
+        _notices(term)
         last = continued.last
         kept = {
             k: last[k]
@@ -177,6 +178,13 @@ def _resume(settings: ChatSettings, words: tuple[str, ...]) -> tuple[ChatSetting
     return settings, state
 
 
+def _notices(term: Terminal) -> None:
+    from mintcli.conversations import take_notices
+
+    for note in take_notices():
+        term.warn(note)
+
+
 def _show_request(url: str, headers: dict[str, str], body: object, term: Terminal) -> None:
     """--dry-run: the request as it would be sent, key redacted."""
     from mintcli.attach import shorten
@@ -210,6 +218,9 @@ def _stream(
     journal: Journal | None,
     state: JournalState | None,
 ) -> None:
+    import time
+    from urllib.parse import urlsplit
+
     from mintcli.protocols import get_protocol
     from mintcli.request import assistant_message
     from mintcli.retry import RetryPolicy
@@ -251,6 +262,7 @@ def _stream(
     verbose = term.diag if settings.verbose else None
     transport = Transport(base_url, settings, verbose=verbose, recorder=recorder)
     sink = SINKS[settings.format](term, settings.reasoning)
+    started = time.monotonic()
     try:
         chat_run = ChatRun(
             config, transport=transport, sink=sink, term=term, journal=journal, acc=acc
@@ -266,10 +278,15 @@ def _stream(
             "protocol": settings.protocol,
             "usage": reply.usage,
             "finish_reason": reply.finish_reason,
+            "host": urlsplit(base_url).hostname,
+            "duration": round(time.monotonic() - started, 3),
         }
         # the text in pieces: a long reply is never put together just to be saved
         text = reply.text_pieces() if reply.has_text else None
-        saved = pending.save(assistant_message(reply, text=False), exchange, text)
+        try:
+            saved = pending.save(assistant_message(reply, text=False), exchange, text)
+        finally:
+            _notices(term)
         if saved != pending.id:
             term.warn(
                 f"conversation {pending.id} was continued elsewhere while this reply "
