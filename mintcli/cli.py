@@ -25,6 +25,8 @@ from mintcli.settings import (
     MockSettings,
     ModelsSettings,
     RemoveSettings,
+    SearchSettings,
+    StatsSettings,
     env_name,
 )
 
@@ -206,12 +208,14 @@ Examples:
   mint log list
   mint log show                 # the latest conversation
   mint log show ID --format json > conv.json && mint chat --messages conv.json "next"
-  mint log rm ID""",
+  mint log rm ID
+  mint log search rsync --since 30d
+  mint log stats --by week""",
 )
 def log_group() -> None:
-    """Saved conversations, for 'mint chat -c' and '--conversation ID'. They are
-    kept in $XDG_DATA_HOME/mint/conversations (default
-    ~/.local/share/mint/conversations) until removed; --no-log, MINT_LOG=0 or
+    """Saved conversations, for 'mint chat -c' and '--conversation ID'. Every
+    finished exchange is kept in one SQLite database, $XDG_DATA_HOME/mint/logs.db
+    (default ~/.local/share/mint/logs.db), until removed; --no-log, MINT_LOG=0 or
     log = false in the config file turns saving off."""
 
 
@@ -238,6 +242,24 @@ def log_rm(settings: LogRemoveSettings, term: Any, ident: str | None) -> None:
     from mintcli.log_commands import run_log_rm
 
     run_log_rm(ident, settings.all, term)
+
+
+@command(log_group, "search", SearchSettings, click.Argument(["query"], nargs=-1, required=True))
+def log_search(settings: SearchSettings, term: Any, query: tuple[str, ...]) -> None:
+    """Find the messages (prompts, replies, system prompts, tool results) that hold
+    every word of QUERY, newest first: conversation ID, time, model, role and a
+    snippet. 'word*' matches words that start with word."""
+    from mintcli.log_commands import run_log_search
+
+    run_log_search(settings, " ".join(query), term)
+
+
+@command(log_group, "stats", StatsSettings)
+def log_stats(settings: StatsSettings, term: Any) -> None:
+    """Requests, input and output tokens per model and day (or --by week or model)."""
+    from mintcli.log_commands import run_log_stats
+
+    run_log_stats(settings, term)
 
 
 @command(cli, "_complete", None, click.Argument(["what"]), hidden=True)

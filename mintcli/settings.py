@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from mintcli import kinds
 from mintcli.rows import Opt, Settings, arg, env_name, flag, setting, table
+from mintcli.store.when import When
 
 __all__ = ["Opt", "Settings", "env_name", "table"]
 
@@ -298,13 +299,45 @@ class LogRemoveSettings(Settings):
     all: bool = flag(
         "--all", section=OTHER,
         help="Remove every saved conversation.")
+
+
+class LogRange(Settings):
+    since: str | None = arg(
+        None, "--since", metavar="WHEN", kind=When(), section=CONVERSATIONS,
+        help="Only exchanges from then on: a date, a local time or an age "
+        "(2026-12-01, 2026-12-01T09:30, 7d, 24h).")
+    until: str | None = arg(
+        None, "--until", metavar="WHEN", kind=When(), section=CONVERSATIONS,
+        help="Only exchanges before then (a date alone: up to the end of that day).")
+
+
+class SearchSettings(LogRange):
+    format: str = arg(
+        "text", "-f", "--format", kind=kinds.Choice(("text", "json", "jsonl")), section=OUTPUT,
+        help="Output format: text (ID, time, model, role, snippet per line), json (one "
+        "array) or jsonl (one object per line).")
+    model: str | None = arg(
+        None, "-m", "--model", metavar="MODEL", complete="model", section=CONVERSATIONS,
+        help="Only exchanges with this model.")
+    limit: int = arg(
+        20, "-n", "--limit", kind=kinds.Integer(1), metavar="N", section=OUTPUT,
+        help="At most N hits, the newest.")
+
+
+class StatsSettings(LogRange):
+    format: str = arg(
+        "text", "-f", "--format", kind=kinds.Choice(("text", "json")), section=OUTPUT,
+        help="Output format.")
+    by: str = arg(
+        "day", "--by", kind=kinds.Choice(("day", "week", "model")), section=OUTPUT,
+        help="One row per model and day, per model and week (from Monday), or per model.")
 # fmt: on
 
 
 # Every settings class a command uses; the config file may set any config field of these.
 ALL = (
     ChatSettings, BatchSettings, ModelsSettings, MockSettings, ListSettings, RemoveSettings,
-    LogRemoveSettings,
+    LogRemoveSettings, SearchSettings, StatsSettings,
 )  # fmt: skip
 
 
