@@ -163,8 +163,8 @@ class ChatSettings(RequestSettings):
         "each call.")
     log: bool = setting(
         True, "--log", kind=kinds.BOOLEAN, off_flag="--no-log", section=CONVERSATIONS,
-        help="Save the exchange as a conversation, in $XDG_DATA_HOME/mint/conversations "
-        "(default ~/.local/share/mint/conversations).")
+        help="Save the exchange as a conversation, in $XDG_DATA_HOME/mint/logs.db "
+        "(default ~/.local/share/mint/logs.db).")
     format: str = setting(
         "text", "-f", "--format", kind=kinds.Choice(FORMATS), section=OUTPUT,
         help="Output format.")

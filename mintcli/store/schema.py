@@ -90,7 +90,7 @@ FROM messages AS m LEFT JOIN exchanges AS e ON e.id = m.exchange_id;
 
 # Separate from V1: where SQLite has no FTS5 it is left out (search then scans).
 FTS = """
-CREATE VIRTUAL TABLE texts_fts USING fts5(text, content='texts', content_rowid='id');
+CREATE VIRTUAL TABLE texts_fts USING fts5(text, content="texts", content_rowid="id");
 CREATE TRIGGER texts_fts_insert AFTER INSERT ON texts BEGIN
     INSERT INTO texts_fts(rowid, text) VALUES (new.id, new.text);
 END;
