@@ -34,6 +34,8 @@ def blocks(pieces: Iterable[str]) -> Iterator[str]:
         held.append(piece)
         size += len(piece)
         if size < BLOCK:
+            if len(held) >= 1024:  # many small strings cost more than one joined
+                held = ["".join(held)]
             continue
         joined = "".join(held)
         while len(joined) >= BLOCK:
