@@ -46,7 +46,8 @@ CREATE TABLE exchanges (
     extra TEXT,
     UNIQUE (conversation_id, position)
 );
-CREATE INDEX exchanges_time ON exchanges(time);
+-- covers mint log stats: the sums read the index, not the rows
+CREATE INDEX exchanges_usage ON exchanges(time, model, input_tokens, output_tokens);
 CREATE TABLE messages (
     id INTEGER PRIMARY KEY,
     conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,

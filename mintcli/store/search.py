@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from mintcli.errors import UsageError
 from mintcli.store.db import has_fts
+from mintcli.store.stats import within
 
 # Around the words found, in the snippet; the caller shows them its own way.
 START, END = "\x02", "\x03"
@@ -47,17 +48,10 @@ def search(
     """The hits, and whether the index was used."""
     if not query.split():
         raise UsageError("the search query is empty")
-    where: list[str] = ["1"]
-    params: list[object] = []
+    where, params = within("coalesce(e.time, c.updated)", since, until)
     if model is not None:
         where.append("e.model = ?")
         params.append(model)
-    if since is not None:
-        where.append("coalesce(e.time, c.updated) >= ?")
-        params.append(since)
-    if until is not None:
-        where.append("coalesce(e.time, c.updated) < ?")
-        params.append(until)
     # One hit per message (a long one has several blocks): its first matching block.
     found = (
         "SELECT min(t.id) AS tid, coalesce(e.time, c.updated) AS moment FROM {source}"

@@ -12,19 +12,25 @@ PERIODS = {
 }
 
 
+def within(
+    column: str, since: float | None, until: float | None
+) -> tuple[list[str], list[object]]:
+    """The conditions (and their parameters) that keep ``column`` in [since, until)."""
+    where: list[str] = ["1"]
+    params: list[object] = []
+    for value, test in ((since, ">="), (until, "<")):
+        if value is not None:
+            where.append(f"{column} {test} ?")
+            params.append(value)
+    return where, params
+
+
 def stats(
     conn: sqlite3.Connection, by: str, since: float | None, until: float | None
 ) -> list[dict[str, Any]]:
     """One row per model (and per day or week): requests, input and output tokens."""
     period = PERIODS.get(by)
-    where: list[str] = ["1"]
-    params: list[object] = []
-    if since is not None:
-        where.append("time >= ?")
-        params.append(since)
-    if until is not None:
-        where.append("time < ?")
-        params.append(until)
+    where, params = within("time", since, until)
     columns = f"{period} AS period, model" if period else "model"
     groups = "period, model" if period else "model"
     rows = conn.execute(
