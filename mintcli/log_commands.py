@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from mintcli.attach import REFERENCE, part_url
-from mintcli.conversations import Conversation, find, remove, take_notices, text_of
+from mintcli.conversations import Conversation, find, take_notices, text_of
 from mintcli.errors import UsageError
 from mintcli.terminal import Terminal
 
@@ -67,7 +67,13 @@ def run_log_show(ident: str | None, fmt: str, term: Terminal) -> None:
 def run_log_rm(ident: str | None, all_: bool, term: Terminal) -> None:
     if all_ == bool(ident):
         raise UsageError("give either an ID or --all")
-    remove(None if all_ else find(ident))
+    from mintcli.conversations import session
+    from mintcli.store import read
+
+    with session(False, "remove from the log") as conn:
+        target = None if all_ else read.resolve(conn, ident)  # raises when nothing matches
+        if conn is not None:
+            read.remove(conn, target)
     _notes(term)
 
 

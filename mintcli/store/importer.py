@@ -35,8 +35,10 @@ def import_files(conn: sqlite3.Connection) -> list[str]:
         return []
     directory = conversations_dir()
     try:
-        with _folder_lock(directory):  # an older mint may be writing a file right now
-            paths = waiting_files()
+        with _folder_lock(directory) as there:  # an older mint may be writing a file now
+            paths = waiting_files() if there else []
+            if not paths:
+                return []  # another mint imported them meanwhile
             imported, damaged = _import(conn, paths)
             notes = _move_aside(directory, imported + [p for p, _ in damaged])
     except ConfigError as exc:
@@ -116,14 +118,18 @@ def _move_aside(directory: Path, paths: list[Path]) -> list[str]:
 
 
 @contextlib.contextmanager
-def _folder_lock(directory: Path) -> Iterator[None]:
-    private_dir(directory)
+def _folder_lock(directory: Path) -> Iterator[bool]:
+    """The file store's own lock; False when the folder is gone (not made again)."""
+    if not os.path.lexists(directory):
+        yield False
+        return
+    private_dir(directory)  # refuses a symlink or another user's folder
     try:
         fd = os.open(directory / ".lock", os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600)
     except OSError as exc:
         raise ConfigError(f"cannot lock {directory}: {exc.strerror}") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
+        yield directory.is_dir()
     finally:
         os.close(fd)

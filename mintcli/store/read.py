@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 
 from mintcli.errors import UsageError
+from mintcli.store.db import has_fts, transaction
 from mintcli.store.model import Conversation, preview_of
 from mintcli.store.write import EXCHANGE_KEYS
 
@@ -133,7 +134,14 @@ def _whole_text(conn: sqlite3.Connection, message: int) -> str:
 
 def remove(conn: sqlite3.Connection, ident: str | None) -> None:
     """One conversation (None: all), with its exchanges, messages and index entries."""
-    if ident is None:
-        conn.execute("DELETE FROM conversations")
-    else:
-        conn.execute("DELETE FROM conversations WHERE id = ?", (ident,))
+    with transaction(conn):
+        if ident is None:
+            conn.execute("DELETE FROM conversations")
+        else:
+            conn.execute("DELETE FROM conversations WHERE id = ?", (ident,))
+        if ident is None and has_fts(conn):
+            # The index keeps a removed text's words until its segments merge; after
+            # removing everything, rebuilding it (from nothing) drops them at once.
+            # (Merging after each single removal, 'optimize', takes seconds at
+            # 100,000 exchanges: not done.)
+            conn.execute("INSERT INTO texts_fts (texts_fts) VALUES ('rebuild')")
