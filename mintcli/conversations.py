@@ -12,15 +12,19 @@ only when its reply is saved, and importing this module loads no ``sqlite3``.
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mintcli.paths import data_dir, private_dir
 from mintcli.store.files import conversations_dir, load
 from mintcli.store.model import Conversation, text_of
+
+if TYPE_CHECKING:
+    import sqlite3
 
 __all__ = [
     "Conversation", "Pending", "all_conversations", "conversations_dir", "ensure_dir", "find",
@@ -43,24 +47,20 @@ def ensure_dir() -> Path:
     return private_dir(data_dir())
 
 
-def session(create: bool, doing: str) -> Any:
-    """The database (a context manager; None inside when there is none and
-    ``create`` is false), with the old conversation files imported first."""
-    import contextlib
-
+@contextlib.contextmanager
+def session(create: bool, doing: str) -> Iterator[sqlite3.Connection | None]:
+    """The database for one command's work (None: there is none and ``create``
+    is false), with the old conversation files imported first; closed after."""
     from mintcli.store.db import opened
     from mintcli.store.files import waiting_files
 
-    @contextlib.contextmanager
-    def session() -> Any:
-        with opened(create or bool(waiting_files()), doing) as conn:
-            if conn is not None and waiting_files():
-                from mintcli.store.importer import import_files
+    waiting = bool(waiting_files())
+    with opened(create or waiting, doing) as conn:
+        if conn is not None and waiting:
+            from mintcli.store.importer import import_files
 
-                _notices.extend(import_files(conn))
-            yield conn
-
-    return session()
+            _notices.extend(import_files(conn))
+        yield conn
 
 
 def all_conversations() -> list[Conversation]:
@@ -144,6 +144,7 @@ class Pending:
         from mintcli.store import write
 
         with session(True, "save the conversation") as conn:
+            assert conn is not None  # asked to create it
             return write.save(
                 conn,
                 (self.id, self.base, self.created, self.messages),

@@ -116,7 +116,7 @@ def _attachment_note(part: Any) -> str | None:
 
 
 def _range(since: str | None, until: str | None) -> tuple[float | None, float | None]:
-    from mintcli.store.when import instant
+    from mintcli.kinds import instant
 
     start = instant(since, end_of_day=False) if since is not None else None
     end = instant(until, end_of_day=True) if until is not None else None

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from mintcli import kinds
 from mintcli.rows import Opt, Settings, arg, env_name, flag, setting, table
-from mintcli.store.when import When
 
 __all__ = ["Opt", "Settings", "env_name", "table"]
 
@@ -303,11 +302,11 @@ class LogRemoveSettings(Settings):
 
 class LogRange(Settings):
     since: str | None = arg(
-        None, "--since", metavar="WHEN", kind=When(), section=CONVERSATIONS,
+        None, "--since", metavar="WHEN", kind=kinds.When(), section=CONVERSATIONS,
         help="Only exchanges from then on: a date, a local time or an age "
         "(2026-12-01, 2026-12-01T09:30, 7d, 24h).")
     until: str | None = arg(
-        None, "--until", metavar="WHEN", kind=When(), section=CONVERSATIONS,
+        None, "--until", metavar="WHEN", kind=kinds.When(), section=CONVERSATIONS,
         help="Only exchanges before then (a date alone: up to the end of that day).")
 
 
