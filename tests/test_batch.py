@@ -28,7 +28,8 @@ def script(tmp_path: Path, *rules: dict[str, Any]) -> Path:
 
 
 def prompts_sent(server: Any) -> list[str]:
-    return [r["body"]["messages"][-1]["content"] for r in server.requests]
+    # A request cut short by a kill reaches the mock without its body: nothing was asked.
+    return [r["body"]["messages"][-1]["content"] for r in server.requests if r.get("body")]
 
 
 @pytest.mark.parametrize("protocol", ["openai", "anthropic"])
@@ -304,10 +305,12 @@ def test_rpm_spaces_the_requests(make_mock: Any, env: dict[str, str]) -> None:
     server = make_mock()
     r = run_mint(["batch", "-j", "5", "--rpm", "600"], mock_env(env, server), input=items(*"abcde"))
     assert r.returncode == 0, r.stderr
-    # Starts are 0.1 s apart; arrivals also carry each connection's set-up time.
+    # Starts are 0.1 s apart; arrivals also carry each connection's set-up time, which
+    # a loaded machine stretches by tens of milliseconds (without --rpm all five arrive
+    # within a few milliseconds of each other).
     arrivals = server.arrivals
     gaps = [b - a for a, b in itertools.pairwise(arrivals)]
-    assert len(gaps) == 4 and min(gaps) >= 0.05 and arrivals[-1] - arrivals[0] >= 0.35, gaps
+    assert len(gaps) == 4 and min(gaps) >= 0.02 and arrivals[-1] - arrivals[0] >= 0.35, gaps
 
 
 def test_a_setup_failure_stops_the_whole_batch(make_mock: Any, env: dict[str, str]) -> None:
