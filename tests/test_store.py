@@ -328,6 +328,24 @@ def test_unusable_database_files(make_mock: Any, env: dict[str, str], tmp_path: 
     assert len(run_mint(["log", "list"], env).stdout.splitlines()) == 1
 
 
+def test_a_read_only_database(make_mock: Any, env: dict[str, str]) -> None:
+    """Made immutable (root may write any file mode allows, not an immutable one)."""
+    server = make_mock()
+    assert chat(server, env, "first").returncode == 0
+    path = mint_dir(env) / "logs.db"
+    if subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode != 0:
+        pytest.skip("chattr +i is not available here")
+    try:
+        r = chat(server, env, "second")
+        assert r.stdout == b"Mock reply to: second\n" and r.returncode == 3
+        assert f"cannot save the conversation in {path}: the database is read-only" in (
+            r.stderr.decode()
+        )
+        assert run_mint(["log", "show"], env).stdout.endswith(b"Mock reply to: first\n")
+    finally:
+        subprocess.run(["chattr", "-i", str(path)], check=True)
+
+
 def test_a_newer_mint_upgrades_an_older_database(
     env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
