@@ -286,7 +286,7 @@ def test_two_writers_at_once_fork_instead_of_mixing(
     script = tmp_path / "s.json"
     script.write_text(
         json.dumps(
-            [{"match": {"prompt": "slow"}, "text": "s" * 40, "piece_chars": 1, "delay": 0.02}]
+            [{"match": {"prompt": "slow"}, "text": "s" * 40, "piece_chars": 1, "delay": 0.06}]
         )
     )
     server = make_mock(script=script)
