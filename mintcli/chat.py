@@ -133,8 +133,10 @@ def _prepare(
 
         if settings.continue_last and settings.conversation is not None:
             raise UsageError("give either -c/--continue or --conversation ID, not both")
-        continued = find(settings.conversation)
-        _notices(term)
+        try:
+            continued = find(settings.conversation)
+        finally:
+            _notices(term)
         last = continued.last
         kept = {
             k: last[k]
