@@ -387,3 +387,22 @@ def test_a_long_reply_is_written_with_flat_memory(tmp_path: Path) -> None:
     assert small < 500_000 and large < small * 1.2, (small, large)
     (size,) = conn.execute("SELECT sum(length(text)) FROM texts").fetchone()
     assert size == 2_500_000
+
+
+def test_blocks_keep_the_text_and_cut_after_whitespace() -> None:
+    import random
+
+    rng = random.Random(3)
+    texts = ["".join(rng.choices(a, k=3 * write.BLOCK)) for a in ("ab ", "abc", "北京\n🌙 x")]
+    for _ in range(30):
+        pieces = []
+        for _ in range(rng.randint(0, 60)):
+            size = rng.choice([0, 1, 7, 500, write.BLOCK // 3, write.BLOCK * 2 + 5])
+            start = rng.randint(0, write.BLOCK - 5)
+            pieces.append(rng.choice(texts)[start : start + size])
+        out = list(write.blocks(pieces))
+        assert "".join(out) == "".join(pieces)
+        assert all(0 < len(b) <= write.BLOCK for b in out)
+        for block in out[:-1]:  # cut after a space or line end where the block holds one
+            if any(c in block[write.BLOCK // 2 :] for c in " \n"):
+                assert block[-1] in " \n"

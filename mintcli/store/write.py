@@ -44,8 +44,8 @@ def blocks(pieces: Iterable[str]) -> Iterator[str]:
             yield joined[:cut]
             joined = joined[cut:]
         held, size = ([joined], len(joined)) if joined else ([], 0)
-    if held:
-        yield "".join(held)
+    if tail := "".join(held):
+        yield tail
 
 
 def _head(message: dict[str, Any], text_content: bool) -> hashlib._Hash:
