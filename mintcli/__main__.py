@@ -11,11 +11,30 @@ def main() -> None:
         # scripts call `mint --version` to check for mint, often in loops.
         from mintcli import __version__
 
-        sys.stdout.write(f"mint {__version__}\n")
-        sys.exit(0)
-    from mintcli.cli import main as cli_main
+        if sys.stdout is not None:
+            try:
+                sys.stdout.write(f"mint {__version__}\n")
+                sys.stdout.flush()
+            except OSError:
+                pass  # answered by the full path below, which reports it (exit 11)
+            else:
+                sys.exit(0)
+    import contextlib
+    import signal
 
-    sys.exit(cli_main())
+    from mintcli.terminal import own_signals
+
+    own_signals()
+    try:
+        from mintcli.cli import main as cli_main
+
+        code = cli_main()
+    except KeyboardInterrupt:  # a Ctrl-C while an earlier one was being reported
+        code = 130
+    # The work is done: a Ctrl-C now would only print a traceback from shutdown.
+    with contextlib.suppress(OSError, KeyboardInterrupt):  # one came in just now
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 The accumulator lives for the whole run, across retries and a ``--resume``: it
 is the one place that knows the text a continuation must start from, the tool
 calls already emitted, and the usage of each attempt. When the run ends it
-gives a :class:`Reply`, which is what the sinks print.
+gives a :class:`Reply`, which is what the sinks print. :class:`ReadBatch` folds
+the same events once more, per network read, into that read's journal record.
 """
 
 from __future__ import annotations
@@ -14,7 +15,17 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, BinaryIO
 
-from mintcli.events import Event, Finish, MessageStart, ReasoningDelta, TextDelta, ToolCall, Usage
+from mintcli.errors import Refused
+from mintcli.events import (
+    Event,
+    Finish,
+    MessageStart,
+    ReasoningDelta,
+    RefusalDelta,
+    TextDelta,
+    ToolCall,
+    Usage,
+)
 
 
 class TextBuffer:
@@ -143,11 +154,16 @@ class Reply:
     def reasoning(self) -> str | None:
         return self._acc.reasoning.getvalue() or None
 
+    @cached_property
+    def refusal(self) -> str | None:
+        return self._acc.refusal.getvalue() or None
+
 
 class Accumulator:
     def __init__(self) -> None:
         self.text = TextBuffer()
         self.reasoning = TextBuffer()
+        self.refusal = TextBuffer()  # the model's reason for not answering, if any
         self.tool_calls: list[ToolCall] = []
         self.finish_reason: str | None = None
         self.model: str | None = None
@@ -170,6 +186,8 @@ class Accumulator:
                 self.reasoning.append(event.text)
             case ToolCall():
                 self.tool_calls.append(event)
+            case RefusalDelta():
+                self.refusal.append(event.text)
             case Usage():
                 # Within one response the latest figure wins (Anthropic repeats and grows them).
                 if event.input_tokens is not None:
@@ -186,6 +204,13 @@ class Accumulator:
         """Whether any content arrived (what a continuation must not repeat)."""
         return bool(self.text or self.reasoning or self.tool_calls)
 
+    def refused(self) -> Refused | None:
+        """A refusal instead of an answer (exit 12), with the model's reason."""
+        if not self.refusal and self.finish_reason != "refusal":
+            return None
+        reason = self.refusal.getvalue()
+        return Refused("the model refused" + (f": {reason}" if reason else ""))
+
     def end_attempt(self) -> dict[str, Any] | None:
         """Close the current attempt's usage into the totals; return what it added."""
         added = self._attempt_usage
@@ -200,3 +225,53 @@ class Accumulator:
 
     def reply(self) -> Reply:
         return Reply(self)
+
+
+class ReadBatch:
+    """The content of one network read, as one journal record: ``t`` text, ``r``
+    reasoning, ``c`` tool calls, ``f`` the finish reason (see journal.py)."""
+
+    __slots__ = ("calls", "finish", "pieces", "reasoning", "text")
+
+    def __init__(self) -> None:
+        self.text: list[str] = []
+        self.reasoning: list[str] = []
+        self.calls: list[dict[str, Any]] = []
+        self.finish: str | None = None
+        self.pieces = 0
+
+    def extend(self, events: list[Event]) -> None:
+        for event in events:
+            if type(event) is TextDelta:  # nearly every event: the short way
+                self.text.append(event.text)
+                self.pieces += 1
+            else:
+                self.add(event)
+
+    def add(self, event: Event) -> None:
+        match event:
+            case TextDelta():
+                self.text.append(event.text)
+                self.pieces += 1
+            case ReasoningDelta():
+                self.reasoning.append(event.text)
+                self.pieces += 1
+            case ToolCall():
+                self.calls.append(event.as_json())
+                self.pieces += 1
+            case Finish():
+                self.finish = event.reason
+
+    def take(self) -> dict[str, Any] | None:
+        """The record (None when the read brought no content), and a fresh start."""
+        record: dict[str, Any] = {}
+        if self.text:
+            record["t"] = "".join(self.text)
+        if self.reasoning:
+            record["r"] = "".join(self.reasoning)
+        if self.calls:
+            record["c"] = self.calls
+        if self.finish:
+            record["f"] = self.finish
+        self.__init__()  # type: ignore[misc]
+        return record or None

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from mintcli.capped import read_file_at_most
 from mintcli.errors import UsageError
 
 MAX_BYTES = 20 * 1024 * 1024  # per attachment: 20 MiB
@@ -126,11 +127,12 @@ def load_attachment(spec: str, stdin: BinaryIO) -> Attachment:
             raise UsageError(f"-a {spec}: is a directory")
         if size > MAX_BYTES:
             raise _too_big(spec, size)
-        data = path.read_bytes()
+        read = read_file_at_most(path, MAX_BYTES)
     except OSError as exc:
         raise UsageError(f"-a {spec}: {exc.strerror or exc}") from None
-    if len(data) > MAX_BYTES:  # it grew since the stat
-        raise _too_big(spec, len(data))
+    if read is None:  # it grew since the stat, or stat knew no size (a device, a pipe)
+        raise UsageError(f"-a {spec}: over the limit of {MAX_BYTES:,} bytes (20 MiB)")
+    data = read
     return Attachment(spec, _recognised(spec, data), data, path=str(path.resolve()))
 
 
@@ -161,7 +163,7 @@ def _resolve(part: dict[str, Any], where: str) -> dict[str, Any]:
     ):
         raise UsageError(f"{where}: an attachment reference needs a path and a sha256")
     try:
-        data = Path(path).read_bytes()
+        data = read_file_at_most(Path(path), MAX_BYTES)
     except FileNotFoundError:
         raise UsageError(
             f"{where}: the attachment {path} is gone (moved or deleted since it was "
@@ -169,6 +171,8 @@ def _resolve(part: dict[str, Any], where: str) -> dict[str, Any]:
         ) from None
     except OSError as exc:
         raise UsageError(f"{where}: the attachment {path}: {exc.strerror or exc}") from None
+    if data is None:
+        raise UsageError(f"{where}: the attachment {path} is over the limit of 20 MiB")
     if hashlib.sha256(data).hexdigest() != ref["sha256"]:
         raise UsageError(
             f"{where}: the attachment {path} has changed since it was attached "

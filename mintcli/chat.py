@@ -16,6 +16,7 @@ import orjson
 
 from mintcli.errors import ConfigError, UsageError
 from mintcli.request import ChatRequest, join_url
+from mintcli.sanitize import redact_url
 from mintcli.settings import ChatSettings, Common
 from mintcli.terminal import Terminal
 
@@ -70,12 +71,17 @@ def run_chat(settings: ChatSettings, words: tuple[str, ...], term: Terminal) -> 
     pending: Pending | None = None
     if settings.resume is not None:
         settings, state = _resume(settings, words)
-        request = ChatRequest.from_json(state.header["request"])
-        if settings.log and state.header.get("log"):
-            from mintcli.conversations import Pending, ensure_dir
+        try:
+            request = ChatRequest.from_json(state.header["request"])
+            if not isinstance(request.model, str) or not isinstance(request.messages, list):
+                raise TypeError("not a request")
+            if settings.log and state.header.get("log"):
+                from mintcli.conversations import Pending, ensure_dir
 
-            ensure_dir()
-            pending = Pending.from_json(state.header["log"])
+                ensure_dir()
+                pending = Pending.from_json(state.header["log"])
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise UsageError(f"journal {state.id} is damaged (its header is not mint's)") from None
         shown = pending.messages if pending is not None else list(request.messages)
     else:
         # Usage errors (no prompt, a bad tool file) come before a missing key.
@@ -109,7 +115,7 @@ def run_chat(settings: ChatSettings, words: tuple[str, ...], term: Terminal) -> 
             journal = Journal.prepare(
                 {
                     "protocol": settings.protocol,
-                    "base_url": settings.base_url,
+                    "base_url": redact_url(settings.base_url),  # never a password
                     "mock": settings.mock,
                     "format": settings.format,
                     "request": request.as_json(),
@@ -176,7 +182,9 @@ def _resume(settings: ChatSettings, words: tuple[str, ...]) -> tuple[ChatSetting
         if header.get("mock"):
             settings = settings.replace(mock=True)
         else:
-            settings = settings.replace(base_url=header["base_url"])
+            settings = settings.replace(
+                base_url=_stored_url(header.get("base_url") or settings.base_url, settings)
+            )
     return settings, state
 
 
@@ -187,6 +195,19 @@ def _notices(term: Terminal) -> None:
         term.warn(note)
 
 
+def _stored_url(stored: str, settings: ChatSettings) -> str:
+    """A journal's base URL, whose password was not stored: the configured URL
+    when it is the same one, else the user must give it again."""
+    if ":***@" not in stored:  # no password to restore
+        return stored
+    if redact_url(settings.base_url) == stored:
+        return settings.base_url
+    raise UsageError(
+        f"the reply was sent to {stored}, whose password mint does not store: "
+        "give it again with --base-url (or MINT_BASE_URL)"
+    )
+
+
 def _show_request(url: str, headers: dict[str, str], body: object, term: Terminal) -> None:
     """--dry-run: the request as it would be sent, key redacted."""
     from mintcli.attach import shorten
@@ -194,7 +215,7 @@ def _show_request(url: str, headers: dict[str, str], body: object, term: Termina
 
     shown = {
         "method": "POST",
-        "url": url,
+        "url": redact_url(url),
         "headers": redact_headers({**headers, "Content-Type": "application/json"}),
         "body": shorten(body),  # attachments: type, size and the first bytes only
     }

@@ -277,8 +277,8 @@ def _debug_requested(argv: list[str]) -> bool:
 def main(argv: list[str] | None = None) -> int:
     """The one error boundary: every outcome of a command becomes one stderr
     line (at most) and an exit code here, and nowhere else."""
-    from mintcli.errors import MintError, UsageError
-    from mintcli.terminal import Terminal, silence_stdout
+    from mintcli.errors import WRITE_ERRNOS, Interrupted, MintError, UsageError
+    from mintcli.terminal import Terminal, silence_stdout, stop_taking_signals
 
     args = sys.argv[1:] if argv is None else argv
     term = Terminal.from_process()
@@ -301,6 +301,8 @@ def main(argv: list[str] | None = None) -> int:
         term.error(exc.format_message())
         return exc.exit_code
     except MintError as exc:
+        if isinstance(exc, Interrupted):
+            stop_taking_signals()
         if isinstance(exc, UsageError) and exc.usage:
             click.echo(exc.usage, err=True)
         term.error(exc.message)
@@ -308,6 +310,7 @@ def main(argv: list[str] | None = None) -> int:
             term.note(note)
         return int(exc.exit_code)
     except (click.Abort, KeyboardInterrupt):
+        stop_taking_signals()
         term.error("interrupted")
         return int(ExitCode.INTERRUPTED)
     except BrokenPipeError:
@@ -315,6 +318,11 @@ def main(argv: list[str] | None = None) -> int:
         silence_stdout()
         return int(ExitCode.BROKEN_PIPE)
     except Exception as exc:
+        if isinstance(exc, OSError) and exc.errno in WRITE_ERRNOS:
+            # click's own output (--help, --version) on a full or broken stdout
+            silence_stdout()
+            term.error(f"cannot write to stdout: {exc.strerror}")
+            return int(ExitCode.WRITE_FAILED)
         if _debug_requested(args):
             raise
         term.error(

@@ -108,7 +108,13 @@ def run_journal_rm(ident: str | None, all_: bool, term: Terminal) -> None:
 
 
 def run_complete(what: str, term: Terminal) -> None:
-    """Candidates for shell completion, one per line; nothing when unknown."""
+    """Candidates for shell completion, one per line; nothing when unknown.
+
+    Model ids come from a server and the other names from files: a word with
+    a control or format character (an escape sequence, a newline, a bidi
+    override) is dropped, not escaped, since an escaped form would complete
+    to a name that does not exist. Shell syntax in the rest is the completion
+    script's to keep inert (it quotes every word)."""
     from mintcli import config, conversations, journal
 
     if what == "models":
@@ -122,7 +128,8 @@ def run_complete(what: str, term: Terminal) -> None:
         names = conversations.ids()
     else:
         names = []
-    term.write("".join(f"{n}\n" for n in dict.fromkeys(names)).encode())
+    words = (n for n in dict.fromkeys(names) if n and n.isprintable())
+    term.write("".join(f"{n}\n" for n in words).encode())
 
 
 def _models_cache() -> Path:
@@ -139,6 +146,8 @@ def save_models_cache(names: list[str]) -> None:
 
 def read_models_cache() -> list[str]:
     try:
-        return _models_cache().read_text(encoding="utf-8").split()
+        text = _models_cache().read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         return []
+    # one id a line (an id may hold a space)
+    return [line.strip() for line in text.splitlines() if line.strip()]

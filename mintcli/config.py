@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from mintcli.capped import CONFIG_BYTES, over, read_at_most
 from mintcli.errors import ConfigError, MintError, UsageError
 from mintcli.kinds import not_utf8
 from mintcli.settings import Opt, Settings, config_rows, env_name, table
@@ -56,7 +57,10 @@ def _read_toml(path: Path) -> dict[str, Any] | None:
         import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
     try:
         with fh:
-            return dict(tomllib.load(fh))
+            data = read_at_most(fh, CONFIG_BYTES)
+        if data is None:
+            raise ConfigError(f"config {path} is {over(CONFIG_BYTES)}")
+        return dict(tomllib.loads(data.decode("utf-8")))
     except OSError as exc:
         raise ConfigError(f"cannot read config {path}: {exc.strerror}") from None
     except UnicodeDecodeError:

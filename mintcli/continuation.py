@@ -94,6 +94,16 @@ class Plan:
         return self.last_event_id is not None
 
 
+MAX_EVENT_ID = 1024  # longer ids are not sent back: no real server needs one
+
+
+def _sendable(event_id: str) -> bool:
+    """Whether an SSE id can go back as a Last-Event-ID header: HTTP header
+    values are ASCII without control characters (any other id means continuing
+    another way, never a failed request)."""
+    return len(event_id) <= MAX_EVENT_ID and event_id.isascii() and event_id.isprintable()
+
+
 def plan_next(
     request: ChatRequest,
     acc: Accumulator,
@@ -103,7 +113,7 @@ def plan_next(
 ) -> Plan:
     """Choose how to continue after what ``acc`` holds. ``request`` is the
     original request (without a prefill)."""
-    if allow_last_event_id and last_event_id is not None:
+    if allow_last_event_id and last_event_id is not None and _sendable(last_event_id):
         return Plan("last-event-id", request, last_event_id=last_event_id)
     text = acc.text.getvalue()
     prefill = text.rstrip() if request.schema is None else ""

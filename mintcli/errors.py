@@ -16,6 +16,7 @@ stream).
 from __future__ import annotations
 
 import enum
+import errno
 
 
 class ExitCode(enum.IntEnum):
@@ -30,6 +31,8 @@ class ExitCode(enum.IntEnum):
     PROTOCOL = 8
     ITEMS_FAILED = 9
     SCHEMA = 10  # 9 is taken by mint batch (items failed)
+    WRITE_FAILED = 11
+    REFUSED = 12  # 11 is a local write failure
     INTERRUPTED = 130
     BROKEN_PIPE = 141
     TERMINATED = 143
@@ -43,7 +46,10 @@ class ExitCode(enum.IntEnum):
 _MEANINGS = {
     ExitCode.OK: "success",
     ExitCode.INTERNAL: "internal error (a bug; run with --debug for a traceback)",
-    ExitCode.USAGE: "usage error: bad option, no prompt, unreadable or malformed input file",
+    ExitCode.USAGE: (
+        "usage error: bad option, no prompt, unreadable or malformed input file, "
+        "or an output file another mint is writing"
+    ),
     ExitCode.CONFIG: "configuration error or missing API key",
     ExitCode.REJECTED: "request rejected: HTTP 4xx other than 408 and 429",
     ExitCode.SERVER: "server error: HTTP 5xx or an error reported inside the stream",
@@ -52,6 +58,11 @@ _MEANINGS = {
     ExitCode.PROTOCOL: "protocol error: malformed or truncated stream",
     ExitCode.ITEMS_FAILED: "some items of a batch failed (their result lines say why)",
     ExitCode.SCHEMA: "the reply is not JSON, or not valid against --schema",
+    ExitCode.WRITE_FAILED: (
+        "a local write failed: disk full, I/O error, or stdout, -O, the journal, "
+        "--record or the log database not writable"
+    ),
+    ExitCode.REFUSED: "the model refused (a refusal instead of an answer)",
     ExitCode.INTERRUPTED: "interrupted (Ctrl-C)",
     ExitCode.BROKEN_PIPE: "stdout closed early (for example by head)",
     ExitCode.TERMINATED: "terminated (SIGTERM)",
@@ -162,6 +173,31 @@ class SchemaMismatch(MintError):
 
     exit_code = ExitCode.SCHEMA
     reply_complete = True
+
+
+class WriteFailed(MintError):
+    """A file mint writes (stdout, -O, the journal, --record, a saved
+    conversation) refused the bytes: a full disk, an I/O error, a closed fd."""
+
+    exit_code = ExitCode.WRITE_FAILED
+
+
+# Errors of a write that found no room or a broken device (exit 11), as
+# opposed to a place mint may not use at all (a configuration error, exit 3).
+WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.EFBIG})
+
+
+def write_failed(what: str, exc: OSError) -> WriteFailed:
+    """The one wording of a failed local write: what, and the system's reason."""
+    return WriteFailed(f"cannot write {what}: {exc.strerror or exc}")
+class Refused(MintError):
+    """The model refused: OpenAI's ``refusal`` text, Anthropic's ``stop_reason:
+    "refusal"``. The reply arrived whole; asking again the same way would not help."""
+
+    exit_code = ExitCode.REFUSED
+    reply_complete = True
+
+
 class ItemsFailed(MintError):
     """mint batch: the batch ran, and some of its items failed."""
 

@@ -79,6 +79,17 @@ class ReasoningDelta(_Frozen):
         _set(self, "text", text)
 
 
+class RefusalDelta(_Frozen):
+    """A piece of the model's refusal (OpenAI ``delta.refusal``): the reason it
+    gives instead of an answer."""
+
+    __slots__ = __match_args__ = ("text",)
+    text: str
+
+    def __init__(self, text: str) -> None:
+        _set(self, "text", text)
+
+
 class ToolCall(_Frozen):
     """One complete tool call. ``arguments`` is the parsed JSON value, or the raw
     string when the model produced invalid JSON (then ``arguments_error`` says why)."""
@@ -135,4 +146,4 @@ class Finish(_Frozen):
         _set(self, "reason", reason)
 
 
-Event = MessageStart | TextDelta | ReasoningDelta | ToolCall | Usage | Finish
+Event = MessageStart | TextDelta | ReasoningDelta | RefusalDelta | ToolCall | Usage | Finish

@@ -28,13 +28,19 @@ from typing import Any
 
 import orjson
 
-from mintcli.errors import ConfigError, UsageError
+from mintcli.errors import WRITE_ERRNOS, ConfigError, MintError, UsageError, write_failed
 from mintcli.events import Event, Finish, ReasoningDelta, TextDelta, ToolCall, Usage
-from mintcli.paths import private_dir, state_dir
+from mintcli.paths import lock_or_refuse, private_dir, state_dir
 
 JOURNAL_VERSION = 1
 EXPIRY_SECONDS = 7 * 24 * 3600
 FSYNC_INTERVAL = 0.2
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def journal_dir() -> Path:
@@ -64,7 +70,9 @@ class Journal:
         self._dirty = False
         self._closed = False
         self._stop = threading.Event()
+        self._size = 0  # bytes in the file: where a failed write is cut back to
         if fd is not None:
+            self._size = os.fstat(fd).st_size
             self._start_syncer()
 
     # -- opening ---------------------------------------------------------------
@@ -84,13 +92,14 @@ class Journal:
             fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW)
         except OSError as exc:
             raise ConfigError(f"cannot open journal {path}: {exc.strerror}") from None
+        lock_or_refuse(fd, f"reply {path.stem} is being written by another mint process")
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise UsageError(
-                f"reply {path.stem} is being written by another mint process"
-            ) from None
+            # A line cut short by a kill would swallow the first record appended.
+            data = path.read_bytes()
+            if not data.endswith(b"\n"):
+                os.ftruncate(fd, data.rfind(b"\n") + 1)
+        except OSError:
+            pass
         return cls(path, fd=fd)
 
     def _create(self) -> int:
@@ -98,12 +107,27 @@ class Journal:
         try:
             fd = os.open(self.path, flags, 0o600)
         except OSError as exc:
+            if exc.errno in WRITE_ERRNOS:
+                raise write_failed(f"the journal {self.path}", exc) from None
             raise ConfigError(f"cannot create journal {self.path}: {exc.strerror}") from None
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        os.write(fd, self._header)
+        try:
+            _write_all(fd, self._header)
+        except OSError as exc:
+            # A journal without its whole header is no journal: leave none.
+            with contextlib.suppress(OSError):
+                self.path.unlink()
+            os.close(fd)
+            raise write_failed(f"the journal {self.path}", exc) from None
         self._fd = fd
+        self._size = len(self._header)
         self._start_syncer()
         return fd
+
+    @property
+    def exists(self) -> bool:
+        """Whether the file was made (something was written to it)."""
+        return self._fd is not None
 
     def _start_syncer(self) -> None:
         threading.Thread(target=self._sync_loop, name="mint-fsync", daemon=True).start()
@@ -113,8 +137,25 @@ class Journal:
         # A plain write: the kernel has it once this returns, which is what a
         # SIGKILLed process needs. fsync (for power loss) runs in the background.
         fd = self._fd if self._fd is not None else self._create()
-        os.write(fd, orjson.dumps(record) + b"\n")
+        line = orjson.dumps(record) + b"\n"
+        try:
+            written = os.write(fd, line)
+            if written != len(line):  # a short write: the disk is filling up
+                _write_all(fd, line[written:])
+        except OSError as exc:
+            # Cut a half-written line off (shrinking works on a full disk), so
+            # that the lines a --resume appends stay readable.
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, self._size)
+            raise write_failed(f"the journal {self.path}", exc) from None
+        self._size += len(line)
         self._dirty = True
+
+    def note(self, record: dict[str, Any]) -> None:
+        """A record worth keeping but not worth failing for (the usage of an
+        attempt, why the run gave up): on a full disk it is left out."""
+        with contextlib.suppress(MintError):
+            self.write(record)
 
     def _sync_loop(self) -> None:
         while not self._stop.wait(FSYNC_INTERVAL):
@@ -190,6 +231,12 @@ def load(path: Path) -> JournalState:
         raise UsageError(f"journal {path.name} is damaged (no header)") from None
     if not isinstance(header, dict) or header.get("v") != JOURNAL_VERSION:
         raise UsageError(f"journal {path.name} has an unknown format")
+    if (
+        not isinstance(header.get("request"), dict)
+        or not isinstance(header.get("created"), int | float)
+        or not all(isinstance(header.get(k), str | None) for k in _HEADER_TEXTS)
+    ):
+        raise UsageError(f"journal {path.name} is damaged (its header is not mint's)")
     state = JournalState(path, header)
     text: list[str] = []
     reasoning: list[str] = []
@@ -200,24 +247,46 @@ def load(path: Path) -> JournalState:
             rec = orjson.loads(line)
         except orjson.JSONDecodeError:
             break  # a write cut short by a kill: everything before it is good
-        if "t" in rec:
-            text.append(rec["t"])
-        if "r" in rec:
-            reasoning.append(rec["r"])
-        if "c" in rec:
-            state.tool_calls.extend(rec["c"])
-        if "u" in rec:
-            for key, value in rec["u"].items():
-                if value is not None:
-                    state.usage[key] = (state.usage.get(key) or 0) + value
-        if "f" in rec:
-            state.finish_reason = rec["f"]
-        if "x" in rec:
-            state.failure = rec.get("m")
+        if not _add_record(state, rec, text, reasoning):
+            break  # not a record mint wrote: trust nothing after it either
     state.text = "".join(text)
     state.reasoning = "".join(reasoning)
     state.locked = _is_locked(path)
     return state
+
+
+_HEADER_TEXTS = ("protocol", "format", "base_url")
+
+
+def _add_record(state: JournalState, rec: Any, text: list[str], reasoning: list[str]) -> bool:
+    """Fold one record into the state; False when it is not one mint writes."""
+    if not isinstance(rec, dict):
+        return False
+    t, r, c, u, f = (rec.get(k) for k in ("t", "r", "c", "u", "f"))
+    if (
+        not isinstance(t, str | None)
+        or not isinstance(r, str | None)
+        or not (c is None or (isinstance(c, list) and all(isinstance(x, dict) for x in c)))
+        or not isinstance(u, dict | None)
+        or not isinstance(f, str | None)
+    ):
+        return False
+    if u is not None and not all(isinstance(v, int | None) for v in u.values()):
+        return False
+    if t is not None:
+        text.append(t)
+    if r is not None:
+        reasoning.append(r)
+    if c is not None:
+        state.tool_calls.extend(c)
+    for key, value in (u or {}).items():
+        if value is not None:
+            state.usage[key] = (state.usage.get(key) or 0) + value
+    if f is not None:
+        state.finish_reason = f
+    if "x" in rec:
+        state.failure = str(rec.get("m"))
+    return True
 
 
 def _is_locked(path: Path) -> bool:

@@ -45,6 +45,12 @@ def _toml_type(value: Any) -> str:
     )
 
 
+# Beyond these a value only overflows something (a JSON encoder, a timer, the
+# clock) and means nothing: no count needs more than 2^31, no wait a billion seconds.
+MAX_INTEGER = 2**31 - 1
+MAX_NUMBER = 1e9
+
+
 class Integer(Kind):
     def __init__(self, minimum: int, maximum: int | None = None) -> None:
         self.minimum = minimum
@@ -55,6 +61,8 @@ class Integer(Kind):
             if self.maximum is None:
                 raise ValueError(f"must be an integer of at least {self.minimum}")
             raise ValueError(f"must be an integer from {self.minimum} to {self.maximum}")
+        if value > MAX_INTEGER:
+            raise ValueError(f"must be an integer from {self.minimum} to {MAX_INTEGER}")
         return value
 
     def from_text(self, raw: str) -> int:
@@ -82,6 +90,8 @@ class Number(Kind):
         if not math.isfinite(value) or low:
             word = "above" if self.exclusive else "at least"
             raise ValueError(f"must be a finite number {word} {self.minimum:g}")
+        if value > MAX_NUMBER:
+            raise ValueError(f"must be a number of at most {MAX_NUMBER:g}")
         return value
 
     def from_text(self, raw: str) -> float:

@@ -9,11 +9,12 @@ State (journals) goes under ``$XDG_STATE_HOME/mint`` (default
 
 from __future__ import annotations
 
+import fcntl
 import os
 import stat
 from pathlib import Path
 
-from mintcli.errors import ConfigError
+from mintcli.errors import WRITE_ERRNOS, ConfigError, UsageError, write_failed
 
 
 def _xdg(variable: str, *fallback: str) -> Path:
@@ -42,6 +43,8 @@ def private_dir(path: Path) -> Path:
         path.mkdir(parents=True, exist_ok=True, mode=0o700)
         info = os.lstat(path)
     except OSError as exc:
+        if exc.errno in WRITE_ERRNOS:  # a full disk, not a place mint may not use
+            raise write_failed(f"the directory {path}", exc) from None
         raise ConfigError(f"cannot create the directory {path}: {exc.strerror}") from None
     if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
         raise ConfigError(f"{path} is a symbolic link or not a directory; mint will not use it")
@@ -53,3 +56,13 @@ def private_dir(path: Path) -> Path:
         except OSError as exc:
             raise ConfigError(f"cannot make {path} private: {exc.strerror}") from None
     return path
+
+
+def lock_or_refuse(fd: int, busy: str) -> None:
+    """Take an exclusive flock on ``fd`` for as long as it is open, or close it
+    and refuse with ``busy`` (exit 2): one writer per file, without waiting."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise UsageError(busy) from None

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import orjson
 
+from mintcli.capped import TEXT_BYTES, over, read_at_most, read_file_at_most
 from mintcli.errors import UsageError
 from mintcli.kinds import not_utf8
 from mintcli.request import ChatRequest, parse_options
@@ -60,7 +61,10 @@ def _decode(data: bytes, what: str) -> str:
 
 
 def read_stdin(stdin: StdinFacts) -> str:
-    return _decode(stdin.stream.read(), "stdin")
+    data = read_at_most(stdin.stream, TEXT_BYTES)
+    if data is None:
+        raise UsageError(f"stdin is {over(TEXT_BYTES)}")
+    return _decode(data, "stdin")
 
 
 def assemble_prompt(
@@ -122,7 +126,10 @@ def check_messages(messages: Any, source: str) -> list[dict[str, Any]]:
             _check_part(part, where)
         if role == "tool" and not msg.get("tool_call_id"):
             raise UsageError(f"{where}: a tool message needs tool_call_id")
-        for call in msg.get("tool_calls") or ():
+        calls = msg.get("tool_calls")
+        if calls is not None and not isinstance(calls, list):
+            raise UsageError(f"{where}: tool_calls must be a list of tool calls")
+        for call in calls or ():
             if not isinstance(call, dict) or not isinstance(call.get("function"), dict):
                 raise UsageError(f"{where}: each tool call needs a function object")
     return messages
@@ -180,12 +187,14 @@ def _history(
     if source is None:
         return [], ""
     if source == "-":
-        data, where = term.stdin.read(), "stdin"
+        data, where = read_at_most(term.stdin, TEXT_BYTES), "stdin"
     else:
         try:
-            data, where = Path(source).expanduser().read_bytes(), source
+            data, where = read_file_at_most(Path(source).expanduser(), TEXT_BYTES), source
         except OSError as exc:
             raise UsageError(f"--messages {source}: {exc.strerror or exc}") from None
+    if data is None:
+        raise UsageError(f"--messages {where}: {over(TEXT_BYTES)}")
     return load_messages(data, where), f"--messages {where}"
 
 

@@ -25,7 +25,9 @@ times), starting over after the last.
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
+import stat
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -35,8 +37,9 @@ from typing import Any, BinaryIO
 import orjson
 
 from mintcli import __version__
-from mintcli.errors import ConfigError, UsageError
-from mintcli.sanitize import Secrets, redact_headers
+from mintcli.errors import ConfigError, UsageError, write_failed
+from mintcli.paths import lock_or_refuse
+from mintcli.sanitize import Secrets, redact_headers, redact_url
 
 VERSION = 1
 
@@ -45,19 +48,39 @@ class Recorder:
     """Writes what each attempt sent and received, as it happens."""
 
     def __init__(self, path: Path, secrets: Secrets) -> None:
+        self.path = path
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600)
         except OSError as exc:
             raise UsageError(f"--record {path}: {exc.strerror}") from None
+        # One writer per recording: emptied only once it is ours, so a second
+        # mint recording into the same file neither cuts nor interleaves it.
+        lock_or_refuse(fd, f"--record {path} is being written by another mint process")
         self._file: BinaryIO = os.fdopen(fd, "wb")
+        self._broken = False
         self._secrets = secrets
         self._attempt = 0
         self._start = 0.0
+        try:
+            if stat.S_ISREG(os.fstat(fd).st_mode):
+                os.ftruncate(fd, 0)
+        except OSError as exc:
+            self.close()
+            raise write_failed(f"--record {path}", exc) from None
+        # The end of the last chunk that could begin the key, held back so a key
+        # split between two network reads is still redacted whole.
+        self._held = b""
         self._line({"mint_recording": VERSION, "mint": __version__, "created": time.time()})
 
     def _line(self, record: dict[str, Any]) -> None:
-        self._file.write(orjson.dumps(record) + b"\n")
-        self._file.flush()
+        if self._broken:
+            return  # the first failure stopped the run: its last lines are dropped
+        try:
+            self._file.write(orjson.dumps(record) + b"\n")
+            self._file.flush()
+        except OSError as exc:
+            self._broken = True
+            raise write_failed(f"--record {self.path}", exc) from None
 
     def _text(self, text: str) -> str:
         return self._secrets.redact(text)
@@ -73,7 +96,7 @@ class Recorder:
             shown = None
         request = {
             "method": method,
-            "url": self._text(url),
+            "url": self._text(redact_url(url)),
             "headers": redact_headers(headers),
             "body": shown,
         }
@@ -83,12 +106,28 @@ class Recorder:
         return {"attempt": self._attempt, "t": round(time.monotonic() - self._start, 6)}
 
     def response(self, status: int, headers: Iterable[tuple[str, str]]) -> None:
-        pairs = [[k, self._text(v)] for k, v in redact_headers(headers).items()]
+        # The chunks are recorded as mint read them, inflated: a replay must not
+        # announce a compression they no longer have.
+        pairs = [
+            [k, self._text(v)]
+            for k, v in redact_headers(headers).items()
+            if k.lower() != "content-encoding"
+        ]
         self._line({**self._at(), "status": status, "headers": pairs})
 
     def chunk(self, data: bytes) -> None:
+        # Redacted as bytes, before any decoding: a chunk cut inside a UTF-8
+        # character is stored as base64, which must not carry the key either.
+        data = self._secrets.redact_bytes(self._held + data)
+        keep = self._secrets.tail(data)
+        self._held = data[len(data) - keep :]
+        data = data[: len(data) - keep]
+        if data:
+            self._data(data)
+
+    def _data(self, data: bytes) -> None:
         try:
-            body: dict[str, str] = {"data": self._text(data.decode("utf-8"))}
+            body: dict[str, str] = {"data": data.decode("utf-8")}
         except UnicodeDecodeError:
             body = {"b64": base64.b64encode(data).decode()}
         self._line({**self._at(), **body})
@@ -96,13 +135,17 @@ class Recorder:
     def end(self, complete: bool, error: str | None) -> None:
         """The body was read to its end (``complete``), or the connection broke
         or mint stopped reading; ``error`` is what mint made of the attempt."""
+        if self._held:  # it did not begin the key after all
+            held, self._held = self._held, b""
+            self._data(held)
         record: dict[str, Any] = {**self._at(), "end": "complete" if complete else "broken"}
         if error is not None:
             record["error"] = self._text(error)
         self._line(record)
 
     def close(self) -> None:
-        self._file.close()
+        with contextlib.suppress(OSError):  # a failed flush was reported when it happened
+            self._file.close()
 
 
 @dataclass

@@ -4,9 +4,9 @@
             -> continuation filter -> accumulator + journal + sink -> stdout
 
 Each network read is one step (:meth:`ChatRun._on_read`): its frames are
-decoded, every event is folded into the accumulator, added to the read's
-journal record and handed to the sink; then the record is written to the
-journal and the sink's bytes to stdout, in that order (write-ahead). A Ctrl-C,
+decoded and its events make one journal record, which is written first
+(write-ahead); then every event is folded into the accumulator and handed to
+the sink, whose bytes go to stdout. A Ctrl-C,
 SIGTERM or ``--timeout`` that lands inside the step waits for its end
 (``terminal.critical``), so stdout and the journal always agree.
 """
@@ -21,10 +21,10 @@ from typing import Any, Protocol
 
 import orjson
 
-from mintcli.accumulate import Accumulator, Reply
+from mintcli.accumulate import Accumulator, ReadBatch, Reply
 from mintcli.continuation import Filter, Plan, plan_next
 from mintcli.errors import MintError, TruncatedStream
-from mintcli.events import Event, Finish, MessageStart, ReasoningDelta, TextDelta, ToolCall
+from mintcli.events import Event, MessageStart, TextDelta
 from mintcli.journal import Journal
 from mintcli.protocols import StreamDecoder, WireProtocol
 from mintcli.protocols.base import load_object
@@ -65,56 +65,6 @@ class Pacer(Protocol):
     def failed(self, error: MintError, delay: float | None) -> None: ...
 
 
-class ReadBatch:
-    """The content of one network read, as one journal record: ``t`` text, ``r``
-    reasoning, ``c`` tool calls, ``f`` the finish reason (see journal.py)."""
-
-    __slots__ = ("calls", "finish", "pieces", "reasoning", "text")
-
-    def __init__(self) -> None:
-        self.text: list[str] = []
-        self.reasoning: list[str] = []
-        self.calls: list[dict[str, Any]] = []
-        self.finish: str | None = None
-        self.pieces = 0
-
-    def extend(self, events: list[Event]) -> None:
-        for event in events:
-            if type(event) is TextDelta:  # nearly every event: the short way
-                self.text.append(event.text)
-                self.pieces += 1
-            else:
-                self.add(event)
-
-    def add(self, event: Event) -> None:
-        match event:
-            case TextDelta():
-                self.text.append(event.text)
-                self.pieces += 1
-            case ReasoningDelta():
-                self.reasoning.append(event.text)
-                self.pieces += 1
-            case ToolCall():
-                self.calls.append(event.as_json())
-                self.pieces += 1
-            case Finish():
-                self.finish = event.reason
-
-    def take(self) -> dict[str, Any] | None:
-        """The record (None when the read brought no content), and a fresh start."""
-        record: dict[str, Any] = {}
-        if self.text:
-            record["t"] = "".join(self.text)
-        if self.reasoning:
-            record["r"] = "".join(self.reasoning)
-        if self.calls:
-            record["c"] = self.calls
-        if self.finish:
-            record["f"] = self.finish
-        self.__init__()  # type: ignore[misc]
-        return record or None
-
-
 class ChatRun:
     def __init__(
         self,
@@ -143,6 +93,7 @@ class ChatRun:
         self._last_event_id: str | None = None
         self._last_event_id_works = True  # until a server shows it ignores Last-Event-ID
         self._expect_continuation = False  # a Last-Event-ID attempt is under way
+        self._after_end = 0  # events a server sent after its stream's last one
 
     # -- the run -------------------------------------------------------------------
     def run(self) -> Reply:
@@ -160,19 +111,26 @@ class ChatRun:
 
     @contextmanager
     def _ending(self) -> Iterator[None]:
+        """The journal is removed only after a finished, written reply (or when
+        _finish found nothing to resume); any other ending keeps it."""
+        finished = False
         try:
             yield
+            finished = True
         except MintError as error:
             self._finish(error)
+            finished = True  # _finish kept the journal if there is anything to resume
             raise
         finally:
             if self.journal is not None:
-                self.journal.close(remove=True)  # no-op when _finish kept it
+                self.journal.close(remove=finished)  # no-op when _finish kept it
 
     def _stream(self) -> Reply:
         self.sink.start(self.config.info)
         self.sink.flush()
         self._attempts()
+        if (refused := self.acc.refused()) is not None:
+            raise refused
         return self._finish(None, self._check())
 
     def _attempts(self) -> None:
@@ -264,14 +222,18 @@ class ChatRun:
                 for chunk in response.chunks():
                     if not self._on_read(framer.feed(chunk)):
                         return True
+                    if self._after_end:  # a server that goes on after the end: not read on
+                        break
                 self._on_read(framer.flush())
+            if self._after_end:
+                self.transport.note(f"ignored {self._after_end} event(s) after the stream's end")
             if not self._decoder.terminated:
                 raise TruncatedStream("the stream ended before the reply was complete (truncated)")
             return False
         finally:
             added = self.acc.end_attempt()
             if added is not None and self.journal is not None and self.acc.received:
-                self.journal.write({"u": added})
+                self.journal.note({"u": added})
 
     # -- the hot path ----------------------------------------------------------------
     def _on_read(self, frames: list[SSEEvent]) -> bool:
@@ -287,6 +249,9 @@ class ChatRun:
         with critical():
             try:
                 for frame in frames:
+                    if decoder.ended:  # nothing after the terminator joins the reply
+                        self._after_end += 1
+                        continue
                     if frame.id is not None:
                         self._last_event_id = frame.id
                     got = decoder.decode(frame)
@@ -313,17 +278,21 @@ class ChatRun:
             self._hand_on(events, [data] if self.sink.wants_raw else [])
 
     def _hand_on(self, events: list[Event], datas: list[bytes]) -> None:
-        """One read's events to the accumulator, the journal record and the
-        sink (each folds them itself), then journal and stdout (write-ahead)."""
-        self.acc.extend(events)
+        """One read's events to the journal record, which is written first
+        (write-ahead), then to the accumulator and the sink (each folds them
+        itself), whose bytes go to stdout. A read the journal could not keep
+        (a full disk) is neither shown nor counted as received, so a --resume
+        asks for it again."""
         self._batch.extend(events)
+        self._commit()
+        self.acc.extend(events)
         self.sink.events(events)
         for data in datas:
             self.sink.raw(data)
-        self._commit()
+        self.sink.flush()
 
     def _commit(self) -> None:
-        """The read's record to the journal, then its bytes to stdout."""
+        """The read's record to the journal."""
         batch = self._batch
         self.stats.saw_pieces(batch.pieces)
         for call in batch.calls:
@@ -335,7 +304,6 @@ class ChatRun:
         record = batch.take()
         if record is not None and self.journal is not None:
             self.journal.write(record)
-        self.sink.flush()
 
     def _filtered(self, events: list[Event], data: bytes) -> tuple[list[Event], bytes | None]:
         """Drop what a continuation repeats; for --format raw, the frame's data
@@ -363,6 +331,22 @@ class ChatRun:
         reply = self.acc.reply()
         if parsed is not None:
             reply.parsed = parsed
+        journal = self.journal
+        # With nothing received, resuming is the same as running the command again;
+        # a reply that arrived whole has nothing left to resume. Kept before the
+        # last writes to stdout, which may fail too.
+        if (
+            error is not None
+            and not error.reply_complete
+            and journal is not None
+            and self.acc.received
+        ):
+            journal.note({"x": int(error.exit_code), "m": error.message})
+            journal.close(remove=False)
+            if journal.exists:  # not when the disk had no room for it at all
+                error.notes.append(
+                    f"the reply is unfinished; continue it with: mint chat --resume {journal.id}"
+                )
         summary = {"attempts": self.attempts, "resumed": self.resumed}
         if error is None:
             self.sink.done(reply, summary)
@@ -373,18 +357,4 @@ class ChatRun:
         if self.config.stats:
             self.sink.stats(self.stats.as_dict(reply.usage, self.attempts))
         self.sink.close()
-        journal = self.journal
-        # With nothing received, resuming is the same as running the command again;
-        # a reply that arrived whole has nothing left to resume.
-        if (
-            error is not None
-            and not error.reply_complete
-            and journal is not None
-            and self.acc.received
-        ):
-            journal.write({"x": int(error.exit_code), "m": error.message})
-            journal.close(remove=False)
-            error.notes.append(
-                f"the reply is unfinished; continue it with: mint chat --resume {journal.id}"
-            )
         return reply

@@ -6,16 +6,18 @@
   stores that may have come from outside: a server's error message that
   echoes it, an HTTP library message (:class:`Secrets`).
 * Control characters from outside (C0 but tab and newline, DEL, C1, ESC,
-  and the bidirectional overrides that can make text read differently from
-  what it is) are shown as visible escapes such as ``\\x1b`` instead of
-  reaching the terminal, where they could move the cursor, rewrite the
-  screen, set the window title or write the clipboard.
+  and the bidirectional overrides and marks, U+200E, U+200F and U+061C among
+  them, that can make text read differently from what it is) are shown as
+  visible escapes such as ``\\x1b`` instead of reaching the terminal, where
+  they could move the cursor, rewrite the screen, set the window title or
+  write the clipboard.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from typing import AnyStr
 
 SECRET_HEADERS = frozenset(
     {"authorization", "x-api-key", "api-key", "proxy-authorization", "cookie", "set-cookie"}
@@ -24,11 +26,12 @@ REDACTED = "[redacted]"
 
 # What may not reach a terminal unescaped. Newline and tab are kept by
 # escape_text(); one-line messages escape the newline too.
-_CONTROLS = "\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069"
+_CONTROLS = "\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
 _TEXT = re.compile(f"[{_CONTROLS}]")
 _LINE = re.compile(f"[{_CONTROLS}\n\t]")
 _BYTES = re.compile(
-    rb"[\x00-\x08\x0b-\x1f\x7f]|\xc2[\x80-\x9f]|\xe2\x80[\xaa-\xae]|\xe2\x81[\xa6-\xa9]"
+    rb"[\x00-\x08\x0b-\x1f\x7f]|\xc2[\x80-\x9f]|\xd8\x9c|\xe2\x80[\x8e\x8f\xaa-\xae]"
+    rb"|\xe2\x81[\xa6-\xa9]"
 )
 
 
@@ -61,19 +64,57 @@ def redact_headers(headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> di
     return {k: (REDACTED if k.lower() in SECRET_HEADERS else v) for k, v in items}
 
 
+def redact_url(url: str) -> str:
+    """A URL as mint shows or stores it: a password in its userinfo
+    (``https://user:pass@host/``) replaced by ``***``, however short (brackets
+    would read as an IPv6 address to a URL parser)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    end = min((i for i in map(rest.find, "/?#") if i >= 0), default=len(rest))
+    userinfo, at, host = rest[:end].rpartition("@")
+    if not at or ":" not in userinfo:
+        return url
+    return f"{scheme}://{userinfo.partition(':')[0]}:***@{host}{rest[end:]}"
+
+
 class Secrets:
     """The secrets of this run (the API key), to be redacted from any text."""
 
     def __init__(self) -> None:
         self._values: list[str] = []
+        self._bytes: list[bytes] = []
 
     def add(self, value: str | None) -> None:
         # Very short values would redact ordinary words; a real key is long.
         if value and len(value) >= 8 and value not in self._values:
             self._values.append(value)
+            self._bytes.append(value.encode("utf-8", "surrogateescape"))
 
     def redact(self, text: str) -> str:
         for value in self._values:
             if value in text:
                 text = text.replace(value, REDACTED)
         return text
+
+    def redact_bytes(self, data: bytes) -> bytes:
+        for value in self._bytes:
+            if value in data:
+                data = data.replace(value, REDACTED.encode())
+        return data
+
+    def tail(self, text: AnyStr) -> int:
+        """How much of the end of ``text`` could be the start of a secret. A
+        writer that gets a stream in pieces holds that much back until the next
+        piece: a secret split between two pieces is then redacted whole."""
+        values: list[str] | list[bytes] = self._values if isinstance(text, str) else self._bytes
+        keep = 0
+        for value in values:
+            first = value[:1]
+            at = text.find(first, max(0, len(text) - len(value) + 1))  # type: ignore[arg-type]
+            while at >= 0:
+                if value.startswith(text[at:]):  # type: ignore[arg-type]
+                    keep = max(keep, len(text) - at)
+                    break
+                at = text.find(first, at + 1)  # type: ignore[arg-type]
+        return keep

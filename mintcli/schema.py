@@ -68,7 +68,43 @@ def load_schema(value: str, option: str = "--schema") -> dict[str, Any]:
     except SchemaError as exc:
         problem = f"at {exc.json_path}: {_short(exc.message)}"
         raise UsageError(f"{where}: not a valid JSON Schema: {problem}") from None
+    remote = _outside_ref(schema)
+    if remote is not None:
+        raise UsageError(
+            f"{where}: the reference {_short(remote)!r} points outside the schema; mint "
+            "never fetches a schema (put the definition under $defs, refer to it as #/$defs/...)"
+        )
+    try:
+        validator(schema).is_valid({})
+    except _unusable():
+        raise UsageError(f"{where}: {_LOOPS}") from None
     return schema
+
+
+_LOOPS = "a $ref in the schema refers to itself without end"
+_REFS = ("$ref", "$dynamicRef", "$recursiveRef")
+
+
+def _outside_ref(schema: Any) -> str | None:
+    """The first reference that is not to a part of the schema itself (``#...``).
+    Iterative: a schema may nest deeper than Python's recursion limit."""
+    todo = [schema]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in _REFS and isinstance(value, str) and not value.startswith("#"):
+                    return value
+                todo.append(value)
+        elif isinstance(node, list):
+            todo.extend(node)
+    return None
+
+
+def _unusable() -> tuple[type[BaseException], ...]:
+    from referencing.exceptions import Unresolvable
+
+    return (RecursionError, Unresolvable)
 
 
 def with_schema(request: ChatRequest, schema: dict[str, Any]) -> ChatRequest:
@@ -96,7 +132,14 @@ class Checker:
             value = orjson.loads(text)
         except orjson.JSONDecodeError as exc:
             raise SchemaMismatch(f"the reply is not JSON (--schema): {exc}{cut}") from None
-        errors = sorted(self._validator.iter_errors(value), key=lambda e: list(e.absolute_path))
+        try:
+            found = list(self._validator.iter_errors(value))
+        except _unusable():
+            # A loop that only this value reaches (a property referring to itself).
+            raise SchemaMismatch(
+                f"the reply could not be checked against --schema: {_LOOPS}"
+            ) from None
+        errors = sorted(found, key=lambda e: list(e.absolute_path))
         if errors:
             shown = "; ".join(
                 f"at {e.json_path}: {_short(e.message)}" for e in errors[:MAX_PROBLEMS]

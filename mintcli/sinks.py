@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from mintcli.accumulate import Reply
-from mintcli.events import SCHEMA_VERSION, Event, ReasoningDelta, TextDelta, ToolCall
+from mintcli.events import SCHEMA_VERSION, Event, ReasoningDelta, RefusalDelta, TextDelta, ToolCall
 from mintcli.request import assistant_message
 from mintcli.stats import format_stats
 from mintcli.terminal import Terminal, critical
@@ -199,6 +199,8 @@ class JSONLSink(Sink):
                 self._emit({"type": "text", "text": event.text})
             case ReasoningDelta():
                 self._emit({"type": "reasoning", "text": event.text})
+            case RefusalDelta():
+                self._emit({"type": "refusal", "text": event.text})
             case ToolCall():
                 self._emit({"type": "tool_call", **event.as_json()})
 
@@ -248,6 +250,8 @@ class JSONSink(Sink):
             result["conversation"] = info.conversation
         if info is not None and info.schema:
             result["parsed"] = reply.parsed  # null when the check failed
+        if reply.refusal is not None:
+            result["refusal"] = reply.refusal
         if error is not None:
             result["error"] = error
         self._result = result

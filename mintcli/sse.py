@@ -22,6 +22,20 @@ from mintcli.errors import ProtocolError
 MAX_EVENT_BYTES = 16 * 1024 * 1024
 
 
+# Data lines in one event: a real event has one, or a few dozen when a server
+# splits its JSON over lines. Many empty "data:" lines add no bytes but cost a
+# list entry each, so the byte limit alone would not bound them.
+MAX_DATA_LINES = 100_000
+# Distinct event names kept decoded: real streams use about ten.
+MAX_NAMES = 64
+
+
+def too_many_lines() -> ProtocolError:
+    return ProtocolError(
+        f"an SSE event has more than {MAX_DATA_LINES:,} data lines, mint's limit for one event"
+    )
+
+
 def too_long() -> ProtocolError:
     return ProtocolError(
         f"an SSE event is longer than {MAX_EVENT_BYTES // (1024 * 1024)} MiB, "
@@ -143,12 +157,21 @@ class SSEDecoder:
                 if sep and name and rest[:6] == b"data: " and b"\n" not in rest:
                     event = names.get(name)
                     if event is None:
-                        event = names[name] = name.decode("utf-8", "replace")
+                        event = self._name(name)
                     out.append(SSEEvent(event, rest[6:], self.last_event_id))
                     continue
             lines = block.split(b"\n")
             lines.append(b"")  # the blank line that ended the block
             out.extend(self._lines(lines))
+
+    def _name(self, raw: bytes) -> str:
+        """An event name not in the cache, decoded and cached. A server that
+        sends endless distinct names only ever fills the cache, which starts over."""
+        names = self._names
+        if len(names) >= MAX_NAMES:
+            names.clear()
+        name = names[raw] = raw.decode("utf-8", "replace")
+        return name
 
     def flush(self) -> list[SSEEvent]:
         """End of stream. A held CR still ends its line (which, if blank, closes
@@ -188,6 +211,8 @@ class SSEDecoder:
                 self._data_size += len(value)
                 if self._data_size > MAX_EVENT_BYTES:
                     raise too_long()
+                if len(data) > MAX_DATA_LINES:
+                    raise too_many_lines()
                 continue
             if line[:1] == b":":
                 continue  # comment (keep-alive)
@@ -196,12 +221,12 @@ class SSEDecoder:
                 value = value[1:]
             if name == b"event":
                 cached = self._names.get(value)
-                if cached is None:
-                    cached = self._names[value] = value.decode("utf-8", "replace")
-                self._event = cached
+                self._event = cached if cached is not None else self._name(value)
             elif name == b"data":  # "data" with no colon: an empty data line
                 data.append(b"")
                 self._has_data = True
+                if len(data) > MAX_DATA_LINES:
+                    raise too_many_lines()
             elif name == b"id" and b"\0" not in value:
                 self.last_event_id = value.decode("utf-8", "replace")
             # any other field is ignored; mint's backoff, not the server's

@@ -7,17 +7,18 @@ bytes; diagnostics go to ``stderr`` as text.
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import BinaryIO, TextIO
 
-from mintcli.errors import ExitCode, Interrupted, RunTimeout
+from mintcli.errors import ExitCode, Interrupted, RunTimeout, write_failed
 from mintcli.sanitize import Secrets, escape_bytes, escape_line, escape_text
 
 
@@ -39,6 +40,9 @@ class Terminal:
     _status_shown: bool = field(default=False, repr=False)
     # Whether the last thing put on the terminal left the cursor mid-line.
     stdout_mid_line: bool = field(default=False, repr=False)
+    # The end of the last stderr_text piece that could begin the key, held back
+    # until the next piece shows whether it does.
+    _held: str = field(default="", repr=False)
     # stderr lines and the status line may come from several threads (mint batch).
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
@@ -53,10 +57,11 @@ class Terminal:
         stdout_tty = tty(sys.stdout)
         stderr_tty = tty(sys.stderr)
         no_color = "NO_COLOR" in os.environ and os.environ["NO_COLOR"] != ""
+        stdin, stdout, stderr = _standard_streams()
         return cls(
-            stdin=sys.stdin.buffer,
-            stdout=sys.stdout.buffer,
-            stderr=sys.stderr,
+            stdin=stdin,
+            stdout=stdout,
+            stderr=stderr,
             stdin_isatty=tty(sys.stdin),
             stdout_isatty=stdout_tty,
             stderr_isatty=stderr_tty,
@@ -74,8 +79,20 @@ class Terminal:
         with critical():
             if data:
                 self.stdout_mid_line = not data.endswith(b"\n")
-            self.stdout.write(data)
-            self.stdout.flush()
+            try:
+                self.stdout.write(data)
+                self.stdout.flush()
+            except BrokenPipeError:
+                raise  # the reader left: exit 141 quietly (cli.main)
+            except (OSError, ValueError) as exc:
+                # A full disk, EIO, a closed fd. What is still buffered would fail
+                # again at exit: from now on stdout is /dev/null, and the first
+                # failure is the one reported.
+                if self.stdout is getattr(sys.stdout, "buffer", None):
+                    silence_stdout()
+                if isinstance(exc, ValueError):  # the stream object itself is closed
+                    exc = OSError(errno.EBADF, os.strerror(errno.EBADF))
+                raise write_failed("to stdout", exc) from None
 
     # -- stderr -----------------------------------------------------------------
     def _style(self, text: str, code: str) -> str:
@@ -110,10 +127,18 @@ class Terminal:
         self._line(self._style("mint:", "2") + " ", message)
 
     def stderr_text(self, text: str) -> None:
-        """Free text on stderr (reasoning shown with --reasoning)."""
+        """Free text on stderr (reasoning shown with --reasoning), given in pieces:
+        the key is redacted over the joined pieces, so one split between two
+        deltas never shows."""
+        text = self.secrets.redact(self._held + text)
+        keep = self.secrets.tail(text)
+        self._held = text[len(text) - keep :]
+        text = text[: len(text) - keep]
+        if not text:
+            return
         if self._status_shown:
             self.clear_status()
-        self.stderr.write(self._style(escape_text(self.secrets.redact(text)), "2"))
+        self.stderr.write(self._style(escape_text(text), "2"))
         self.stderr.flush()
 
     def show_status(self, text: str) -> None:
@@ -130,6 +155,38 @@ class Terminal:
                 self._status_shown = False
                 self.stderr.write("\r\x1b[K")
                 self.stderr.flush()
+
+
+def _standard_streams() -> tuple[BinaryIO, BinaryIO, TextIO]:
+    """stdin, stdout and stderr, also when the shell closed one (``<&-``,
+    ``>&-``, ``2>&-``; Python then makes it None). Its fd is taken by
+    /dev/null first, so that no file or socket mint opens later becomes fd
+    0, 1 or 2 and receives what was meant for the stream. A closed stdin reads
+    as empty; a closed stdout fails the first write (exit 11); a closed stderr
+    takes diagnostics and drops them (the exit code still tells)."""
+    for stream in (sys.stdin, sys.stdout, sys.stderr):
+        if stream is None:
+            with suppress(OSError):
+                os.open(os.devnull, os.O_RDWR)  # the lowest free fd: the closed one
+    stdin = sys.stdin.buffer if sys.stdin is not None else open(os.devnull, "rb")  # noqa: SIM115
+    stdout = sys.stdout.buffer if sys.stdout is not None else _ClosedOutput()
+    stderr = sys.stderr if sys.stderr is not None else open(os.devnull, "w")  # noqa: SIM115
+    return stdin, stdout, stderr  # type: ignore[return-value]
+
+
+class _ClosedOutput:
+    """Stands for a stdout the shell closed: every write fails as on a closed fd."""
+
+    def write(self, data: bytes) -> int:
+        if not data:
+            return 0
+        raise OSError(errno.EBADF, "stdout is closed")
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
 
 
 class _Terminated(BaseException):
@@ -155,7 +212,31 @@ def raise_outside_critical(make: Callable[[], BaseException]) -> None:
     if _guard.depth and _guard.pending is None:
         _guard.pending = make
         return
+    _guard.pending = None  # the one raised now stands for both
     raise make()
+
+
+class _Owner:
+    """Whether this process is the ``mint`` command (not a test calling into it)."""
+
+    signals = False
+
+
+def own_signals() -> None:
+    """Called by the ``mint`` command: once a signal has stopped the run, later
+    Ctrl-C and SIGTERM are ignored, so that keeping the journal, the last
+    lines and interpreter shutdown are never cut (or print a traceback)."""
+    _Owner.signals = True
+
+
+def stop_taking_signals() -> None:
+    """The process is on its way out after a signal: ignore further ones."""
+    if _Owner.signals:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            # OSError: one arrived just now and Python drops it ("ignored due to
+            # race condition"), which is what is wanted.
+            with suppress(OSError):
+                signal.signal(sig, signal.SIG_IGN)
 
 
 @contextmanager
@@ -185,13 +266,22 @@ def signals_as_errors(first: Callable[[int], None] | None = None) -> Iterator[No
     With ``first`` (mint batch), the first signal only calls ``first(signum)``
     and returns; a second one is raised."""
 
+    stopped = False
+
+    def stop(kind: type[BaseException]) -> BaseException:
+        nonlocal stopped
+        stopped = True
+        stop_taking_signals()  # from here on, the way out is not cut again
+        return kind()
+
     def on_signal(signum: int, frame: FrameType | None) -> None:
         nonlocal first
         if first is not None:
             call, first = first, None
             call(signum)
             return
-        raise_outside_critical(KeyboardInterrupt if signum == signal.SIGINT else _Terminated)
+        kind = KeyboardInterrupt if signum == signal.SIGINT else _Terminated
+        raise_outside_critical(lambda: stop(kind))
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -201,8 +291,9 @@ def signals_as_errors(first: Callable[[int], None] | None = None) -> Iterator[No
     except _Terminated:
         raise Interrupted("terminated", signal_exit=ExitCode.TERMINATED) from None
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        if not (stopped and _Owner.signals):
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
         _guard.depth, _guard.pending = 0, None
 
 
@@ -235,5 +326,5 @@ def silence_stdout() -> None:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         os.close(devnull)
-    except (OSError, ValueError):
+    except (OSError, ValueError, AttributeError):
         pass

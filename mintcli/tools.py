@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from mintcli.capped import TEXT_BYTES, over, read_file_at_most
 from mintcli.errors import UsageError
 from mintcli.request import ToolSpec
 
@@ -30,9 +31,12 @@ def read_json_arg(value: str, option: str) -> tuple[Any, str]:
     else:
         source = value
         try:
-            data = Path(value).expanduser().read_bytes()
+            read = read_file_at_most(Path(value).expanduser(), TEXT_BYTES)
         except OSError as exc:
             raise UsageError(f"{option} {value}: {exc.strerror or exc}") from None
+        if read is None:
+            raise UsageError(f"{option} {value}: {over(TEXT_BYTES)}")
+        data = read
     try:
         return orjson.loads(data), source
     except orjson.JSONDecodeError as exc:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import email.utils
 import errno
+import math
 import socket
 import ssl
 import time
@@ -18,6 +19,7 @@ import httpx
 import orjson
 
 from mintcli import __version__
+from mintcli.bodies import body_pieces
 from mintcli.connections import ONE, ThreadConnections
 from mintcli.errors import (
     ConfigError,
@@ -29,7 +31,7 @@ from mintcli.errors import (
 )
 from mintcli.network import Route, check_route, route, tls_context, trust
 from mintcli.protocols import error_message
-from mintcli.sanitize import redact_headers
+from mintcli.sanitize import redact_headers, redact_url
 from mintcli.settings import Common
 
 if TYPE_CHECKING:
@@ -46,14 +48,14 @@ def parse_retry_after(headers: httpx.Headers) -> float | None:
     ms = headers.get("retry-after-ms")
     if ms:
         try:
-            return max(0.0, float(ms) / 1000.0)
+            return _wait(float(ms) / 1000.0)
         except ValueError:
             pass
     value = headers.get("retry-after")
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        return _wait(float(value))
     except ValueError:
         pass
     try:
@@ -61,6 +63,13 @@ def parse_retry_after(headers: httpx.Headers) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
+
+
+def _wait(seconds: float) -> float:
+    """A server's wait hint as seconds; "inf" or "nan" is no usable hint."""
+    if math.isnan(seconds) or math.isinf(seconds):
+        raise ValueError(seconds)
+    return max(0.0, seconds)
 
 
 def status_error(status: int, body: bytes, headers: httpx.Headers, url: str) -> MintError:
@@ -73,7 +82,7 @@ def status_error(status: int, body: bytes, headers: httpx.Headers, url: str) -> 
         message = text.splitlines()[0][:300] if text else None
     error = error_for_status(status, message, parse_retry_after(headers))
     if status == 404:
-        error.message += f" (the URL was {url}: does the base URL end with /v1?)"
+        error.message += f" (the URL was {redact_url(url)}: does the base URL end with /v1?)"
     return error
 
 
@@ -170,7 +179,7 @@ class Transport:
     def _where(self) -> str:
         if self.route.proxy:
             return f"the proxy {self.route.proxy} (set by {self.route.source})"
-        return f"{self._base} (the base URL, from {self._source})"
+        return f"{redact_url(self._base)} (the base URL, from {self._source})"
 
     def _connect_error(self, exc: httpx.ConnectError) -> MintError:
         cause = _os_error(exc)
@@ -198,17 +207,23 @@ class Transport:
             )
         else:
             message = (
-                f"cannot connect to {self._base} ({what}); the base URL comes from {self._source}"
+                f"cannot connect to {redact_url(self._base)} ({what}); "
+                f"the base URL comes from {self._source}"
             )
         return NetworkError(
             message + hint, retryable=self._retry_refused, setup=not self._retry_refused
         )
 
     # -- -v ----------------------------------------------------------------------------
+    def note(self, text: str) -> None:
+        """A line for -v (nothing without it)."""
+        if self._verbose is not None:
+            self._verbose(text)
+
     def _log_request(self, request: httpx.Request) -> None:
         if self._verbose is None:
             return
-        self._verbose(f"> {request.method} {request.url}")
+        self._verbose(f"> {request.method} {redact_url(str(request.url))}")
         if self.route.proxy:
             self._verbose(f"> (through the {self.route.describe()})")
         for k, v in redact_headers(request.headers.items()).items():
@@ -227,19 +242,23 @@ class Transport:
         body longer than that is a protocol error."""
         parts: list[bytes] = []
         size = 0
-        with self.mapped_errors():
-            for chunk in raw.iter_bytes():
-                if self.recorder is not None:
-                    self.recorder.chunk(chunk)
-                parts.append(chunk)
-                size += len(chunk)
-                if size > limit:
-                    if truncate:
-                        break
-                    raise ProtocolError(
-                        f"the reply body is larger than {limit // (1024 * 1024)} MiB, "
-                        "mint's limit for a reply that is not streamed"
-                    )
+        try:
+            with self.mapped_errors():
+                for chunk in body_pieces(raw):
+                    if self.recorder is not None:
+                        self.recorder.chunk(chunk)
+                    parts.append(chunk)
+                    size += len(chunk)
+                    if size > limit:
+                        if truncate:
+                            break
+                        raise ProtocolError(
+                            f"the reply body is larger than {limit // (1024 * 1024)} MiB, "
+                            "mint's limit for a reply that is not streamed"
+                        )
+        except ProtocolError:
+            if not truncate:
+                raise  # an error body that does not decode still leaves its HTTP status
         return b"".join(parts)[:limit]
 
     def _parsed(self, url: str) -> httpx.URL:
@@ -284,7 +303,7 @@ class Transport:
                 response.complete = len(content) < MAX_ERROR_BYTES
                 raise status_error(raw.status_code, content, raw.headers, url)
             ctype = raw.headers.get("content-type", "")
-            if "text/event-stream" not in ctype:
+            if "text/event-stream" not in ctype.lower():  # media types ignore case
                 content = self._read(raw, MAX_BODY_BYTES)
                 response.complete = True
                 response.whole = self._whole_body(content, ctype, raw.status_code)
@@ -316,7 +335,9 @@ class Transport:
     def get_json(self, url: str, headers: dict[str, str]) -> Any:
         with self.mapped_errors():
             request = self._client.build_request(
-                "GET", url, headers={**headers, "Accept": "application/json"}
+                "GET",
+                url,
+                headers={**headers, "Accept": "application/json", "Accept-Encoding": "identity"},
             )
             self._log_request(request)
             raw = self._client.send(request, stream=True)
@@ -347,7 +368,7 @@ class Response:
     def chunks(self) -> Iterator[bytes]:
         recorder = self._transport.recorder
         with self._transport.mapped_errors():
-            for chunk in self._raw.iter_bytes():
+            for chunk in body_pieces(self._raw):
                 if recorder is not None:
                     recorder.chunk(chunk)
                 yield chunk

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mintcli.capped import TEXT_BYTES, over, read_at_most, read_file_at_most
 from mintcli.errors import UsageError
 
 if TYPE_CHECKING:
@@ -99,9 +100,14 @@ def _result_text(call_id: str, result: str, term: Terminal) -> str:
         return result
     name = result[1:]
     try:
-        data = term.stdin.read() if name == "-" else Path(name).expanduser().read_bytes()
+        if name == "-":
+            data = read_at_most(term.stdin, TEXT_BYTES)
+        else:
+            data = read_file_at_most(Path(name).expanduser(), TEXT_BYTES)
     except OSError as exc:
         raise UsageError(f"--tool-result {call_id}={result}: {exc.strerror or exc}") from None
+    if data is None:
+        raise UsageError(f"--tool-result {call_id}={result}: {over(TEXT_BYTES)}")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:

@@ -320,7 +320,7 @@ def test_unusable_database_files(make_mock: Any, env: dict[str, str], tmp_path: 
 
     r = run_mint(["chat", "--no-journal", "long"], mock_env(env, long), preexec_fn=small_disk)
     assert r.stdout == ("long words " * 5000 + "\n").encode()
-    assert r.returncode == 3
+    assert r.returncode == 11
     assert f"cannot save the conversation in {path}: a read or write of the file failed" in (
         r.stderr.decode()
     )
@@ -337,7 +337,7 @@ def test_a_read_only_database(make_mock: Any, env: dict[str, str]) -> None:
         pytest.skip("chattr +i is not available here")
     try:
         r = chat(server, env, "second")
-        assert r.stdout == b"Mock reply to: second\n" and r.returncode == 3
+        assert r.stdout == b"Mock reply to: second\n" and r.returncode == 11
         assert f"cannot save the conversation in {path}: the database is read-only" in (
             r.stderr.decode()
         )

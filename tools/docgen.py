@@ -198,12 +198,28 @@ def _dispatch(cmds: list[Cmd], actions: Actions) -> list[str]:
 
 BASH = Actions(
     words=lambda w: f'COMPREPLY=($(compgen -W "{w}" -- "$cur")); return',
-    dynamic=lambda k: (
-        f'COMPREPLY=($(compgen -W "$(mint _complete {k} 2>/dev/null)" -- "$cur")); return'
-    ),
+    dynamic=lambda k: f"_mint_words {k}; return",
     files='compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return',
     other="COMPREPLY=(); return",
 )
+
+
+# Words from `mint _complete` come from a server (model ids) or from files: they
+# are read line by line, matched against what was typed as a literal prefix and
+# quoted with %q, never given to `compgen -W`, which would expand $(...), `...`
+# and globs in them.
+BASH_WORDS = [
+    "_mint_words() {",
+    "    local word quoted",
+    "    COMPREPLY=()",
+    "    while IFS= read -r word; do",
+    '        [[ "$word" == "$cur"* ]] || continue',
+    "        printf -v quoted %q \"$word\"",
+    '        COMPREPLY+=("$quoted")',
+    '    done < <(mint _complete "$1" 2>/dev/null)',
+    "}",
+    "",
+]
 
 
 def bash_script() -> str:
@@ -213,6 +229,7 @@ def bash_script() -> str:
         "# Install: mint completion bash > ~/.local/share/bash-completion/completions/mint",
         "# (or source it from ~/.bashrc).",
         "",
+        *BASH_WORDS,
         "_mint() {",
         '    local cur="${COMP_WORDS[COMP_CWORD]}" prev="${COMP_WORDS[COMP_CWORD-1]}"',
         '    local cmdpath="" w i',
@@ -250,7 +267,12 @@ def _describe(text: str) -> str:
 
 ZSH = Actions(
     words=lambda w: f"compadd -- {w}; return",
-    dynamic=lambda k: f'compadd -- ${{(f)"$(mint _complete {k} 2>/dev/null)"}}; return',
+    # Quoted, so that no option (GLOB_SUBST, SH_WORD_SPLIT) makes a word a pattern;
+    # compadd quotes what it inserts. ":#" drops the empty word of an empty answer.
+    dynamic=lambda k: (
+        f'found=("${{(@f)$(mint _complete {k} 2>/dev/null)}}"); '
+        'compadd -- "${(@)found:#}"; return'
+    ),
     files="_files; return",
     other="return",
 )
@@ -266,7 +288,7 @@ def zsh_script() -> str:
         "_mint() {",
         "    local cur=${words[CURRENT]} prev=${words[CURRENT-1]}",
         '    local cmdpath="" w i',
-        "    local -a described",
+        "    local -a described found",
         "    for (( i = 2; i < CURRENT; i++ )); do",
         "        w=${words[i]}",
         '        case "$cmdpath:$w" in',

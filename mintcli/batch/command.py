@@ -19,7 +19,7 @@ from mintcli.batch.items import Defaults, Item, Reader
 from mintcli.batch.pacing import SharedPacer
 from mintcli.batch.pool import Outcome, Pool
 from mintcli.batch.progress import Progress
-from mintcli.batch.results import FileOutput, Output, ResultSink, read_previous
+from mintcli.batch.results import FileOutput, Output, ResultSink, lock_output, read_previous
 from mintcli.errors import ExitCode, Interrupted, ItemsFailed, MintError, UsageError
 from mintcli.protocols import WireProtocol, get_protocol
 from mintcli.request import join_url
@@ -119,6 +119,10 @@ def _run(
     term: Terminal,
 ) -> None:
     resume = settings.resume or settings.retry_failed
+    if path:
+        # Its fd stays open: the lock lasts until the process ends, after any
+        # worker thread that may still be writing a line.
+        lock_output(path)
     previous = read_previous(path, settings.retry_failed) if path and resume else None
     reader = Reader(stream, defaults, settings.shard)
     if previous is not None:

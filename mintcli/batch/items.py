@@ -18,6 +18,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
+from mintcli.capped import TEXT_BYTES, over
 from mintcli.errors import UsageError
 from mintcli.prompt import build_messages, check_messages
 from mintcli.protocols import get_protocol
@@ -89,8 +90,13 @@ class Defaults:
 def numbered_lines(stream: BinaryIO) -> Iterator[tuple[int, int, bytes]]:
     """(item index, line number, line) for every line that is not blank."""
     index = 0
+    number = 0
     try:
-        for number, raw in enumerate(stream, 1):
+        # readline with a cap: an endless line (/dev/zero) is an error, not all of memory.
+        while raw := stream.readline(TEXT_BYTES + 1):
+            number += 1
+            if len(raw) > TEXT_BYTES:
+                raise UsageError(f"input line {number} is {over(TEXT_BYTES)}")
             if raw.strip():
                 yield index, number, raw
                 index += 1

@@ -10,13 +10,15 @@ partial line at the end of the file; :func:`read_previous` cuts it off.
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from mintcli.errors import ExitCode, UsageError
+from mintcli.errors import ExitCode, UsageError, write_failed
+from mintcli.paths import lock_or_refuse
 from mintcli.sinks import Sink
 from mintcli.terminal import Terminal
 
@@ -121,10 +123,33 @@ class FileOutput(Output):
             while view:
                 view = view[os.write(self.fd, view) :]
         except OSError as exc:
-            raise UsageError(f"cannot write to -O {self.path}: {exc.strerror or exc}") from None
+            raise write_failed(f"-O {self.path}", exc) from None
 
     def close(self) -> None:
         os.close(self.fd)
+
+
+def lock_output(path: Path) -> int | None:
+    """One batch per -O file: an flock on FILE.mint-lock beside it, held until
+    the process ends (the lock file stays; its existence means nothing). A
+    lock file, not the -O file itself, because --retry-failed replaces that
+    file by renaming a copy over it. Devices and pipes (-O /dev/stdout) are
+    not locked. Returns the fd holding the lock; a second run is refused."""
+    try:
+        if not stat.S_ISREG(path.stat().st_mode):
+            return None
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise UsageError(f"-O {path}: {exc.strerror or exc}") from None
+    lock = path.with_name(path.name + ".mint-lock")
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
+    except OSError as exc:
+        raise write_failed(f"the lock file {lock}", exc) from None
+    busy = f"-O {path} is being written by another mint batch; wait for it to end"
+    lock_or_refuse(fd, busy + " (or write to another file)")
+    return fd
 
 
 # -- what an earlier run left ------------------------------------------------------------
@@ -198,4 +223,4 @@ def _drop_lines(path: Path, keys: set[str | int]) -> None:
         os.replace(temporary, path)
     except OSError as exc:
         temporary.unlink(missing_ok=True)
-        raise UsageError(f"-O {path}: {exc.strerror or exc}") from None
+        raise write_failed(f"-O {path}", exc) from None

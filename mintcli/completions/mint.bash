@@ -2,6 +2,16 @@
 # Install: mint completion bash > ~/.local/share/bash-completion/completions/mint
 # (or source it from ~/.bashrc).
 
+_mint_words() {
+    local word quoted
+    COMPREPLY=()
+    while IFS= read -r word; do
+        [[ "$word" == "$cur"* ]] || continue
+        printf -v quoted %q "$word"
+        COMPREPLY+=("$quoted")
+    done < <(mint _complete "$1" 2>/dev/null)
+}
+
 _mint() {
     local cur="${COMP_WORDS[COMP_CWORD]}" prev="${COMP_WORDS[COMP_CWORD-1]}"
     local cmdpath="" w i
@@ -32,11 +42,11 @@ _mint() {
         "batch:--protocol") COMPREPLY=($(compgen -W "openai anthropic" -- "$cur")); return ;;
         "batch:--base-url") COMPREPLY=(); return ;;
         "batch:--api-key") COMPREPLY=(); return ;;
-        "batch:--profile") COMPREPLY=($(compgen -W "$(mint _complete profiles 2>/dev/null)" -- "$cur")); return ;;
+        "batch:--profile") _mint_words profiles; return ;;
         "batch:--ca-cert") compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return ;;
         "batch:--connect-timeout") COMPREPLY=(); return ;;
         "batch:--idle-timeout") COMPREPLY=(); return ;;
-        "batch:-m"|"batch:--model") COMPREPLY=($(compgen -W "$(mint _complete models 2>/dev/null)" -- "$cur")); return ;;
+        "batch:-m"|"batch:--model") _mint_words models; return ;;
         "batch:-s"|"batch:--system") COMPREPLY=(); return ;;
         "batch:--max-tokens") COMPREPLY=(); return ;;
         "batch:--temperature") COMPREPLY=(); return ;;
@@ -56,11 +66,11 @@ _mint() {
         "chat:--protocol") COMPREPLY=($(compgen -W "openai anthropic" -- "$cur")); return ;;
         "chat:--base-url") COMPREPLY=(); return ;;
         "chat:--api-key") COMPREPLY=(); return ;;
-        "chat:--profile") COMPREPLY=($(compgen -W "$(mint _complete profiles 2>/dev/null)" -- "$cur")); return ;;
+        "chat:--profile") _mint_words profiles; return ;;
         "chat:--ca-cert") compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return ;;
         "chat:--connect-timeout") COMPREPLY=(); return ;;
         "chat:--idle-timeout") COMPREPLY=(); return ;;
-        "chat:-m"|"chat:--model") COMPREPLY=($(compgen -W "$(mint _complete models 2>/dev/null)" -- "$cur")); return ;;
+        "chat:-m"|"chat:--model") _mint_words models; return ;;
         "chat:-s"|"chat:--system") COMPREPLY=(); return ;;
         "chat:--max-tokens") COMPREPLY=(); return ;;
         "chat:--temperature") COMPREPLY=(); return ;;
@@ -75,18 +85,18 @@ _mint() {
         "chat:--messages") compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return ;;
         "chat:--stdin-timeout") COMPREPLY=(); return ;;
         "chat:-a"|"chat:--attach") compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return ;;
-        "chat:--conversation") COMPREPLY=($(compgen -W "$(mint _complete conversations 2>/dev/null)" -- "$cur")); return ;;
+        "chat:--conversation") _mint_words conversations; return ;;
         "chat:--tool-result") COMPREPLY=(); return ;;
         "chat:-f"|"chat:--format") COMPREPLY=($(compgen -W "text raw jsonl json" -- "$cur")); return ;;
         "chat:--timeout") COMPREPLY=(); return ;;
         "chat:--record") compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return ;;
-        "chat:--resume") COMPREPLY=($(compgen -W "$(mint _complete journals 2>/dev/null)" -- "$cur")); return ;;
+        "chat:--resume") _mint_words journals; return ;;
         "journal list:-f"|"journal list:--format") COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
         "log list:-f"|"log list:--format") COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
         "log search:--since") COMPREPLY=(); return ;;
         "log search:--until") COMPREPLY=(); return ;;
         "log search:-f"|"log search:--format") COMPREPLY=($(compgen -W "text json jsonl" -- "$cur")); return ;;
-        "log search:-m"|"log search:--model") COMPREPLY=($(compgen -W "$(mint _complete models 2>/dev/null)" -- "$cur")); return ;;
+        "log search:-m"|"log search:--model") _mint_words models; return ;;
         "log search:-n"|"log search:--limit") COMPREPLY=(); return ;;
         "log show:-f"|"log show:--format") COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
         "log stats:--since") COMPREPLY=(); return ;;
@@ -105,7 +115,7 @@ _mint() {
         "models:--protocol") COMPREPLY=($(compgen -W "openai anthropic" -- "$cur")); return ;;
         "models:--base-url") COMPREPLY=(); return ;;
         "models:--api-key") COMPREPLY=(); return ;;
-        "models:--profile") COMPREPLY=($(compgen -W "$(mint _complete profiles 2>/dev/null)" -- "$cur")); return ;;
+        "models:--profile") _mint_words profiles; return ;;
         "models:--ca-cert") compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return ;;
         "models:--connect-timeout") COMPREPLY=(); return ;;
         "models:--idle-timeout") COMPREPLY=(); return ;;
@@ -136,11 +146,11 @@ _mint() {
         "") COMPREPLY=($(compgen -W "batch chat completion journal log mock models" -- "$cur")); return ;;
         "completion") COMPREPLY=($(compgen -W "bash zsh fish" -- "$cur")); return ;;
         "journal") COMPREPLY=($(compgen -W "list rm show" -- "$cur")); return ;;
-        "journal rm") COMPREPLY=($(compgen -W "$(mint _complete journals 2>/dev/null)" -- "$cur")); return ;;
-        "journal show") COMPREPLY=($(compgen -W "$(mint _complete journals 2>/dev/null)" -- "$cur")); return ;;
+        "journal rm") _mint_words journals; return ;;
+        "journal show") _mint_words journals; return ;;
         "log") COMPREPLY=($(compgen -W "list rm search show stats" -- "$cur")); return ;;
-        "log rm") COMPREPLY=($(compgen -W "$(mint _complete conversations 2>/dev/null)" -- "$cur")); return ;;
-        "log show") COMPREPLY=($(compgen -W "$(mint _complete conversations 2>/dev/null)" -- "$cur")); return ;;
+        "log rm") _mint_words conversations; return ;;
+        "log show") _mint_words conversations; return ;;
     esac
 }
 complete -F _mint mint

@@ -18,6 +18,7 @@ from mintcli.events import (
 from mintcli.protocols.anthropic_messages import convert_messages
 from mintcli.protocols.base import (
     OWNED,
+    ArgumentsBudget,
     check_options,
     error_kind,
     error_message,
@@ -183,17 +184,19 @@ class _Block:
 class AnthropicDecoder:
     """Events: message_start, content_block_start/delta/stop (text, thinking,
     tool_use), ping, message_delta (stop reason, output tokens), message_stop,
-    error. ``message_stop`` terminates the stream.
+    error. ``message_stop`` terminates and ends the stream.
 
     With ``text_tool`` (--schema), a tool_use block of that name is the reply:
     its input pieces come out as text, and no tool call is made of it."""
 
     def __init__(self, text_tool: str | None = None) -> None:
         self.terminated = False
+        self.ended = False
         self._blocks: dict[int, _Block] = {}
         self._template = TextTemplate()
         self._text_tool = text_tool
         self._called = False  # a tool other than text_tool was called
+        self._budget = ArgumentsBudget()
 
     def decode(self, event: SSEEvent) -> list[Event]:
         text = self._template.match(event.data)
@@ -207,11 +210,7 @@ class AnthropicDecoder:
             return self._block_start(obj)
         if kind == "content_block_stop":
             ended = self._blocks.pop(typed(obj, "index", int) or 0, None)
-            if ended is not None and ended.kind == "tool_use":
-                self._called = True
-                arguments, problem = parse_arguments("".join(ended.parts))
-                return [ToolCall(ended.id, ended.name, arguments, problem)]
-            return []
+            return self._tool_call(ended) if ended is not None else []
         if kind == "message_start":
             message = typed(obj, "message", dict) or {}
             out: list[Event] = [
@@ -231,11 +230,22 @@ class AnthropicDecoder:
                 out.append(Finish(_schema_finish(reason, self._text_tool, self._called)))
             return out
         if kind == "message_stop":
-            self.terminated = True
-            return []
+            self.terminated = self.ended = True
+            # A tool_use block the server never closed is still a call the model
+            # made: kept (with arguments_error if its input is cut), never dropped.
+            out = [call for block in self._blocks.values() for call in self._tool_call(block)]
+            self._blocks.clear()
+            return out
         if kind == "error":
             raise error_for_stream(error_kind(obj), error_message(obj))
         return []  # ping and event types added after this was written
+
+    def _tool_call(self, block: _Block) -> list[Event]:
+        if block.kind != "tool_use":
+            return []
+        self._called = True
+        arguments, problem = parse_arguments("".join(block.parts))
+        return [ToolCall(block.id, block.name, arguments, problem)]
 
     def _block_delta(self, obj: dict[str, Any], data: bytes) -> list[Event]:
         delta = typed(obj, "delta", dict) or {}
@@ -258,6 +268,7 @@ class AnthropicDecoder:
             if block is not None and partial:
                 if block.kind == "reply":
                     return [TextDelta(partial)]
+                self._budget.spend(partial)
                 block.parts.append(partial)
         return []  # signature_delta, citations_delta, ...
 
@@ -280,5 +291,7 @@ class AnthropicDecoder:
             return [ReasoningDelta(text)] if text else []
         if btype == "tool_use" and start.get("input"):
             # Some servers send the whole input up front instead of deltas.
-            opened.parts.append(orjson.dumps(start["input"]).decode())
+            whole = orjson.dumps(start["input"]).decode()
+            self._budget.spend(whole)
+            opened.parts.append(whole)
         return []

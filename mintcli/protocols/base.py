@@ -21,6 +21,9 @@ class StreamDecoder(Protocol):
 
     # True once the stream's terminator arrived: after it, an end of stream is a success.
     terminated: bool
+    # True once the stream's last event arrived (OpenAI [DONE], Anthropic
+    # message_stop): whatever a server sends after it is not part of the reply.
+    ended: bool
 
     def decode(self, event: SSEEvent) -> list[Event]: ...
 
@@ -145,6 +148,28 @@ def error_kind(body: Any) -> str | None:
             kind = err.get("type") or err.get("code")
             return str(kind) if kind else None
     return None
+
+
+# All the tool-call arguments of one response together, in characters: each
+# piece is bounded by the SSE event limit, but not how many pieces there are.
+MAX_ARGUMENTS = 16 * 1024 * 1024
+
+
+class ArgumentsBudget:
+    """Counts a response's tool-call argument text against MAX_ARGUMENTS."""
+
+    __slots__ = ("used",)
+
+    def __init__(self) -> None:
+        self.used = 0
+
+    def spend(self, piece: str) -> None:
+        self.used += len(piece)
+        if self.used > MAX_ARGUMENTS:
+            raise ProtocolError(
+                f"the tool-call arguments of this reply are longer than {MAX_ARGUMENTS:,} "
+                "characters, mint's limit for them"
+            )
 
 
 def parse_arguments(raw: str) -> tuple[Any, str | None]:

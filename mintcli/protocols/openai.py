@@ -13,11 +13,13 @@ from mintcli.events import (
     Finish,
     MessageStart,
     ReasoningDelta,
+    RefusalDelta,
     TextDelta,
     ToolCall,
 )
 from mintcli.protocols.base import (
     OWNED,
+    ArgumentsBudget,
     check_options,
     error_kind,
     error_message,
@@ -161,6 +163,9 @@ def _texts(message: dict[str, Any]) -> list[Event]:
     content = typed(message, "content", str)
     if content:
         out.append(TextDelta(content))
+    refusal = typed(message, "refusal", str)  # Structured Outputs and safety refusals
+    if refusal:
+        out.append(RefusalDelta(refusal))
     return out
 
 
@@ -177,11 +182,15 @@ class OpenAIDecoder:
     """Chunks carry ``choices[0].delta``; only choice 0 is followed. Tool calls are
     assembled by ``index`` (id and name come once, arguments in any number of
     pieces, several calls may interleave) and emitted complete when the choice
-    finishes. ``[DONE]`` or a finish reason terminates the stream."""
+    finishes. ``[DONE]`` or a finish reason terminates the stream; ``[DONE]`` ends
+    it (the usage chunk comes after the finish reason, nothing after [DONE])."""
 
     def __init__(self) -> None:
         self.terminated = False
+        self.ended = False
         self._calls: dict[int, _PendingCall] = {}
+        self._slots: dict[int, int] = {}  # a wire index -> the key of its latest call
+        self._budget = ArgumentsBudget()
         self._template = TextTemplate()
 
     def decode(self, event: SSEEvent) -> list[Event]:
@@ -191,7 +200,7 @@ class OpenAIDecoder:
             if text is not None:
                 return [TextDelta(text)] if text else []
         if data == _DONE:
-            self.terminated = True
+            self.terminated = self.ended = True
             return self._flush_calls()
         obj = load_object(data, "stream event")
         if event.event == "error" or obj.get("error"):
@@ -234,10 +243,14 @@ class OpenAIDecoder:
             if not isinstance(piece, dict):
                 raise ProtocolError("malformed stream event: a tool call piece is not an object")
             index = typed(piece, "index", int) or 0
-            call = self._calls.get(index)
-            if call is None:
-                call = self._calls[index] = _PendingCall()
+            call = self._calls.get(self._slots.get(index, index))
             call_id = typed(piece, "id", str)
+            if call is None or (call_id and call.id and call_id != call.id):
+                # A new id where the pending call has another one is a new call:
+                # Gemini sends parallel calls one per chunk, all without an index.
+                key = index if call is None else max(self._calls) + 1
+                self._slots[index] = key
+                call = self._calls[key] = _PendingCall()
             if call_id:
                 call.id = call_id
             fn = typed(piece, "function", dict) or {}
@@ -247,6 +260,7 @@ class OpenAIDecoder:
                 call.name = name if not call.name else call.name + name
             args = typed(fn, "arguments", str)
             if args:
+                self._budget.spend(args)
                 call.parts.append(args)
 
     def _flush_calls(self) -> list[Event]:
@@ -256,4 +270,5 @@ class OpenAIDecoder:
             arguments, problem = parse_arguments("".join(call.parts))
             out.append(ToolCall(call.id or f"call_{index}", call.name, arguments, problem))
         self._calls.clear()
+        self._slots.clear()
         return out

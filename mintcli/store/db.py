@@ -17,7 +17,7 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path
 
-from mintcli.errors import ConfigError, MintError
+from mintcli.errors import ConfigError, MintError, WriteFailed
 from mintcli.paths import data_dir, private_dir
 from mintcli.store.schema import CURRENT, FTS, MIGRATIONS
 
@@ -35,13 +35,15 @@ def failure(exc: sqlite3.Error, path: Path, doing: str) -> MintError:
         why = "the file is damaged (not a SQLite database, or corrupt)"
         hint = f"; move it away (mint then starts a new one): mv {path} {path}.damaged"
         return ConfigError(f"cannot {doing} in {path}: {why}{hint}")
+    # A write that found no room, a failing disk or a read-only file: exit 11, as
+    # for any local write mint makes; the rest is a file mint cannot use (exit 3).
     if name.startswith("SQLITE_FULL"):
-        return ConfigError(f"cannot {doing} in {path}: the disk is full")
+        return WriteFailed(f"cannot {doing} in {path}: the disk is full")
     if name.startswith("SQLITE_IOERR"):
         why = "a read or write of the file failed (disk I/O error: a full or failing disk?)"
-        return ConfigError(f"cannot {doing} in {path}: {why}")
+        return WriteFailed(f"cannot {doing} in {path}: {why}")
     if name.startswith("SQLITE_READONLY") or name.startswith("SQLITE_PERM"):
-        return ConfigError(f"cannot {doing} in {path}: the database is read-only")
+        return WriteFailed(f"cannot {doing} in {path}: the database is read-only")
     if name.startswith("SQLITE_BUSY") or name.startswith("SQLITE_LOCKED"):
         why = f"another process kept it locked for more than {BUSY_TIMEOUT:.0f} s"
         return ConfigError(f"cannot {doing} in {path}: {why}")

@@ -1,0 +1,36 @@
+"""Reading what a user names (a file, a device, a pipe, stdin) with a cap.
+
+``stat`` says 0 bytes for a pipe or a device such as ``/dev/zero``, so a size
+check before reading proves nothing: every read here asks for one byte more
+than its cap, and getting it means the input is too large. The caps (README,
+Security) are far above any real input of their kind and keep an endless one
+from filling memory; past one, the caller names it in a clear error.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import BinaryIO
+
+MiB = 1024 * 1024
+CONFIG_BYTES = 1 * MiB  # the config file
+# Text a user hands over: a prompt on stdin, --messages, a --tool-result @FILE,
+# a --schema or --tools file, one line of mint batch input.
+TEXT_BYTES = 32 * MiB
+
+
+def read_at_most(stream: BinaryIO, cap: int) -> bytes | None:
+    """The stream's bytes to its end, or None when there are more than ``cap``."""
+    data = stream.read(cap + 1)
+    return None if len(data) > cap else data
+
+
+def read_file_at_most(path: Path, cap: int) -> bytes | None:
+    """A file's bytes (OSError as open raises it), or None past ``cap``."""
+    with path.open("rb") as fh:
+        return read_at_most(fh, cap)
+
+
+def over(cap: int) -> str:
+    """The end of an error message: which limit was passed."""
+    return f"larger than {cap // MiB} MiB, mint's limit for it"

@@ -1,0 +1,101 @@
+"""Issue 24, class 5: the key never shows, whatever the chunk and delta
+boundaries, and no stored URL keeps a password."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+from conftest import SECRET, run_mint
+from sse_server import Canned, SSEServer
+from test_hardening import clean_error, served
+from test_hostile_streams import DONE, chunk
+
+LEAKS = [SECRET[i : i + 6] for i in range(3, len(SECRET) - 6)]  # any part of it
+
+
+def stored(path: Path) -> str:
+    """A recording's text with its base64 chunks decoded."""
+    out = []
+    for line in path.read_text().splitlines():
+        record = json.loads(line)
+        out.append(line)
+        if "b64" in record:
+            out.append(base64.b64decode(record["b64"]).decode("utf-8", "replace"))
+    return "\n".join(out)
+
+
+def test_a_key_split_over_two_reads_never_lands_in_a_recording(
+    sse_server: SSEServer, env: dict[str, str], tmp_path: Path
+) -> None:
+    whole = chunk({"content": f"echo {SECRET} é done"}, "stop") + DONE
+    at = whole.index(SECRET.encode()) + 10
+    utf8 = whole.index("é".encode()) + 1  # inside the two bytes of é
+    cuts = {
+        "in the key": [whole[:at], whole[at:]],
+        "in the key and in a character": [whole[:at], whole[at:utf8], whole[utf8:]],
+        "key whole, then a cut character": [whole[:utf8], whole[utf8:]],
+        "a byte at a time": [whole[i : i + 1] for i in range(len(whole))],
+    }
+    for name, pieces in cuts.items():
+        record = tmp_path / "rec.jsonl"
+        e = served(sse_server, env, Canned(body=pieces, pause=0.02 if len(pieces) < 9 else 0))
+        r = run_mint(["chat", "--no-journal", "--record", str(record), "hi"], e)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout == f"echo {SECRET} é done\n".encode()  # stdout is data, untouched
+        text = stored(record)
+        assert not any(leak in text for leak in LEAKS), (name, text)
+        assert "[redacted]" in text, name
+
+
+def test_a_key_split_over_two_reasoning_deltas_never_shows_on_stderr(
+    sse_server: SSEServer, env: dict[str, str]
+) -> None:
+    half = len(SECRET) // 2
+    body = (
+        chunk({"role": "assistant", "reasoning_content": f"the key is {SECRET[:half]}"})
+        + chunk({"reasoning_content": SECRET[half:-1]})
+        + chunk({"reasoning_content": f"{SECRET[-1]} ok"})
+        + chunk({"content": "Hi"}, "stop")
+        + DONE
+    )
+    for pieces in ([body], [body[:90], body[90:]]):
+        e = served(sse_server, env, Canned(body=pieces, pause=0.02))
+        r = run_mint(["chat", "--no-journal", "--reasoning", "hi"], e)
+        assert r.returncode == 0 and r.stdout == b"Hi\n", r.stderr
+        err = r.stderr.decode()
+        assert not any(leak in err for leak in LEAKS), err
+        assert "the key is [redacted] ok" in err
+
+
+def test_a_password_in_the_base_url_is_never_stored_or_shown(
+    sse_server: SSEServer, env: dict[str, str], tmp_path: Path
+) -> None:
+    password = "hunter2"  # shorter than a key: redacted because it is a password
+    url = sse_server.base_url.replace("http://", f"http://alice:{password}@")
+    broken = Canned(body=[chunk({"role": "assistant", "content": "Hel"})], abort=True)
+    e = {**served(sse_server, env, broken), "MINT_BASE_URL": url}
+    record = tmp_path / "rec.jsonl"
+    r = run_mint(["chat", "-v", "--max-retries", "0", "--record", str(record), "hi"], e)
+    assert r.returncode == 7, r.stderr
+    assert password not in r.stderr.decode()
+    assert "alice:***@127.0.0.1" in r.stderr.decode()
+    assert password not in record.read_text()
+    journals = list((Path(env["XDG_STATE_HOME"]) / "mint" / "journals").iterdir())
+    assert len(journals) == 1
+    assert password not in journals[0].read_text()
+    journal_id = journals[0].name.split(".")[0]
+    # --resume finds the password where it was configured, never in the journal ...
+    sse_server.queue(Canned(body=[chunk({"content": "lo"}, "stop") + DONE]))
+    r = run_mint(["chat", "--resume", journal_id], e)
+    assert r.returncode == 0 and r.stdout == b"lo\n", r.stderr  # the rest of "Hello"
+    auth = sse_server.requests[-1]["headers"]["Authorization"]
+    assert base64.b64decode(auth.removeprefix("Basic ")) == f"alice:{password}".encode()
+    # ... or asks for it, never sends "[redacted]" as one.
+    sse_server.queue(broken)
+    r = run_mint(["chat", "-v", "--max-retries", "0", "--record", str(record), "hi"], e)
+    journals = list((Path(env["XDG_STATE_HOME"]) / "mint" / "journals").iterdir())
+    journal_id = journals[0].name.split(".")[0]
+    r = run_mint(["chat", "--resume", journal_id], {**e, "MINT_BASE_URL": sse_server.base_url})
+    assert "whose password mint does not store" in clean_error(r, 2)
