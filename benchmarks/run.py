@@ -455,6 +455,8 @@ def memory(b: Bench, report: Report) -> None:
 
 def mock_speed(b: Bench, report: Report, rates: dict[tuple[str, str], float]) -> None:
     """mint mock must not be the bottleneck: how fast does it serve alone?"""
+    import json
+
     if not shutil.which("curl"):
         return
     n = 50_000 if b.quick else 200_000
@@ -471,7 +473,12 @@ def mock_speed(b: Bench, report: Report, rates: dict[tuple[str, str], float]) ->
     try:
         for protocol in ("openai", "anthropic"):
             path = "/chat/completions" if protocol == "openai" else "/messages"
-            body = b.body(protocol, {})
+            # A request the real APIs accept (the mock checks): no "bench" field, an
+            # anthropic-version header, and room for the whole reply in max_tokens.
+            request = json.loads(b.body(protocol, {}))
+            del request["bench"]
+            request["max_tokens"] = n
+            body = json.dumps(request)
             argv = [
                 "curl",
                 "-sSN",
@@ -479,6 +486,8 @@ def mock_speed(b: Bench, report: Report, rates: dict[tuple[str, str], float]) ->
                 "Authorization: Bearer bench",
                 "-H",
                 "x-api-key: bench",
+                "-H",
+                "anthropic-version: 2023-06-01",
                 url + path,
                 "-d",
                 body,

@@ -268,6 +268,9 @@ class MockSettings(Settings):
     pace: bool = flag(
         "--pace", section=SERVER,
         help="With --replay, send each chunk at its recorded time.")
+    lenient: bool = flag(
+        "--lenient", section=SERVER,
+        help="Accept requests the real APIs reject (no request validation).")
     fault: str | None = arg(
         None, "--fault", metavar="SPEC", section=FAULTS,
         help="Inject a fault in every response, e.g. drop=5 or status=503,times=2.")

@@ -236,6 +236,7 @@ def test_prefill_continuation_and_whitespace_refusal(make_mock: Any) -> None:
             "type": "invalid_request_error",
             "message": "messages: final assistant content cannot end with trailing whitespace",
         },
+        "request_id": r.headers["request-id"],
     }
     assert openai_text(events(post(server, "/chat/completions", oa(msgs)))) == POEM[6:]
 
@@ -261,7 +262,10 @@ def test_status_faults_with_retry_after_then_success(make_mock: Any, path: str) 
         assert r.headers["content-type"] == "application/json"
         err = r.json()
         kind = err["error"]["type"]
-        assert kind == ("rate_limit_exceeded" if "completions" in path else "rate_limit_error")
+        if "completions" in path:  # OpenAI: type "requests", code "rate_limit_exceeded"
+            assert (kind, err["error"]["code"]) == ("requests", "rate_limit_exceeded")
+        else:
+            assert kind == "rate_limit_error"
     assert post(server, path, oa() if "completions" in path else an()).status_code == 200
 
 

@@ -46,7 +46,12 @@ def test_readme_tool_call_example(env: dict[str, str], tmp_path: Path) -> None:
         cwd=tmp_path, env=env, capture_output=True, timeout=30,
     )  # fmt: skip
     assert r.returncode == 0, r.stderr.decode()
-    assert r.stdout == b'{"id":"call_mock_0","name":"get_weather","arguments":{"location":"\xe5\x8c\x97\xe4\xba\xac"}}\n'
+    # The mock gives each call a unique id (call_ + 24 hex digits, the same for the
+    # same conversation): what the README shows after "prints" is what mint prints.
+    line = b'{"id":"call_7929b86a736589164367751d","name":"get_weather","arguments":{"location":"\xe5\x8c\x97\xe4\xba\xac"}}'
+    assert r.stdout == line + b"\n"
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_bytes()
+    assert b"prints\n\n```\n" + line + b"\n```" in readme
 
 
 def test_readme_record_replay_example(make_mock: Any, env: dict[str, str], tmp_path: Path) -> None:

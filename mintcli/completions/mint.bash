@@ -137,7 +137,7 @@ _mint() {
             "log search") COMPREPLY=($(compgen -W "--since --until -f --format -m --model -n --limit -h --help" -- "$cur")) ;;
             "log show") COMPREPLY=($(compgen -W "-f --format -h --help" -- "$cur")) ;;
             "log stats") COMPREPLY=($(compgen -W "--since --until -f --format --by -h --help" -- "$cur")) ;;
-            "mock") COMPREPLY=($(compgen -W "--host --port --script --log --piece-chars --delay --first-byte-delay --replay --pace --fault --ids --no-ids --ignore-last-event-id --debug -h --help" -- "$cur")) ;;
+            "mock") COMPREPLY=($(compgen -W "--host --port --script --log --piece-chars --delay --first-byte-delay --replay --pace --lenient --fault --ids --no-ids --ignore-last-event-id --debug -h --help" -- "$cur")) ;;
             "models") COMPREPLY=($(compgen -W "--protocol --base-url --api-key --profile --mock --ca-cert --connect-timeout --idle-timeout --retry-connrefused -v --verbose --debug -f --format -h --help" -- "$cur")) ;;
         esac
         return

@@ -133,6 +133,7 @@ complete -c mint -n '__fish_seen_subcommand_from mock' -l delay -x -d 'Seconds b
 complete -c mint -n '__fish_seen_subcommand_from mock' -l first-byte-delay -x -d 'Seconds before a response starts.'
 complete -c mint -n '__fish_seen_subcommand_from mock' -l replay -r -F -d 'Serve the responses of a \'mint chat --record\' file, in order, byte ...'
 complete -c mint -n '__fish_seen_subcommand_from mock' -l pace -d 'With --replay, send each chunk at its recorded time.'
+complete -c mint -n '__fish_seen_subcommand_from mock' -l lenient -d 'Accept requests the real APIs reject (no request validation).'
 complete -c mint -n '__fish_seen_subcommand_from mock' -l fault -x -d 'Inject a fault in every response, e.g. drop=5 or status=503,times=2.'
 complete -c mint -n '__fish_seen_subcommand_from mock' -l ids -l no-ids -d 'Number the SSE events (id:) so that clients can continue with Last-...'
 complete -c mint -n '__fish_seen_subcommand_from mock' -l ignore-last-event-id -d 'Answer a request carrying Last-Event-ID with a fresh reply.'

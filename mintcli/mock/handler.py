@@ -1,8 +1,9 @@
 """The mock gateway's HTTP handler (standard library ``http.server``).
 
 Routes: POST /v1/chat/completions (OpenAI), POST /v1/messages (Anthropic),
-GET /v1/models. Streams are HTTP/1.1 chunked; without a delay, events are
-written in batches, with a delay one by one.
+POST /v1/messages/count_tokens, GET /v1/models and /v1/models/{id}. Requests are
+validated as the real APIs do (validate.py) unless lenient. Streams are HTTP/1.1
+chunked; without a delay, events are written in batches, with a delay one by one.
 """
 
 from __future__ import annotations
@@ -11,15 +12,19 @@ import contextlib
 import socket
 import sys
 import time
+import uuid
 from dataclasses import replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any, Protocol
 
 import orjson
 
-from mintcli.mock import framing, render
+from mintcli.mock import framing, render, shape, validate
+from mintcli.mock.body import read_body
 from mintcli.mock.faults import Fault
+from mintcli.mock.refusal import Refusal
 from mintcli.mock.script import Reply, content_text
+from mintcli.mock.wire import WireHandler
 from mintcli.record import Recorded
 from mintcli.sanitize import redact_headers
 from mintcli.settings import MockSettings
@@ -29,19 +34,6 @@ _NOT_REPLAYED = frozenset(
     {"content-length", "transfer-encoding", "connection", "keep-alive", "content-encoding",
      "date", "server"}
 )  # fmt: skip
-
-
-class Refusal(Exception):
-    """Answer with an error status and body (in the protocol's shape)."""
-
-    def __init__(
-        self, status: int, message: str, kind: str | None = None, code: str | None = None
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.kind = kind
-        self.code = code
 
 
 class Backend(Protocol):
@@ -64,6 +56,8 @@ class Backend(Protocol):
     def stall_until_gone(self, conn: socket.socket) -> None: ...
 
     def next_recorded(self) -> Recorded | None: ...
+
+    def lenient_for(self, protocol: str, body: dict[str, Any]) -> bool: ...
 
 
 class HTTPServer(ThreadingHTTPServer):
@@ -90,56 +84,18 @@ class HTTPServer(ThreadingHTTPServer):
         super().process_request(request, client_address)
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Handler(WireHandler):
     server: HTTPServer
 
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # quiet: stdout belongs to the base URL line
-
-    # -- plumbing -------------------------------------------------------------------
-    def _protocol(self) -> str:
-        if self._route().endswith("/messages") or "anthropic-version" in self.headers:
-            return "anthropic"
-        return "openai"
-
-    def _route(self) -> str:
-        """The request path without its query. A request in absolute form
-        (``POST http://host/v1/...``, as sent to a proxy) is served too, so the
-        mock can stand in for an HTTP proxy in tests."""
-        path = self.path.split("?")[0]
-        if "://" in path:
-            path = "/" + path.split("://", 1)[1].partition("/")[2]
-        return path.rstrip("/")
-
-    def _send_json(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _chunk(self, data: bytes) -> None:
-        """One HTTP/1.1 chunk (the empty one ends the body)."""
-        if len(data) < 65536:
-            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-        else:  # spare a copy of a big batch
-            self.wfile.write(b"%x\r\n" % len(data))
-            self.wfile.write(data)
-            self.wfile.write(b"\r\n")
-
-    def _drop(self) -> None:
-        """Cut the connection mid-body, as a broken network would."""
-        self.close_connection = True
-        with contextlib.suppress(OSError):
-            self.connection.shutdown(socket.SHUT_RDWR)
-
     def _refuse(self, refusal: Refusal, headers: dict[str, str] | None = None) -> None:
+        self._rid = "req_" + uuid.uuid4().hex  # Anthropic's error body repeats it
         body = render.error_body(
-            self._protocol(), refusal.status, refusal.message, refusal.kind, refusal.code
-        )
+            self._protocol(), refusal.status, refusal.message, refusal.kind, refusal.code,
+            refusal.param, self._rid,
+        )  # fmt: skip
+        if refusal.close:
+            self.close_connection = True
+            headers = {**(headers or {}), "Connection": "close"}
         self._send_json(refusal.status, body, headers)
 
     def _record(self, raw: bytes) -> None:
@@ -152,10 +108,6 @@ class Handler(BaseHTTPRequestHandler):
             {"method": self.command, "path": self.path, "headers": headers, "body": body}
         )
 
-    def _read_body(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length > 0 else b""
-
     def _authorized(self) -> bool:
         auth = self.headers.get("Authorization", "")
         return bool(
@@ -166,17 +118,24 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self._record(b"")
         path = self._route()
-        if path != "/v1/models":
+        if path != "/v1/models" and not path.startswith("/v1/models/"):
             self._refuse(self._not_found())
             return
         if not self._authorized():
             self._refuse(Refusal(401, "missing API key"))
             return
         protocol = "anthropic" if "anthropic-version" in self.headers else "openai"
-        self._send_json(200, render.models_body(protocol))
+        # /v1/models/{id}: any id, as chat takes any model name (ids hold slashes).
+        model = path[len("/v1/models/") :] if path != "/v1/models" else None
+        self._send_json(200, render.models_body(protocol, model))
 
     def do_POST(self) -> None:
-        raw = self._read_body()
+        try:
+            raw = read_body(self.rfile, self._headers())
+        except Refusal as refusal:
+            self._record(b"")
+            self._refuse(refusal)
+            return
         self._record(raw)
         path = self._route()
         self.server.mock.answering(+1)
@@ -188,6 +147,8 @@ class Handler(BaseHTTPRequestHandler):
                 self._chat("openai", raw)
             elif path == "/v1/messages":
                 self._chat("anthropic", raw)
+            elif path == "/v1/messages/count_tokens":
+                self._count_tokens(raw)
             else:
                 self._refuse(self._not_found())
         except Refusal as refusal:
@@ -202,6 +163,7 @@ class Handler(BaseHTTPRequestHandler):
         recording breaks off here too (the connection is dropped)."""
         pace = self.server.mock.options.pace
         start = time.monotonic()
+        self._replaying = True
 
         def wait(until: float) -> None:
             if pace:
@@ -241,30 +203,16 @@ class Handler(BaseHTTPRequestHandler):
             body = orjson.loads(raw)
         except orjson.JSONDecodeError:
             raise Refusal(400, "We could not parse the JSON body of your request.") from None
-        if not isinstance(body, dict):
-            raise Refusal(400, "The request body must be a JSON object.")
-        if not isinstance(body.get("model"), str) or not body["model"]:
-            raise Refusal(
-                400,
-                "model: Field required"
-                if protocol == "anthropic"
-                else "you must provide a model parameter",
-            )
-        messages = body.get("messages")
-        if (
-            not isinstance(messages, list)
-            or not messages
-            or not all(isinstance(m, dict) for m in messages)
-        ):
-            raise Refusal(400, "messages: Field required (a non-empty list of message objects)")
-        if protocol == "anthropic":
-            tokens = body.get("max_tokens")
-            if not isinstance(tokens, int) or isinstance(tokens, bool) or tokens < 1:
-                raise Refusal(400, "max_tokens: Field required (a positive integer)")
-            for m in messages:
-                if m.get("role") not in ("user", "assistant"):
-                    raise Refusal(400, f"messages: unexpected role {m.get('role')!r}")
-        return body
+        if not (isinstance(body, dict) and self.server.mock.lenient_for(protocol, body)):
+            validate.check(protocol, self.path, body, self._headers())
+        return validate.essentials(body)
+
+    def _count_tokens(self, raw: bytes) -> None:
+        if not self._authorized():
+            raise Refusal(401, "invalid x-api-key")
+        body = self._validate("anthropic", raw)
+        count = render.input_tokens(body["messages"], body.get("system"))
+        self._send_json(200, orjson.dumps({"input_tokens": count}))
 
     def _chat(self, protocol: str, raw: bytes) -> None:
         mock = self.server.mock
@@ -278,16 +226,13 @@ class Handler(BaseHTTPRequestHandler):
         if messages[-1].get("role") == "assistant":
             prefill = content_text(messages[-1].get("content"))
             messages = messages[:-1]
-            if protocol == "anthropic" and prefill != prefill.rstrip():
-                raise Refusal(
-                    400, "messages: final assistant content cannot end with trailing whitespace"
-                )
         reply = mock.reply_for(protocol, body, messages)
         fault = mock.fault_for(self.headers.get("X-Mint-Mock-Fault"), reply.fault)
         if prefill is not None:
             full = reply.text * max(1, reply.repeat)
             if prefill and full.startswith(prefill):
                 reply = replace(reply, text=full[len(prefill) :], repeat=1, reasoning="")
+        reply = shape.fit(reply, protocol, body, messages)
         model = body["model"]
         rid_prefix = "msg_mock_" if protocol == "anthropic" else "chatcmpl-mock-"
         rid = render.reply_id(rid_prefix, raw)
@@ -297,15 +242,20 @@ class Handler(BaseHTTPRequestHandler):
         if fault is not None and fault.kind == "status":
             self._status_fault(fault)
             return
+        n = body["n"] if isinstance(body.get("n"), int) else 1  # OpenAI: n choices
+        n = min(max(1, n), 128)  # (what validation allows, also when lenient)
         if not body.get("stream") or not reply.stream:
-            make = render.anthropic_body if protocol == "anthropic" else render.openai_body
-            self._send_json(200, orjson.dumps(make(reply, p, model, rid)))
+            if protocol == "anthropic":
+                answer = render.anthropic_body(reply, p, model, rid)
+            else:
+                answer = render.openai_body(reply, p, model, rid, n)
+            self._send_json(200, orjson.dumps(answer))
             return
         if protocol == "anthropic":
             events = render.anthropic_stream(reply, p, model, rid)
         else:
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-            events = render.openai_stream(reply, p, model, rid, include_usage)
+            events = render.openai_stream(reply, p, model, rid, include_usage, n)
         skip = 0
         last_id = self.headers.get("Last-Event-ID")
         if last_id and reply.honor_last_event_id and not mock.options.ignore_last_event_id:
@@ -378,7 +328,7 @@ class Handler(BaseHTTPRequestHandler):
                     fault.error_type or "server_error",
                 )
             self._chunk(framing.frame(event, None))
-        elif fault.kind == "malformed":
-            self._chunk(b'data: {"choices": [{"delta": \n\n')
+        elif fault.kind == "malformed":  # a cut-off event, in the protocol's own shape
+            self._chunk(render.MALFORMED[protocol])
         # error, malformed and truncate all end the body cleanly here
         self._chunk(b"")

@@ -35,22 +35,23 @@ MODELS = (
 )
 
 
-def models_body(protocol: str) -> bytes:
-    """``GET /v1/models`` in the protocol's shape."""
-    body: dict[str, Any]
-    data: list[dict[str, Any]]
+def _model(protocol: str, m: str) -> dict[str, Any]:
     if protocol == "anthropic":
-        data = [
-            {"type": "model", "id": m, "display_name": m.split("/")[-1],
-             "created_at": "2025-01-01T00:00:00Z"}
-            for m in MODELS
-        ]  # fmt: skip
+        return {"type": "model", "id": m, "display_name": m.split("/")[-1],
+                "created_at": "2025-01-01T00:00:00Z"}  # fmt: skip
+    owner = m.split("/")[0] if "/" in m else "system"
+    return {"id": m, "object": "model", "created": 1735689600, "owned_by": owner}
+
+
+def models_body(protocol: str, model: str | None = None) -> bytes:
+    """``GET /v1/models`` in the protocol's shape, or ``/v1/models/{model}``."""
+    if model is not None:
+        return orjson.dumps(_model(protocol, model))
+    data = [_model(protocol, m) for m in MODELS]
+    body: dict[str, Any]
+    if protocol == "anthropic":
         body = {"data": data, "has_more": False, "first_id": MODELS[0], "last_id": MODELS[-1]}
     else:
-        data = [
-            {"id": m, "object": "model", "created": 1735689600, "owned_by": m.split("/")[0]}
-            for m in MODELS
-        ]
         body = {"object": "list", "data": data}
     return orjson.dumps(body)
 
@@ -74,6 +75,7 @@ class Plan:
     arguments: list[list[str]]  # per tool call
     finish: str
     usage: dict[str, int]
+    stop_sequence: str | None = None  # the stop sequence that ended the text (Anthropic)
 
     @property
     def pieces(self) -> int:
@@ -91,20 +93,43 @@ def plan(reply: Reply, protocol: str, prompt_tokens: int) -> Plan:
     usage = {"input_tokens": prompt_tokens, "output_tokens": count}
     if reply.usage:
         usage.update(reply.usage)
-    return Plan(text, reasoning, arguments, finish, usage)
+    return Plan(text, reasoning, arguments, finish, usage, reply.stop_sequence)
 
 
 # -- OpenAI ------------------------------------------------------------------------
 
 
-def openai_stream(reply: Reply, p: Plan, model: str, rid: str, include_usage: bool) -> Stream:
+def openai_stream(
+    reply: Reply, p: Plan, model: str, rid: str, include_usage: bool, n: int = 1
+) -> Stream:
     created = int(time.time())
+    events: Stream = []
+    for index in range(n):  # the choices one after the other, each with its index
+        events += _openai_choice(reply, p, model, rid, include_usage, created, index)
+    if include_usage:
+        usage = {
+            "id": rid,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+            "system_fingerprint": None,
+            "choices": [],
+            "usage": _openai_usage(p.usage, n),
+        }
+        events.append(Event(orjson.dumps(usage)))
+    events.append(Event(b"[DONE]"))
+    return events
+
+
+def _openai_choice(
+    reply: Reply, p: Plan, model: str, rid: str, include_usage: bool, created: int, index: int
+) -> Stream:
     pre = (
         b'{"id":"'
         + rid.encode()
         + b'","object":"chat.completion.chunk","created":%d,"model":' % created
         + orjson.dumps(model)
-        + b',"system_fingerprint":null,"choices":[{"index":0,"delta":'
+        + b',"system_fingerprint":null,"choices":[{"index":%d,"delta":' % index
     )
     usage_null = b',"usage":null' if include_usage else b""
     post = b',"logprobs":null,"finish_reason":null}]' + usage_null + b"}"
@@ -112,7 +137,9 @@ def openai_stream(reply: Reply, p: Plan, model: str, rid: str, include_usage: bo
     def chunk(delta: bytes, piece: bool = False) -> Event:
         return Event(pre + delta + post, piece)
 
-    events: Stream = [chunk(b'{"role":"assistant","content":""}')]
+    # A reply without text has content null, as the real API sends it.
+    first = b'{"role":"assistant","content":%s}' % (b'""' if p.text else b"null")
+    events: Stream = [chunk(first)]
     events.append(pieces(pre + b'{"reasoning_content":', p.reasoning, b"}" + post))
     events.append(pieces(pre + b'{"content":', p.text, b"}" + post))
     for i, call in enumerate(reply.tool_calls):
@@ -141,23 +168,11 @@ def openai_stream(reply: Reply, p: Plan, model: str, rid: str, include_usage: bo
         "created": created,
         "model": model,
         "system_fingerprint": None,
-        "choices": [{"index": 0, "delta": {}, "logprobs": None, "finish_reason": p.finish}],
+        "choices": [{"index": index, "delta": {}, "logprobs": None, "finish_reason": p.finish}],
     }
     if include_usage:
         end["usage"] = None
     events.append(Event(orjson.dumps(end)))
-    if include_usage:
-        usage = {
-            "id": rid,
-            "object": "chat.completion.chunk",
-            "created": created,
-            "model": model,
-            "system_fingerprint": None,
-            "choices": [],
-            "usage": _openai_usage(p.usage),
-        }
-        events.append(Event(orjson.dumps(usage)))
-    events.append(Event(b"[DONE]"))
     return events
 
 
@@ -167,15 +182,16 @@ def _arg_chunk(chunk: Any, index: int, piece: str) -> Event:
     return event
 
 
-def _openai_usage(usage: dict[str, int]) -> dict[str, int]:
+def _openai_usage(usage: dict[str, int], n: int = 1) -> dict[str, int]:
+    completion = usage["output_tokens"] * n  # every choice is generated
     return {
         "prompt_tokens": usage["input_tokens"],
-        "completion_tokens": usage["output_tokens"],
-        "total_tokens": usage["input_tokens"] + usage["output_tokens"],
+        "completion_tokens": completion,
+        "total_tokens": usage["input_tokens"] + completion,
     }
 
 
-def openai_body(reply: Reply, p: Plan, model: str, rid: str) -> dict[str, Any]:
+def openai_body(reply: Reply, p: Plan, model: str, rid: str, n: int = 1) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": "".join(p.text) or None}
     if reply.reasoning:
         message["reasoning_content"] = reply.reasoning
@@ -189,8 +205,11 @@ def openai_body(reply: Reply, p: Plan, model: str, rid: str) -> dict[str, Any]:
         "object": "chat.completion",
         "created": int(time.time()),
         "model": model,
-        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": p.finish}],
-        "usage": _openai_usage(p.usage),
+        "choices": [
+            {"index": i, "message": message, "logprobs": None, "finish_reason": p.finish}
+            for i in range(n)
+        ],
+        "usage": _openai_usage(p.usage, n),
     }
 
 
@@ -271,7 +290,7 @@ def anthropic_stream(reply: Reply, p: Plan, model: str, rid: str) -> Stream:
             "message_delta",
             {
                 "type": "message_delta",
-                "delta": {"stop_reason": p.finish, "stop_sequence": None},
+                "delta": {"stop_reason": p.finish, "stop_sequence": p.stop_sequence},
                 "usage": {"output_tokens": p.usage["output_tokens"]},
             },
         )
@@ -299,7 +318,7 @@ def anthropic_body(reply: Reply, p: Plan, model: str, rid: str) -> dict[str, Any
         "model": model,
         "content": content,
         "stop_reason": p.finish,
-        "stop_sequence": None,
+        "stop_sequence": p.stop_sequence,
         "usage": dict(p.usage),
     }
 
@@ -309,6 +328,13 @@ def anthropic_error_event(message: str, kind: str) -> Event:
         orjson.dumps({"type": "error", "error": {"type": kind, "message": message}}), False, "error"
     )
 
+
+# The malformed fault: an event cut off mid-JSON, named as the protocol names its
+# events (an Anthropic client skips an event without a name it knows).
+MALFORMED = {
+    "openai": b'data: {"choices": [{"delta": \n\n',
+    "anthropic": b'event: content_block_delta\ndata: {"type": "content_block_delta", \n\n',
+}
 
 # -- error bodies --------------------------------------------------------------------
 
@@ -322,18 +348,35 @@ _ANTHROPIC_TYPES = {
     500: "api_error",
     529: "overloaded_error",
 }
-_OPENAI_TYPES = {429: "rate_limit_exceeded", 401: "invalid_request_error"}
+# OpenAI's (type, code) for the statuses whose bodies carry them: a rate limit is
+# {"type": "requests", "code": "rate_limit_exceeded"} (or "tokens"), a bad key
+# {"type": "invalid_request_error", "code": "invalid_api_key"}.
+_OPENAI_TYPES = {
+    429: ("requests", "rate_limit_exceeded"),
+    401: ("invalid_request_error", "invalid_api_key"),
+}
 
 
 def error_body(
-    protocol: str, status: int, message: str, kind: str | None = None, code: str | None = None
+    protocol: str,
+    status: int,
+    message: str,
+    kind: str | None = None,
+    code: str | None = None,
+    param: str | None = None,
+    request_id: str | None = None,
 ) -> bytes:
     if protocol == "anthropic":
         kind = kind or _ANTHROPIC_TYPES.get(
             status, "api_error" if status >= 500 else "invalid_request_error"
         )
-        return orjson.dumps({"type": "error", "error": {"type": kind, "message": message}})
-    kind = kind or _OPENAI_TYPES.get(
-        status, "server_error" if status >= 500 else "invalid_request_error"
+        body = {"type": "error", "error": {"type": kind, "message": message}}
+        if request_id:  # as the real API does, beside the request-id header
+            body["request_id"] = request_id
+        return orjson.dumps(body)
+    default_kind, default_code = _OPENAI_TYPES.get(
+        status, ("server_error" if status >= 500 else "invalid_request_error", None)
     )
-    return orjson.dumps({"error": {"message": message, "type": kind, "param": None, "code": code}})
+    error = {"message": message, "type": kind or default_kind, "param": param,
+             "code": code or (default_code if kind is None else None)}  # fmt: skip
+    return orjson.dumps({"error": error})

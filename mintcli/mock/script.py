@@ -8,6 +8,7 @@ Script rules (``--script FILE``, a JSON array or one JSON object per line):
                      message, "protocol": "openai"|"anthropic"}  (all optional)
   text, reasoning:  strings
   tool_calls:       [{"id"?, "name", "arguments": object or raw string}]
+                    (without an id, each call gets a unique call_.../toolu_... one)
                     (when the request forces a tool, a rule's text is that
                     tool's arguments: a model made to call a tool has no text)
   interleave:       OpenAI only: argument pieces of several calls alternate
@@ -15,9 +16,12 @@ Script rules (``--script FILE``, a JSON array or one JSON object per line):
   usage:            {"input_tokens", "output_tokens"} override
   piece_chars, delay, first_byte_delay, repeat (the text repeated N times),
   ids (send SSE ids), honor_last_event_id, fault (a fault spec, see faults.py),
-  stream (false: answer even a stream request with one JSON body, as some gateways do)
+  stream (false: answer even a stream request with one JSON body, as some gateways do),
+  lenient (true: requests this rule matches skip validation; a rule with only
+  match and lenient gives no reply of its own)
 The first matching rule wins; without one the default reply is used: for a
-structured-output request (OpenAI ``response_format`` json_schema) or a tool the
+structured-output request (OpenAI ``response_format``, Anthropic
+``output_config.format``, json_schema) or a tool the
 model must or may call, a small value the schema accepts (mock/instance.py).
 """
 
@@ -62,6 +66,7 @@ class Reply:
     ids: bool = True
     honor_last_event_id: bool = True
     stream: bool = True  # False: answer a stream request with one JSON body
+    stop_sequence: str | None = None  # the stop sequence that ended the text (shape.py)
 
     fault: Fault | None = None
 
@@ -93,6 +98,7 @@ _REPLY_KEYS: dict[str, type | tuple[type, ...]] = {
     "ids": bool,
     "honor_last_event_id": bool,
     "stream": bool,
+    "lenient": bool,  # no request validation for what this rule matches (server.py)
 }
 
 
@@ -105,7 +111,7 @@ def _calls(raw: Any, where: str) -> tuple[MockCall, ...]:
             raise MockScriptError(f"{where}: tool_calls[{i}] needs a name")
         args = call.get("arguments", {})
         text = args if isinstance(args, str) else orjson.dumps(args).decode()
-        calls.append(MockCall(str(call.get("id") or f"call_mock_{i}"), call["name"], text))
+        calls.append(MockCall(str(call.get("id") or ""), call["name"], text))
     return tuple(calls)
 
 
@@ -221,10 +227,16 @@ def _subject(prompt: str) -> str:
 
 
 def _json_reply_schema(body: dict[str, Any]) -> dict[str, Any] | None:
-    """The schema of an OpenAI structured-output request (response_format json_schema)."""
+    """The schema of a structured-output request: OpenAI response_format json_schema,
+    Anthropic output_config.format json_schema."""
     fmt = body.get("response_format")
     if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
         schema = (fmt.get("json_schema") or {}).get("schema")
+        return schema if isinstance(schema, dict) else {}
+    config = body.get("output_config")
+    fmt = config.get("format") if isinstance(config, dict) else None
+    if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
+        schema = fmt.get("schema")
         return schema if isinstance(schema, dict) else {}
     return None
 
@@ -263,7 +275,7 @@ def default_reply(body: dict[str, Any], messages: list[dict[str, Any]]) -> Reply
         tool = next((t for t in tools if _tool_name(t) == name), None)
         if tool is not None:
             args = minimal_instance(_tool_schema(tool), _subject(prompt))
-            return Reply(tool_calls=(MockCall("call_mock_0", name, orjson.dumps(args).decode()),))
+            return Reply(tool_calls=(MockCall("", name, orjson.dumps(args).decode()),))
     if re.search(r"诗|poem", prompt, re.IGNORECASE):
         return Reply(text=POEM)
     return Reply(text=f"Mock reply to: {prompt[:200]}")
@@ -287,7 +299,7 @@ def choose_reply(
             if forced is not None and reply.text and not reply.tool_calls:
                 # A model made to call a tool cannot answer in text: the rule's
                 # text is the call's input (how --schema is tested on Anthropic).
-                call = MockCall("call_mock_0", forced, reply.text * max(1, reply.repeat))
+                call = MockCall("", forced, reply.text * max(1, reply.repeat))
                 reply = replace(reply, text="", repeat=1, tool_calls=(call,))
             return reply
     reply = default_reply(body, messages)

@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any
@@ -17,12 +18,14 @@ from typing import Any
 import orjson
 
 from mintcli.mock.faults import Fault, FaultSpecError, parse_fault
-from mintcli.mock.handler import HTTPServer, Refusal
+from mintcli.mock.handler import HTTPServer
+from mintcli.mock.refusal import Refusal
 from mintcli.mock.script import (
     MockScriptError,
     Reply,
     Rule,
     choose_reply,
+    content_text,
     load_script,
 )
 from mintcli.record import Recorded
@@ -44,7 +47,15 @@ class MockServer:
         self.recorded = recorded
         self._served = 0
         script = self.options.script
-        self.rules: list[Rule] = load_script(Path(script)) if script else []
+        rules = load_script(Path(script)) if script else []
+        # A rule with "lenient" turns validation off for what it matches; one with
+        # nothing else (besides match) gives no reply.
+        self.lenient_rules = [r for r in rules if r.fields.get("lenient")]
+        self.rules: list[Rule] = [
+            replace(r, fields={k: v for k, v in r.fields.items() if k != "lenient"})
+            for r in rules
+            if set(r.fields) != {"lenient"}
+        ]
         try:
             self._fault = parse_fault(self.options.fault) if self.options.fault else None
         except FaultSpecError as exc:
@@ -118,6 +129,20 @@ class MockServer:
         if fault.times is not None and hits > fault.times:
             return None
         return fault
+
+    def lenient_for(self, protocol: str, body: dict[str, Any]) -> bool:
+        """Is validation off for this request (--lenient, or a lenient rule)?"""
+        if self.options.lenient:
+            return True
+        if not self.lenient_rules:
+            return False
+        messages = body["messages"] if isinstance(body.get("messages"), list) else []
+        user = next(
+            (m for m in reversed(messages) if isinstance(m, dict) and m.get("role") == "user"), {}
+        )
+        prompt = content_text(user.get("content"))
+        model = str(body.get("model", ""))
+        return any(r.matches(protocol, model, prompt) for r in self.lenient_rules)
 
     def stall_until_gone(self, conn: socket.socket) -> None:
         """Send nothing; return once the client closes or the server stops."""
