@@ -16,7 +16,9 @@ from mintcli.errors import ConfigError, ExitCode, Interrupted, UsageError
 from mintcli.exchange import (
     Run,
     extract_mode,
+    host,
     journal_header,
+    notices,
     open_transport,
     run_config,
     save_exchange,
@@ -128,7 +130,8 @@ def run_chat(
             for line in describe(request.messages):
                 term.diag(f"> {line}")
         if loop is not None:
-            loop.run(Run(settings, request, shown, pending, turn), base_url, headers)
+            run = Run(settings, request, shown, pending, turn, host(base_url))
+            loop.run(run, base_url, headers)
             return
         acc = Accumulator()
         journal = None
@@ -140,7 +143,7 @@ def run_chat(
                 journal = Journal.reopen(state.path)
         elif settings.journal:
             journal = Journal.prepare(journal_header(settings, request, pending))
-        run = Run(settings, request, shown, pending, turn)
+        run = Run(settings, request, shown, pending, turn, host(base_url))
         _stream(run, base_url, headers, term, acc, journal, state)
 
 
@@ -167,7 +170,10 @@ def _prepare(
 
         if settings.continue_last and settings.conversation is not None:
             raise UsageError("give either -c/--continue or --conversation ID, not both")
-        continued = find(settings.conversation)
+        try:
+            continued = find(settings.conversation)
+        finally:
+            notices(term)  # an import of old conversation files says what it did
     if continued is not None:
         last = continued.last
         kept = {

@@ -16,7 +16,8 @@ import click
 
 from mintcli import __version__
 from mintcli import settings as opts  # the option table: one settings class per command
-from mintcli.clicktable import CONTEXT, IdArgument, MintGroup, command
+from mintcli.cli_history import journal, log_group
+from mintcli.clicktable import CONTEXT, MintGroup, command
 from mintcli.errors import ExitCode, UsageError, exit_status_help
 
 SHELLS = ("bash", "zsh", "fish")
@@ -164,76 +165,8 @@ def completion(settings: None, term: Any, shell: str) -> None:
     run_completion(shell, term)
 
 
-@cli.group(cls=MintGroup, context_settings=CONTEXT)
-def journal() -> None:
-    """Unfinished replies kept for 'mint chat --resume' (kept 7 days)."""
-
-
-@command(journal, "list", opts.ListSettings)
-def journal_list(settings: opts.ListSettings, term: Any) -> None:
-    """List unfinished replies, newest first."""
-    from mintcli.commands import run_journal_list
-
-    run_journal_list(settings.format, term)
-
-
-@command(journal, "show", None, IdArgument("journal"))
-def journal_show(settings: None, term: Any, ident: str) -> None:
-    """Print the text received so far for reply ID."""
-    from mintcli.commands import run_journal_show
-
-    run_journal_show(ident, term)
-
-
-@command(journal, "rm", opts.RemoveSettings, IdArgument("journal", required=False))
-def journal_rm(settings: opts.RemoveSettings, term: Any, ident: str | None) -> None:
-    """Remove an unfinished reply (or --all)."""
-    from mintcli.commands import run_journal_rm
-
-    run_journal_rm(ident, settings.all, term)
-
-
-@cli.group(
-    "log",
-    cls=MintGroup,
-    context_settings=CONTEXT,
-    epilog="""\b
-Examples:
-  mint log list
-  mint log show                 # the latest conversation
-  mint log show ID --format json > conv.json && mint chat --messages conv.json "next"
-  mint log rm ID""",
-)
-def log_group() -> None:
-    """Saved conversations, for 'mint chat -c' and '--conversation ID'. They are
-    kept in $XDG_DATA_HOME/mint/conversations (default
-    ~/.local/share/mint/conversations) until removed; --no-log, MINT_LOG=0 or
-    log = false in the config file turns saving off."""
-
-
-@command(log_group, "list", opts.ListSettings)
-def log_list(settings: opts.ListSettings, term: Any) -> None:
-    """List saved conversations, the latest first: ID, time, model, first words."""
-    from mintcli.log_commands import run_log_list
-
-    run_log_list(settings.format, term)
-
-
-@command(log_group, "show", opts.ListSettings, IdArgument("conversation", required=False))
-def log_show(settings: opts.ListSettings, term: Any, ident: str | None) -> None:
-    """Print conversation ID (default: the latest). --format json prints its
-    messages as --messages reads them."""
-    from mintcli.log_commands import run_log_show
-
-    run_log_show(ident, settings.format, term)
-
-
-@command(log_group, "rm", opts.LogRemoveSettings, IdArgument("conversation", required=False))
-def log_rm(settings: opts.LogRemoveSettings, term: Any, ident: str | None) -> None:
-    """Remove a saved conversation (or --all)."""
-    from mintcli.log_commands import run_log_rm
-
-    run_log_rm(ident, settings.all, term)
+cli.add_command(journal)
+cli.add_command(log_group)
 
 
 @command(cli, "_complete", None, click.Argument(["what"]), hidden=True)

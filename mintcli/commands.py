@@ -125,7 +125,7 @@ def run_complete(what: str, term: Terminal) -> None:
     elif what == "journals":
         names = [s.id for s in journal.unfinished()]
     elif what == "conversations":
-        names = [c.id for c in conversations.all_conversations()]
+        names = conversations.ids()
     else:
         names = []
     words = (n for n in dict.fromkeys(names) if n and n.isprintable())

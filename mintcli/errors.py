@@ -62,7 +62,7 @@ _MEANINGS = {
     ExitCode.SCHEMA: "the reply is not JSON, or not valid against --schema",
     ExitCode.WRITE_FAILED: (
         "a local write failed: disk full, I/O error, or stdout, -O, the journal, "
-        "--record or the conversation file not writable"
+        "--record or the log database not writable"
     ),
     ExitCode.REFUSED: "the model refused (a refusal instead of an answer)",
     ExitCode.STEP_LIMIT: "tool loop reached --max-steps (the model still called tools)",

@@ -8,7 +8,8 @@ protocol and conversation modules are imported when used.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +37,22 @@ class Run:
     shown: list[dict[str, Any]]  # the conversation before the reply, for --format json
     pending: Pending | None  # saved when the reply finishes (None: --no-log)
     turn: Turn | None = None  # a turn of an interactive session (session/)
+    host: str | None = None  # the gateway's host name, kept with the exchange
+    started: float = field(default_factory=time.monotonic)  # for the exchange's duration
+
+
+def host(base_url: str) -> str | None:
+    from urllib.parse import urlsplit
+
+    return urlsplit(base_url).hostname
+
+
+def notices(term: Terminal) -> None:
+    """What the log database has to say (an import of old conversation files)."""
+    from mintcli.conversations import take_notices
+
+    for note in take_notices():
+        term.warn(note)
 
 
 def extract_mode(settings: ChatSettings) -> str | None:
@@ -140,11 +157,16 @@ def save_exchange(
             "protocol": settings.protocol,
             "usage": reply.usage,
             "finish_reason": reply.finish_reason,
+            "host": run.host,
+            "duration": round(time.monotonic() - run.started, 3),
             **({"cut": True} if cut else {}),
         }
         # the text in pieces: a long reply is never put together just to be saved
         text = reply.text_pieces() if reply.has_text else None
-        saved = pending.save(assistant_message(reply, text=False), exchange, text)
+        try:
+            saved = pending.save(assistant_message(reply, text=False), exchange, text)
+        finally:
+            notices(term)
         if saved != pending.id:
             term.warn(
                 f"conversation {pending.id} was continued elsewhere while this reply "

@@ -10,6 +10,7 @@ environment or the config file).
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 
@@ -242,6 +243,48 @@ class Key(Kind):
 
     def show(self, value: Any) -> str:
         return "[redacted]"
+
+
+class When(Kind):
+    """A moment for ``mint log search|stats --since/--until``: a date or a local
+    time (``2026-12-01``, ``2026-12-01T09:30``, ``2026-12-01 09:30:15``) or an
+    age (``90m``, ``24h``, ``7d``, ``2w``). The text is kept as given;
+    :func:`instant` turns it into a Unix time when the command runs."""
+
+    def from_text(self, raw: str) -> str:
+        instant(raw, end_of_day=False)  # raises ValueError saying what is expected
+        return raw
+
+
+_AGE = re.compile(r"(\d+)([mhdw])")
+_AGE_UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_MOMENTS = (
+    "%Y-%m-%d",
+    "%Y-%m-%dT%H:%M",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M:%S",
+)
+
+
+def instant(value: str, *, end_of_day: bool) -> float:
+    """The Unix time of a :class:`When` value (``end_of_day``: a date alone means
+    the start of the next day, for ``--until``)."""
+    import time
+    from datetime import datetime, timedelta  # only when a log command reads the value
+
+    text = value.strip()
+    if age := _AGE.fullmatch(text):
+        return time.time() - int(age.group(1)) * _AGE_UNITS[age.group(2)]
+    for fmt in _MOMENTS:
+        try:
+            moment = datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+        if end_of_day and fmt == _MOMENTS[0]:
+            moment += timedelta(days=1)
+        return moment.timestamp()
+    raise ValueError("must be a date (2026-12-01), a local time (2026-12-01T09:30) or an age (7d)")
 
 
 TEXT = Kind()

@@ -1,7 +1,7 @@
 """Where mint keeps files, and making its private directories safely.
 
 State (journals) goes under ``$XDG_STATE_HOME/mint`` (default
-``~/.local/state/mint``), data (saved conversations) under
+``~/.local/state/mint``), data (the log database of saved conversations) under
 ``$XDG_DATA_HOME/mint`` (default ``~/.local/share/mint``), caches under
 ``$XDG_CACHE_HOME/mint`` (default ``~/.cache/mint``). mint's directories are
 0700 and its files 0600.

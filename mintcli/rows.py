@@ -10,6 +10,25 @@ from typing import Any, ClassVar, TypeVar
 from mintcli import kinds
 from mintcli.kinds import Kind
 
+# Help sections, in the order --help shows them.
+INPUT = "Input"
+CONVERSATIONS = "Conversations"
+REQUEST = "Request"
+TOOLS = "Tools"
+OUTPUT = "Output"
+BATCH = "Batch"
+REMOTE = "Remote batch"
+RETRIES = "Retries and timeouts"
+JOURNAL = "Journal"
+CONNECTION = "Connection"
+SERVER = "Server"
+FAULTS = "Faults"
+OTHER = "Other"
+SECTIONS = (
+    INPUT, CONVERSATIONS, REQUEST, TOOLS, OUTPUT, BATCH, REMOTE, RETRIES, JOURNAL,
+    CONNECTION, SERVER, FAULTS, OTHER,
+)  # fmt: skip
+
 
 @dataclass
 class Opt:

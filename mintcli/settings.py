@@ -13,28 +13,42 @@ option means adding one row here and using it where it matters.
 from __future__ import annotations
 
 from mintcli import kinds
-from mintcli.rows import Opt, Settings, arg, env_name, flag, setting, table
+from mintcli.rows import (
+    BATCH,
+    CONNECTION,
+    CONVERSATIONS,
+    FAULTS,
+    INPUT,
+    JOURNAL,
+    OTHER,
+    OUTPUT,
+    REMOTE,
+    REQUEST,
+    RETRIES,
+    SECTIONS,
+    SERVER,
+    TOOLS,
+    Opt,
+    Settings,
+    arg,
+    env_name,
+    flag,
+    setting,
+    table,
+)
+from mintcli.settings_local import (
+    ListSettings,
+    LogRemoveSettings,
+    MockSettings,
+    RemoveSettings,
+    SearchSettings,
+    StatsSettings,
+)
 
-__all__ = ["Opt", "Settings", "env_name", "table"]
-
-# Help sections, in the order --help shows them.
-INPUT = "Input"
-CONVERSATIONS = "Conversations"
-REQUEST = "Request"
-TOOLS = "Tools"
-OUTPUT = "Output"
-BATCH = "Batch"
-REMOTE = "Remote batch"
-RETRIES = "Retries and timeouts"
-JOURNAL = "Journal"
-CONNECTION = "Connection"
-SERVER = "Server"
-FAULTS = "Faults"
-OTHER = "Other"
-SECTIONS = (
-    INPUT, CONVERSATIONS, REQUEST, TOOLS, OUTPUT, BATCH, REMOTE, RETRIES, JOURNAL,
-    CONNECTION, SERVER, FAULTS, OTHER,
-)  # fmt: skip
+__all__ = [
+    "FAULTS", "OTHER", "SECTIONS", "SERVER", "ListSettings", "LogRemoveSettings", "MockSettings",
+    "Opt", "RemoveSettings", "SearchSettings", "Settings", "StatsSettings", "env_name", "table",
+]  # fmt: skip
 
 PROTOCOLS = ("openai", "anthropic")
 FORMATS = ("text", "raw", "jsonl", "json")
@@ -202,8 +216,8 @@ class ChatSettings(RequestSettings):
         help="Do not show the tool calls mint runs on stderr.")
     log: bool = setting(
         True, "--log", kind=kinds.BOOLEAN, off_flag="--no-log", section=CONVERSATIONS,
-        help="Save the exchange as a conversation, in $XDG_DATA_HOME/mint/conversations "
-        "(default ~/.local/share/mint/conversations).")
+        help="Save the exchange as a conversation, in $XDG_DATA_HOME/mint/logs.db "
+        "(default ~/.local/share/mint/logs.db).")
     format: str = setting(
         "text", "-f", "--format", kind=kinds.Choice(FORMATS), section=OUTPUT,
         help="Output format.")
@@ -301,81 +315,13 @@ class ModelsSettings(Common):
         help="Output format.")
 
 
-class MockSettings(Settings):
-    host: str = arg(
-        "127.0.0.1", "--host", metavar="HOST", section=SERVER,
-        help="Address to listen on (an IPv6 address such as ::1 works too).")
-    port: int = arg(
-        0, "--port", kind=kinds.Integer(0, 65535), metavar="PORT", section=SERVER,
-        help="Port (0 picks a free one).")
-    script: str | None = arg(
-        None, "--script", metavar="FILE", complete="file", section=SERVER,
-        help="JSON/JSONL rules: canned replies, tool calls, faults.")
-    log: str | None = arg(
-        None, "--log", metavar="FILE", complete="file", section=SERVER,
-        help="Append one JSON line per request received.")
-    piece_chars: int = arg(
-        4, "--piece-chars", kind=kinds.Integer(1), metavar="N", section=SERVER,
-        help="Characters per streamed piece.")
-    delay: float = arg(
-        0.0, "--delay", kind=kinds.Number(0.0), metavar="SECONDS", section=SERVER,
-        help="Seconds between pieces.")
-    first_byte_delay: float = arg(
-        0.0, "--first-byte-delay", kind=kinds.Number(0.0), metavar="SECONDS", section=SERVER,
-        help="Seconds before a response starts.")
-    replay: str | None = arg(
-        None, "--replay", metavar="FILE", complete="file", section=SERVER,
-        help="Serve the responses of a 'mint chat --record' file, in order, byte for byte.")
-    pace: bool = flag(
-        "--pace", section=SERVER,
-        help="With --replay, send each chunk at its recorded time.")
-    lenient: bool = flag(
-        "--lenient", section=SERVER,
-        help="Accept requests the real APIs reject (no request validation).")
-    fault: str | None = arg(
-        None, "--fault", metavar="SPEC", section=FAULTS,
-        help="Inject a fault in every response, e.g. drop=5 or status=503,times=2.")
-    ids: bool = arg(
-        True, "--ids", kind=kinds.BOOLEAN, off_flag="--no-ids", section=FAULTS,
-        help="Number the SSE events (id:) so that clients can continue with Last-Event-ID.")
-    ignore_last_event_id: bool = flag(
-        "--ignore-last-event-id", section=FAULTS,
-        help="Answer a request carrying Last-Event-ID with a fresh reply.")
-    batch_delay: float = arg(
-        2.0, "--batch-delay", kind=kinds.Number(0.0), metavar="SECONDS", section=FAULTS,
-        help="How long a remote batch (/batches, /messages/batches) takes to end.")
-    batch_fault: str | None = arg(
-        None, "--batch-fault", metavar="SPEC", section=FAULTS,
-        help="Faults of remote batches, comma-separated: invalid, errored=N, expired=N, "
-        "garbled=N, stuck, poll500=N, cut, hold=upload|create|poll|download.")
-    debug: bool = flag(
-        "--debug", env=True, section=OTHER,
-        help="Show a traceback on internal errors.")
-
-
-class ListSettings(Settings):
-    format: str = arg(
-        "text", "-f", "--format", kind=kinds.Choice(("text", "json")), section=OUTPUT,
-        help="Output format.")
-
-
-class RemoveSettings(Settings):
-    all: bool = flag(
-        "--all", section=OTHER,
-        help="Remove every unfinished reply.")
-
-
-class LogRemoveSettings(Settings):
-    all: bool = flag(
-        "--all", section=OTHER,
-        help="Remove every saved conversation.")
 # fmt: on
 
 
 # Every settings class a command uses; the config file may set any config field of these.
 ALL = (
     ChatSettings, BatchSettings, ModelsSettings, MockSettings, ListSettings, RemoveSettings,
-    LogRemoveSettings,
+    LogRemoveSettings, SearchSettings, StatsSettings,
 )  # fmt: skip
 
 

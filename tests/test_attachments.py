@@ -146,8 +146,8 @@ def test_stdin_attachment(make_mock: Any, env: dict[str, str], tmp_path: Path) -
     r = chat(server, env, "-a", "-", "x", input=b"plain words")
     assert r.returncode == 2 and "-a - (stdin): is not a PNG" in r.stderr.decode()
     # kept inline in the conversation: there is no file to point to
-    (conv,) = (Path(env["XDG_DATA_HOME"]) / "mint" / "conversations").glob("*.json")
-    part = json.loads(conv.read_text())["messages"][0]["content"][0]
+    messages = json.loads(run_mint(["log", "show", "--format", "json"], env).stdout)
+    part = messages[0]["content"][0]
     assert part == {
         "type": "image_url",
         "image_url": {"url": f"data:image/jpeg;base64,{b64(JPEG)}"},
@@ -194,9 +194,10 @@ def test_conversation_keeps_attachments_by_reference(
     }
     # --format json's messages and the saved conversation hold the reference, not the data
     assert json.loads(r.stdout)["messages"][0]["content"][0] == reference
-    (conv,) = (Path(env["XDG_DATA_HOME"]) / "mint" / "conversations").glob("*.json")
-    assert json.loads(conv.read_text())["messages"][0]["content"][0] == reference
-    assert b64(PNG)[:40] not in conv.read_text()
+    messages = json.loads(run_mint(["log", "show", "--format", "json"], env).stdout)
+    assert messages[0]["content"][0] == reference
+    kept = (Path(env["XDG_DATA_HOME"]) / "mint").iterdir()
+    assert not any(b64(PNG)[:40].encode() in p.read_bytes() for p in kept if p.is_file())
     transcript = run_mint(["log", "show"], env).stdout.decode()
     assert transcript.startswith(
         f"user:\n[attachment: {pic.resolve()} (image/png, 1,032 bytes)]\nlook\n"

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sqlite3
 import stat
 import subprocess
 from pathlib import Path
@@ -11,6 +13,8 @@ from typing import Any
 
 import pytest
 from conftest import MINT, SECRET, finish, mock_env, read_until, run_mint
+
+from mintcli.store import read
 
 PROTOCOLS = ["openai", "anthropic"]
 FAST = ["--retry-base", "0.01", "--idle-timeout", "1"]
@@ -31,12 +35,17 @@ def chat(
 
 
 def folder(env: dict[str, str]) -> Path:
-    return Path(env["XDG_DATA_HOME"]) / "mint" / "conversations"
+    return Path(env["XDG_DATA_HOME"]) / "mint"
 
 
 def saved(env: dict[str, str]) -> dict[str, dict[str, Any]]:
-    d = folder(env)
-    return {p.stem: json.loads(p.read_text()) for p in d.glob("*.json")} if d.is_dir() else {}
+    """Every conversation in the log database, as the conversation files held them."""
+    path = folder(env) / "logs.db"
+    if not path.exists():
+        return {}
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+        found = [read.load(conn, i) for i in read.ids(conn)]
+    return {c.id: vars(c) for c in found if c is not None}
 
 
 def posts(server: Any) -> list[dict[str, Any]]:
@@ -102,10 +111,12 @@ def test_files_are_private_and_hold_no_key(make_mock: Any, env: dict[str, str]) 
     assert chat(server, env, "hi").returncode == 0
     d = folder(env)
     assert stat.S_IMODE(d.stat().st_mode) == 0o700
-    assert stat.S_IMODE(d.parent.stat().st_mode) == 0o700
     files = list(d.iterdir())
-    assert files and all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in files)
-    assert not any(SECRET in p.read_text() for p in files)
+    assert d / "logs.db" in files
+    with contextlib.closing(sqlite3.connect(d / "logs.db")) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in files)
+    assert not any(SECRET.encode() in p.read_bytes() for p in files)
 
 
 def test_an_unusable_folder_fails_before_sending(
@@ -113,7 +124,7 @@ def test_an_unusable_folder_fails_before_sending(
 ) -> None:
     server = make_mock()
     (tmp_path / "elsewhere").mkdir()
-    (Path(env["XDG_DATA_HOME"]) / "mint").mkdir(parents=True)
+    Path(env["XDG_DATA_HOME"]).mkdir(parents=True)
     folder(env).symlink_to(tmp_path / "elsewhere")
     r = chat(server, env, "hi")
     assert r.returncode == 3 and "symbolic link" in r.stderr.decode()
@@ -148,20 +159,18 @@ def test_failed_reply_leaves_the_conversation_as_it_was_and_resume_saves_it(
 ) -> None:
     server = make_mock()
     assert chat(server, env, "--protocol", protocol, "first").returncode == 0
-    (path,) = folder(env).glob("*.json")
-    before = path.read_bytes()
+    ((ident, before),) = saved(env).items()
     refusing = make_mock(fault="status=400")
     assert chat(refusing, env, "-c", "second").returncode == 4
     broken = make_mock(fault="drop=3")
     r = chat(broken, env, "-c", "--max-retries", "0", "second")
     assert r.returncode == 7, r.stderr
     assert "--resume" in r.stderr.decode()
-    assert path.read_bytes() == before
-    assert [p.name for p in folder(env).iterdir() if p.name.endswith(".tmp")] == []
+    assert saved(env) == {ident: before}
     # finishing the reply later saves the exchange
     r = chat(server, env, "--resume", "--base-url", server.base_url)
     assert r.returncode == 0, r.stderr
-    messages = saved(env)[path.stem]["messages"]
+    messages = saved(env)[ident]["messages"]
     assert [m["content"] for m in messages[2:]] == ["second", "Mock reply to: second"]
 
 
@@ -277,7 +286,7 @@ def test_two_writers_at_once_fork_instead_of_mixing(
     script = tmp_path / "s.json"
     script.write_text(
         json.dumps(
-            [{"match": {"prompt": "slow"}, "text": "s" * 40, "piece_chars": 1, "delay": 0.02}]
+            [{"match": {"prompt": "slow"}, "text": "s" * 40, "piece_chars": 1, "delay": 0.06}]
         )
     )
     server = make_mock(script=script)

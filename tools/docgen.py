@@ -618,7 +618,7 @@ def man_page() -> str:
         ("NO_COLOR", "when set and not empty, no colour on standard error"),
         ("XDG_CONFIG_HOME", "base of the config file path (default ~/.config)"),
         ("XDG_STATE_HOME", "base of the journal directory (default ~/.local/state)"),
-        ("XDG_DATA_HOME", "base of the conversations directory (default ~/.local/share)"),
+        ("XDG_DATA_HOME", "base of the log database (default ~/.local/share)"),
         ("XDG_CACHE_HOME", "base of the cache of model names (default ~/.cache)"),
     ]
     for name, text in env_vars:
@@ -642,10 +642,12 @@ def man_page() -> str:
         "the input's hash, the parts and their remote ids, with the request files and "
         "downloaded results until the result lines are written.",
         ".TP",
-        "\\fI$XDG_DATA_HOME/mint/conversations/\\fR",
-        "Saved conversations, one ID.json file each (mode 0600 in a 0700 directory; "
+        "\\fI$XDG_DATA_HOME/mint/logs.db\\fR",
+        "Saved conversations, one SQLite database (mode 0600 in a 0700 directory; "
         "never the API key), for \\fB\\-c\\fR, \\fB\\-\\-conversation\\fR and "
-        "\\fBmint log\\fR; kept until removed with \\fBmint log rm\\fR.",
+        "\\fBmint log\\fR; kept until removed with \\fBmint log rm\\fR. Files of "
+        "earlier versions in \\fIconversations/\\fR are imported once, then kept in "
+        "\\fIconversations.imported/\\fR.",
         ".SH EXAMPLES",
     ]
     for title, lines in EXAMPLES:

@@ -33,7 +33,9 @@ _mint() {
             "journal:show") cmdpath="journal show" ;;
             "log:list") cmdpath="log list" ;;
             "log:rm") cmdpath="log rm" ;;
+            "log:search") cmdpath="log search" ;;
             "log:show") cmdpath="log show" ;;
+            "log:stats") cmdpath="log stats" ;;
         esac
     done
     case "$cmdpath:$prev" in
@@ -104,7 +106,16 @@ _mint() {
         "chat:--resume") _mint_words journals; return ;;
         "journal list:-f"|"journal list:--format") COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
         "log list:-f"|"log list:--format") COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
+        "log search:--since") COMPREPLY=(); return ;;
+        "log search:--until") COMPREPLY=(); return ;;
+        "log search:-f"|"log search:--format") COMPREPLY=($(compgen -W "text json jsonl" -- "$cur")); return ;;
+        "log search:-m"|"log search:--model") _mint_words models; return ;;
+        "log search:-n"|"log search:--limit") COMPREPLY=(); return ;;
         "log show:-f"|"log show:--format") COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
+        "log stats:--since") COMPREPLY=(); return ;;
+        "log stats:--until") COMPREPLY=(); return ;;
+        "log stats:-f"|"log stats:--format") COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
+        "log stats:--by") COMPREPLY=($(compgen -W "day week model" -- "$cur")); return ;;
         "mock:--host") COMPREPLY=(); return ;;
         "mock:--port") COMPREPLY=(); return ;;
         "mock:--script") compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return ;;
@@ -138,7 +149,9 @@ _mint() {
             "log") COMPREPLY=($(compgen -W "-h --help" -- "$cur")) ;;
             "log list") COMPREPLY=($(compgen -W "-f --format -h --help" -- "$cur")) ;;
             "log rm") COMPREPLY=($(compgen -W "--all -h --help" -- "$cur")) ;;
+            "log search") COMPREPLY=($(compgen -W "--since --until -f --format -m --model -n --limit -h --help" -- "$cur")) ;;
             "log show") COMPREPLY=($(compgen -W "-f --format -h --help" -- "$cur")) ;;
+            "log stats") COMPREPLY=($(compgen -W "--since --until -f --format --by -h --help" -- "$cur")) ;;
             "mock") COMPREPLY=($(compgen -W "--host --port --script --log --piece-chars --delay --first-byte-delay --replay --pace --lenient --fault --ids --no-ids --ignore-last-event-id --batch-delay --batch-fault --debug -h --help" -- "$cur")) ;;
             "models") COMPREPLY=($(compgen -W "--protocol --base-url --api-key --profile --mock --ca-cert --connect-timeout --idle-timeout --retry-connrefused -v --verbose --debug -f --format -h --help" -- "$cur")) ;;
         esac
@@ -150,7 +163,7 @@ _mint() {
         "journal") COMPREPLY=($(compgen -W "list rm show" -- "$cur")); return ;;
         "journal rm") _mint_words journals; return ;;
         "journal show") _mint_words journals; return ;;
-        "log") COMPREPLY=($(compgen -W "list rm show" -- "$cur")); return ;;
+        "log") COMPREPLY=($(compgen -W "list rm search show stats" -- "$cur")); return ;;
         "log rm") _mint_words conversations; return ;;
         "log show") _mint_words conversations; return ;;
     esac

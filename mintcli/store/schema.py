@@ -1,0 +1,103 @@
+"""The database's schema, as forward migrations: ``MIGRATIONS[n]`` takes a
+database from version n to n + 1 (``PRAGMA user_version`` holds the version).
+A released migration is never edited; a change of schema is a new one.
+
+The tables (README "Log database" has the short version):
+
+* ``conversations``: one row per conversation (``id`` as ``mint log list`` shows it).
+* ``exchanges``: one row per finished request and reply: time, model,
+  protocol, host of the base URL, tokens, finish reason, duration.
+* ``messages``: the conversation's messages in order, each as JSON (``body``),
+  with the exchange that added it. A message whose content is a string keeps
+  it in ``texts`` (``body.content`` is then null and ``text_content`` is 1).
+* ``texts``: the text of each message, in blocks of about 64 KiB (a long
+  reply is written and indexed a block at a time); for a content made of
+  parts, its text parts joined (for search; the parts stay in ``body``).
+* ``tool_calls``: one row per call an assistant message made; ``tool_results``:
+  one row per tool message (its text is in ``texts``).
+* ``texts_fts``: the full-text index of ``texts`` (FTS5, kept by triggers),
+  absent where SQLite lacks FTS5.
+* the view ``message_texts``: each message with its whole text, time and model.
+"""
+
+from __future__ import annotations
+
+CURRENT = 1
+
+V1 = """
+CREATE TABLE conversations (
+    id TEXT PRIMARY KEY,
+    created REAL NOT NULL,
+    updated REAL NOT NULL
+);
+CREATE TABLE exchanges (
+    id INTEGER PRIMARY KEY,
+    conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    time REAL NOT NULL,
+    model TEXT,
+    protocol TEXT,
+    host TEXT,
+    input_tokens INTEGER,
+    output_tokens INTEGER,
+    usage TEXT,
+    finish_reason TEXT,
+    duration REAL,
+    extra TEXT,
+    UNIQUE (conversation_id, position)
+);
+-- covers mint log stats: the sums read the index, not the rows
+CREATE INDEX exchanges_usage ON exchanges(time, model, input_tokens, output_tokens);
+CREATE TABLE messages (
+    id INTEGER PRIMARY KEY,
+    conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    exchange_id INTEGER REFERENCES exchanges(id) ON DELETE SET NULL,
+    role TEXT,
+    body TEXT NOT NULL,
+    text_content INTEGER NOT NULL,
+    digest BLOB NOT NULL,
+    UNIQUE (conversation_id, position)
+);
+CREATE INDEX messages_exchange ON messages(exchange_id);
+CREATE TABLE texts (
+    id INTEGER PRIMARY KEY,
+    message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+    part INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    UNIQUE (message_id, part)
+);
+CREATE TABLE tool_calls (
+    id INTEGER PRIMARY KEY,
+    message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    call_id TEXT,
+    name TEXT,
+    arguments TEXT
+);
+CREATE INDEX tool_calls_message ON tool_calls(message_id);
+CREATE INDEX tool_calls_call ON tool_calls(call_id);
+CREATE TABLE tool_results (
+    id INTEGER PRIMARY KEY,
+    message_id INTEGER NOT NULL UNIQUE REFERENCES messages(id) ON DELETE CASCADE,
+    call_id TEXT
+);
+CREATE VIEW message_texts AS
+SELECT m.id, m.conversation_id, m.position, m.role, e.time, e.model,
+       (SELECT group_concat(t.text, '') FROM
+           (SELECT text FROM texts WHERE message_id = m.id ORDER BY part) AS t) AS text
+FROM messages AS m LEFT JOIN exchanges AS e ON e.id = m.exchange_id;
+"""
+
+# Separate from V1: where SQLite has no FTS5 it is left out (search then scans).
+FTS = """
+CREATE VIRTUAL TABLE texts_fts USING fts5(text, content="texts", content_rowid="id");
+CREATE TRIGGER texts_fts_insert AFTER INSERT ON texts BEGIN
+    INSERT INTO texts_fts(rowid, text) VALUES (new.id, new.text);
+END;
+CREATE TRIGGER texts_fts_delete AFTER DELETE ON texts BEGIN
+    INSERT INTO texts_fts(texts_fts, rowid, text) VALUES ('delete', old.id, old.text);
+END;
+"""
+
+MIGRATIONS = [V1]
