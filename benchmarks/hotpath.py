@@ -5,7 +5,7 @@
 Renders a stream like the benchmark server's, cuts it into 64 KiB reads (what a
 socket read returns on a busy loopback) and times, in this process:
 
-  frame     mint's SSE framing alone (mintcli.sse)
+  frame     mint's SSE framing alone (mintcli.wire.sse)
   decode    framing + the protocol decoder (wire JSON -> mint events)
   handle    the whole per-read path of a run: decoder, accumulator, text sink,
             one write + flush per read to /dev/null (what ``mint chat`` does)
@@ -31,15 +31,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from server import render_events, reply_text
 
-from mintcli.journal import Journal
+from mintcli.base.terminal import Terminal
 from mintcli.mock import framing
+from mintcli.output.sinks import SINKS, RunInfo
 from mintcli.protocols import get_protocol
-from mintcli.request import ChatRequest
-from mintcli.retry import RetryPolicy
-from mintcli.runner import ChatRun, RunConfig
-from mintcli.sinks import SINKS, RunInfo
-from mintcli.sse import SSEDecoder
-from mintcli.terminal import Terminal
+from mintcli.request.model import ChatRequest
+from mintcli.run.retry import RetryPolicy
+from mintcli.run.runner import ChatRun, RunConfig
+from mintcli.storage.journal import Journal
+from mintcli.wire.sse import SSEDecoder
 
 READ = 65536
 

@@ -93,7 +93,7 @@ def peak_rss(argv: list[str], env: dict[str, str]) -> float:
 
 
 def save_in_process(home: Path, rounds: int) -> tuple[float, float]:
-    from mintcli.conversations import Pending, find
+    from mintcli.storage.conversations import Pending, find
 
     new, cont = [], []
     for n in range(rounds):

@@ -62,9 +62,9 @@ def pieces(count: int, size: int = 4) -> list[str]:
 
 
 def run_sink(count: int) -> list[int]:
-    from mintcli.events import TextDelta
+    from mintcli.base.events import TextDelta
+    from mintcli.base.terminal import Terminal
     from mintcli.render.sink import RenderSink
-    from mintcli.terminal import Terminal
 
     devnull = open(os.devnull, "wb")  # noqa: SIM115
     term = Terminal(
@@ -112,10 +112,10 @@ def import_ms(python: str, statement: str, runs: int = 7) -> float:
 
 
 def renderer_import_us(python: str) -> int:
-    """What importing mintcli.render.sink adds, in µs, once mintcli.sinks (which
+    """What importing mintcli.render.sink adds, in µs, once mintcli.output.sinks (which
     mint chat imports anyway) is in: Python's own -X importtime figure, steadier
     than timing whole processes on a busy machine."""
-    code = "import mintcli.sinks, mintcli.render.sink"
+    code = "import mintcli.output.sinks, mintcli.render.sink"
     r = subprocess.run([python, "-X", "importtime", "-c", code], capture_output=True, text=True)
     line = next(x for x in r.stderr.splitlines() if x.endswith("| mintcli.render.sink"))
     return int(line.split("|")[1])
@@ -153,7 +153,7 @@ def main() -> int:
     here = sys.executable
     runs = [renderer_import_us(here) for _ in range(9)]
     print(
-        f"importing the renderer after mintcli.sinks (-X importtime, median of 9): "
+        f"importing the renderer after mintcli.output.sinks (-X importtime, median of 9): "
         f"{statistics.median(runs) / 1000:.1f} ms"
     )
     if args.compare:

@@ -22,11 +22,11 @@ def main() -> None:
     import contextlib
     import signal
 
-    from mintcli.terminal import own_signals
+    from mintcli.base.terminal import own_signals
 
     own_signals()
     try:
-        from mintcli.cli import main as cli_main
+        from mintcli.cli.main import main as cli_main
 
         code = cli_main()
     except KeyboardInterrupt:  # a Ctrl-C while an earlier one was being reported

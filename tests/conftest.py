@@ -264,7 +264,7 @@ def refused_url() -> Iterator[str]:
 def make_mock() -> Iterator[Any]:
     """Start in-thread mock gateways with given options; all stopped afterwards."""
     from mintcli.mock import MockServer
-    from mintcli.settings import MockSettings
+    from mintcli.options.settings import MockSettings
 
     servers: list[MockServer] = []
 
@@ -284,7 +284,7 @@ def scripted_mock(directory: Path, rules: list[Any]) -> Iterator[Any]:
     """A mock gateway playing ``rules`` (a script), logging requests to its
     ``log_path``; stopped at the end (for a module-scoped fixture)."""
     from mintcli.mock import MockServer
-    from mintcli.settings import MockSettings
+    from mintcli.options.settings import MockSettings
 
     script = directory / "script.json"
     script.write_text(json.dumps(rules))
@@ -317,11 +317,11 @@ def jsonl(out: bytes) -> list[dict[str, Any]]:
 def offline_run(protocol_name: str, sink: Any, term: Any, journal: Any = None) -> Any:
     """A chat runner with no transport, ready for reads fed by hand (``_on_read``):
     the whole in-process pipeline after the network."""
+    from mintcli.output.sinks import RunInfo
     from mintcli.protocols import get_protocol
-    from mintcli.request import ChatRequest
-    from mintcli.retry import RetryPolicy
-    from mintcli.runner import ChatRun, RunConfig
-    from mintcli.sinks import RunInfo
+    from mintcli.request.model import ChatRequest
+    from mintcli.run.retry import RetryPolicy
+    from mintcli.run.runner import ChatRun, RunConfig
 
     protocol = get_protocol(protocol_name)
     config = RunConfig(

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from conftest import mock_env, run_mint
 
-from mintcli.attach import MAX_BYTES
+from mintcli.request.attach import MAX_BYTES
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
 JPEG = b"\xff\xd8\xff\xe0" + b"\x10JFIF" + bytes(200)

@@ -14,7 +14,7 @@ import pytest
 from conftest import MINT, clean_env
 
 from mintcli.errors import ExitCode
-from mintcli.settings import FORMATS
+from mintcli.options.settings import FORMATS
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
@@ -212,7 +212,7 @@ def test_readme_mentions_every_command_and_format() -> None:
 
 def _sample(kind: object) -> object:
     """A valid config value for a setting of this kind."""
-    from mintcli import kinds
+    from mintcli.options import kinds
 
     if isinstance(kind, kinds.Integer):
         return kind.minimum
@@ -232,12 +232,12 @@ def _sample(kind: object) -> object:
 def test_every_option_in_the_table_reaches_help_man_completions_and_config(
     tmp_path: Path,
 ) -> None:
-    """One table (mintcli/settings.py) is the source of truth: each of its rows is
+    """One table (mintcli/options/settings.py) is the source of truth: each of its rows is
     a flag in --help, the man page and all three completions, and, when it may
     be, a config key and a MINT_* variable."""
-    from mintcli.clicktable import MintCommand
-    from mintcli.config import resolve
-    from mintcli.settings import ALL, env_name, table
+    from mintcli.cli.clicktable import MintCommand
+    from mintcli.options.config import resolve
+    from mintcli.options.settings import ALL, env_name, table
 
     page = (ROOT / "man" / "mint.1").read_text().replace("\\-", "-")
     bash, zsh, fish = (
@@ -286,7 +286,7 @@ def test_exit_codes_listed_in_chat_help(env: dict[str, str]) -> None:
 
 
 def test_readme_names_every_variable_and_config_key() -> None:
-    from mintcli.settings import env_rows
+    from mintcli.options.settings import env_rows
 
     readme = (ROOT / "README.md").read_text()
     for name in env_rows():

@@ -1,5 +1,6 @@
-"""Two rules of the house that drift unless a test holds them: cli.py stays
-small, and docs/architecture.md names only things that exist."""
+"""Rules of the house that drift unless a test holds them: cli/main.py stays
+small, docs/architecture.md names only things that exist, and its package map
+lists exactly the packages of mintcli/."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ SOURCES = {p: p.read_text() for p in PACKAGE.rglob("*.py")}
 
 
 def test_cli_py_is_option_wiring_only() -> None:
-    lines = len((PACKAGE / "cli.py").read_text().splitlines())
-    assert lines <= 300, f"mintcli/cli.py has {lines} lines; move work into the modules it calls"
+    lines = len((PACKAGE / "cli" / "main.py").read_text().splitlines())
+    assert lines <= 300, f"mintcli/cli/main.py has {lines} lines; move work into the modules it calls"
 
 
 def _quoted(text: str) -> set[str]:
@@ -27,14 +28,24 @@ def _resolves(dotted: str) -> bool:
     head, *rest = dotted.split(".")
     if (PACKAGE / f"{head}.py").exists() or (PACKAGE / head).is_dir():
         obj: object = importlib.import_module(f"mintcli.{head}")
+        while rest and (PACKAGE / head / f"{rest[0]}.py").exists():  # a module of a package
+            head = f"{head}/{rest[0]}"
+            obj = importlib.import_module("mintcli." + head.replace("/", "."))
+            rest = rest[1:]
     elif head[0].islower():
         return True  # a variable (`response.chunks()`, `sink.flush()`): not checkable here
-    else:
-        owner = next((p for p, src in SOURCES.items() if f"class {head}" in src), None)
-        if owner is None:
-            return False
-        module = ".".join(owner.relative_to(ROOT).with_suffix("").parts)
-        obj = getattr(importlib.import_module(module), head)
+    else:  # a class: any module that defines one of that name and has the attributes
+        owners = [p for p, src in SOURCES.items() if f"class {head}" in src]
+        for owner in owners:
+            module = ".".join(owner.relative_to(ROOT).with_suffix("").parts)
+            found = getattr(importlib.import_module(module), head, None)
+            if found is not None and _has(found, rest):
+                return True
+        return False
+    return _has(obj, rest)
+
+
+def _has(obj: object, rest: list[str]) -> bool:
     for name in rest:
         if not hasattr(obj, name):
             return False
@@ -57,13 +68,30 @@ def test_architecture_names_only_what_exists() -> None:
 
 
 def test_the_options_paragraph_describes_the_table_as_it_is() -> None:
-    from mintcli import rows, settings
+    from mintcli.options import rows, settings
 
     options = ARCHITECTURE.split("## Options")[1].split("\n## ")[0]
     quoted = _quoted(options)
-    for name in ("Settings", "Opt", "setting", "flag", "arg", "rows.py", "settings.py"):
+    for name in ("Settings", "Opt", "setting", "flag", "arg", "options/rows.py", "options/settings.py"):
         assert name in quoted, f"the Options paragraph no longer mentions {name}"
     for name in ("Settings", "Opt", "setting", "flag", "arg"):
         assert hasattr(rows, name), f"rows.{name} is gone: update docs/architecture.md"
     assert issubclass(settings.ChatSettings, rows.Settings)
     assert all(isinstance(o, rows.Opt) for o in rows.table(settings.ChatSettings))
+
+
+def _map_entries() -> list[str]:
+    section = ARCHITECTURE.split("## The package map")[1].split("\n## ")[0]
+    block = section.split("```")[1]
+    return re.findall(r"^[\s│├└─]*([a-z_]\w*)/", block, re.M)
+
+
+def test_the_package_map_lists_every_package_and_only_packages() -> None:
+    assert ARCHITECTURE.startswith("# How mint is put together\n\n## The package map")
+    entries = _map_entries()
+    packages = sorted(p.parent.name for p in PACKAGE.glob("*/__init__.py"))
+    assert len(entries) == len(set(entries)), f"a package is drawn twice: {entries}"
+    assert "mintcli" not in packages and entries[0] == "mintcli", "the map starts at mintcli/"
+    drawn = sorted(entries[1:])
+    assert not set(packages) - set(drawn), f"missing from the map: {set(packages) - set(drawn)}"
+    assert not set(drawn) - set(packages), f"drawn but no package: {set(drawn) - set(packages)}"

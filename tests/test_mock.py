@@ -17,7 +17,7 @@ from conftest import MINT, finish, read_until
 from mintcli.mock import MockScriptError, parse_fault
 from mintcli.mock.faults import FaultSpecError
 from mintcli.mock.script import POEM
-from mintcli.sse import SSEDecoder, SSEEvent
+from mintcli.wire.sse import SSEDecoder, SSEEvent
 
 KEY = {"Authorization": "Bearer k"}
 AKEY = {"x-api-key": "k", "anthropic-version": "2023-06-01"}
@@ -368,7 +368,7 @@ def test_large_repeat_stream_is_served_whole(make_mock: Any, tmp_path: Path) -> 
 
 def test_bad_scripts_and_faults_are_rejected(tmp_path: Path) -> None:
     from mintcli.mock import MockServer
-    from mintcli.settings import MockSettings
+    from mintcli.options.settings import MockSettings
 
     for content, needle in [
         ("[1]", "JSON object"),

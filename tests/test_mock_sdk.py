@@ -19,7 +19,7 @@ import hypothesis
 import pytest
 
 from mintcli.mock import MockServer
-from mintcli.settings import MockSettings
+from mintcli.options.settings import MockSettings
 
 MODEL_O = "openai/gpt-4o"
 HI = [{"role": "user", "content": "hello there"}]

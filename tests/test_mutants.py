@@ -11,18 +11,26 @@ from typing import Any
 import orjson
 import pytest
 
-from mintcli import sse
-from mintcli.accumulate import Accumulator, Reply, TextBuffer
-from mintcli.continuation import plan_next
+from mintcli.base.events import (
+    Event,
+    Finish,
+    MessageStart,
+    ReasoningDelta,
+    TextDelta,
+    ToolCall,
+    Usage,
+)
 from mintcli.errors import MintError, ProtocolError, RateLimited, ServerError, UsageError
-from mintcli.events import Event, Finish, MessageStart, ReasoningDelta, TextDelta, ToolCall, Usage
+from mintcli.output.accumulate import Accumulator, Reply, TextBuffer
 from mintcli.protocols import anthropic, openai
 from mintcli.protocols.anthropic import AnthropicDecoder, AnthropicProtocol, convert_messages
 from mintcli.protocols.base import error_kind, error_message, parse_model_list
 from mintcli.protocols.fastpath import TextTemplate
 from mintcli.protocols.openai import OpenAIDecoder, OpenAIProtocol
-from mintcli.request import ChatRequest, ToolSpec
-from mintcli.sse import SSEDecoder, SSEEvent
+from mintcli.request.model import ChatRequest, ToolSpec
+from mintcli.run.continuation import plan_next
+from mintcli.wire import sse
+from mintcli.wire.sse import SSEDecoder, SSEEvent
 
 # -- SSE framing -------------------------------------------------------------------
 

@@ -20,11 +20,11 @@ from conftest import offline_run
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from mintcli.base.terminal import Terminal
 from mintcli.errors import MintError
+from mintcli.output.sinks import SINKS
 from mintcli.protocols import get_protocol
-from mintcli.sinks import SINKS
-from mintcli.sse import SSEDecoder, SSEEvent
-from mintcli.terminal import Terminal
+from mintcli.wire.sse import SSEDecoder, SSEEvent
 
 DATA = Path(__file__).parent / "data"
 STREAMS = {

@@ -295,7 +295,7 @@ def test_plain_batch_does_not_import_the_remote_package(env: dict[str, str]) -> 
     import sys
 
     code = (
-        "import sys; from mintcli.cli import main\n"
+        "import sys; from mintcli.cli.main import main\n"
         "sys.argv = ['mint', 'batch', '--lines', '-']\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
         "print('mintcli.remote' in sys.modules, file=sys.stderr)\n"

@@ -61,7 +61,7 @@ class Typist:
 # The saved conversations as mint's own API reads them (whatever the store keeps them in).
 READ = """
 import dataclasses, json
-from mintcli.conversations import all_conversations
+from mintcli.storage.conversations import all_conversations
 print(json.dumps([dataclasses.asdict(c) for c in all_conversations()]))
 """
 

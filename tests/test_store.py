@@ -249,7 +249,7 @@ def test_twenty_writers_and_a_reader(make_mock: Any, env: dict[str, str], spawn:
 
 KILLED_SAVE = """
 import os, sys, time
-from mintcli.conversations import Pending
+from mintcli.storage.conversations import Pending
 pending = Pending.start(None, [{"role": "user", "content": "doomed"}])
 def pieces():
     for n in range(100000):

@@ -494,7 +494,7 @@ def test_a_stream_cut_in_a_tool_call_turn_is_continued(
 
 def test_plain_chat_imports_nothing_new(env: dict[str, str]) -> None:
     code = (
-        "import sys, mintcli.cli as c\n"
+        "import sys, mintcli.cli.main as c\n"
         "try:\n  c.main(['chat', '--mock', '--no-log', 'hi'])\n"
         "except SystemExit: pass\n"
         "print(sorted(m for m in sys.modules if m.startswith(('mintcli.toolloop', 'mcp'))))"

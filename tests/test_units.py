@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from mintcli.continuation import Filter
+from mintcli.base.events import Finish, MessageStart, ReasoningDelta, TextDelta, ToolCall, Usage
 from mintcli.errors import ConfigError, MintError, NetworkError, ProtocolError, RateLimited
-from mintcli.events import Finish, MessageStart, ReasoningDelta, TextDelta, ToolCall, Usage
 from mintcli.protocols.anthropic import AnthropicDecoder, AnthropicProtocol, convert_messages
 from mintcli.protocols.fastpath import TextTemplate
 from mintcli.protocols.openai import OpenAIDecoder, OpenAIProtocol
-from mintcli.request import ChatRequest, ToolSpec
-from mintcli.retry import RetryPolicy
-from mintcli.sse import SSEDecoder, SSEEvent
+from mintcli.request.model import ChatRequest, ToolSpec
+from mintcli.run.continuation import Filter
+from mintcli.run.retry import RetryPolicy
+from mintcli.wire.sse import SSEDecoder, SSEEvent
 
 DATA = Path(__file__).parent / "data"
 
@@ -458,8 +458,8 @@ def test_continuation_filter_tool_calls_and_reasoning() -> None:
 
 
 def test_config_precedence(tmp_path: Path) -> None:
-    from mintcli.config import resolve
-    from mintcli.settings import ChatSettings
+    from mintcli.options.config import resolve
+    from mintcli.options.settings import ChatSettings
 
     def load(given: dict[str, object], environ: dict[str, str]) -> ChatSettings:
         return resolve(ChatSettings, given, environ=environ)
@@ -505,7 +505,7 @@ def test_config_precedence(tmp_path: Path) -> None:
 
 
 def test_text_buffer_spills_to_disk_and_gives_back_exact_text() -> None:
-    from mintcli.accumulate import TextBuffer
+    from mintcli.output.accumulate import TextBuffer
 
     class Small(TextBuffer):
         __slots__ = ()
@@ -530,7 +530,7 @@ def test_text_buffer_spills_to_disk_and_gives_back_exact_text() -> None:
 def test_tls_certificates_are_loaded_only_when_tls_can_happen() -> None:
     import ssl
 
-    from mintcli.network import Route, Trust, route, tls_context
+    from mintcli.wire.network import Route, Trust, route, tls_context
 
     local = "http://127.0.0.1:8787/v1"
     assert tls_context("https://api.mint-cloud.ai/v1", Route(), Trust()) is True
@@ -548,7 +548,7 @@ def test_tls_certificates_are_loaded_only_when_tls_can_happen() -> None:
 
 
 def test_no_proxy_rules() -> None:
-    from mintcli.network import Route, route
+    from mintcli.wire.network import Route, route
 
     proxied = {"HTTPS_PROXY": "http://p:1"}
     cases = {
@@ -595,11 +595,11 @@ def test_a_signal_during_a_read_waits_until_it_is_journaled_and_printed(
 
     from conftest import offline_run
 
+    from mintcli.base.events import Event
+    from mintcli.base.terminal import Terminal, signals_as_errors
     from mintcli.errors import Interrupted
-    from mintcli.events import Event
-    from mintcli.journal import Journal
-    from mintcli.sinks import TextSink
-    from mintcli.terminal import Terminal, signals_as_errors
+    from mintcli.output.sinks import TextSink
+    from mintcli.storage.journal import Journal
 
     class SignalAtFirstPiece(TextSink):
         def events(self, events: list[Event]) -> None:
@@ -631,8 +631,8 @@ def test_a_signal_inside_a_critical_step_waits_for_its_end() -> None:
     import os
     import signal
 
+    from mintcli.base.terminal import critical, signals_as_errors
     from mintcli.errors import Interrupted
-    from mintcli.terminal import critical, signals_as_errors
 
     done: list[str] = []
     with pytest.raises(Interrupted) as caught, signals_as_errors(), critical():

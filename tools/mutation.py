@@ -43,7 +43,7 @@ def statuses() -> dict[str, Counter[str]]:
     for line in mutmut("results", "--all", "true"):
         key, sep, status = line.strip().rpartition(": ")
         if sep:
-            # mintcli.sse.xǁSSEDecoderǁfeed__mutmut_7 or mintcli.sse.x_too_long__mutmut_1
+            # mintcli.wire.sse.xǁSSEDecoderǁfeed__mutmut_7 or mintcli.wire.sse.x_too_long__mutmut_1
             found[re.split(r"\.x[_ǁ]", key, maxsplit=1)[0]][status] += 1
     return found
 

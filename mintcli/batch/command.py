@@ -16,23 +16,23 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from mintcli.base.terminal import Terminal, signals_as_errors
 from mintcli.batch.items import Defaults, Item, Reader
 from mintcli.batch.pacing import SharedPacer
 from mintcli.batch.pool import Outcome, Pool
 from mintcli.batch.progress import Progress
 from mintcli.batch.results import FileOutput, Output, ResultSink, lock_output, read_previous
 from mintcli.errors import ExitCode, Interrupted, ItemsFailed, MintError, UsageError
+from mintcli.options.settings import PROTOCOLS, BatchSettings
+from mintcli.output.sinks import RunInfo
 from mintcli.protocols import WireProtocol, get_protocol
-from mintcli.request import join_url
-from mintcli.retry import RetryPolicy
-from mintcli.runner import ChatRun, RunConfig
-from mintcli.settings import PROTOCOLS, BatchSettings
-from mintcli.sinks import RunInfo
-from mintcli.terminal import Terminal, signals_as_errors
-from mintcli.transport import Transport
+from mintcli.request.model import join_url
+from mintcli.run.retry import RetryPolicy
+from mintcli.run.runner import ChatRun, RunConfig
+from mintcli.wire.transport import Transport
 
 if TYPE_CHECKING:
-    from mintcli.accumulate import Reply
+    from mintcli.output.accumulate import Reply
     from mintcli.toolloop.items import ItemTools
 
 USAGE = "Usage: mint batch [OPTIONS] [INPUT|-]"
@@ -67,7 +67,7 @@ class ItemRunner:
         self.extract = "last" if settings.extract_last else "first" if settings.extract else None
         self.check: Any = None
         if schema is not None:
-            from mintcli.schema import compile_checker
+            from mintcli.request.schema import compile_checker
 
             self.check = compile_checker(schema)  # compiled once, for every item
 
@@ -116,7 +116,7 @@ class ItemRunner:
 
 
 def run_batch(settings: BatchSettings, source: str | None, term: Terminal) -> None:
-    from mintcli.chat import maybe_mock, require_key
+    from mintcli.cli.chat import maybe_mock, require_key
 
     if (settings.resume or settings.retry_failed) and not settings.output:
         flag = "--retry-failed" if settings.retry_failed else "--resume"

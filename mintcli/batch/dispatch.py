@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import os
 
+from mintcli.base.terminal import Terminal
 from mintcli.errors import UsageError
-from mintcli.settings import BatchSettings
-from mintcli.terminal import Terminal
+from mintcli.options.settings import BatchSettings
 
 
 def dispatch(settings: BatchSettings, words: tuple[str, ...], term: Terminal) -> None:

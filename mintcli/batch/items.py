@@ -18,13 +18,13 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from mintcli.capped import TEXT_BYTES, over
+from mintcli.base.capped import TEXT_BYTES, over
 from mintcli.errors import UsageError
-from mintcli.prompt import build_messages, check_messages
+from mintcli.options.settings import BatchSettings, RequestSettings, table
 from mintcli.protocols import get_protocol
-from mintcli.request import ChatRequest, ToolSpec, parse_options
-from mintcli.settings import BatchSettings, RequestSettings, table
-from mintcli.tools import check_tool_choice, load_tools, tool_list, unique
+from mintcli.request.model import ChatRequest, ToolSpec, parse_options
+from mintcli.request.prompt import build_messages, check_messages
+from mintcli.request.tools import check_tool_choice, load_tools, tool_list, unique
 
 # Item keys checked as the config file's values of the same name are.
 _CHECKED = ("protocol", "model", "system", "max_tokens", "temperature")
@@ -69,7 +69,7 @@ class Defaults:
             raise UsageError("--template needs {} where each prompt goes, e.g. 'Translate: {}'")
         schema = None
         if settings.schema is not None:
-            from mintcli.schema import load_schema, with_schema
+            from mintcli.request.schema import load_schema, with_schema
 
             schema = load_schema(settings.schema)
             with_schema(ChatRequest(model="", messages=[], tools=tools), schema)  # --tool clash
@@ -179,7 +179,7 @@ def _request(obj: dict[str, Any], defaults: Defaults) -> ChatRequest:
     )
     if defaults.schema is None:
         return request
-    from mintcli.schema import with_schema
+    from mintcli.request.schema import with_schema
 
     return with_schema(request, defaults.schema)
 

@@ -1,4 +1,4 @@
-"""Pacing shared by every worker of a batch (a :class:`mintcli.runner.Pacer`).
+"""Pacing shared by every worker of a batch (a :class:`mintcli.run.runner.Pacer`).
 
 * Shared backoff: when the server says to wait (``Retry-After`` on a 429, 503
   or any status, or a rate limit without one), the whole batch waits, not only

@@ -26,10 +26,10 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from mintcli.base.terminal import SIGNAL_EXCEPTIONS
 from mintcli.batch.items import Item
 from mintcli.batch.results import Output, bad_line
 from mintcli.errors import MintError
-from mintcli.terminal import SIGNAL_EXCEPTIONS
 
 WINDOW_PER_WORKER = 4
 TICK = 0.2  # the main thread looks at signals and the progress line this often

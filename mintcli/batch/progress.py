@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import time
 
+from mintcli.base.terminal import Terminal
 from mintcli.batch.pool import Tally
-from mintcli.terminal import Terminal
 
 EVERY = 0.2  # seconds between two updates of the status line
 

@@ -17,15 +17,15 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from mintcli.base.terminal import Terminal
 from mintcli.errors import ExitCode, UsageError, write_failed
-from mintcli.paths import lock_or_refuse
-from mintcli.sinks import RunInfo, Sink
-from mintcli.terminal import Terminal
+from mintcli.output.sinks import RunInfo, Sink
+from mintcli.storage.paths import lock_or_refuse
 
 if TYPE_CHECKING:
-    from mintcli.accumulate import Reply
+    from mintcli.base.events import Event
     from mintcli.batch.items import Item
-    from mintcli.events import Event
+    from mintcli.output.accumulate import Reply
 
 
 def error_object(code: ExitCode, message: str) -> dict[str, Any]:

@@ -19,15 +19,15 @@ from typing import Any, Protocol
 
 import orjson
 
+from mintcli.base.sanitize import redact_headers
 from mintcli.mock import batch_routes, framing, render, shape, validate
 from mintcli.mock.body import read_body
 from mintcli.mock.faults import Fault
 from mintcli.mock.refusal import Refusal
 from mintcli.mock.script import Reply, content_text
 from mintcli.mock.wire import WireHandler
-from mintcli.record import Recorded
-from mintcli.sanitize import redact_headers
-from mintcli.settings import MockSettings
+from mintcli.options.settings import MockSettings
+from mintcli.wire.record import Recorded
 
 # Headers of a recording that describe the recorded connection, not the reply.
 _NOT_REPLAYED = frozenset(

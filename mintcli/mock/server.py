@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from mintcli.base.terminal import silence_stdout
 from mintcli.mock.batches import BatchFaultError, BatchFaults
 from mintcli.mock.faults import Fault, FaultSpecError, parse_fault
 from mintcli.mock.handler import HTTPServer
@@ -29,10 +30,9 @@ from mintcli.mock.script import (
     content_text,
     load_script,
 )
-from mintcli.record import Recorded
-from mintcli.record import load as load_recording
-from mintcli.settings import MockSettings
-from mintcli.terminal import silence_stdout
+from mintcli.options.settings import MockSettings
+from mintcli.wire.record import Recorded
+from mintcli.wire.record import load as load_recording
 
 
 class MockServer:

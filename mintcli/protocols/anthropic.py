@@ -6,8 +6,7 @@ from typing import Any, ClassVar
 
 import orjson
 
-from mintcli.errors import ProtocolError, error_for_stream
-from mintcli.events import (
+from mintcli.base.events import (
     Event,
     Finish,
     MessageStart,
@@ -15,6 +14,7 @@ from mintcli.events import (
     TextDelta,
     ToolCall,
 )
+from mintcli.errors import ProtocolError, error_for_stream
 from mintcli.protocols.anthropic_messages import convert_messages
 from mintcli.protocols.base import (
     OWNED,
@@ -29,8 +29,8 @@ from mintcli.protocols.base import (
     usage_event,
 )
 from mintcli.protocols.fastpath import TextTemplate
-from mintcli.request import ChatRequest
-from mintcli.sse import SSEEvent
+from mintcli.request.model import ChatRequest
+from mintcli.wire.sse import SSEEvent
 
 API_VERSION = "2023-06-01"
 

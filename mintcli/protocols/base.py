@@ -7,13 +7,13 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 import orjson
 
+from mintcli.base.events import Usage
 from mintcli.errors import ProtocolError, UsageError
-from mintcli.events import Usage
 
 if TYPE_CHECKING:
-    from mintcli.events import Event
-    from mintcli.request import ChatRequest
-    from mintcli.sse import SSEEvent
+    from mintcli.base.events import Event
+    from mintcli.request.model import ChatRequest
+    from mintcli.wire.sse import SSEEvent
 
 
 class StreamDecoder(Protocol):

@@ -7,8 +7,7 @@ from typing import Any, ClassVar
 
 import orjson
 
-from mintcli.errors import ProtocolError, UsageError, error_for_stream
-from mintcli.events import (
+from mintcli.base.events import (
     Event,
     Finish,
     MessageStart,
@@ -17,6 +16,7 @@ from mintcli.events import (
     TextDelta,
     ToolCall,
 )
+from mintcli.errors import ProtocolError, UsageError, error_for_stream
 from mintcli.protocols.base import (
     OWNED,
     ArgumentsBudget,
@@ -30,8 +30,8 @@ from mintcli.protocols.base import (
     usage_event,
 )
 from mintcli.protocols.fastpath import TextTemplate
-from mintcli.request import ChatRequest
-from mintcli.sse import SSEEvent
+from mintcli.request.model import ChatRequest
+from mintcli.wire.sse import SSEEvent
 
 _DONE = b"[DONE]"
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")

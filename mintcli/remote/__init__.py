@@ -13,6 +13,6 @@
 * ``run.py``: the steps, in order; ``commands.py``: ``mint batch status``,
   ``fetch`` and ``cancel``.
 
-It imports httpx (through mintcli.transport), orjson and mintcli.batch; only
+It imports httpx (through mintcli.wire.transport), orjson and mintcli.batch; only
 ``mint batch --remote`` and those three commands import it.
 """

@@ -16,9 +16,9 @@ import httpx
 import orjson
 
 from mintcli.errors import MintError, ProtocolError, write_failed
-from mintcli.retry import RetryPolicy
-from mintcli.settings import BatchSettings
-from mintcli.transport import MAX_BODY_BYTES, MAX_ERROR_BYTES, Transport, status_error
+from mintcli.options.settings import BatchSettings
+from mintcli.run.retry import RetryPolicy
+from mintcli.wire.transport import MAX_BODY_BYTES, MAX_ERROR_BYTES, Transport, status_error
 
 CHUNK = 1 << 20  # bytes per write of a download
 

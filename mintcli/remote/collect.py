@@ -15,10 +15,10 @@ import re
 from dataclasses import dataclass
 from typing import IO, Any
 
-from mintcli.accumulate import Accumulator
 from mintcli.batch.items import Item, Reader
 from mintcli.batch.results import Output, bad_line, error_object, result_line
 from mintcli.errors import ExitCode, MintError
+from mintcli.output.accumulate import Accumulator
 from mintcli.protocols import get_protocol
 from mintcli.remote.job import Job, Part
 from mintcli.remote.plan import custom_id, request_body
@@ -87,7 +87,7 @@ def write_all(
     protocol = get_protocol(job.protocol)
     checker = None
     if schema is not None:
-        from mintcli.schema import compile_checker
+        from mintcli.request.schema import compile_checker
 
         checker = compile_checker(schema)
     written = Written()

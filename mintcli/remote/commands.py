@@ -13,23 +13,23 @@ from pathlib import Path
 
 import orjson
 
+from mintcli.base.terminal import Terminal
 from mintcli.batch.items import Defaults
 from mintcli.batch.results import lock_output
 from mintcli.errors import UsageError
+from mintcli.options.settings import BatchSettings
 from mintcli.protocols import get_protocol
 from mintcli.remote.api import Api
 from mintcli.remote.job import Job, find_batch, lock_job, with_kept, without_userinfo
 from mintcli.remote.plan import BLOCK
 from mintcli.remote.providers import get_provider
 from mintcli.remote.run import Remote
-from mintcli.settings import BatchSettings
-from mintcli.terminal import Terminal
 
 COMMANDS = ("status", "fetch", "cancel")
 
 
 def run_command(settings: BatchSettings, name: str, ids: list[str], term: Terminal) -> None:
-    from mintcli.chat import maybe_mock, require_key
+    from mintcli.cli.chat import maybe_mock, require_key
 
     if not ids:
         raise UsageError(f"mint batch {name} needs the id of at least one remote batch")

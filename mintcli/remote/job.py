@@ -25,7 +25,7 @@ from typing import Any
 import orjson
 
 from mintcli.errors import ConfigError, write_failed
-from mintcli.paths import lock_or_refuse, private_dir, state_dir
+from mintcli.storage.paths import lock_or_refuse, private_dir, state_dir
 
 VERSION = 1
 # The settings that decide how input lines become requests: 'mint batch fetch'

@@ -15,11 +15,13 @@ import time
 from pathlib import Path
 from typing import BinaryIO
 
+from mintcli.base.terminal import Terminal, signals_as_errors
 from mintcli.batch.command import USAGE, _open_input, _output_path
 from mintcli.batch.items import Defaults, Reader
 from mintcli.batch.progress import clock
 from mintcli.batch.results import FileOutput, Output, lock_output, read_previous
 from mintcli.errors import Interrupted, ItemsFailed, RequestRejected, UsageError
+from mintcli.options.settings import BatchSettings
 from mintcli.protocols import get_protocol
 from mintcli.remote.api import Api
 from mintcli.remote.collect import CUSTOM_ID, Written, write_all
@@ -34,14 +36,12 @@ from mintcli.remote.job import (
 )
 from mintcli.remote.plan import build_parts, hashed
 from mintcli.remote.providers import Provider, Status, get_provider
-from mintcli.settings import BatchSettings
-from mintcli.terminal import Terminal, signals_as_errors
 
 FIRST_POLL = 1.0  # seconds before the first poll; then half as long again each time
 
 
 def run_remote(settings: BatchSettings, source: str | None, term: Terminal) -> None:
-    from mintcli.chat import maybe_mock, require_key
+    from mintcli.cli.chat import maybe_mock, require_key
 
     if settings.unordered:
         raise UsageError("--unordered is for local batches; --remote writes in input order")

@@ -11,8 +11,8 @@ reply.
 
 from __future__ import annotations
 
-from mintcli.accumulate import Reply
 from mintcli.errors import NoCodeBlock
+from mintcli.output.accumulate import Reply
 from mintcli.render.fence import Fence, may_open, opening
 
 

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import re
 
+from mintcli.base.sanitize import escape_text
 from mintcli.render.fence import Fence, may_open, opening
 from mintcli.render.inline import DIM, RESET, Inline, sgr
 from mintcli.render.table import Table
-from mintcli.sanitize import escape_text
 
 # What a line is while it is being read.
 START, INLINE, CODE, HOLD, DONE = range(5)  # DONE: shown whole, nothing at its newline

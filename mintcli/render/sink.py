@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from mintcli.accumulate import Reply
-from mintcli.events import Event, ToolCall
+from mintcli.base.events import Event, ToolCall
+from mintcli.base.terminal import Terminal
+from mintcli.output.accumulate import Reply
+from mintcli.output.sinks import TextSink
 from mintcli.render.extract import Extractor
 from mintcli.render.markdown import Renderer
-from mintcli.sinks import TextSink
-from mintcli.terminal import Terminal
 
 
 class ExtractSink(TextSink):

@@ -10,7 +10,7 @@
 * ``turn.py``: :class:`Turn`, what ``chat.py`` is told about a session's turn
   and tells it back.
 
-Imports: ``readline`` (only here, only in a session), ``mintcli.conversations``
-and ``mintcli.paths`` (``chat.run_chat`` is passed in, not imported). Nothing imports this package
-unless a session opens; this ``__init__`` imports nothing.
+Imports: ``readline`` (only here, only in a session), ``mintcli.storage.conversations``
+and ``mintcli.storage.paths`` (``chat.run_chat`` is passed in, not imported). Nothing
+imports this package unless a session opens; this ``__init__`` imports nothing.
 """

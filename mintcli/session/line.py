@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from mintcli.paths import private_dir, state_dir
+from mintcli.storage.paths import private_dir, state_dir
 
 FENCE = '"""'
 HISTORY_LINES = 1000

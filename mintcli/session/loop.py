@@ -15,12 +15,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mintcli.conversations import Conversation, find, text_of
+from mintcli.base.terminal import Terminal
 from mintcli.errors import ExitCode, MintError, UsageError
+from mintcli.options.settings import ChatSettings
 from mintcli.session.line import LineReader
 from mintcli.session.turn import Turn
-from mintcli.settings import ChatSettings
-from mintcli.terminal import Terminal
+from mintcli.storage.conversations import Conversation, find, text_of
 
 RunChat = Callable[[ChatSettings, tuple[str, ...], Terminal, Turn], None]
 
@@ -109,7 +109,7 @@ class Session:
         if history is None or not users:
             self.term.error("nothing to retry yet")
             return
-        from mintcli.journal import new_id
+        from mintcli.storage.journal import new_id
 
         at = users[-1]
         before = Conversation(new_id(), 0.0, 0.0, messages[:at], history.exchanges[:-1])

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from mintcli.conversations import Conversation
+    from mintcli.storage.conversations import Conversation
 
 
 @dataclass(frozen=True)

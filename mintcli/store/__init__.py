@@ -23,5 +23,5 @@ that use a connection, which are imported only when the log is read or
 written), ``orjson``, and from mint ``paths``, ``errors`` and ``journal.new_id``
 (the ID of a forked conversation). Nothing here is imported by ``mint --help``
 or before a new conversation's reply.
-``mintcli/conversations.py`` is the facade the rest of mint uses.
+``mintcli/storage/conversations.py`` is the facade the rest of mint uses.
 """

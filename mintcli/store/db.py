@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from mintcli.errors import ConfigError, MintError, WriteFailed
-from mintcli.paths import data_dir, private_dir
+from mintcli.storage.paths import data_dir, private_dir
 from mintcli.store.schema import CURRENT, FTS, MIGRATIONS
 
 BUSY_TIMEOUT = 60.0  # seconds a writer waits for the others (each holds the lock briefly)

@@ -14,7 +14,7 @@ from pathlib import Path
 import orjson
 
 from mintcli.errors import UsageError
-from mintcli.paths import data_dir
+from mintcli.storage.paths import data_dir
 from mintcli.store.model import Conversation
 
 VERSION = 1

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from mintcli.errors import ConfigError, UsageError
-from mintcli.paths import private_dir
+from mintcli.storage.paths import private_dir
 from mintcli.store import read, write
 from mintcli.store.db import transaction
 from mintcli.store.files import conversations_dir, load, waiting_files

@@ -173,7 +173,7 @@ def save(
     (a new one when another mint continued the conversation meanwhile).
     ``pending``: the conversation's ID, its number of exchanges and creation
     time when the request was built, and the messages up to the reply."""
-    from mintcli.journal import new_id
+    from mintcli.storage.journal import new_id
 
     wanted, base, started, messages = pending
     with transaction(conn):

@@ -6,8 +6,8 @@ import os
 
 import orjson
 
-from mintcli.events import ToolCall
-from mintcli.terminal import Terminal
+from mintcli.base.events import ToolCall
+from mintcli.base.terminal import Terminal
 
 
 def ask(call: ToolCall, term: Terminal, always: set[str]) -> bool:

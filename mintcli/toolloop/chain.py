@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 
 from mintcli.errors import UsageError
-from mintcli.journal import Journal, JournalState, fold
+from mintcli.storage.journal import Journal, JournalState, fold
 
 
 class ChainJournal(Journal):

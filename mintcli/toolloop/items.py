@@ -16,25 +16,25 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from mintcli.errors import StepLimit
-from mintcli.request import ChatRequest
+from mintcli.request.model import ChatRequest
 from mintcli.toolloop.output import reply_message, tool_message
 from mintcli.toolloop.proc import Outcome
 from mintcli.toolloop.toolbox import Toolbox
 
 if TYPE_CHECKING:
-    from mintcli.accumulate import Reply
+    from mintcli.base.events import ToolCall
+    from mintcli.base.terminal import Terminal
     from mintcli.batch.results import ResultSink
-    from mintcli.events import ToolCall
-    from mintcli.runner import RunConfig
-    from mintcli.settings import BatchSettings
-    from mintcli.terminal import Terminal
+    from mintcli.options.settings import BatchSettings
+    from mintcli.output.accumulate import Reply
+    from mintcli.run.runner import RunConfig
 
 
 class ItemTools:
     """The batch's runnable tools (MCP servers shared by every item)."""
 
     def __init__(self, settings: BatchSettings, term: Terminal) -> None:
-        from mintcli.tools import load_tools
+        from mintcli.request.tools import load_tools
 
         declared = load_tools(settings.tool, settings.tools)
         secrets = [settings.api_key] if settings.api_key else []

@@ -14,21 +14,21 @@ from dataclasses import replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from mintcli.accumulate import Accumulator, Reply, UsageTotals
+from mintcli.base.events import ToolCall
+from mintcli.base.terminal import Terminal, signals_as_errors
 from mintcli.errors import MintError, StepLimit, UsageError
-from mintcli.events import ToolCall
-from mintcli.request import ChatRequest
-from mintcli.terminal import Terminal, signals_as_errors
+from mintcli.output.accumulate import Accumulator, Reply, UsageTotals
+from mintcli.request.model import ChatRequest
 from mintcli.toolloop.chain import ChainJournal, read_steps
 from mintcli.toolloop.output import LoopSink, call_line, loop_sink, reply_message, tool_message
 from mintcli.toolloop.proc import Outcome
 from mintcli.toolloop.toolbox import Toolbox
 
 if TYPE_CHECKING:
-    from mintcli.exchange import Run
-    from mintcli.journal import JournalState
-    from mintcli.settings import ChatSettings
-    from mintcli.transport import Transport
+    from mintcli.options.settings import ChatSettings
+    from mintcli.run.exchange import Run
+    from mintcli.storage.journal import JournalState
+    from mintcli.wire.transport import Transport
 
 
 class ToolLoop:
@@ -103,7 +103,7 @@ class ToolLoop:
 
     # -- the run -------------------------------------------------------------------------
     def run(self, run: Run, base_url: str, headers: dict[str, str]) -> None:
-        from mintcli.exchange import journal_header, open_transport, save_exchange
+        from mintcli.run.exchange import journal_header, open_transport, save_exchange
 
         settings, term, state = self.settings, self.term, self.state
         journal = None
@@ -156,8 +156,8 @@ class ToolLoop:
     ) -> Reply:
         """Every step, from the first (or where a --resume picks up) to a reply
         without calls, which is returned."""
-        from mintcli.exchange import run_config
-        from mintcli.runner import ChatRun
+        from mintcli.run.exchange import run_config
+        from mintcli.run.runner import ChatRun
 
         state, term = self.state, self.term
         started = time.monotonic()
@@ -215,7 +215,7 @@ class ToolLoop:
     def _step_limit(
         self, run: Run, reply: Reply, sink: LoopSink, journal: ChainJournal | None
     ) -> None:
-        from mintcli.exchange import save_exchange
+        from mintcli.run.exchange import save_exchange
 
         if not self.settings.quiet and self.settings.format in ("text", "raw"):
             for call in reply.tool_calls:

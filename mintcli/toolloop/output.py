@@ -13,12 +13,12 @@ from typing import Any
 
 import orjson
 
-from mintcli.accumulate import Reply
+from mintcli.base.events import Event, ToolCall
+from mintcli.base.terminal import Terminal
 from mintcli.errors import MintError
-from mintcli.events import Event, ToolCall
-from mintcli.request import assistant_message
-from mintcli.sinks import JSONLSink, JSONSink, RawSink, RunInfo, Sink, TextSink
-from mintcli.terminal import Terminal
+from mintcli.output.accumulate import Reply
+from mintcli.output.sinks import JSONLSink, JSONSink, RawSink, RunInfo, Sink, TextSink
+from mintcli.request.model import assistant_message
 from mintcli.toolloop.proc import Outcome
 
 

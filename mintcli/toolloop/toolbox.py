@@ -16,9 +16,9 @@ from typing import Any
 
 import orjson
 
+from mintcli.base.events import ToolCall
 from mintcli.errors import UsageError
-from mintcli.events import ToolCall
-from mintcli.request import ToolSpec
+from mintcli.request.model import ToolSpec
 from mintcli.toolloop.mcp import McpServer
 from mintcli.toolloop.proc import Outcome, run_command
 

@@ -1,0 +1,277 @@
+"""Everything received so far, folded from mint's events.
+
+The accumulator lives for the whole run, across retries and a ``--resume``: it
+is the one place that knows the text a continuation must start from, the tool
+calls already emitted, and the usage of each attempt. When the run ends it
+gives a :class:`Reply`, which is what the sinks print. :class:`ReadBatch` folds
+the same events once more, per network read, into that read's journal record.
+"""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, BinaryIO
+
+from mintcli.base.events import (
+    Event,
+    Finish,
+    MessageStart,
+    ReasoningDelta,
+    RefusalDelta,
+    TextDelta,
+    ToolCall,
+    Usage,
+)
+from mintcli.errors import Refused
+
+
+class TextBuffer:
+    """Append-only text whose memory stays flat however long it grows.
+
+    Pieces are joined into chunks every few thousand appends; once the chunks
+    held in memory pass ``SPILL_AT`` characters they move, as UTF-8, to an
+    anonymous temporary file (private, and gone when the process ends). The
+    whole text is only rebuilt by :meth:`getvalue`, which a run needs at most
+    at a retry seam and for ``--format json``.
+    """
+
+    __slots__ = ("_chunks", "_held", "_pending", "_size", "_spool")
+
+    COMPACT_AT = 1024  # pieces held loose before they are joined into one chunk
+    SPILL_AT = 1 << 16  # characters held in memory before they go to the spool file
+
+    def __init__(self, initial: str = "") -> None:
+        self._chunks: list[str] = []
+        self._held = 0  # characters in _chunks
+        self._pending: list[str] = []
+        self._size = 0
+        self._spool: BinaryIO | None = None
+        self.append(initial)
+
+    def append(self, text: str) -> None:
+        if not text:
+            return
+        self._pending.append(text)
+        self._size += len(text)
+        if len(self._pending) >= self.COMPACT_AT:
+            self._compact()
+
+    def _compact(self) -> None:
+        chunk = "".join(self._pending)
+        self._pending.clear()
+        self._chunks.append(chunk)
+        self._held += len(chunk)
+        if self._held >= self.SPILL_AT:
+            if self._spool is None:
+                import tempfile  # only long replies get here
+
+                self._spool = tempfile.TemporaryFile()  # noqa: SIM115 - lives with the buffer
+            self._spool.write("".join(self._chunks).encode("utf-8", "surrogatepass"))
+            self._chunks.clear()
+            self._held = 0
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __bool__(self) -> bool:
+        return self._size > 0
+
+    def pieces(self, block: int = 1 << 16) -> Iterator[str]:
+        """The text in order, in pieces, without putting it together (to write
+        a long reply out with flat memory)."""
+        if self._spool is not None:
+            self._spool.seek(0)
+            decoder = codecs.getincrementaldecoder("utf-8")("surrogatepass")
+            while data := self._spool.read(block):
+                yield decoder.decode(data)
+            yield decoder.decode(b"", final=True)
+            self._spool.seek(0, 2)
+        yield from self._chunks
+        yield from self._pending
+
+    def getvalue(self) -> str:
+        if self._pending:
+            self._compact()
+        held = "".join(self._chunks)
+        if self._spool is None:
+            self._chunks = [held] if held else []
+            return held
+        self._spool.seek(0)
+        spilled = self._spool.read().decode("utf-8", "surrogatepass")
+        self._spool.seek(0, 2)
+        return spilled + held
+
+
+@dataclass
+class UsageTotals:
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+
+    def add(self, usage: UsageTotals) -> None:
+        if usage.input_tokens is not None:
+            self.input_tokens = (self.input_tokens or 0) + usage.input_tokens
+        if usage.output_tokens is not None:
+            self.output_tokens = (self.output_tokens or 0) + usage.output_tokens
+
+    def as_dict(self) -> dict[str, Any] | None:
+        if self.input_tokens is None and self.output_tokens is None:
+            return None
+        return {"input_tokens": self.input_tokens, "output_tokens": self.output_tokens}
+
+
+class Reply:
+    """The reply as received: what ``--format json`` prints and jsonl's end
+    events carry. The text is only put together when asked for (a long reply's
+    text lives in a temporary file, and the text format never needs it whole)."""
+
+    def __init__(self, acc: Accumulator) -> None:
+        self._acc = acc
+        self.tool_calls = tuple(acc.tool_calls)
+        self.finish_reason = acc.finish_reason
+        self.usage = acc.current_usage()
+        self.model = acc.model
+        self.parsed: Any = None  # with --schema: the text parsed, once it passed the check
+
+    @cached_property
+    def text(self) -> str:
+        return self._acc.text.getvalue()
+
+    def text_pieces(self) -> Iterator[str]:
+        """The text in pieces, never put together here (see TextBuffer.pieces)."""
+        if "text" in self.__dict__:
+            yield self.text
+        else:
+            yield from self._acc.text.pieces()
+
+    @property
+    def has_text(self) -> bool:
+        return bool(self._acc.text)
+
+    @cached_property
+    def reasoning(self) -> str | None:
+        return self._acc.reasoning.getvalue() or None
+
+    @cached_property
+    def refusal(self) -> str | None:
+        return self._acc.refusal.getvalue() or None
+
+
+class Accumulator:
+    def __init__(self) -> None:
+        self.text = TextBuffer()
+        self.reasoning = TextBuffer()
+        self.refusal = TextBuffer()  # the model's reason for not answering, if any
+        self.tool_calls: list[ToolCall] = []
+        self.finish_reason: str | None = None
+        self.model: str | None = None
+        self.usage = UsageTotals()  # summed over finished attempts
+        self._attempt_usage = UsageTotals()  # latest figures of the current attempt
+
+    def extend(self, events: list[Event]) -> None:
+        text = self.text
+        for event in events:
+            if type(event) is TextDelta:  # nearly every event: the short way
+                text.append(event.text)
+            else:
+                self.add(event)
+
+    def add(self, event: Event) -> None:
+        match event:
+            case TextDelta():
+                self.text.append(event.text)
+            case ReasoningDelta():
+                self.reasoning.append(event.text)
+            case ToolCall():
+                self.tool_calls.append(event)
+            case RefusalDelta():
+                self.refusal.append(event.text)
+            case Usage():
+                # Within one response the latest figure wins (Anthropic repeats and grows them).
+                if event.input_tokens is not None:
+                    self._attempt_usage.input_tokens = event.input_tokens
+                if event.output_tokens is not None:
+                    self._attempt_usage.output_tokens = event.output_tokens
+            case Finish():
+                self.finish_reason = event.reason
+            case MessageStart():
+                self.model = event.model or self.model
+
+    @property
+    def received(self) -> bool:
+        """Whether any content arrived (what a continuation must not repeat)."""
+        return bool(self.text or self.reasoning or self.tool_calls)
+
+    def refused(self) -> Refused | None:
+        """A refusal instead of an answer (exit 12), with the model's reason."""
+        if not self.refusal and self.finish_reason != "refusal":
+            return None
+        reason = self.refusal.getvalue()
+        return Refused("the model refused" + (f": {reason}" if reason else ""))
+
+    def end_attempt(self) -> dict[str, Any] | None:
+        """Close the current attempt's usage into the totals; return what it added."""
+        added = self._attempt_usage
+        self.usage.add(added)
+        self._attempt_usage = UsageTotals()
+        return added.as_dict()
+
+    def current_usage(self) -> dict[str, Any] | None:
+        total = UsageTotals(self.usage.input_tokens, self.usage.output_tokens)
+        total.add(self._attempt_usage)
+        return total.as_dict()
+
+    def reply(self) -> Reply:
+        return Reply(self)
+
+
+class ReadBatch:
+    """The content of one network read, as one journal record: ``t`` text, ``r``
+    reasoning, ``c`` tool calls, ``f`` the finish reason (see journal.py)."""
+
+    __slots__ = ("calls", "finish", "pieces", "reasoning", "text")
+
+    def __init__(self) -> None:
+        self.text: list[str] = []
+        self.reasoning: list[str] = []
+        self.calls: list[dict[str, Any]] = []
+        self.finish: str | None = None
+        self.pieces = 0
+
+    def extend(self, events: list[Event]) -> None:
+        for event in events:
+            if type(event) is TextDelta:  # nearly every event: the short way
+                self.text.append(event.text)
+                self.pieces += 1
+            else:
+                self.add(event)
+
+    def add(self, event: Event) -> None:
+        match event:
+            case TextDelta():
+                self.text.append(event.text)
+                self.pieces += 1
+            case ReasoningDelta():
+                self.reasoning.append(event.text)
+                self.pieces += 1
+            case ToolCall():
+                self.calls.append(event.as_json())
+                self.pieces += 1
+            case Finish():
+                self.finish = event.reason
+
+    def take(self) -> dict[str, Any] | None:
+        """The record (None when the read brought no content), and a fresh start."""
+        record: dict[str, Any] = {}
+        if self.text:
+            record["t"] = "".join(self.text)
+        if self.reasoning:
+            record["r"] = "".join(self.reasoning)
+        if self.calls:
+            record["c"] = self.calls
+        if self.finish:
+            record["f"] = self.finish
+        self.__init__()  # type: ignore[misc]
+        return record or None

@@ -1,0 +1,293 @@
+"""Output writers for ``--format text|raw|jsonl|json``.
+
+A sink turns events into bytes and holds them until :meth:`Sink.flush`, which
+the runner calls once per network read, after the journal has the read's
+content: everything one read brought reaches stdout in one write. Stdout only
+ever receives data; notes go to the terminal's stderr.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from mintcli.base.events import (
+    SCHEMA_VERSION,
+    Event,
+    ReasoningDelta,
+    RefusalDelta,
+    TextDelta,
+    ToolCall,
+)
+from mintcli.base.terminal import Terminal, critical
+from mintcli.output.accumulate import Reply
+from mintcli.output.stats import format_stats
+from mintcli.request.model import assistant_message
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What a sink is told when the run starts."""
+
+    protocol: str
+    model: str
+    # The conversation so far (OpenAI shape; attachments from files as references).
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    journal: str | None = None  # the journal ID, when journaling
+    resumed: str | None = None  # the journal ID a --resume continues
+    conversation: str | None = None  # where the exchange is saved (unless --no-log)
+    schema: bool = False  # --schema: the reply is JSON, checked when it ends
+    extract: str | None = None  # -x: "first", --extract-last: "last" (the code block)
+
+
+class Sink:
+    """Base: holds bytes for the current read. Subclasses override the hooks
+    they care about; the defaults ignore the event."""
+
+    wants_raw = False  # whether the runner should hand over each wire event's data
+
+    def __init__(self, term: Terminal, show_reasoning: bool = False) -> None:
+        self.term = term
+        self.show_reasoning = show_reasoning
+        self._out: list[bytes] = []
+        self._reasoning_open = False  # reasoning printed to stderr, not yet closed
+
+    def flush(self) -> None:
+        if self._out:
+            with critical():  # the batch leaves _out and reaches stdout as one step
+                data = b"".join(self._out)
+                self._out.clear()
+                self.term.write(data)
+
+    def start(self, info: RunInfo) -> None:
+        pass
+
+    def events(self, events: list[Event]) -> None:
+        """The events of one network read, in order."""
+        for event in events:
+            self.event(event)
+
+    def event(self, event: Event) -> None:
+        """A text, reasoning or tool-call event (usage and the finish reason
+        arrive with :meth:`done`)."""
+        if type(event) is ReasoningDelta:
+            self.reasoning(event.text)
+
+    def reasoning(self, text: str) -> None:
+        # Reasoning is not the answer: with --reasoning it goes to stderr.
+        if self.show_reasoning:
+            self._reasoning_open = True
+            self.term.stderr_text(text)
+
+    def close_reasoning(self) -> None:
+        if self._reasoning_open:
+            self._reasoning_open = False
+            self.term.stderr_text("\n")
+
+    def raw(self, data: bytes) -> None:
+        pass
+
+    def retry(self, info: dict[str, Any]) -> None:
+        pass
+
+    def warn(self, message: str) -> None:
+        """Something the user should know that is not data (a retry, a bad tool call)."""
+        self.term.warn(message)
+
+    def status(self, text: str | None) -> None:
+        """The terminal's waiting line (None: erase it)."""
+        if text is None:
+            self.term.clear_status()
+        else:
+            self.term.show_status(text)
+
+    def done(self, reply: Reply, summary: dict[str, Any]) -> None:
+        self.close_reasoning()
+
+    def failed(self, reply: Reply, summary: dict[str, Any], error: dict[str, Any]) -> None:
+        self.close_reasoning()
+
+    def stats(self, stats: dict[str, Any]) -> None:
+        self.term.note(format_stats(stats))
+
+    def close(self) -> None:
+        """The run is over: write whatever is still held."""
+        self.flush()
+
+
+class TextSink(Sink):
+    """The answer as plain text, then each tool call as one compact JSON line."""
+
+    def __init__(self, term: Terminal, show_reasoning: bool = False) -> None:
+        super().__init__(term, show_reasoning)
+        self._last = ""  # last character written, for the newline rules
+
+    def events(self, events: list[Event]) -> None:
+        texts: list[str] = []  # a run of text pieces is written as one
+        for event in events:
+            if type(event) is TextDelta:
+                texts.append(event.text)
+                continue
+            if texts:
+                self._text("".join(texts))
+                texts.clear()
+            self.event(event)
+        if texts:
+            self._text("".join(texts))
+
+    def _text(self, text: str) -> None:
+        if self._reasoning_open:
+            self.close_reasoning()
+        self._out.append(text.encode())
+        self._last = text[-1]
+
+    def event(self, event: Event) -> None:
+        match event:
+            case TextDelta():
+                self._text(event.text)
+            case ToolCall():
+                if self._last not in ("", "\n"):
+                    self._out.append(b"\n")
+                self._out.append(orjson.dumps(event.as_json()) + b"\n")
+                self._last = "\n"
+            case ReasoningDelta():
+                self.reasoning(event.text)
+
+    def done(self, reply: Reply, summary: dict[str, Any]) -> None:
+        super().done(reply, summary)
+        self._end_line()
+
+    def failed(self, reply: Reply, summary: dict[str, Any], error: dict[str, Any]) -> None:
+        super().failed(reply, summary, error)
+        if reply.finish_reason is not None:  # it ended, and then failed a check (--schema)
+            self._end_line()
+
+    def _end_line(self) -> None:
+        if self._last not in ("", "\n"):
+            self._out.append(b"\n")
+            self._last = "\n"
+
+
+class RawSink(Sink):
+    """Each wire event's data as one compact JSON line, as the provider sent it."""
+
+    wants_raw = True
+
+    def raw(self, data: bytes) -> None:
+        if b"\n" in data:
+            # Data split over several data: lines is still one JSON value; one line out.
+            try:
+                data = orjson.dumps(orjson.loads(data))
+            except orjson.JSONDecodeError:
+                data = data.replace(b"\n", b" ")
+        self._out.append(data + b"\n")
+
+
+class JSONLSink(Sink):
+    """mint's normalized events, one JSON object per line (docs/events.md)."""
+
+    def _emit(self, obj: dict[str, Any]) -> None:
+        self._out.append(orjson.dumps(obj) + b"\n")
+
+    def start(self, info: RunInfo) -> None:
+        head: dict[str, Any] = {"protocol": info.protocol, "model": info.model}
+        if info.journal is not None:
+            head["journal"] = info.journal
+        if info.resumed is not None:
+            head["resumed"] = info.resumed
+        if info.conversation is not None:
+            head["conversation"] = info.conversation
+        self._emit({"type": "start", "schema": SCHEMA_VERSION, **head})
+
+    def event(self, event: Event) -> None:
+        match event:
+            case TextDelta():
+                self._emit({"type": "text", "text": event.text})
+            case ReasoningDelta():
+                self._emit({"type": "reasoning", "text": event.text})
+            case RefusalDelta():
+                self._emit({"type": "refusal", "text": event.text})
+            case ToolCall():
+                self._emit({"type": "tool_call", **event.as_json()})
+
+    def retry(self, info: dict[str, Any]) -> None:
+        self._emit({"type": "retry", **info})
+
+    def done(self, reply: Reply, summary: dict[str, Any]) -> None:
+        if reply.usage is not None:
+            self._emit({"type": "usage", **reply.usage})
+        self._emit({"type": "done", "finish_reason": reply.finish_reason, **summary})
+
+    def failed(self, reply: Reply, summary: dict[str, Any], error: dict[str, Any]) -> None:
+        self._emit({"type": "error", **error, **summary})
+
+    def stats(self, stats: dict[str, Any]) -> None:
+        self._emit({"type": "stats", **stats})
+
+
+class JSONSink(Sink):
+    """One object when the reply ends (also when it fails, with an ``error`` field)."""
+
+    def __init__(self, term: Terminal, show_reasoning: bool = False) -> None:
+        super().__init__(term, show_reasoning)
+        self._info: RunInfo | None = None
+        self._result: dict[str, Any] | None = None
+
+    def start(self, info: RunInfo) -> None:
+        self._info = info
+
+    def events(self, events: list[Event]) -> None:
+        pass  # everything is in the final object
+
+    def _build(self, reply: Reply, summary: dict[str, Any], error: dict[str, Any] | None) -> None:
+        info = self._info
+        result: dict[str, Any] = {
+            "text": reply.text,
+            "reasoning": reply.reasoning,
+            "tool_calls": [c.as_json() for c in reply.tool_calls],
+            "finish_reason": reply.finish_reason,
+            "usage": reply.usage,
+            "model": reply.model or (info.model if info else None),
+            "protocol": info.protocol if info else None,
+            **summary,
+            "messages": [*(info.messages if info else ()), assistant_message(reply)],
+        }
+        if info is not None and info.conversation is not None:
+            result["conversation"] = info.conversation
+        if info is not None and info.schema:
+            result["parsed"] = reply.parsed  # null when the check failed
+        if reply.refusal is not None:
+            result["refusal"] = reply.refusal
+        if info is not None and info.extract:
+            from mintcli.render.extract import extract
+
+            result["extracted"] = extract(reply.text, info.extract == "last")
+        if error is not None:
+            result["error"] = error
+        self._result = result
+
+    def done(self, reply: Reply, summary: dict[str, Any]) -> None:
+        self._build(reply, summary, None)
+
+    def failed(self, reply: Reply, summary: dict[str, Any], error: dict[str, Any]) -> None:
+        self._build(reply, summary, error)
+
+    def stats(self, stats: dict[str, Any]) -> None:
+        if self._result is not None:
+            self._result["stats"] = stats
+
+    def close(self) -> None:
+        if self._result is not None:
+            self._out.append(orjson.dumps(self._result) + b"\n")
+            self._result = None
+        self.flush()
+
+
+SINKS: dict[str, type[Sink]] = {
+    "text": TextSink,
+    "raw": RawSink,
+    "jsonl": JSONLSink,
+    "json": JSONSink,
+}

@@ -1,0 +1,359 @@
+"""The write-ahead journal behind ``--resume``.
+
+While a reply streams, mint appends what it receives to
+``$XDG_STATE_HOME/mint/journals/ID.jsonl`` *before* writing it to stdout, so the
+journal always holds at least what the reader got, even after SIGKILL. The
+first line is a header (the request, never the API key); each later line is
+one network read's worth of received content. The file is removed when the
+reply finishes; an unfinished one can be continued with ``mint chat --resume``.
+
+Records (one JSON object per line, keys present only when non-empty):
+  header: {"v": 1, "id", "created", "protocol", "base_url", "mock", "format", "request"}
+  batch:  {"t": text, "r": reasoning, "c": [tool calls]}
+  usage:  {"u": {"input_tokens", "output_tokens"}}   (closing one attempt)
+  finish: {"f": finish reason}
+  fail:   {"x": exit code, "m": message}            (the run gave up)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from mintcli.base.events import Event, Finish, ReasoningDelta, TextDelta, ToolCall, Usage
+from mintcli.errors import WRITE_ERRNOS, ConfigError, MintError, UsageError, write_failed
+from mintcli.storage.paths import lock_or_refuse, private_dir, state_dir
+
+JOURNAL_VERSION = 1
+EXPIRY_SECONDS = 7 * 24 * 3600
+FSYNC_INTERVAL = 0.2
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def journal_dir() -> Path:
+    return state_dir() / "journals"
+
+
+def _ensure_dir(path: Path) -> None:
+    private_dir(path.parent)  # the "mint" directory above is private too
+    private_dir(path)
+
+
+def new_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S") + "-" + os.urandom(3).hex()
+
+
+class Journal:
+    """A journal file. It is created with the first record written to it, so a
+    run that fails before anything arrived leaves none behind, and it stays
+    locked (flock) for as long as its run is alive."""
+
+    def __init__(self, path: Path, header: bytes = b"", fd: int | None = None) -> None:
+        self.path = path
+        self.id = path.stem
+        self._header = header  # written first, when the file is created
+        self._fd = fd
+        self._lock = threading.Lock()
+        self._dirty = False
+        self._closed = False
+        self._stop = threading.Event()
+        self._size = 0  # bytes in the file: where a failed write is cut back to
+        if fd is not None:
+            self._size = os.fstat(fd).st_size
+            self._start_syncer()
+
+    # -- opening ---------------------------------------------------------------
+    @classmethod
+    def prepare(cls, header: dict[str, Any], directory: Path | None = None) -> Journal:
+        """A new journal; its directory is checked now, its file made later."""
+        directory = directory or journal_dir()
+        _ensure_dir(directory)
+        prune(directory)
+        jid = new_id()
+        head = {"v": JOURNAL_VERSION, "id": jid, "created": time.time(), **header}
+        return cls(directory / f"{jid}.jsonl", orjson.dumps(head) + b"\n")
+
+    @classmethod
+    def reopen(cls, path: Path) -> Journal:
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW)
+        except OSError as exc:
+            raise ConfigError(f"cannot open journal {path}: {exc.strerror}") from None
+        lock_or_refuse(fd, f"reply {path.stem} is being written by another mint process")
+        try:
+            # A line cut short by a kill would swallow the first record appended.
+            data = path.read_bytes()
+            if not data.endswith(b"\n"):
+                os.ftruncate(fd, data.rfind(b"\n") + 1)
+        except OSError:
+            pass
+        return cls(path, fd=fd)
+
+    def _create(self) -> int:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_NOFOLLOW
+        try:
+            fd = os.open(self.path, flags, 0o600)
+        except OSError as exc:
+            if exc.errno in WRITE_ERRNOS:
+                raise write_failed(f"the journal {self.path}", exc) from None
+            raise ConfigError(f"cannot create journal {self.path}: {exc.strerror}") from None
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        try:
+            _write_all(fd, self._header)
+        except OSError as exc:
+            # A journal without its whole header is no journal: leave none.
+            with contextlib.suppress(OSError):
+                self.path.unlink()
+            os.close(fd)
+            raise write_failed(f"the journal {self.path}", exc) from None
+        self._fd = fd
+        self._size = len(self._header)
+        self._start_syncer()
+        return fd
+
+    @property
+    def exists(self) -> bool:
+        """Whether the file was made (something was written to it)."""
+        return self._fd is not None
+
+    def _start_syncer(self) -> None:
+        threading.Thread(target=self._sync_loop, name="mint-fsync", daemon=True).start()
+
+    # -- writing ---------------------------------------------------------------
+    def write(self, record: dict[str, Any]) -> None:
+        # A plain write: the kernel has it once this returns, which is what a
+        # SIGKILLed process needs. fsync (for power loss) runs in the background.
+        fd = self._fd if self._fd is not None else self._create()
+        line = orjson.dumps(record) + b"\n"
+        try:
+            written = os.write(fd, line)
+            if written != len(line):  # a short write: the disk is filling up
+                _write_all(fd, line[written:])
+        except OSError as exc:
+            # Cut a half-written line off (shrinking works on a full disk), so
+            # that the lines a --resume appends stay readable.
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, self._size)
+            raise write_failed(f"the journal {self.path}", exc) from None
+        self._size += len(line)
+        self._dirty = True
+
+    def note(self, record: dict[str, Any]) -> None:
+        """A record worth keeping but not worth failing for (the usage of an
+        attempt, why the run gave up): on a full disk it is left out."""
+        with contextlib.suppress(MintError):
+            self.write(record)
+
+    def _sync_loop(self) -> None:
+        while not self._stop.wait(FSYNC_INTERVAL):
+            self._sync()
+
+    def _sync(self) -> None:
+        with self._lock:
+            if self._dirty and not self._closed and self._fd is not None:
+                self._dirty = False
+                with contextlib.suppress(OSError):
+                    os.fsync(self._fd)
+
+    def close(self, *, remove: bool) -> None:
+        if self._closed:
+            return
+        self._stop.set()
+        if not remove:
+            self._sync()
+        with self._lock:
+            self._closed = True
+            if self._fd is None:
+                return  # never written: no file
+            if remove:
+                with contextlib.suppress(OSError):
+                    self.path.unlink()
+            os.close(self._fd)
+
+
+@dataclass
+class JournalState:
+    """What a journal says about an unfinished reply."""
+
+    path: Path
+    header: dict[str, Any]
+    text: str = ""
+    reasoning: str = ""
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    usage: dict[str, int | None] = field(default_factory=dict)
+    finish_reason: str | None = None
+    failure: str | None = None
+    locked: bool = False
+
+    @property
+    def id(self) -> str:
+        return self.path.stem
+
+    def events(self) -> list[Event]:
+        """What was received, as events for an accumulator (one attempt)."""
+        events: list[Event] = []
+        if self.text:
+            events.append(TextDelta(self.text))
+        if self.reasoning:
+            events.append(ReasoningDelta(self.reasoning))
+        events += [ToolCall.from_json(c) for c in self.tool_calls]
+        if self.usage:
+            events.append(Usage(self.usage.get("input_tokens"), self.usage.get("output_tokens")))
+        if self.finish_reason:
+            events.append(Finish(self.finish_reason))
+        return events
+
+
+def load(path: Path) -> JournalState:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        with os.fdopen(fd, "rb") as fh:
+            raw = fh.read()
+    except OSError as exc:
+        raise UsageError(f"cannot read journal {path}: {exc.strerror}") from None
+    lines = raw.split(b"\n")
+    try:
+        header = orjson.loads(lines[0])
+    except orjson.JSONDecodeError:
+        raise UsageError(f"journal {path.name} is damaged (no header)") from None
+    if not isinstance(header, dict) or header.get("v") != JOURNAL_VERSION:
+        raise UsageError(f"journal {path.name} has an unknown format")
+    if (
+        not isinstance(header.get("request"), dict)
+        or not isinstance(header.get("created"), int | float)
+        or not all(isinstance(header.get(k), str | None) for k in _HEADER_TEXTS)
+    ):
+        raise UsageError(f"journal {path.name} is damaged (its header is not mint's)")
+    state = JournalState(path, header)
+    text: list[str] = []
+    reasoning: list[str] = []
+    for line in lines[1:]:
+        if not line:
+            continue
+        try:
+            rec = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            break  # a write cut short by a kill: everything before it is good
+        if not _add_record(state, rec, text, reasoning):
+            break  # not a record mint wrote: trust nothing after it either
+    state.text = "".join(text)
+    state.reasoning = "".join(reasoning)
+    state.locked = _is_locked(path)
+    return state
+
+
+_HEADER_TEXTS = ("protocol", "format", "base_url")
+
+
+def _add_record(state: JournalState, rec: Any, text: list[str], reasoning: list[str]) -> bool:
+    """Fold one record into the state; False when it is not one mint writes."""
+    if not isinstance(rec, dict):
+        return False
+    t, r, c, u, f = (rec.get(k) for k in ("t", "r", "c", "u", "f"))
+    if (
+        not isinstance(t, str | None)
+        or not isinstance(r, str | None)
+        or not (c is None or (isinstance(c, list) and all(isinstance(x, dict) for x in c)))
+        or not isinstance(u, dict | None)
+        or not isinstance(f, str | None)
+    ):
+        return False
+    if u is not None and not all(isinstance(v, int | None) for v in u.values()):
+        return False
+    if t is not None:
+        text.append(t)
+    if r is not None:
+        reasoning.append(r)
+    if c is not None:
+        state.tool_calls.extend(c)
+    for key, value in (u or {}).items():
+        if value is not None:
+            state.usage[key] = (state.usage.get(key) or 0) + value
+    if f is not None:
+        state.finish_reason = f
+    if "x" in rec:
+        state.failure = str(rec.get("m"))
+    return True
+
+
+# The tool loop's reader of a chain journal (toolloop/chain.py) folds each step's
+# records the same way.
+fold = _add_record
+
+
+def _is_locked(path: Path) -> bool:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def prune(directory: Path, now: float | None = None) -> list[Path]:
+    """Delete journals untouched for longer than the expiry (7 days)."""
+    now = time.time() if now is None else now
+    removed: list[Path] = []
+    try:
+        entries = list(directory.glob("*.jsonl"))
+    except OSError:
+        return removed
+    for path in entries:
+        try:
+            if now - path.stat().st_mtime > EXPIRY_SECONDS:
+                path.unlink()
+                removed.append(path)
+        except OSError:
+            continue
+    return removed
+
+
+def unfinished(directory: Path | None = None) -> list[JournalState]:
+    """Unfinished replies, newest first (expired ones are pruned first)."""
+    directory = directory or journal_dir()
+    if not directory.is_dir():
+        return []
+    prune(directory)
+    states: list[JournalState] = []
+    for path in directory.glob("*.jsonl"):
+        try:
+            states.append(load(path))
+        except UsageError:
+            continue
+    states.sort(key=lambda s: (s.header.get("created", 0), s.id), reverse=True)
+    return states
+
+
+def find(ident: str | None, directory: Path | None = None) -> JournalState:
+    """The journal named by ``ident`` (an ID or unique prefix), or the newest one
+    not held by a running mint."""
+    states = unfinished(directory)
+    if not ident:
+        free = [s for s in states if not s.locked]
+        if not free:
+            raise UsageError("there is no unfinished reply to resume (see: mint journal list)")
+        return free[0]
+    matches = [s for s in states if s.id == ident] or [s for s in states if s.id.startswith(ident)]
+    if not matches:
+        raise UsageError(f"no unfinished reply with ID {ident!r} (see: mint journal list)")
+    if len(matches) > 1:
+        raise UsageError(f"ID {ident!r} is ambiguous: {', '.join(s.id for s in matches)}")
+    return matches[0]
