@@ -195,3 +195,24 @@ def test_key_never_printed(sse_server: SSEServer, env: dict[str, str]) -> None:
         assert r.returncode == 0, r.stderr
         assert SECRET.encode() not in r.stdout + r.stderr
         assert b"[redacted]" in r.stdout + r.stderr
+
+
+def test_a_piped_chat_imports_no_renderer_and_no_httpx_cli(env: dict[str, str]) -> None:
+    """httpx imports its own command-line client (rich, pygments) whenever they are
+    installed, as they are here (import-linter needs rich): mint keeps it out."""
+    pytest.importorskip("rich")
+    pytest.importorskip("pygments")
+    code = (
+        "import sys, runpy\n"
+        "sys.argv = ['mint', 'chat', '--mock', '--no-log', 'x']\n"
+        "try:\n"
+        "    runpy.run_module('mintcli', run_name='__main__')\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "names = ('rich', 'pygments', 'markdown_it', 'httpx._main', 'mintcli.render')\n"
+        "print([m for m in names if sys.modules.get(m) is not None], file=sys.stderr)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=30, env=env)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == b"Mock reply to: x\n"
+    assert r.stderr.decode().strip().splitlines()[-1] == "[]", r.stderr
