@@ -12,6 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import BinaryIO
 
+from mintcli.errors import UsageError
+
 MiB = 1024 * 1024
 CONFIG_BYTES = 1 * MiB  # the config file
 # Text a user hands over: a prompt on stdin, --messages, a --tool-result @FILE,
@@ -34,3 +36,19 @@ def read_file_at_most(path: Path, cap: int) -> bytes | None:
 def over(cap: int) -> str:
     """The end of an error message: which limit was passed."""
     return f"larger than {cap // MiB} MiB, mint's limit for it"
+
+
+def read_named(name: str, what: str, stdin: BinaryIO | None = None, cap: int = TEXT_BYTES) -> bytes:
+    """The bytes of a file the user named (``-``: ``stdin``, where one is given), or
+    a usage error that starts with ``what`` (the option and its value) and says
+    why: the file cannot be read, or it is past ``cap``."""
+    try:
+        if name == "-" and stdin is not None:
+            data = read_at_most(stdin, cap)
+        else:
+            data = read_file_at_most(Path(name).expanduser(), cap)
+    except OSError as exc:
+        raise UsageError(f"{what}: {exc.strerror or exc}") from None
+    if data is None:
+        raise UsageError(f"{what}: {over(cap)}")
+    return data

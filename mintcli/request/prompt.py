@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import select
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 import orjson
 
-from mintcli.base.capped import TEXT_BYTES, over, read_at_most, read_file_at_most
+from mintcli.base.capped import TEXT_BYTES, over, read_at_most, read_named
 from mintcli.errors import UsageError
 from mintcli.options.kinds import not_utf8
 from mintcli.request.model import ChatRequest, parse_options
@@ -186,15 +185,8 @@ def _history(
     source = settings.messages
     if source is None:
         return [], ""
-    if source == "-":
-        data, where = read_at_most(term.stdin, TEXT_BYTES), "stdin"
-    else:
-        try:
-            data, where = read_file_at_most(Path(source).expanduser(), TEXT_BYTES), source
-        except OSError as exc:
-            raise UsageError(f"--messages {source}: {exc.strerror or exc}") from None
-    if data is None:
-        raise UsageError(f"--messages {where}: {over(TEXT_BYTES)}")
+    where = "stdin" if source == "-" else source
+    data = read_named(source, f"--messages {where}", term.stdin)
     return load_messages(data, where), f"--messages {where}"
 
 

@@ -10,12 +10,11 @@ then writes its own wire shape:
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 import orjson
 
-from mintcli.base.capped import TEXT_BYTES, over, read_file_at_most
+from mintcli.base.capped import read_named
 from mintcli.errors import UsageError
 from mintcli.request.model import ToolSpec
 
@@ -29,14 +28,7 @@ def read_json_arg(value: str, option: str) -> tuple[Any, str]:
     if stripped.startswith(("{", "[")):
         source, data = "inline JSON", stripped.encode()
     else:
-        source = value
-        try:
-            read = read_file_at_most(Path(value).expanduser(), TEXT_BYTES)
-        except OSError as exc:
-            raise UsageError(f"{option} {value}: {exc.strerror or exc}") from None
-        if read is None:
-            raise UsageError(f"{option} {value}: {over(TEXT_BYTES)}")
-        data = read
+        source, data = value, read_named(value, f"{option} {value}")
     try:
         return orjson.loads(data), source
     except orjson.JSONDecodeError as exc:

@@ -5,10 +5,9 @@ reads stdin when several options could.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mintcli.base.capped import TEXT_BYTES, over, read_at_most, read_file_at_most
+from mintcli.base.capped import read_named
 from mintcli.errors import UsageError
 
 if TYPE_CHECKING:
@@ -98,16 +97,7 @@ def tool_messages(
 def _result_text(call_id: str, result: str, term: Terminal) -> str:
     if not result.startswith("@"):
         return result
-    name = result[1:]
-    try:
-        if name == "-":
-            data = read_at_most(term.stdin, TEXT_BYTES)
-        else:
-            data = read_file_at_most(Path(name).expanduser(), TEXT_BYTES)
-    except OSError as exc:
-        raise UsageError(f"--tool-result {call_id}={result}: {exc.strerror or exc}") from None
-    if data is None:
-        raise UsageError(f"--tool-result {call_id}={result}: {over(TEXT_BYTES)}")
+    data = read_named(result[1:], f"--tool-result {call_id}={result}", term.stdin)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
