@@ -22,6 +22,7 @@ import fcntl
 import os
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -217,14 +218,34 @@ class JournalState:
         return events
 
 
-def load(path: Path) -> JournalState:
+def read_lines(path: Path) -> list[bytes]:
+    """A journal's lines, the header first (never through a symbolic link)."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
         with os.fdopen(fd, "rb") as fh:
-            raw = fh.read()
+            return fh.read().split(b"\n")
     except OSError as exc:
         raise UsageError(f"cannot read journal {path}: {exc.strerror}") from None
-    lines = raw.split(b"\n")
+
+
+def records(lines: list[bytes]) -> Iterator[dict[str, Any]]:
+    """The records of journal lines after the header, up to the first that is
+    not whole JSON (a write cut short by a kill: everything before it is good)
+    or not an object (not a record mint wrote: nothing after it is trusted)."""
+    for line in lines:
+        if not line:
+            continue
+        try:
+            rec = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            return
+        if not isinstance(rec, dict):
+            return
+        yield rec
+
+
+def load(path: Path) -> JournalState:
+    lines = read_lines(path)
     try:
         header = orjson.loads(lines[0])
     except orjson.JSONDecodeError:
@@ -240,13 +261,7 @@ def load(path: Path) -> JournalState:
     state = JournalState(path, header)
     text: list[str] = []
     reasoning: list[str] = []
-    for line in lines[1:]:
-        if not line:
-            continue
-        try:
-            rec = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            break  # a write cut short by a kill: everything before it is good
+    for rec in records(lines[1:]):
         if not _add_record(state, rec, text, reasoning):
             break  # not a record mint wrote: trust nothing after it either
     state.text = "".join(text)

@@ -13,15 +13,11 @@ MCP servers and the loop's limits, so that ``--resume`` can go on alone.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
-
-from mintcli.errors import UsageError
-from mintcli.storage.journal import Journal, JournalState, fold
+from mintcli.storage.journal import Journal, JournalState, fold, read_lines, records
 
 
 class ChainJournal(Journal):
@@ -55,24 +51,10 @@ class Step:
 
 def read_steps(path: Path, header: dict[str, Any]) -> list[Step]:
     """The steps of a chain journal, in order (the last may be unfinished)."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-        with os.fdopen(fd, "rb") as fh:
-            lines = fh.read().split(b"\n")[1:]
-    except OSError as exc:
-        raise UsageError(f"cannot read journal {path}: {exc.strerror}") from None
     steps = [Step(JournalState(path, header))]
     text: list[str] = []
     reasoning: list[str] = []
-    for line in lines:
-        if not line:
-            continue
-        try:
-            rec = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            break  # a write cut short by a kill: everything before it is good
-        if not isinstance(rec, dict):
-            break  # not a record mint wrote: trust nothing after it either
+    for rec in records(read_lines(path)[1:]):
         step = steps[-1]
         if isinstance(rec.get("tr"), dict):
             step.results[str(rec["tr"].get("id"))] = rec["tr"]
