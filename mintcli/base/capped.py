@@ -10,7 +10,9 @@ from filling memory; past one, the caller names it in a clear error.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
+
+import orjson
 
 from mintcli.errors import UsageError
 
@@ -52,3 +54,17 @@ def read_named(name: str, what: str, stdin: BinaryIO | None = None, cap: int = T
     if data is None:
         raise UsageError(f"{what}: {over(cap)}")
     return data
+
+
+def read_json(value: str, option: str) -> tuple[Any, str]:
+    """A JSON value given inline (it starts with ``{`` or ``[``) or as a file
+    path, and where it came from (for errors: ``option`` and that source)."""
+    stripped = value.lstrip()
+    if stripped.startswith(("{", "[")):
+        source, data = "inline JSON", stripped.encode()
+    else:
+        source, data = value, read_named(value, f"{option} {value}")
+    try:
+        return orjson.loads(data), source
+    except orjson.JSONDecodeError as exc:
+        raise UsageError(f"{option} {source}: not valid JSON ({exc})") from None

@@ -42,15 +42,12 @@ def run_chat(
     settings: ChatSettings, words: tuple[str, ...], term: Terminal, turn: Turn | None = None
 ) -> None:
     """One exchange; ``turn``: one turn of an interactive session (session/)."""
-    from mintcli.request.build import prepare, resume
+    from mintcli.request.build import prepare
     from mintcli.run.exchange import send
 
     if (settings.extract or settings.extract_last) and settings.format not in ("text", "json"):
         raise UsageError("-x/--extract works with --format text or json")
-    if settings.resume is not None:
-        prepared = resume(settings, words)
-    else:
-        prepared = prepare(settings, words, term, turn)
+    prepared = prepare(settings, words, term, turn)  # or, with --resume, the journal's
     settings, state = prepared.settings, prepared.state
     tools = None
     if settings.tool_cmd or settings.mcp or (state is not None and "loop" in state.header):

@@ -12,6 +12,7 @@ option means adding one row here and using it where it matters.
 
 from __future__ import annotations
 
+from mintcli.errors import ConfigError
 from mintcli.options import kinds
 from mintcli.options.rows import (
     BATCH,
@@ -54,6 +55,7 @@ PROTOCOLS = ("openai", "anthropic")
 FORMATS = ("text", "raw", "jsonl", "json")
 DEFAULT_BASE_URL = "https://api.mint-cloud.ai/v1"
 DEFAULT_MODEL = "openai/gpt-4o"
+MOCK_KEY = "mock-key"  # what --mock sends as the key
 
 
 # fmt: off
@@ -100,6 +102,18 @@ class Common(Settings):
     models: tuple[str, ...] = setting(
         (), kind=kinds.WORDS, section=OTHER,  # config file or MINT_MODELS only
         help="Model names offered by shell completion.")
+
+    def key(self) -> str:
+        """The API key to send (a stand-in with --mock). The command line's face
+        has put it among the secrets redacted from everything mint writes."""
+        if self.api_key:
+            return self.api_key
+        if self.mock:
+            return MOCK_KEY
+        raise ConfigError(
+            "no API key: set MINT_API_KEY, pass --api-key, or put api_key in the config file "
+            "(try 'mint chat --mock ...' to use mint offline without a key)"
+        )
 
 
 class RequestSettings(Common):

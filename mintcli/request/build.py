@@ -23,13 +23,15 @@ Rules of the prompt (also in the README and man page):
 from __future__ import annotations
 
 import select
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, BinaryIO
+
+import orjson
 
 from mintcli.base.capped import TEXT_BYTES, over, read_at_most, read_named
 from mintcli.errors import UsageError
 from mintcli.options.kinds import not_utf8
-from mintcli.request.model import ChatRequest, parse_options
+from mintcli.request.model import ChatRequest, JSONDict
 
 if TYPE_CHECKING:
     from mintcli.base.terminal import Terminal
@@ -37,8 +39,6 @@ if TYPE_CHECKING:
     from mintcli.session.turn import Turn
     from mintcli.storage.conversations import Pending
     from mintcli.storage.journal import JournalState
-
-USAGE = "Usage: mint chat [OPTIONS] [PROMPT]..."
 
 
 @dataclass(frozen=True)
@@ -55,31 +55,53 @@ class Prepared:
 def prepare(
     settings: ChatSettings, words: tuple[str, ...], term: Terminal, turn: Turn | None = None
 ) -> Prepared:
-    """A new exchange: the request for the prompt (argv, stdin), the earlier
-    messages (a continued conversation or --messages), tool results and
-    attachments. Usage errors come here, before anything is sent."""
-    from mintcli.request.attach import load_attachment, resolve_messages
-    from mintcli.request.messages import (
-        build_messages,
-        called_ids,
-        load_messages,
-        tool_messages,
-        user_message,
-    )
-    from mintcli.request.tools import check_tool_choice, load_tools
+    """The exchange to send: a new one for the prompt (argv, stdin), the
+    earlier messages (a continued conversation or --messages), tool results and
+    attachments; or, with --resume, the journal's. Usage errors come here,
+    before anything is sent."""
+    from mintcli.base.capped import read_json
+    from mintcli.request import attach, messages, schema, tools
+    from mintcli.storage import conversations
+
+    options = parse_options(settings.option)  # (a --resume sends the journal's)
+    if settings.resume is not None:
+        return _resumed(settings, words)
+
+    # What can be told from the command line alone.
+    continued = turn.continued if turn is not None else None
+    continuing = continued is not None or settings.continue_last or settings.conversation
+    if settings.continue_last and settings.conversation is not None:
+        raise UsageError("give either -c/--continue or --conversation ID, not both")
+    if any(not_utf8(w) for w in words):
+        raise UsageError("the prompt is not valid UTF-8 text")
+    readers = ["--messages -"] if settings.messages == "-" else []  # who reads stdin: one at most
+    readers += ["-a -"] * list(settings.attach).count("-")
+    readers += [f"--tool-result {v}" for v in settings.tool_result if v.partition("=")[2] == "@-"]
+    readers += ["the '-' prompt word"] if "-" in words else []
+    if len(readers) > 1:
+        raise UsageError(f"stdin cannot be both {readers[0]} and {readers[1]}")
+    if readers and settings.no_stdin:
+        raise UsageError(f"{readers[0]} reads stdin, but --no-stdin was given")
+    if continuing and settings.messages is not None:
+        raise UsageError("--messages cannot be combined with -c or --conversation")
+    if "-" in settings.attach and not [w for w in words if w != "-"]:
+        raise UsageError("-a - reads the attachment from stdin: give the prompt as arguments")
+    for value in settings.tool_result:
+        call_id, sep, _ = value.partition("=")
+        if not sep or not call_id:
+            raise UsageError(f"--tool-result expects CALL_ID=JSON or CALL_ID=@FILE, got {value!r}")
 
     # The conversation continued, which keeps its model and protocol.
-    continued = turn.continued if turn is not None else None
-    if continued is None and (settings.continue_last or settings.conversation is not None):
-        from mintcli.storage.conversations import find, take_notices
-
-        if settings.continue_last and settings.conversation is not None:
-            raise UsageError("give either -c/--continue or --conversation ID, not both")
+    if continued is None and continuing:
         try:
-            continued = find(settings.conversation)
+            continued = conversations.find(settings.conversation)
         finally:
-            for note in take_notices():  # an import of old conversation files says what it did
+            for note in conversations.take_notices():  # what an import of old files did
                 term.warn(note)
+    pending = None  # where the exchange is saved (--no-log: nowhere)
+    if settings.log and not settings.dry_run:
+        conversations.ensure_dir()  # a folder mint cannot use fails now, before anything is sent
+        pending = conversations.Pending.start(continued, [])
     if continued is not None:
         last = continued.last
         kept = {
@@ -90,115 +112,71 @@ def prepare(
         }  # fmt: skip
         settings = settings.replace(**kept)
 
-    tools = load_tools(settings.tool, settings.tools)
-    tool_choice = check_tool_choice(settings.tool_choice, tools)
-    if any(not_utf8(w) for w in words):
-        raise UsageError("the prompt is not valid UTF-8 text")
+    # Every input an option names, read once (attachments, then the JSON documents).
+    files = [attach.load_attachment(spec, term.stdin) for spec in settings.attach]
+    documents = [("--tool", v) for v in settings.tool] + [("--tools", v) for v in settings.tools]
+    read = [(option, *read_json(value, option)) for option, value in documents]
+    wanted = read_json(settings.schema, "--schema") if settings.schema is not None else None
+    history_data = where = None
+    if settings.messages is not None:
+        where = "stdin" if settings.messages == "-" else settings.messages
+        history_data = read_named(settings.messages, f"--messages {where}", term.stdin)
+    given: dict[str, str] = {}
+    for value in settings.tool_result:
+        call_id, _, result = value.partition("=")
+        if call_id in given:
+            raise UsageError(f"--tool-result {call_id} is given twice")
+        if result.startswith("@"):
+            what = f"--tool-result {call_id}={result}"
+            result = _text(read_named(result[1:], what, term.stdin), f"{what}: not UTF-8 text")
+        given[call_id] = result
 
-    # Who reads stdin: one option at most, and none with --no-stdin.
-    readers = ["--messages -"] if settings.messages == "-" else []
-    readers += ["-a -"] * list(settings.attach).count("-")
-    readers += [f"--tool-result {v}" for v in settings.tool_result if v.partition("=")[2] == "@-"]
-    readers += ["the '-' prompt word"] if "-" in words else []
-    if len(readers) > 1:
-        raise UsageError(f"stdin cannot be both {readers[0]} and {readers[1]}")
-    if readers and settings.no_stdin:
-        raise UsageError(f"{readers[0]} reads stdin, but --no-stdin was given")
-
-    # The history: a continued conversation's messages, or --messages.
-    history: list[dict[str, Any]] = []
-    where = ""
+    # Then what they mean: tools, the schema, the conversation and the new turn.
+    specs = tools.tools_from(read)
+    choice = tools.check_tool_choice(settings.tool_choice, specs)
+    reply_schema = schema.check_schema(*wanted) if wanted is not None else None
+    if reply_schema is not None:
+        schema.check_alone(specs, choice)
     if continued is not None:
-        if settings.messages is not None:
-            raise UsageError("--messages cannot be combined with -c or --conversation")
         history, where = continued.messages, f"conversation {continued.id}"
-    elif settings.messages is not None:
-        source = "stdin" if settings.messages == "-" else settings.messages
-        data = read_named(settings.messages, f"--messages {source}", term.stdin)
-        history, where = load_messages(data, source), f"--messages {source}"
-
-    if "-" in settings.attach and not [w for w in words if w != "-"]:
-        raise UsageError("-a - reads the attachment from stdin: give the prompt as arguments")
-    attachments = [load_attachment(spec, term.stdin) for spec in settings.attach]
-
-    # Tool results: one for each call the last reply made (both APIs refuse a
-    # request that leaves a call unanswered).
-    ids = called_ids(history)
-    results: list[dict[str, Any]] = []
-    if not settings.tool_result and continued is not None and ids:
-        raise UsageError(
-            f"the last reply made tool calls ({', '.join(ids)}): send their results "
-            "with --tool-result CALL_ID=RESULT, one for each"
-        )
-    if settings.tool_result:
-        if not ids:
-            raise UsageError(
-                "--tool-result: the last reply of the conversation made no tool call "
-                "(continue one with -c or --conversation ID)"
-            )
-        given: dict[str, str] = {}
-        for value in settings.tool_result:
-            call_id, sep, result = value.partition("=")
-            if not sep or not call_id:
-                raise UsageError(
-                    f"--tool-result expects CALL_ID=JSON or CALL_ID=@FILE, got {value!r}"
-                )
-            if call_id not in ids:
-                made = ", ".join(ids)
-                raise UsageError(
-                    f"--tool-result {call_id}: the last reply made no such call ({made})"
-                )
-            if call_id in given:
-                raise UsageError(f"--tool-result {call_id} is given twice")
-            if result.startswith("@"):
-                what = f"--tool-result {call_id}={result}"
-                result = _text(read_named(result[1:], what, term.stdin), f"{what}: not UTF-8 text")
-            given[call_id] = result
-        results = tool_messages(given, ids)
-
-    # The prompt: argv, and stdin unless an option reads it or tool results are the new turn.
+        results = messages.tool_results(given, history, True)
+    elif history_data is not None:
+        history = messages.load_messages(history_data, str(where))
+        where, results = f"--messages {where}", messages.tool_results(given, history, False)
+    else:
+        history, where, results = [], "", messages.tool_results(given, [], False)
+    # stdin is the prompt's unless an option reads it, or tool results are the new turn
     use_stdin = not settings.no_stdin and readers in ([], ["the '-' prompt word"])
-    if results and not words:
-        use_stdin = False
+    use_stdin = use_stdin and not (results and not words)
     prompt = _prompt(words, term, use_stdin, settings.stdin_timeout)
-    if prompt is None and (attachments or (continued is not None and not results)):
-        raise UsageError(
-            "no prompt: give it as arguments or on stdin"
-            + (" (-a attaches files to a prompt)" if attachments else ""),
-            usage=USAGE,
-        )
-    if prompt is None and not history:
-        raise UsageError(
-            "no prompt: give it as arguments, on stdin, or with --messages", usage=USAGE
-        )
-
-    # The messages twice: as saved (attachments by reference) and as sent.
-    saved_user = user_message(prompt, attachments, saved=True) if prompt is not None else None
-    wire_user = user_message(prompt, attachments, saved=False) if prompt is not None else None
-    saved = build_messages([*history, *results], settings.system, saved_user)
-    wire = build_messages(resolve_messages(history, where) + results, settings.system, wire_user)
-    if not any(m.get("role") != "system" for m in wire):
-        raise UsageError("--messages holds no user message and no prompt was given")
+    saved, wire = messages.conversation(history, results, prompt, files, settings.system, continued)
     request = ChatRequest(
         model=settings.model,
-        messages=wire,
+        messages=attach.resolve_messages(wire, where),  # what the conversation keeps by reference
         max_tokens=settings.max_tokens,
         temperature=settings.temperature,
-        tools=tools,
-        tool_choice=tool_choice,
-        options=parse_options(settings.option),
+        tools=specs,
+        tool_choice=choice,
+        options=options,
+        schema=reply_schema,
     )
-    if settings.schema is not None:
-        from mintcli.request.schema import load_schema, with_schema
-
-        request = with_schema(request, load_schema(settings.schema))
-    pending = None
-    if settings.log and not settings.dry_run:
-        from mintcli.storage.conversations import Pending, ensure_dir
-
-        ensure_dir()  # a folder mint cannot use fails now, before anything is sent
-        pending = Pending.start(continued, saved)
+    if pending is not None:
+        pending = replace(pending, messages=saved)
     return Prepared(settings, request, saved, pending)
+
+
+def parse_options(values: tuple[str, ...]) -> JSONDict:
+    """``-o KEY=VALUE``: VALUE is JSON when it parses as JSON, else a string."""
+    out: JSONDict = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"-o/--option expects KEY=VALUE, got {item!r}")
+        try:
+            out[key.strip()] = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            out[key.strip()] = value
+    return out
 
 
 def _text(data: bytes, error: str) -> str:
@@ -249,7 +227,7 @@ def _readable(stream: BinaryIO, timeout: float) -> bool:
     return bool(ready)
 
 
-def resume(settings: ChatSettings, words: tuple[str, ...]) -> Prepared:
+def _resumed(settings: ChatSettings, words: tuple[str, ...]) -> Prepared:
     """The exchange a ``--resume`` continues: its journal, request and
     conversation, and the settings it was written with (where the command line
     does not say otherwise)."""

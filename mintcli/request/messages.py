@@ -16,6 +16,7 @@ from mintcli.errors import UsageError
 if TYPE_CHECKING:
     from mintcli.request.attach import Attachment
 
+USAGE = "Usage: mint chat [OPTIONS] [PROMPT]..."
 _ROLES = {"system", "developer", "user", "assistant", "tool"}
 
 
@@ -91,20 +92,66 @@ def user_message(prompt: str, attachments: list[Attachment], saved: bool) -> dic
     return {"role": "user", "content": [*parts, {"type": "text", "text": prompt}]}
 
 
-def called_ids(history: list[dict[str, Any]]) -> list[str]:
-    """The ids of the tool calls the last reply of the history made, in order."""
+def tool_results(
+    given: dict[str, str], history: list[dict[str, Any]], continued: bool
+) -> list[dict[str, Any]]:
+    """``--tool-result CALL_ID=...`` (the results already read) as tool messages,
+    one for each call the last reply of the history made, in the order it made
+    them. A continued conversation whose last reply made calls needs their
+    results (both APIs refuse a request that leaves a call unanswered)."""
     last = history[-1] if history else {}
     calls = last.get("tool_calls") if last.get("role") == "assistant" else None
-    return [str(c.get("id")) for c in calls or () if isinstance(c, dict)]
-
-
-def tool_messages(results: dict[str, str], ids: list[str]) -> list[dict[str, Any]]:
-    """The results (``--tool-result CALL_ID=...``, already read) as tool messages,
-    one for each call the last reply made, in the order it made them."""
-    missing = [i for i in ids if i not in results]
+    ids = [str(c.get("id")) for c in calls or () if isinstance(c, dict)]
+    if not given:
+        if continued and ids:
+            raise UsageError(
+                f"the last reply made tool calls ({', '.join(ids)}): send their results "
+                "with --tool-result CALL_ID=RESULT, one for each"
+            )
+        return []
+    if not ids:
+        raise UsageError(
+            "--tool-result: the last reply of the conversation made no tool call "
+            "(continue one with -c or --conversation ID)"
+        )
+    for call_id in given:
+        if call_id not in ids:
+            made = ", ".join(ids)
+            raise UsageError(f"--tool-result {call_id}: the last reply made no such call ({made})")
+    missing = [i for i in ids if i not in given]
     if missing:
         raise UsageError(
             f"the last reply made {len(ids)} tool calls: give a --tool-result for each "
             f"(missing: {', '.join(missing)})"
         )
-    return [{"role": "tool", "tool_call_id": i, "content": results[i]} for i in ids]
+    return [{"role": "tool", "tool_call_id": i, "content": given[i]} for i in ids]
+
+
+def conversation(
+    history: list[dict[str, Any]],
+    results: list[dict[str, Any]],
+    prompt: str | None,
+    attachments: list[Attachment],
+    system: str | None,
+    continued: object | None,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The messages up to the reply twice: as a conversation saves them
+    (attachments by reference) and as they are sent. ``continued``: the
+    conversation continued, if any, which needs a new turn."""
+    if prompt is None and (attachments or (continued is not None and not results)):
+        raise UsageError(
+            "no prompt: give it as arguments or on stdin"
+            + (" (-a attaches files to a prompt)" if attachments else ""),
+            usage=USAGE,
+        )
+    if prompt is None and not history:
+        raise UsageError(
+            "no prompt: give it as arguments, on stdin, or with --messages", usage=USAGE
+        )
+    saved_user = user_message(prompt, attachments, saved=True) if prompt is not None else None
+    wire_user = user_message(prompt, attachments, saved=False) if prompt is not None else None
+    saved = build_messages([*history, *results], system, saved_user)
+    wire = build_messages([*history, *results], system, wire_user)
+    if not any(m.get("role") != "system" for m in wire):
+        raise UsageError("--messages holds no user message and no prompt was given")
+    return saved, wire

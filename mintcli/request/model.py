@@ -13,8 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from mintcli.errors import UsageError
-
 if TYPE_CHECKING:
     from mintcli.output.accumulate import Reply
 
@@ -81,20 +79,6 @@ def join_url(base: str, path: str) -> str:
     """``{base}{path}``; a query string of the base URL stays at the end."""
     base, sep, query = base.partition("?")
     return base.rstrip("/") + path + sep + query
-
-
-def parse_options(values: tuple[str, ...]) -> JSONDict:
-    """``-o KEY=VALUE``: VALUE is JSON when it parses as JSON, else a string."""
-    out: JSONDict = {}
-    for item in values:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise UsageError(f"-o/--option expects KEY=VALUE, got {item!r}")
-        try:
-            out[key.strip()] = orjson.loads(value)
-        except orjson.JSONDecodeError:
-            out[key.strip()] = value
-    return out
 
 
 def assistant_message(reply: Reply, *, text: bool = True) -> JSONDict:

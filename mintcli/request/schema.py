@@ -30,7 +30,7 @@ import orjson
 from mintcli.errors import ConfigError, SchemaMismatch, UsageError
 
 if TYPE_CHECKING:
-    from mintcli.request.model import ChatRequest
+    from mintcli.request.model import ChatRequest, ToolSpec
 
 MAX_PROBLEMS = 3  # shown in the one error line; the rest are counted
 INSTALL_HINT = "pip install 'mintcli[schema]'"
@@ -49,9 +49,13 @@ def _validator_for(schema: dict[str, Any]) -> Any:
 
 def load_schema(value: str, option: str = "--schema") -> dict[str, Any]:
     """The schema given as a file path or inline JSON, checked (exit 2 if unusable)."""
-    from mintcli.request.tools import read_json_arg
+    from mintcli.base.capped import read_json
 
-    schema, source = read_json_arg(value, option)
+    return check_schema(*read_json(value, option), option)
+
+
+def check_schema(schema: Any, source: str, option: str = "--schema") -> dict[str, Any]:
+    """A schema read from ``source``, checked (exit 2 if unusable)."""
     where = f"{option} {source}"
     if not isinstance(schema, dict):
         raise UsageError(f"{where}: a JSON Schema must be a JSON object")
@@ -109,12 +113,17 @@ def _unusable() -> tuple[type[BaseException], ...]:
 
 def with_schema(request: ChatRequest, schema: dict[str, Any]) -> ChatRequest:
     """The request asking for a reply that follows ``schema``."""
-    if request.tools or request.tool_choice is not None:
+    check_alone(request.tools, request.tool_choice)
+    return replace(request, schema=schema)
+
+
+def check_alone(tools: tuple[ToolSpec, ...], tool_choice: str | None) -> None:
+    """A reply schema leaves no room for tools."""
+    if tools or tool_choice is not None:
         raise UsageError(
             "--schema cannot be combined with --tool/--tools/--tool-choice: the reply is "
             "the JSON itself (with the Anthropic protocol the schema is a forced tool)"
         )
-    return replace(request, schema=schema)
 
 
 class Checker:

@@ -12,27 +12,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import orjson
-
-from mintcli.base.capped import read_named
+from mintcli.base.capped import read_json
 from mintcli.errors import UsageError
 from mintcli.request.model import ToolSpec
 
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _EMPTY_SCHEMA: dict[str, Any] = {"type": "object", "properties": {}}
-
-
-def read_json_arg(value: str, option: str) -> tuple[Any, str]:
-    """A JSON value given inline (starts with { or [) or as a file path."""
-    stripped = value.lstrip()
-    if stripped.startswith(("{", "[")):
-        source, data = "inline JSON", stripped.encode()
-    else:
-        source, data = value, read_named(value, f"{option} {value}")
-    try:
-        return orjson.loads(data), source
-    except orjson.JSONDecodeError as exc:
-        raise UsageError(f"{option} {source}: not valid JSON ({exc})") from None
 
 
 def normalize_tool(obj: Any, where: str) -> ToolSpec:
@@ -58,17 +43,26 @@ def normalize_tool(obj: Any, where: str) -> ToolSpec:
     return ToolSpec(name=name, description=description, parameters=schema)
 
 
+Document = tuple[str, Any, str]  # the option, its JSON value, where that came from
+
+
 def load_tools(tool_values: tuple[str, ...], tools_files: tuple[str, ...]) -> tuple[ToolSpec, ...]:
+    """The tools of ``--tool`` and ``--tools`` values: read, then checked."""
+    values = [*(("--tool", v) for v in tool_values), *(("--tools", v) for v in tools_files)]
+    return tools_from([(option, *read_json(value, option)) for option, value in values])
+
+
+def tools_from(documents: list[Document]) -> tuple[ToolSpec, ...]:
+    """The tools of ``--tool`` (one or a list) and ``--tools`` (a list) documents."""
     specs: list[ToolSpec] = []
-    for value in tool_values:
-        obj, source = read_json_arg(value, "--tool")
-        items = obj if isinstance(obj, list) else [obj]
-        specs.extend(normalize_tool(item, f"--tool {source}") for item in items)
-    for value in tools_files:
-        obj, source = read_json_arg(value, "--tools")
-        if not isinstance(obj, list):
+    for option, obj, source in documents:
+        if option == "--tools" and not isinstance(obj, list):
             raise UsageError(f"--tools {source}: expected a JSON array of tools")
-        specs.extend(tool_list(obj, f"--tools {source}"))
+        if option == "--tools":
+            specs.extend(tool_list(obj, f"--tools {source}"))
+        else:
+            items = obj if isinstance(obj, list) else [obj]
+            specs.extend(normalize_tool(item, f"--tool {source}") for item in items)
     return unique(specs)
 
 

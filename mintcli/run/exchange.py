@@ -17,15 +17,15 @@ import time
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import orjson
 
 from mintcli.base.sanitize import redact_url
 from mintcli.base.terminal import Terminal
-from mintcli.errors import ConfigError, ExitCode, Interrupted
-from mintcli.options.settings import ChatSettings, Common
+from mintcli.errors import ExitCode, Interrupted
+from mintcli.options.settings import ChatSettings
 from mintcli.request.model import ChatRequest, join_url
 
 if TYPE_CHECKING:
@@ -36,10 +36,6 @@ if TYPE_CHECKING:
     from mintcli.session.turn import Turn
     from mintcli.storage.conversations import Pending
     from mintcli.storage.journal import Journal, JournalState
-    from mintcli.wire.record import Recorder
-    from mintcli.wire.transport import Transport
-
-MOCK_KEY = "mock-key"
 
 
 @dataclass(frozen=True)
@@ -50,15 +46,14 @@ class Run:
     request: ChatRequest
     shown: list[dict[str, Any]]  # the conversation before the reply, for --format json
     pending: Pending | None  # saved when the reply finishes (None: --no-log)
+    url: str  # where the request is posted: the gateway's chat path
     turn: Turn | None = None  # a turn of an interactive session (session/)
-    host: str | None = None  # the gateway's host name, kept with the exchange
     started: float = field(default_factory=time.monotonic)  # for the exchange's duration
 
-
-def host(base_url: str) -> str | None:
-    from urllib.parse import urlsplit
-
-    return urlsplit(base_url).hostname
+    @property
+    def host(self) -> str | None:
+        """The gateway's host name, kept with the exchange."""
+        return urlsplit(self.url).hostname
 
 
 def notices(term: Terminal) -> None:
@@ -74,23 +69,8 @@ def extract_mode(settings: ChatSettings) -> str | None:
     return "last" if settings.extract_last else "first" if settings.extract else None
 
 
-def journal_header(
-    settings: ChatSettings, request: ChatRequest, pending: Pending | None
-) -> dict[str, Any]:
-    """What a journal needs to continue the run (never the API key)."""
-    return {
-        "protocol": settings.protocol,
-        "base_url": redact_url(settings.base_url),  # never a password
-        "mock": settings.mock,
-        "format": settings.format,
-        "request": request.as_json(),
-        "log": pending.as_json() if pending is not None else None,
-    }
-
-
 def run_config(
     run: Run,
-    base_url: str,
     headers: dict[str, str],
     journal: Journal | None,
     state: JournalState | None,
@@ -110,7 +90,7 @@ def run_config(
         check = compile_checker(request.schema)
     return RunConfig(
         protocol=protocol,
-        url=join_url(base_url, protocol.chat_path),
+        url=run.url,
         headers=headers,
         request=request,
         policy=RetryPolicy(settings.max_retries, settings.retry_base, settings.retry_max),
@@ -128,20 +108,6 @@ def run_config(
         stats=settings.stats,
         check=check,
     )
-
-
-def open_transport(
-    settings: ChatSettings, base_url: str, term: Terminal
-) -> tuple[Transport, Recorder | None]:
-    from mintcli.wire.transport import Transport
-
-    recorder = None
-    if settings.record:
-        from mintcli.wire.record import Recorder  # only then: its module is not needed otherwise
-
-        recorder = Recorder(Path(settings.record), term.secrets)
-    verbose = term.diag if settings.verbose else None
-    return Transport(base_url, settings, verbose=verbose, recorder=recorder), recorder
 
 
 def save_exchange(
@@ -194,19 +160,6 @@ def save_exchange(
     return saved
 
 
-def require_key(settings: Common) -> str:
-    """The API key (a stand-in with --mock); the command line's face has
-    already put it among the secrets redacted from all mint writes."""
-    if settings.api_key:
-        return settings.api_key
-    if settings.mock:
-        return MOCK_KEY
-    raise ConfigError(
-        "no API key: set MINT_API_KEY, pass --api-key, or put api_key in the config file "
-        "(try 'mint chat --mock ...' to use mint offline without a key)"
-    )
-
-
 def send(
     prepared: Prepared,
     term: Terminal,
@@ -224,13 +177,14 @@ def send(
     settings, request, state = prepared.settings, prepared.request, prepared.state
     protocol = get_protocol(settings.protocol)
     protocol.check_options(request.options)
-    api_key = require_key(settings)
+    api_key = settings.key()  # a missing key is told before any tool starts
     loop = None
     if tools is not None:
         loop = tools(settings, request, state, term)  # MCP servers start now
         request = loop.request
     with loop or nullcontext():
         base_url = mock_url or settings.base_url
+        url = join_url(base_url, protocol.chat_path)
         headers = protocol.headers(api_key)
         if settings.dry_run:
             from mintcli.base.sanitize import redact_headers
@@ -238,7 +192,7 @@ def send(
 
             shown = {
                 "method": "POST",
-                "url": redact_url(join_url(base_url, protocol.chat_path)),
+                "url": redact_url(url),
                 "headers": redact_headers({**headers, "Content-Type": "application/json"}),
                 "body": shorten(protocol.build_body(request)),  # attachments: the first bytes
             }
@@ -249,7 +203,7 @@ def send(
 
             for line in describe(request.messages):
                 term.diag(f"> {line}")
-        run = Run(settings, request, prepared.shown, prepared.pending, turn, host(base_url))
+        run = Run(settings, request, prepared.shown, prepared.pending, url, turn)
         if loop is not None:
             loop.run(run, base_url, headers)
             return
@@ -262,7 +216,7 @@ def send(
             if settings.journal:
                 journal = Journal.reopen(state.path)
         elif settings.journal:
-            journal = Journal.prepare(journal_header(settings, request, prepared.pending))
+            journal = Journal.start(settings, request, prepared.pending)
         _stream(run, base_url, headers, term, acc, journal, state)
 
 
@@ -289,15 +243,21 @@ def _stream(
     state: JournalState | None,
 ) -> None:
     from mintcli.run.runner import ChatRun
+    from mintcli.wire.transport import Transport
 
     settings = run.settings
-    config = run_config(run, base_url, headers, journal, state)
-    transport, recorder = open_transport(settings, base_url, term)
+    config = run_config(run, headers, journal, state)
+    transport, recorder = Transport.open(settings, base_url, term, settings.record)
     sink = _sink(settings, term)
     cut = False
     try:
         chat_run = ChatRun(
-            config, transport=transport, sink=sink, term=term, journal=journal, acc=acc
+            config,
+            transport=transport,
+            sink=sink,
+            term=term,
+            journal=journal,
+            acc=acc,
         )
         reply = chat_run.run()
     except Interrupted as stop:

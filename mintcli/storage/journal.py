@@ -25,13 +25,18 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from mintcli.base.events import Event, Finish, ReasoningDelta, TextDelta, ToolCall, Usage
 from mintcli.errors import WRITE_ERRNOS, ConfigError, MintError, UsageError, write_failed
 from mintcli.storage.paths import lock_or_refuse, private_dir, state_dir
+
+if TYPE_CHECKING:
+    from mintcli.options.settings import ChatSettings
+    from mintcli.request.model import ChatRequest
+
 
 JOURNAL_VERSION = 1
 EXPIRY_SECONDS = 7 * 24 * 3600
@@ -86,6 +91,24 @@ class Journal:
         jid = new_id()
         head = {"v": JOURNAL_VERSION, "id": jid, "created": time.time(), **header}
         return cls(directory / f"{jid}.jsonl", orjson.dumps(head) + b"\n")
+
+    @classmethod
+    def start(
+        cls, settings: ChatSettings, request: ChatRequest, pending: Any, **more: Any
+    ) -> Journal:
+        """A run's new journal (``pending``: where its exchange is saved, or None);
+        its header holds what a --resume needs, never the key or a URL's password."""
+        from mintcli.base.sanitize import redact_url
+
+        return cls.prepare({
+            "protocol": settings.protocol,
+            "base_url": redact_url(settings.base_url),
+            "mock": settings.mock,
+            "format": settings.format,
+            "request": request.as_json(),
+            "log": pending.as_json() if pending is not None else None,
+            **more,
+        })  # fmt: skip
 
     @classmethod
     def reopen(cls, path: Path) -> Journal:

@@ -35,8 +35,9 @@ class ToolLoop:
     """One run with runnable tools. Another command (an interactive session)
     uses it as ``mint chat`` does: ``loop = ToolLoop.open(settings, request,
     None, term)`` (the tools start; ``loop.request`` offers them), then ``with
-    loop: loop.run(Run(settings, loop.request, shown, pending), base_url,
-    headers)``; ``loop.chain`` then holds the steps' messages."""
+    loop: loop.run(Run(settings, loop.request, shown, pending, url), base_url,
+    headers)`` (``run/exchange.py`` does so); ``loop.chain`` then holds the
+    steps' messages."""
 
     def __init__(
         self,
@@ -103,19 +104,18 @@ class ToolLoop:
 
     # -- the run -------------------------------------------------------------------------
     def run(self, run: Run, base_url: str, headers: dict[str, str]) -> None:
-        from mintcli.run.exchange import journal_header, open_transport, save_exchange
+        from mintcli.run.exchange import save_exchange
+        from mintcli.wire.transport import Transport
 
         settings, term, state = self.settings, self.term, self.state
         journal = None
         if state is not None and settings.journal:
             journal = ChainJournal.reopen(state.path)
         elif settings.journal:
-            journal = ChainJournal.prepare(
-                {**journal_header(settings, run.request, run.pending), "loop": self.spec}
-            )
+            journal = ChainJournal.start(settings, run.request, run.pending, loop=self.spec)
         assert journal is None or isinstance(journal, ChainJournal)
         sink = loop_sink(settings.format, term, settings.reasoning, settings.quiet)
-        transport, recorder = open_transport(settings, base_url, term)
+        transport, recorder = Transport.open(settings, base_url, term, settings.record)
         self.chain: list[dict[str, Any]] = []  # grown in place: the json sink reads it
         sink.chain = self.chain
         self.usage = UsageTotals()
@@ -124,7 +124,7 @@ class ToolLoop:
             # Ctrl-C between two steps is an Interrupted too (each step and the
             # tools' wait set their own handlers inside).
             with signals_as_errors():
-                final = self._steps(run, base_url, headers, journal, sink, transport)
+                final = self._steps(run, headers, journal, sink, transport)
         except MintError as error:
             sink.abort(error)
             if journal is not None and error.reply_complete:
@@ -148,7 +148,6 @@ class ToolLoop:
     def _steps(
         self,
         run: Run,
-        base_url: str,
         headers: dict[str, str],
         journal: ChainJournal | None,
         sink: LoopSink,
@@ -161,14 +160,14 @@ class ToolLoop:
 
         state, term = self.state, self.term
         started = time.monotonic()
-        first = run_config(run, base_url, headers, journal, state)
+        first = run_config(run, headers, journal, state)
         sink.start(first.info)
         step, acc, todo = self._restore(sink)
         final = self.ended
         while final is None:
             if todo is None:
                 step_run = replace(run, request=self._step_request(run.request, step))
-                config = run_config(step_run, base_url, headers, journal, state)
+                config = run_config(step_run, headers, journal, state)
                 if config.timeout is not None:  # --timeout bounds the whole loop
                     left = config.timeout - (time.monotonic() - started)
                     config = replace(config, timeout=max(left, 0.001))

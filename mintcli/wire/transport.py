@@ -12,6 +12,7 @@ import ssl
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -35,6 +36,7 @@ from mintcli.wire.connections import ONE, ThreadConnections
 from mintcli.wire.network import Route, check_route, route, tls_context, trust
 
 if TYPE_CHECKING:
+    from mintcli.base.terminal import Terminal
     from mintcli.wire.record import Recorder
 
 USER_AGENT = f"mint/{__version__}"
@@ -106,6 +108,19 @@ class Transport:
     """One httpx client, kept alive across retries. ``base_url`` is the gateway
     as configured (``source`` says by what), for messages and for deciding
     the proxy and the certificates this one URL needs."""
+
+    @staticmethod
+    def open(
+        settings: Common, base_url: str, term: Terminal, record: str | None = None
+    ) -> tuple[Transport, Recorder | None]:
+        """The transport of one run, and its ``--record`` file (closed by the caller)."""
+        recorder = None
+        if record:
+            from mintcli.wire.record import Recorder  # only then: not needed otherwise
+
+            recorder = Recorder(Path(record), term.secrets)
+        verbose = term.diag if settings.verbose else None
+        return Transport(base_url, settings, verbose=verbose, recorder=recorder), recorder
 
     def __init__(
         self,
