@@ -1,6 +1,6 @@
 """The protocol-neutral description of one chat request, and its JSON forms.
 
-``prompt.py`` and ``tools.py`` build it from argv/stdin/files; each protocol in
+``build.py`` builds it from argv/stdin/files; each protocol in
 ``protocols/`` turns it into its own wire body. Messages are kept in the OpenAI
 shape (the shape users pass with ``--messages`` and get back in ``--format json``).
 The journal keeps a request as :meth:`ChatRequest.as_json`.

@@ -4,8 +4,8 @@
 the protocol, the key, the gateway (``--mock`` or the configured one), the
 journal, the transport, the sink and the runner, then saves the finished
 exchange. Its parts serve the tool loop's steps too: :class:`Run`,
-:func:`run_config`, :func:`open_transport`, :func:`journal_header` and
-:func:`save_exchange`.
+:func:`run_config` and :func:`save_exchange` (the journal and the transport open
+themselves: ``Journal.start``, ``Transport.open``).
 
 Imports mint's request, settings and terminal modules; the runner, transport,
 protocol, sink and storage modules are imported when used.
