@@ -95,3 +95,25 @@ def test_the_package_map_lists_every_package_and_only_packages() -> None:
     drawn = sorted(entries[1:])
     assert not set(packages) - set(drawn), f"missing from the map: {set(packages) - set(drawn)}"
     assert not set(drawn) - set(packages), f"drawn but no package: {set(drawn) - set(packages)}"
+
+
+def test_the_settings_of_a_chat_run_go_down_and_do_not_come_back(env: dict[str, str]) -> None:
+    """tools/route.py follows a run's settings (and what they become) through the
+    files of mintcli: request assembly is entered once, the face is not entered
+    again once the run has begun, and the run comes back to a file at most at
+    run/exchange.py, which opens the journal and the transport and saves the
+    exchange in turn."""
+    import subprocess
+    import sys
+
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "route.py"), "--mock", "hi"],
+        env=env, capture_output=True, timeout=60, check=True, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert run.stdout == b"Mock reply to: hi\n"
+    lines = run.stderr.decode().splitlines()
+    route = [m[1] for m in map(re.compile(r"\s+\d+\. (\S+)").match, lines) if m]
+    assert route[:4] == ["cli/clicktable.py", "cli/main.py", "cli/chat.py", "request/build.py"]
+    again = [f for i, f in enumerate(route) if f in route[:i]]
+    assert set(again) <= {"run/exchange.py"}, route
+    assert lines[-1] == f"{len(set(route))} files entered, {len(again)} returns to a file already left"
