@@ -44,6 +44,9 @@ def test_device_files_named_by_the_user_are_read_with_a_cap(
     err = clean_error(run_mint(["chat", "hi"], {**e, "MINT_CONFIG": ZERO}), 3)
     assert "config /dev/zero is larger than 1 MiB" in err
     assert sse_server.requests == []  # nothing was sent
+    # mint mock holds a recording in memory to serve it again and again
+    err = clean_error(run_mint(["mock", "--replay", ZERO], e), 3)
+    assert "--replay /dev/zero: larger than 256 MiB" in err
 
 
 @pytest.mark.parametrize(

@@ -37,11 +37,15 @@ from typing import Any, BinaryIO
 import orjson
 
 from mintcli import __version__
+from mintcli.base.capped import MiB, over, read_file_at_most
 from mintcli.base.sanitize import Secrets, redact_headers, redact_url
 from mintcli.errors import ConfigError, UsageError, write_failed
 from mintcli.storage.paths import lock_or_refuse
 
 VERSION = 1
+# A recording mint mock --replay serves, held in memory: a 1,000,000-piece
+# reply records in about 100 MiB.
+REPLAY_BYTES = 256 * MiB
 
 
 class Recorder:
@@ -160,11 +164,15 @@ class Recorded:
 
 
 def load(path: Path) -> list[Recorded]:
-    """The responses of a recording, in order."""
+    """The responses of a recording, in order (a recording is served again and
+    again, so it is held in memory: at most REPLAY_BYTES of it)."""
     try:
-        lines = path.read_bytes().splitlines()
+        data = read_file_at_most(path, REPLAY_BYTES)
     except OSError as exc:
-        raise ConfigError(f"--replay {path}: {exc.strerror}") from None
+        raise ConfigError(f"--replay {path}: {exc.strerror or exc}") from None
+    if data is None:
+        raise ConfigError(f"--replay {path}: {over(REPLAY_BYTES)}")
+    lines = data.splitlines()
     responses: dict[int, Recorded] = {}
     for number, line in enumerate(lines, 1):
         if not line.strip():
