@@ -432,7 +432,7 @@ def test_fetch_reads_the_input_as_the_submitting_run_did(
     assert got[1]["text"] == "Mock reply to: Translate: le matin"
 
 
-def test_a_batch_found_again_is_used_only_if_its_results_are_the_jobs(
+def test_a_batch_found_again_is_used_only_if_its_results_are_the_jobs_and_the_next_is_tried(
     make_mock: Any, env: dict[str, str], tmp_path: Path, spawn: Any
 ) -> None:
     import httpx
@@ -458,7 +458,9 @@ def test_a_batch_found_again_is_used_only_if_its_results_are_the_jobs(
     assert r.returncode == 0, r.stderr
     assert b"re-attached to " + created.json()["id"].encode() in r.stderr
     assert b"is not this job's batch after all" in r.stderr
-    assert batches_made(server) == 3
+    # then the older candidate, the stopped run's own: nothing is paid twice
+    assert r.stderr.count(b"re-attached to ") == 2
+    assert batches_made(server) == 2
     got = jsonl(out.read_bytes())
     assert [x["text"] for x in got] == ["Mock reply to: question 0", "Mock reply to: question 1"]
 

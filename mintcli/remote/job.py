@@ -51,6 +51,7 @@ class Part:
     results: list[str] = field(default_factory=list)  # downloaded files, in this directory
     fetched: bool = False  # every results file is downloaded
     found: bool = False  # the batch was found after a kill, not created: check it is ours
+    rejected: list[str] = field(default_factory=list)  # batches found that were not ours
 
 
 @dataclass

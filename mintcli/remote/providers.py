@@ -243,14 +243,15 @@ class AnthropicBatches(Provider):
 
     def _find(self, api: Api, part: Part, since: float) -> str | None:
         """The newest batch no local job knows, created after ``since``, with as
-        many requests as ``part``."""
+        many requests as ``part`` (and not one already found not to be its)."""
         known = {batch for job in all_jobs() for batch in job.batches()}
         for batch in _listed(api, "/messages/batches", "after_id"):
             created = _epoch(batch.get("created_at"))
             if created is not None and created < since:
                 return None
             ident = _string(batch, "id", "batch")
-            if ident not in known and self._status(batch).total == part.count:
+            mine = ident not in known and ident not in part.rejected
+            if mine and self._status(batch).total == part.count:
                 return ident
         return None
 

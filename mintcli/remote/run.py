@@ -228,12 +228,16 @@ class Remote:
                 self.api.download(source, job.dir / name)
                 names.append(name)
             if part.found and not _ours(job, [job.dir / name for name in names]):
+                # Another batch of the same size may be the one the stopped run
+                # made: look again, past this one, before sending the part anew.
                 self.term.warn(
-                    f"{part.batch} is not this job's batch after all; sending part {part.n} again"
+                    f"{part.batch} is not this job's batch after all; looking again for part "
+                    f"{part.n}'s (or sending it anew)"
                 )
                 for name in names:
                     (job.dir / name).unlink(missing_ok=True)
-                part.batch, part.creating, part.state = None, None, None
+                part.rejected.append(part.batch)
+                part.batch, part.state = None, None
                 part.found = part.ended = False
                 self._downloads.pop(part.n, None)
                 job.save()
