@@ -153,6 +153,21 @@ def test_openai_refusal_is_shown_and_exits_12(sse_server: SSEServer, env: dict[s
     assert json.loads(r.stdout)["refusal"] == "I can't help with that."
 
 
+def test_a_refusal_cut_by_a_retry_is_shown_once(sse_server: SSEServer, env: dict[str, str]) -> None:
+    start = chunk({"role": "assistant", "content": None, "refusal": "I can't"})
+    rest = chunk({"refusal": " help with that."}) + chunk({}, "stop") + DONE
+    e = served(sse_server, env, Canned(body=[start], abort=True), Canned(body=[start + rest]))
+    r = run_mint(["chat", "--no-journal", "--retry-base", "0.01", "-f", "jsonl", "hi"], e)
+    assert r.returncode == 12, r.stderr
+    events = jsonl(r.stdout)
+    assert [ev["type"] for ev in events].count("retry") == 1
+    assert "".join(ev["text"] for ev in events if ev["type"] == "refusal") == (
+        "I can't help with that."
+    )
+    assert len(sse_server.requests) == 2
+    assert events[-1]["message"] == "the model refused: I can't help with that."
+
+
 def test_anthropic_refusal_stop_reason_exits_12(sse_server: SSEServer, env: dict[str, str]) -> None:
     stop = anthropic("message_delta", delta={"stop_reason": "refusal"}) + anthropic("message_stop")
     e = served(sse_server, env, Canned(body=[A_START + stop]))

@@ -11,8 +11,8 @@ event):
   in whitespace, so trailing whitespace is left out of it; the model tends to
   write it again, and the :class:`Filter` drops that repeat.
 * ``restart``: nothing usable was received (or only reasoning and tool calls),
-  so the request is sent as it was; the filter drops the reasoning and tool
-  calls the new reply repeats.
+  so the request is sent as it was; the filter drops the reasoning, refusal and
+  tool calls the new reply repeats.
 
 A server that ignores ``Last-Event-ID`` answers with a fresh reply; the runner
 notices (its first event starts a message) and asks again with a prefill.
@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mintcli.base.events import Event, ReasoningDelta, TextDelta, ToolCall
+from mintcli.base.events import Event, ReasoningDelta, RefusalDelta, TextDelta, ToolCall
 from mintcli.output.accumulate import Accumulator
 from mintcli.request.model import ChatRequest
 
@@ -35,15 +35,22 @@ class Filter:
     """Drops what a continuation repeats. Each expectation is consumed while the
     new stream matches it and abandoned at the first difference."""
 
-    def __init__(self, text: str = "", reasoning: str = "", calls: list[ToolCall] | None = None):
+    def __init__(
+        self,
+        text: str = "",
+        reasoning: str = "",
+        calls: list[ToolCall] | None = None,
+        refusal: str = "",
+    ):
         self._text = text
         self._reasoning = reasoning
         self._calls = list(calls or ())
+        self._refusal = refusal
 
     @property
     def done(self) -> bool:
         """Nothing is expected any more: the filter can be dropped."""
-        return not (self._text or self._reasoning or self._calls)
+        return not (self._text or self._reasoning or self._calls or self._refusal)
 
     @staticmethod
     def _skip(expected: str, piece: str) -> tuple[str, str]:
@@ -66,6 +73,9 @@ class Filter:
             case ReasoningDelta() if self._reasoning:
                 self._reasoning, new = self._skip(self._reasoning, event.text)
                 return ReasoningDelta(new) if new else None
+            case RefusalDelta() if self._refusal:
+                self._refusal, new = self._skip(self._refusal, event.text)
+                return RefusalDelta(new) if new else None
             case ToolCall() if self._calls:
                 if self._calls[0].same_call(event):
                     self._calls.pop(0)
@@ -117,9 +127,11 @@ def plan_next(
         return Plan("last-event-id", request, last_event_id=last_event_id)
     text = acc.text.getvalue()
     prefill = text.rstrip() if request.schema is None else ""
+    refusal = acc.refusal.getvalue()
     if prefill:
-        expected = Filter(text=text[len(prefill) :], calls=acc.tool_calls)
+        expected = Filter(text=text[len(prefill) :], calls=acc.tool_calls, refusal=refusal)
         return Plan("prefill", request.with_prefill(prefill), filter=expected)
     # A fresh reply: it may repeat whatever was received (whitespace, reasoning, calls).
-    expected = Filter(text=text, reasoning=acc.reasoning.getvalue(), calls=acc.tool_calls)
+    reasoning = acc.reasoning.getvalue()
+    expected = Filter(text=text, reasoning=reasoning, calls=acc.tool_calls, refusal=refusal)
     return Plan("restart", request, filter=None if expected.done else expected)
