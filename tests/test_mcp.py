@@ -40,6 +40,8 @@ SCRIPT = [
     ]},
     {"match": {"prompt": "^slow"}, "steps": [{"tool_calls": [
         {"name": "slow", "arguments": {"seconds": 30}}]}]},
+    {"match": {"prompt": "^echo"}, "steps": [{"tool_calls": [
+        {"name": "echo", "arguments": {"text": "said back"}}]}]},
     {"match": {"prompt": "^both"}, "steps": [{"tool_calls": [
         {"name": "north_weather", "arguments": {"city": "Oslo"}},
         {"name": "south_weather", "arguments": {"city": "Rome"}},
@@ -104,6 +106,32 @@ def test_clashing_names_get_the_server_prefix(
     assert r.returncode == 0, r.stderr
     outputs = [t["output"] for t in json.loads(r.stdout)["steps"][0]["tool_results"]]
     assert outputs == ["Oslo: sunny, 21 C (north)", "Rome: sunny, 21 C (south)"]
+
+
+@pytest.mark.parametrize(
+    ("era", "methods"),
+    [
+        ("stateless", ["server/discover", "tools/list", "tools/call"]),
+        ("legacy", ["server/discover", "initialize", "notifications/initialized",
+                    "tools/list", "tools/call"]),
+        # silence is waited out (5 s), then the handshake of the earlier revisions
+        ("silent", ["server/discover", "notifications/cancelled", "initialize",
+                    "notifications/initialized", "tools/list", "tools/call"]),
+    ],
+)  # fmt: skip
+def test_servers_of_each_revision_are_spoken_to_in_theirs(
+    env: dict[str, str], server: Any, tmp_path: Path, era: str, methods: list[str]
+) -> None:
+    """server/discover first (the 2026-07-28 revision, stateless), and the
+    initialize handshake for a server that answers it with an error or not at all."""
+    log = tmp_path / "methods.log"
+    command = f"{sys.executable} {SERVER.parent / 'era_mcp.py'} {era}"
+    r = run_mint(["chat", "--no-log", "-f", "json", "--mcp", command, "echo"],
+                 {**mock_env(env, server), "ERA_LOG": str(log)})  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    result = json.loads(r.stdout)["steps"][0]["tool_results"][0]
+    assert (result["output"], result["is_error"]) == ("said back", False)
+    assert log.read_text().split() == methods
 
 
 @pytest.mark.parametrize(

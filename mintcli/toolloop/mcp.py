@@ -1,8 +1,8 @@
 """A small MCP client over stdio: JSON-RPC 2.0, one message per line.
 
-mint speaks the few methods it needs itself (``initialize``,
-``notifications/initialized``, ``tools/list`` with its cursor,
-``tools/call``, ``notifications/cancelled``) instead of importing the
+mint speaks the few methods it needs itself (``server/discover``, else
+``initialize`` and ``notifications/initialized``; ``tools/list`` with its
+cursor, ``tools/call``, ``notifications/cancelled``) instead of importing the
 official SDK, whose client costs about 0.65 s to import (pydantic, anyio);
 this module costs a few milliseconds (see the design note in
 docs/architecture.md).
@@ -26,8 +26,15 @@ import orjson
 from mintcli.errors import UsageError
 from mintcli.toolloop.proc import Outcome, decode
 
-PROTOCOL_VERSION = "2025-06-18"
-START_TIMEOUT = 30.0  # initialize and tools/list together
+PROTOCOL_VERSION = "2025-06-18"  # asked for in the initialize handshake
+# The stateless revision: no handshake; a server says it speaks it in its answer
+# to server/discover, and every request then carries the version in _meta.
+STATELESS_VERSION = "2026-07-28"
+CLIENT_INFO = {"name": "mint", "version": "1"}
+START_TIMEOUT = 30.0  # the probe, initialize and tools/list together
+# A server of an earlier revision answers server/discover with an error at once;
+# one that stays silent is taken for one after this long.
+PROBE_TIMEOUT = 5.0
 LINE_MAX = 64 << 20  # a longer line from the server is an error, not memory
 SHUTDOWN_WAIT = 2.0  # after closing its stdin, as the official SDK waits
 KILL_WAIT = 0.5  # after SIGTERM
@@ -56,6 +63,7 @@ class McpServer:
         self._gone: str | None = None
         self._stderr: deque[bytes] = deque(maxlen=20)
         self.stuck = False
+        self.meta: dict[str, Any] | None = None  # the _meta of every request (stateless)
         try:
             self.proc = subprocess.Popen(
                 self.argv,
@@ -147,6 +155,8 @@ class McpServer:
         """The result of one request; ServerGone, TimeoutError, or an error
         answer as ``RuntimeError(message)``."""
         ident = next(self._ids)
+        if self.meta is not None:
+            params = {**params, "_meta": self.meta}
         slot: list[Any] = [threading.Event(), None]
         with self._lock:
             if self._gone is not None:
@@ -176,19 +186,21 @@ class McpServer:
 
     # -- MCP ---------------------------------------------------------------------------
     def start(self) -> list[dict[str, Any]]:
-        """Initialize the server and list its tools (UsageError when it cannot)."""
+        """Open the session (the stateless revision, or the initialize handshake
+        of the earlier ones) and list the server's tools (UsageError when it cannot)."""
         deadline = time.monotonic() + START_TIMEOUT
         try:
-            self.request(
-                "initialize",
-                {
-                    "protocolVersion": PROTOCOL_VERSION,
-                    "capabilities": {},
-                    "clientInfo": {"name": "mint", "version": "1"},
-                },
-                START_TIMEOUT,
-            )
-            self._send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+            if not self._stateless():
+                self.request(
+                    "initialize",
+                    {
+                        "protocolVersion": PROTOCOL_VERSION,
+                        "capabilities": {},
+                        "clientInfo": CLIENT_INFO,
+                    },
+                    max(0.1, deadline - time.monotonic()),
+                )
+                self._send({"jsonrpc": "2.0", "method": "notifications/initialized"})
             tools: list[dict[str, Any]] = []
             cursor: str | None = None
             while True:
@@ -207,6 +219,26 @@ class McpServer:
         except (ServerGone, RuntimeError) as exc:
             self.close()
             raise UsageError(f"MCP server {self.command!r}: {exc}{self._stderr_tail()}") from None
+
+    def _stateless(self) -> bool:
+        """Whether the server speaks the stateless revision, asked with
+        server/discover (the probe its stdio backward compatibility describes):
+        an error answer, silence, or an answer without that version is a server
+        of an earlier revision; one that exits or sends garbage is no server."""
+        meta = {
+            "io.modelcontextprotocol/protocolVersion": STATELESS_VERSION,
+            "io.modelcontextprotocol/clientCapabilities": {},
+        }
+        probe = {"_meta": {**meta, "io.modelcontextprotocol/clientInfo": CLIENT_INFO}}
+        try:
+            result = self.request("server/discover", probe, PROBE_TIMEOUT)
+        except (RuntimeError, TimeoutError):
+            return False
+        versions = result.get("supportedVersions") if isinstance(result, dict) else None
+        if isinstance(versions, list) and STATELESS_VERSION in versions:
+            self.meta = meta
+            return True
+        return False
 
     def _stderr_tail(self) -> str:
         time.sleep(0.05)  # let its last words arrive
@@ -269,6 +301,9 @@ def _outcome(result: Any, limit: int) -> Outcome:
     """A tools/call result: its text content is the output; isError an error."""
     if not isinstance(result, dict):
         return Outcome("", True, error="the MCP server answered without a result object")
+    if result.get("resultType", "complete") != "complete":  # it asks the user for input
+        kind = str(result.get("resultType"))[:40]
+        return Outcome("", True, error=f"the tool asked for more ({kind}), which mint cannot give")
     parts: list[str] = []
     content = result.get("content")
     for item in content if isinstance(content, list) else ():
