@@ -4,6 +4,7 @@ and kills at every step followed by --resume, counting the batches the mock made
 
 from __future__ import annotations
 
+import io
 import json
 import signal
 import stat
@@ -179,6 +180,33 @@ def test_parts_at_the_size_limit_and_per_model(
     assert [len(b.requests) for b in made] == [2, 2, 1, 2]  # one model per OpenAI file
     assert len({x["remote"]["batch"] for x in lines}) == 4
     assert lines[-1]["model"] == "other"
+
+
+def test_a_part_ends_before_the_providers_byte_limit(tmp_path: Path) -> None:
+    """The count limit is tested above through the command line; the byte limit
+    (200 MB, 256 MB) is too large for that, so build_parts is given a provider
+    whose limit is a few requests' worth."""
+    from mintcli.batch.items import Defaults, Reader
+    from mintcli.options.config import resolve
+    from mintcli.options.settings import BatchSettings
+    from mintcli.remote.job import Job
+    from mintcli.remote.plan import build_parts, custom_id, request_body
+    from mintcli.remote.providers import AnthropicBatches
+
+    settings = resolve(BatchSettings, {"protocol": "anthropic"}, environ={"MINT_CONFIG": "/dev/null"})
+    provider = AnthropicBatches()
+    job = Job("j", tmp_path, "anthropic", "0" * 64, None, "http://x")
+    item = next(iter(Reader(io.BytesIO(items(1)), Defaults.from_settings(settings))))
+    body = request_body(item, job.protocol)
+    assert isinstance(body, dict)
+    one = len(provider.request_line(custom_id(item, job.tag), body))
+    provider.max_bytes = 3 * one + one // 2  # three requests fit, a fourth does not
+    build_parts(job, provider, Reader(io.BytesIO(items(8)), Defaults.from_settings(settings)), None)
+    assert [p.count for p in job.parts] == [3, 3, 2]
+    assert all(p.size <= provider.max_bytes for p in job.parts)
+    sizes = [job.part_file(p).stat().st_size for p in job.parts]
+    assert sizes == [p.size for p in job.parts]
+    assert [p.ranges for p in job.parts] == [[[0, 3]], [[3, 6]], [[6, 8]]]
 
 
 def test_no_wait_status_cancel_and_fetch(
