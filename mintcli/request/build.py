@@ -63,7 +63,7 @@ def prepare(
     from mintcli.request import attach, messages, schema, tools
     from mintcli.storage import conversations
 
-    options = parse_options(settings.option)  # (a --resume sends the journal's)
+    options = parse_options(settings.option)  # checked even for --resume, which sends the journal's
     if settings.resume is not None:
         return _resumed(settings, words)
 
