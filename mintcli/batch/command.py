@@ -116,7 +116,8 @@ class ItemRunner:
 
 
 def run_batch(settings: BatchSettings, source: str | None, term: Terminal) -> None:
-    from mintcli.cli.chat import maybe_mock, require_key
+    from mintcli.cli.chat import maybe_mock
+    from mintcli.run.exchange import require_key
 
     if (settings.resume or settings.retry_failed) and not settings.output:
         flag = "--retry-failed" if settings.retry_failed else "--resume"
@@ -125,7 +126,7 @@ def run_batch(settings: BatchSettings, source: str | None, term: Terminal) -> No
     stream = _open_input(source, term)
     try:
         path = _output_path(settings.output, stream)
-        api_key = require_key(settings, term)
+        api_key = require_key(settings)
         with maybe_mock(settings.mock) as mock_url:
             base_url = mock_url or settings.base_url
             _run(settings, stream, path, base_url, api_key, defaults, term)

@@ -22,8 +22,8 @@ from mintcli.base.capped import TEXT_BYTES, over
 from mintcli.errors import UsageError
 from mintcli.options.settings import BatchSettings, RequestSettings, table
 from mintcli.protocols import get_protocol
+from mintcli.request.messages import build_messages, check_messages
 from mintcli.request.model import ChatRequest, ToolSpec, parse_options
-from mintcli.request.prompt import build_messages, check_messages
 from mintcli.request.tools import check_tool_choice, load_tools, tool_list, unique
 
 # Item keys checked as the config file's values of the same name are.

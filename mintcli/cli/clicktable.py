@@ -94,6 +94,24 @@ class IdArgument(click.Argument):
         self.complete = complete
 
 
+def adopt(settings: Any, term: Any) -> None:
+    """What the terminal takes from a command's settings, before the command
+    runs: the API key and a base-URL password join the secrets redacted from
+    everything mint writes, and ``--no-escape`` turns off escaping the reply."""
+    key = getattr(settings, "api_key", None)
+    if key:
+        term.secrets.add(key)
+    base_url = getattr(settings, "base_url", None)
+    if base_url and "@" in base_url:
+        from contextlib import suppress
+        from urllib.parse import urlsplit
+
+        with suppress(ValueError):  # not a URL: the request fails later, saying so
+            term.secrets.add(urlsplit(base_url).password)
+    if getattr(settings, "escape", True) is False:
+        term.escape_stdout = False
+
+
 def command(
     parent: click.Group,
     name: str,
@@ -120,7 +138,10 @@ def command(
             }
             args = {a.name: values[a.name] for a in arguments if a.name}
             resolved = resolve(settings, given) if settings is not None else None
-            fn(resolved, ctx.find_root().obj, **args)
+            term = ctx.find_root().obj
+            if resolved is not None:
+                adopt(resolved, term)
+            fn(resolved, term, **args)
 
         cmd = MintCommand(
             name,

@@ -17,12 +17,13 @@ from mintcli.storage.paths import cache_dir, private_dir
 
 
 def run_models(settings: ModelsSettings, term: Terminal) -> None:
-    from mintcli.cli.chat import maybe_mock, require_key
+    from mintcli.cli.chat import maybe_mock
     from mintcli.protocols import get_protocol
+    from mintcli.run.exchange import require_key
     from mintcli.wire.transport import Transport
 
     protocol = get_protocol(settings.protocol)
-    key = require_key(settings, term)
+    key = require_key(settings)
     with maybe_mock(settings.mock) as mock_url:
         base_url = mock_url or settings.base_url
         url = join_url(base_url, "/models")

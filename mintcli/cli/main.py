@@ -70,9 +70,14 @@ def chat(settings: opts.ChatSettings, term: Any, prompt: tuple[str, ...]) -> Non
     too: the arguments are the instruction, stdin the material (joined by a
     blank line). A '-' word stands for stdin at that place.
     """
-    from mintcli.cli.chat import run_chat
+    from mintcli.cli.chat import run_chat, wants_session
 
-    run_chat(settings, prompt, term)
+    if wants_session(settings, prompt, term):
+        from mintcli.session.loop import run_session
+
+        run_session(settings, prompt, term, run_chat)
+    else:
+        run_chat(settings, prompt, term)
 
 
 @command(

@@ -29,11 +29,12 @@ COMMANDS = ("status", "fetch", "cancel")
 
 
 def run_command(settings: BatchSettings, name: str, ids: list[str], term: Terminal) -> None:
-    from mintcli.cli.chat import maybe_mock, require_key
+    from mintcli.cli.chat import maybe_mock
+    from mintcli.run.exchange import require_key
 
     if not ids:
         raise UsageError(f"mint batch {name} needs the id of at least one remote batch")
-    api_key = require_key(settings, term)
+    api_key = require_key(settings)
     with maybe_mock(settings.mock) as mock_url:
         base_url = mock_url or settings.base_url
         if name == "fetch":

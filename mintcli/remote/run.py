@@ -41,7 +41,8 @@ FIRST_POLL = 1.0  # seconds before the first poll; then half as long again each 
 
 
 def run_remote(settings: BatchSettings, source: str | None, term: Terminal) -> None:
-    from mintcli.cli.chat import maybe_mock, require_key
+    from mintcli.cli.chat import maybe_mock
+    from mintcli.run.exchange import require_key
 
     if settings.unordered:
         raise UsageError("--unordered is for local batches; --remote writes in input order")
@@ -53,7 +54,7 @@ def run_remote(settings: BatchSettings, source: str | None, term: Terminal) -> N
     spool: Path | None = None
     try:
         path = _output_path(settings.output, stream)
-        api_key = require_key(settings, term)
+        api_key = require_key(settings)
         data, digest, spool = hashed(stream, jobs_dir())
         named = None if spool is not None else str(Path(source or "-").resolve())
         with maybe_mock(settings.mock) as mock_url:

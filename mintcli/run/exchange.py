@@ -1,31 +1,45 @@
-"""One exchange with the gateway, as ``mint chat`` and the tool loop run it:
-the run's settings and request (:class:`Run`), the runner's configuration,
-the transport, the journal header, and saving the finished exchange.
+"""One exchange with the gateway, as ``mint chat`` and the tool loop run it.
+
+:func:`send` takes a prepared exchange (``request/build.py``) down to the wire:
+the protocol, the key, the gateway (``--mock`` or the configured one), the
+journal, the transport, the sink and the runner, then saves the finished
+exchange. Its parts serve the tool loop's steps too: :class:`Run`,
+:func:`run_config`, :func:`open_transport`, :func:`journal_header` and
+:func:`save_exchange`.
 
 Imports mint's request, settings and terminal modules; the runner, transport,
-protocol and conversation modules are imported when used.
+protocol, sink and storage modules are imported when used.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from mintcli.base.sanitize import redact_url
 from mintcli.base.terminal import Terminal
-from mintcli.options.settings import ChatSettings
+from mintcli.errors import ConfigError, ExitCode, Interrupted
+from mintcli.options.settings import ChatSettings, Common
 from mintcli.request.model import ChatRequest, join_url
 
 if TYPE_CHECKING:
-    from mintcli.output.accumulate import Reply
+    from mintcli.output.accumulate import Accumulator, Reply
+    from mintcli.output.sinks import Sink
+    from mintcli.request.build import Prepared
     from mintcli.run.runner import RunConfig
     from mintcli.session.turn import Turn
     from mintcli.storage.conversations import Pending
     from mintcli.storage.journal import Journal, JournalState
     from mintcli.wire.record import Recorder
     from mintcli.wire.transport import Transport
+
+MOCK_KEY = "mock-key"
 
 
 @dataclass(frozen=True)
@@ -178,3 +192,128 @@ def save_exchange(
         whole = [*run.shown, *(chain or ()), assistant_message(reply)]
         run.turn.ended(whole if kept else None, saved, cut)
     return saved
+
+
+def require_key(settings: Common) -> str:
+    """The API key (a stand-in with --mock); the command line's face has
+    already put it among the secrets redacted from all mint writes."""
+    if settings.api_key:
+        return settings.api_key
+    if settings.mock:
+        return MOCK_KEY
+    raise ConfigError(
+        "no API key: set MINT_API_KEY, pass --api-key, or put api_key in the config file "
+        "(try 'mint chat --mock ...' to use mint offline without a key)"
+    )
+
+
+def send(
+    prepared: Prepared,
+    term: Terminal,
+    turn: Turn | None = None,
+    tools: Callable[..., Any] | None = None,
+    mock_url: str | None = None,
+) -> None:
+    """Send a prepared exchange and stream its reply. ``tools``: what opens the
+    tool loop (``ToolLoop.open``) when mint runs the tools; ``mock_url``: the
+    in-process mock gateway of --mock."""
+    from mintcli.output.accumulate import Accumulator
+    from mintcli.protocols import get_protocol
+    from mintcli.storage.journal import Journal
+
+    settings, request, state = prepared.settings, prepared.request, prepared.state
+    protocol = get_protocol(settings.protocol)
+    protocol.check_options(request.options)
+    api_key = require_key(settings)
+    loop = None
+    if tools is not None:
+        loop = tools(settings, request, state, term)  # MCP servers start now
+        request = loop.request
+    with loop or nullcontext():
+        base_url = mock_url or settings.base_url
+        headers = protocol.headers(api_key)
+        if settings.dry_run:
+            from mintcli.base.sanitize import redact_headers
+            from mintcli.request.attach import shorten
+
+            shown = {
+                "method": "POST",
+                "url": redact_url(join_url(base_url, protocol.chat_path)),
+                "headers": redact_headers({**headers, "Content-Type": "application/json"}),
+                "body": shorten(protocol.build_body(request)),  # attachments: the first bytes
+            }
+            term.write(orjson.dumps(shown, option=orjson.OPT_INDENT_2) + b"\n")
+            return
+        if settings.verbose:
+            from mintcli.request.attach import describe
+
+            for line in describe(request.messages):
+                term.diag(f"> {line}")
+        run = Run(settings, request, prepared.shown, prepared.pending, turn, host(base_url))
+        if loop is not None:
+            loop.run(run, base_url, headers)
+            return
+        acc = Accumulator()
+        journal = None
+        if state is not None:
+            for event in state.events():
+                acc.add(event)
+            acc.end_attempt()
+            if settings.journal:
+                journal = Journal.reopen(state.path)
+        elif settings.journal:
+            journal = Journal.prepare(journal_header(settings, request, prepared.pending))
+        _stream(run, base_url, headers, term, acc, journal, state)
+
+
+def _sink(settings: ChatSettings, term: Terminal) -> Sink:
+    """The sink of --format; for text, the code block only (-x) or the Markdown
+    laid out (--render), whose modules are imported only then."""
+    from mintcli.output.sinks import SINKS
+
+    render = settings.render == "always" or (settings.render == "auto" and term.stdout_color)
+    if settings.format == "text" and (extract_mode(settings) or render):
+        from mintcli.render.sink import text_sink
+
+        return text_sink(term, settings.reasoning, extract_mode(settings), settings.escape)
+    return SINKS[settings.format](term, settings.reasoning)
+
+
+def _stream(
+    run: Run,
+    base_url: str,
+    headers: dict[str, str],
+    term: Terminal,
+    acc: Accumulator,
+    journal: Journal | None,
+    state: JournalState | None,
+) -> None:
+    from mintcli.run.runner import ChatRun
+
+    settings = run.settings
+    config = run_config(run, base_url, headers, journal, state)
+    transport, recorder = open_transport(settings, base_url, term)
+    sink = _sink(settings, term)
+    cut = False
+    try:
+        chat_run = ChatRun(
+            config, transport=transport, sink=sink, term=term, journal=journal, acc=acc
+        )
+        reply = chat_run.run()
+    except Interrupted as stop:
+        # In a session, Ctrl-C stops this answer only: what came is kept, marked cut.
+        if run.turn is None or stop.exit_code != ExitCode.INTERRUPTED:
+            raise
+        reply, cut = acc.reply(), True
+        if journal is not None:
+            journal.path.unlink(missing_ok=True)  # the conversation keeps it instead
+    finally:
+        transport.close()
+        if recorder is not None:
+            recorder.close()
+    # A Ctrl-C before anything came leaves nothing to save.
+    save_exchange(run, reply, term, cut=cut, kept=not cut or acc.received)
+    if extract_mode(settings) and not cut:
+        from mintcli.render.extract import require_block
+
+        require_block(reply, settings.extract_last)
