@@ -3,8 +3,8 @@
 Every failure mint reports is a :class:`MintError` raised where it happens. Each
 class carries its exit code and whether a retry may help. Foreign exceptions
 (httpx, OSError, JSON errors) are translated where they enter: httpx's in
-``transport.mapped_errors``, the rest in the module that calls the foreign code.
-Nothing below the command line prints an error: ``cli.main`` catches every
+``wire.transport.mapped_errors``, the rest in the module that calls the foreign code.
+Nothing below the command line prints an error: ``mintcli.cli.main`` catches every
 MintError, broken pipe and interrupt and turns it into one ``mint: error: ...``
 line and the exit code.
 

@@ -86,7 +86,7 @@ class Terminal:
                 self.stdout.write(data)
                 self.stdout.flush()
             except BrokenPipeError:
-                raise  # the reader left: exit 141 quietly (cli.main)
+                raise  # the reader left: exit 141 quietly (mintcli.cli.main)
             except (OSError, ValueError) as exc:
                 # A full disk, EIO, a closed fd. What is still buffered would fail
                 # again at exit: from now on stdout is /dev/null, and the first

@@ -1,4 +1,4 @@
-"""Click commands built from the option table (settings.py): one click option
+"""Click commands built from the option table (options/settings.py): one click option
 per row, --help in sections, and the ``command()`` helper that registers a
 function as a command with its settings resolved."""
 

@@ -1,6 +1,6 @@
 """The commands over what mint keeps: ``mint journal`` (unfinished replies, for
 ``--resume``) and ``mint log`` (the saved conversations). Declared here and
-added to the command tree by cli.py; their work is in commands.py and
+added to the command tree by main.py; their work is in commands.py and
 log_commands.py, imported when a command runs."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """``mint log list|show|rm|search|stats``: the saved conversations
-(conversations.py, over the database in store/)."""
+(storage/conversations.py, over the database in store/)."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ Each command's settings are a class (a :class:`Settings`, see rows.py) whose
 attributes are rows, :class:`Opt`: the flags, help text, help section, default,
 how a value is read and checked (:mod:`mintcli.options.kinds`), and whether it may also
 come from a ``MINT_*`` environment variable or the config file. From these rows
-come the click options (``clicktable.py``), the config keys and environment names
+come the click options (``cli/clicktable.py``), the config keys and environment names
 (``config.py``), the ``[env: ...; default: ...]`` notes in ``--help``, and through
 the click tree the man page and the completions (``tools/docgen.py``). Adding an
 option means adding one row here and using it where it matters.

@@ -229,7 +229,7 @@ class Accumulator:
 
 class ReadBatch:
     """The content of one network read, as one journal record: ``t`` text, ``r``
-    reasoning, ``c`` tool calls, ``f`` the finish reason (see journal.py)."""
+    reasoning, ``c`` tool calls, ``f`` the finish reason (see storage/journal.py)."""
 
     __slots__ = ("calls", "finish", "pieces", "reasoning", "text")
 

@@ -1,6 +1,6 @@
 """HTTP for the batch services: JSON calls with retries, uploads, and downloads
-streamed to a file. Errors are mint's own (``transport.mapped_errors`` and
-``transport.status_error``); a call is retried as a chat request is (5xx, 429,
+streamed to a file. Errors are mint's own (``wire.transport.mapped_errors`` and
+``wire.transport.status_error``); a call is retried as a chat request is (5xx, 429,
 a broken connection; Retry-After honoured), except where retrying could
 create a second batch (``once=True``)."""
 

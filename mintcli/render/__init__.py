@@ -10,10 +10,10 @@
 * ``extract.py``: ``-x/--extract`` and ``--extract-last``, the first (or
   last) fenced code block of the reply, streamed as it arrives.
 * ``fence.py``: what opens and closes a fenced code block, shared by both.
-* ``sink.py``: the output sinks that use them (subclasses of ``sinks.TextSink``).
+* ``sink.py``: the output sinks that use them (subclasses of ``output.sinks.TextSink``).
 
 Imports: only the standard library (``re``, ``unicodedata``, ``shutil``) and
-mint's own ``sinks``, ``sanitize`` and ``events``. Nothing here is imported
+mint's own ``output.sinks``, ``base.sanitize`` and ``base.events``. Nothing here is imported
 unless ``--render`` is in effect or ``-x`` is given: this ``__init__`` imports
 nothing, so that ``mint --help`` and a piped ``mint chat`` start as before.
 """

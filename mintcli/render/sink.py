@@ -1,4 +1,4 @@
-"""The text sinks of ``-x`` and ``--render``: ``sinks.TextSink`` with the
+"""The text sinks of ``-x`` and ``--render``: ``output.sinks.TextSink`` with the
 reply's text passed through an :class:`~mintcli.render.extract.Extractor` or
 a :class:`~mintcli.render.markdown.Renderer` on its way to stdout."""
 

@@ -8,7 +8,7 @@ decoded and its events make one journal record, which is written first
 (write-ahead); then every event is folded into the accumulator and handed to
 the sink, whose bytes go to stdout. A Ctrl-C,
 SIGTERM or ``--timeout`` that lands inside the step waits for its end
-(``terminal.critical``), so stdout and the journal always agree.
+(``base.terminal.critical``), so stdout and the journal always agree.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ class RunConfig:
     timeout: float | None = None  # --timeout: the whole run, retries included
     stats: bool = False
     # --schema: checks the finished reply (text, finish reason) and returns the
-    # parsed object, or raises a MintError (schema.Checker).
+    # parsed object, or raises a MintError (request.schema.Checker).
     check: Callable[[str, str | None], Any] | None = None
 
 

@@ -1,16 +1,16 @@
 """The interactive session: ``mint chat`` at a terminal with no prompt (or -i).
 
 * ``loop.py``: :func:`~mintcli.session.loop.run_session` reads a prompt, runs
-  it as one turn of ``mint chat`` (``chat.run_chat`` with a :class:`Turn`,
+  it as one turn of ``mint chat`` (``mintcli.cli.chat.run_chat`` with a :class:`Turn`,
   so retries, continuation, the journal, tools, --schema, -x and --render
   all work per turn), and keeps the conversation for the next turn. Slash
   commands: /exit, /model, /system, /attach, /retry, /help.
 * ``line.py``: reading a prompt with line editing and a history file
   (stdlib ``readline``), multi-line input, Ctrl-C and Ctrl-D.
-* ``turn.py``: :class:`Turn`, what ``chat.py`` is told about a session's turn
+* ``turn.py``: :class:`Turn`, what ``cli/chat.py`` is told about a session's turn
   and tells it back.
 
 Imports: ``readline`` (only here, only in a session), ``mintcli.storage.conversations``
-and ``mintcli.storage.paths`` (``chat.run_chat`` is passed in, not imported). Nothing
+and ``mintcli.storage.paths`` (``mintcli.cli.chat.run_chat`` is passed in, not imported). Nothing
 imports this package unless a session opens; this ``__init__`` imports nothing.
 """

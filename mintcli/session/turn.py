@@ -1,4 +1,4 @@
-"""One turn of a session, as ``chat.run_chat`` sees it."""
+"""One turn of a session, as ``mintcli.cli.chat.run_chat`` sees it."""
 
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ What it does, by module:
 
 Imports: the standard library's ``sqlite3`` (only in ``db`` and the modules
 that use a connection, which are imported only when the log is read or
-written), ``orjson``, and from mint ``paths``, ``errors`` and ``journal.new_id``
+written), ``orjson``, and from mint ``storage.paths``, ``errors`` and ``storage.journal.new_id``
 (the ID of a forked conversation). Nothing here is imported by ``mint --help``
 or before a new conversation's reply.
 ``mintcli/storage/conversations.py`` is the facade the rest of mint uses.

@@ -1,6 +1,6 @@
 """mint runs the tools: ``--tool-cmd NAME=COMMAND`` and ``--mcp 'COMMAND'``.
 
-When the run declares runnable tools, ``chat.py`` hands it to :class:`ToolLoop`
+When the run declares runnable tools, ``cli/chat.py`` hands it to :class:`ToolLoop`
 (loop.py): each step streams a reply through the usual runner; its tool calls
 run in parallel (proc.py for commands, mcp.py for MCP servers, toolbox.py maps
 names to them), each result is journaled as it ends (chain.py) and shown per
