@@ -22,8 +22,7 @@ from mintcli.base.capped import TEXT_BYTES, over
 from mintcli.errors import UsageError
 from mintcli.options.settings import BatchSettings, RequestSettings, table
 from mintcli.protocols import get_protocol
-from mintcli.request.build import parse_options
-from mintcli.request.messages import build_messages, check_messages
+from mintcli.request.build import build_messages, check_messages, parse_options
 from mintcli.request.model import ChatRequest, ToolSpec
 from mintcli.request.tools import check_tool_choice, load_tools, tool_list, unique
 

@@ -1,8 +1,8 @@
 """``mint chat``: from settings to a finished run, in three calls.
 
-``request/build.py`` prepares the exchange (the request, the conversation as
-it is saved, or a journal's for --resume); ``run/exchange.py`` sends it and
-streams the reply. This module picks the tool loop (``toolloop/``) and the
+``request/build.py`` prepares the exchange (the request and the conversation
+as it is saved; ``run/resume.py`` a journal's, for --resume); ``run/exchange.py``
+sends it and streams the reply. This module picks the tool loop (``toolloop/``) and the
 in-process mock gateway (``mock/``), which stand above the run and are handed
 down to it.
 """
@@ -44,10 +44,14 @@ def run_chat(
     """One exchange; ``turn``: one turn of an interactive session (session/)."""
     from mintcli.request.build import prepare
     from mintcli.run.exchange import send
+    from mintcli.run.resume import resume
 
     if (settings.extract or settings.extract_last) and settings.format not in ("text", "json"):
         raise UsageError("-x/--extract works with --format text or json")
-    prepared = prepare(settings, words, term, turn)  # or, with --resume, the journal's
+    if settings.resume is not None:
+        prepared = resume(settings, words)  # the journal's exchange
+    else:
+        prepared = prepare(settings, words, term, turn)
     settings, state = prepared.settings, prepared.state
     tools = None
     if settings.tool_cmd or settings.mcp or (state is not None and "loop" in state.header):

@@ -87,19 +87,19 @@ def run_journal_list(fmt: str, term: Terminal) -> None:
 
 
 def run_journal_show(ident: str, term: Terminal) -> None:
-    from mintcli.storage.journal import find
+    from mintcli.storage.journal import find_reply
 
-    state = find(ident)
+    state = find_reply(ident)
     term.write(state.text.encode())
 
 
 def run_journal_rm(ident: str | None, all_: bool, term: Terminal) -> None:
     from mintcli.errors import UsageError
-    from mintcli.storage.journal import find, unfinished
+    from mintcli.storage.journal import find_reply, unfinished
 
     if all_ == bool(ident):
         raise UsageError("give either an ID or --all")
-    targets = unfinished() if all_ else [find(ident)]
+    targets = unfinished() if all_ else [find_reply(ident)]
     for state in targets:
         if state.locked:
             term.warn(f"{state.id} is being written by a running mint; left alone")

@@ -1,12 +1,15 @@
 """Request assembly in one pass: from a run's settings and argv words to a
 :class:`Prepared` exchange, the finished request handed down to the run.
 
-:func:`prepare` reads each input once, in this order, and checks it as it
-comes: the conversation continued (``-c``/``--conversation``, or a session's),
-tool definitions and ``--tool-choice``, who reads stdin, the history
-(``--messages``), attachments (``-a``), tool results (``--tool-result``), the
-prompt (argv and stdin), then the messages, the request and ``--schema``.
-:func:`resume` gives the same for ``--resume``, from the journal's header.
+:func:`prepare` goes once through, in this order: what the command line alone
+can tell (who reads stdin, options that exclude each other, ``-o``); the
+conversation continued (``-c``/``--conversation``, or a session's) and where
+the exchange is saved; every input an option names, read once with a cap
+(``-a``, the ``--tool``/``--tools``/``--schema`` documents, ``--messages``,
+``--tool-result @FILE``); then what they mean (tools, the schema, the history
+and tool results), the prompt (argv and stdin), and last the messages, built
+here in two forms: as sent, and as a conversation saves them. (``--resume``
+prepares a journal's exchange instead: ``run/resume.py``.)
 
 Rules of the prompt (also in the README and man page):
 * argv words are joined with spaces; a ``-`` word stands for stdin at that place.
@@ -36,6 +39,7 @@ from mintcli.request.model import ChatRequest, JSONDict
 if TYPE_CHECKING:
     from mintcli.base.terminal import Terminal
     from mintcli.options.settings import ChatSettings
+    from mintcli.request.attach import Attachment
     from mintcli.session.turn import Turn
     from mintcli.storage.conversations import Pending
     from mintcli.storage.journal import JournalState
@@ -60,12 +64,8 @@ def prepare(
     attachments; or, with --resume, the journal's. Usage errors come here,
     before anything is sent."""
     from mintcli.base.capped import read_json
-    from mintcli.request import attach, messages, schema, tools
+    from mintcli.request import attach, schema, tools
     from mintcli.storage import conversations
-
-    options = parse_options(settings.option)  # checked even for --resume, which sends the journal's
-    if settings.resume is not None:
-        return _resumed(settings, words)
 
     # What can be told from the command line alone.
     continued = turn.continued if turn is not None else None
@@ -86,6 +86,7 @@ def prepare(
         raise UsageError("--messages cannot be combined with -c or --conversation")
     if "-" in settings.attach and not [w for w in words if w != "-"]:
         raise UsageError("-a - reads the attachment from stdin: give the prompt as arguments")
+    options = parse_options(settings.option)
     for value in settings.tool_result:
         call_id, sep, _ = value.partition("=")
         if not sep or not call_id:
@@ -139,17 +140,17 @@ def prepare(
         schema.check_alone(specs, choice)
     if continued is not None:
         history, where = continued.messages, f"conversation {continued.id}"
-        results = messages.tool_results(given, history, True)
+        results = tool_results(given, history, True)
     elif history_data is not None:
-        history = messages.load_messages(history_data, str(where))
-        where, results = f"--messages {where}", messages.tool_results(given, history, False)
+        history = load_messages(history_data, str(where))
+        where, results = f"--messages {where}", tool_results(given, history, False)
     else:
-        history, where, results = [], "", messages.tool_results(given, [], False)
+        history, where, results = [], "", tool_results(given, [], False)
     # stdin is the prompt's unless an option reads it, or tool results are the new turn
     use_stdin = not settings.no_stdin and readers in ([], ["the '-' prompt word"])
     use_stdin = use_stdin and not (results and not words)
     prompt = _prompt(words, term, use_stdin, settings.stdin_timeout)
-    saved, wire = messages.conversation(history, results, prompt, files, settings.system, continued)
+    saved, wire = conversation(history, results, prompt, files, settings.system, continued)
     request = ChatRequest(
         model=settings.model,
         messages=attach.resolve_messages(wire, where),  # what the conversation keeps by reference
@@ -227,48 +228,144 @@ def _readable(stream: BinaryIO, timeout: float) -> bool:
     return bool(ready)
 
 
-def _resumed(settings: ChatSettings, words: tuple[str, ...]) -> Prepared:
-    """The exchange a ``--resume`` continues: its journal, request and
-    conversation, and the settings it was written with (where the command line
-    does not say otherwise)."""
-    from mintcli.base.sanitize import redact_url
-    from mintcli.storage.journal import find
+# -- the messages, in the OpenAI shape mint keeps them in --------------------------------
 
-    new_input = (settings.messages, settings.continue_last, settings.conversation)
-    if words or any(new_input) or settings.attach or settings.tool_result or settings.schema:
-        raise UsageError(
-            "--resume continues a saved reply; it takes no prompt, --messages, -c, "
-            "--conversation, -a, --tool-result or --schema"
-        )
-    state = find(settings.resume or None)
-    if state.locked:
-        raise UsageError(f"reply {state.id} is still being written by another mint process")
-    header = state.header
-    kept = {k: header[k] for k in ("protocol", "format") if not settings.given(k) and header.get(k)}
-    settings = settings.replace(**kept)
-    if not settings.given("base_url") and not settings.mock:
-        stored = header.get("base_url") or settings.base_url
-        if header.get("mock"):
-            settings = settings.replace(mock=True)
-        elif ":***@" in stored and redact_url(settings.base_url) != stored:
-            # the journal keeps no password: only the configured URL can give it back
-            raise UsageError(
-                f"the reply was sent to {stored}, whose password mint does not store: "
-                "give it again with --base-url (or MINT_BASE_URL)"
-            )
-        elif ":***@" not in stored:
-            settings = settings.replace(base_url=stored)
-    pending = None
+USAGE = "Usage: mint chat [OPTIONS] [PROMPT]..."
+_ROLES = {"system", "developer", "user", "assistant", "tool"}
+
+
+def load_messages(data: bytes, source: str) -> list[dict[str, Any]]:
+    """Validate a ``--messages`` document: a JSON array of OpenAI-shape messages."""
     try:
-        request = ChatRequest.from_json(header["request"])
-        if not isinstance(request.model, str) or not isinstance(request.messages, list):
-            raise TypeError("not a request")
-        if settings.log and header.get("log"):
-            from mintcli.storage.conversations import Pending, ensure_dir
+        messages = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise UsageError(f"--messages {source}: not valid JSON ({exc})") from None
+    return check_messages(messages, f"--messages {source}")
 
-            ensure_dir()
-            pending = Pending.from_json(header["log"])
-    except (KeyError, TypeError, ValueError, AttributeError):
-        raise UsageError(f"journal {state.id} is damaged (its header is not mint's)") from None
-    shown = pending.messages if pending is not None else list(request.messages)
-    return Prepared(settings, request, shown, pending, state)
+
+def check_messages(messages: Any, source: str) -> list[dict[str, Any]]:
+    """A list of OpenAI-shape messages, checked; ``source`` names it in errors."""
+    if not isinstance(messages, list):
+        raise UsageError(f"{source}: expected a JSON array of messages")
+    for i, msg in enumerate(messages):
+        where = f"{source}: message {i}"
+        if not isinstance(msg, dict):
+            raise UsageError(f"{where} is not an object")
+        role = msg.get("role")
+        if role not in _ROLES:
+            raise UsageError(f"{where} has an unknown role {role!r}")
+        content = msg.get("content")
+        if content is not None and not isinstance(content, (str, list)):
+            raise UsageError(f"{where}: content must be a string, a list of parts or null")
+        for part in content if isinstance(content, list) else ():
+            _check_part(part, where)
+        if role == "tool" and not msg.get("tool_call_id"):
+            raise UsageError(f"{where}: a tool message needs tool_call_id")
+        calls = msg.get("tool_calls")
+        if calls is not None and not isinstance(calls, list):
+            raise UsageError(f"{where}: tool_calls must be a list of tool calls")
+        for call in calls or ():
+            if not isinstance(call, dict) or not isinstance(call.get("function"), dict):
+                raise UsageError(f"{where}: each tool call needs a function object")
+    return messages
+
+
+def _check_part(part: Any, where: str) -> None:
+    """A content part in OpenAI shape (or a block of the other protocol, passed on)."""
+    if not isinstance(part, dict) or not isinstance(part.get("type"), str):
+        raise UsageError(f"{where}: each content part must be an object with a type")
+    if part["type"] == "text" and not isinstance(part.get("text"), str):
+        raise UsageError(f"{where}: a text part needs its text")
+    if part["type"] == "image_url":
+        image = part.get("image_url")
+        if not isinstance(image, dict) or not isinstance(image.get("url"), str):
+            raise UsageError(f"{where}: an image_url part needs image_url.url")
+
+
+def build_messages(
+    history: list[dict[str, Any]], system: str | None, user: dict[str, Any] | None
+) -> list[dict[str, Any]]:
+    """``--system`` replaces any system message of the history; the new user
+    message, if any, comes last."""
+    messages = [
+        m for m in history if system is None or m.get("role") not in ("system", "developer")
+    ]
+    if system is not None:
+        messages.insert(0, {"role": "system", "content": system})
+    if user is not None:
+        messages.append(user)
+    return messages
+
+
+def user_message(prompt: str, attachments: list[Attachment], saved: bool) -> dict[str, Any]:
+    """The new user message: the prompt, after its attachments (the order the
+    providers recommend). ``saved``: with attachments by reference."""
+    if not attachments:
+        return {"role": "user", "content": prompt}
+    parts = [a.stored_part() if saved else a.wire_part() for a in attachments]
+    return {"role": "user", "content": [*parts, {"type": "text", "text": prompt}]}
+
+
+def tool_results(
+    given: dict[str, str], history: list[dict[str, Any]], continued: bool
+) -> list[dict[str, Any]]:
+    """``--tool-result CALL_ID=...`` (the results already read) as tool messages,
+    one for each call the last reply of the history made, in the order it made
+    them. A continued conversation whose last reply made calls needs their
+    results (both APIs refuse a request that leaves a call unanswered)."""
+    last = history[-1] if history else {}
+    calls = last.get("tool_calls") if last.get("role") == "assistant" else None
+    ids = [str(c.get("id")) for c in calls or () if isinstance(c, dict)]
+    if not given:
+        if continued and ids:
+            raise UsageError(
+                f"the last reply made tool calls ({', '.join(ids)}): send their results "
+                "with --tool-result CALL_ID=RESULT, one for each"
+            )
+        return []
+    if not ids:
+        raise UsageError(
+            "--tool-result: the last reply of the conversation made no tool call "
+            "(continue one with -c or --conversation ID)"
+        )
+    for call_id in given:
+        if call_id not in ids:
+            made = ", ".join(ids)
+            raise UsageError(f"--tool-result {call_id}: the last reply made no such call ({made})")
+    missing = [i for i in ids if i not in given]
+    if missing:
+        raise UsageError(
+            f"the last reply made {len(ids)} tool calls: give a --tool-result for each "
+            f"(missing: {', '.join(missing)})"
+        )
+    return [{"role": "tool", "tool_call_id": i, "content": given[i]} for i in ids]
+
+
+def conversation(
+    history: list[dict[str, Any]],
+    results: list[dict[str, Any]],
+    prompt: str | None,
+    attachments: list[Attachment],
+    system: str | None,
+    continued: object | None,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The messages up to the reply twice: as a conversation saves them
+    (attachments by reference) and as they are sent. ``continued``: the
+    conversation continued, if any, which needs a new turn."""
+    if prompt is None and (attachments or (continued is not None and not results)):
+        raise UsageError(
+            "no prompt: give it as arguments or on stdin"
+            + (" (-a attaches files to a prompt)" if attachments else ""),
+            usage=USAGE,
+        )
+    if prompt is None and not history:
+        raise UsageError(
+            "no prompt: give it as arguments, on stdin, or with --messages", usage=USAGE
+        )
+    saved_user = user_message(prompt, attachments, saved=True) if prompt is not None else None
+    wire_user = user_message(prompt, attachments, saved=False) if prompt is not None else None
+    saved = build_messages([*history, *results], system, saved_user)
+    wire = build_messages([*history, *results], system, wire_user)
+    if not any(m.get("role") != "system" for m in wire):
+        raise UsageError("--messages holds no user message and no prompt was given")
+    return saved, wire

@@ -1,4 +1,5 @@
-"""One run against the server: the runner, retries, continuation of a cut answer, the exchange.
+"""One run against the server: the exchange (and --resume's, from its journal), the runner,
+retries, continuation of a cut answer.
 
 May import output, render, wire, protocols, request, storage, store, options, base and errors.
 """

@@ -380,7 +380,7 @@ def unfinished(directory: Path | None = None) -> list[JournalState]:
     return states
 
 
-def find(ident: str | None, directory: Path | None = None) -> JournalState:
+def find_reply(ident: str | None, directory: Path | None = None) -> JournalState:
     """The journal named by ``ident`` (an ID or unique prefix), or the newest one
     not held by a running mint."""
     states = unfinished(directory)
