@@ -295,6 +295,9 @@ def test_resume_after_a_kill_pays_once(
     r = run_mint([*args[:1], "--resume", *args[1:]], mock_env(env, server))
     assert r.returncode == 0, r.stderr
     assert batches_made(server) == 1
+    if protocol == "openai":  # an upload whose answer never came is found, not sent again
+        uploads = [name for name, _ in store(server).files.values() if name.startswith("mint-")]
+        assert len(uploads) == 1, uploads
     if protocol == "anthropic" and step == "create":
         # No metadata to find it by: the batch of the part's size made then, checked.
         assert b"re-attached to msgbatch_" in r.stderr

@@ -1,8 +1,9 @@
 """The HTTP side of the mock's batch services (the state is batches.py).
 
-OpenAI: ``POST /v1/files`` (multipart, purpose=batch), ``GET /v1/files/ID``
-and ``/content``, ``POST /v1/batches``, ``GET /v1/batches`` (newest first,
-``limit`` and ``after``), ``GET /v1/batches/ID``, ``POST .../cancel``.
+OpenAI: ``POST /v1/files`` (multipart, purpose=batch), ``GET /v1/files``
+(newest first), ``GET /v1/files/ID`` and ``/content``, ``POST /v1/batches``,
+``GET /v1/batches`` (newest first, ``limit`` and ``after``), ``GET
+/v1/batches/ID``, ``POST .../cancel``.
 Anthropic: ``POST /v1/messages/batches``, ``GET /v1/messages/batches`` (newest
 first, ``limit`` and ``after_id``), ``GET /v1/messages/batches/ID``,
 ``.../results`` (JSONL), ``POST .../cancel``.
@@ -54,6 +55,7 @@ def serve(handler: Any, method: str, path: str, raw: bytes) -> None:
         service, ident, rest = parts[0], (parts[1:2] or [""])[0], tuple(parts[2:])
     routes: dict[tuple[Any, ...], Any] = {
         ("files", "POST", False): lambda: _upload(handler, store, raw),
+        ("files", "GET", False): lambda: _file_list(handler, store),
         ("files", "GET", True): lambda: _file(handler, store, ident, content=False),
         ("files", "GET", True, "content"): lambda: _file(handler, store, ident, content=True),
         ("batches", "POST", False): lambda: _create(handler, store, raw),
@@ -126,9 +128,34 @@ def _upload(handler: Any, store: Store, raw: bytes) -> None:
         _json(handler, _file_object(ident, filename or "upload.jsonl", len(content)))
 
 
-def _file_object(ident: str, name: str, size: int) -> dict[str, Any]:
-    return {"id": ident, "object": "file", "bytes": size, "created_at": int(time.time()),
-            "filename": name, "purpose": "batch"}  # fmt: skip
+def _file_object(
+    ident: str, name: str, size: int, created: int | None = None, purpose: str = "batch"
+) -> dict[str, Any]:
+    return {"id": ident, "object": "file", "bytes": size,
+            "created_at": int(time.time()) if created is None else created,
+            "filename": name, "purpose": purpose, "status": "processed"}  # fmt: skip
+
+
+def _file_list(handler: Any, store: Store) -> None:
+    """``GET /v1/files``: newest first, ``purpose``, ``limit`` and ``after``."""
+    query = parse_qs(urlsplit(handler.path).query)
+    limit = max(1, min(10_000, int((query.get("limit") or ["10000"])[0] or 10_000)))
+    after = (query.get("after") or [None])[0]
+    purpose = (query.get("purpose") or [None])[0]
+    with store.lock:
+        newest = [
+            (i, *store.files[i], store.file_times.get(i),
+             "batch_output" if i in store.outputs else "batch")
+            for i in reversed(store.files)
+        ]  # fmt: skip
+    newest = [f for f in newest if purpose is None or f[4] == purpose]
+    if after is not None:
+        ids = [f[0] for f in newest]
+        newest = newest[ids.index(after) + 1 :] if after in ids else []
+    data = [_file_object(i, name, len(body), when, kind) for i, name, body, when, kind in newest]
+    _json(handler, {"object": "list", "data": data[:limit], "has_more": len(data) > limit,
+                    "first_id": data[0]["id"] if data else None,
+                    "last_id": data[:limit][-1]["id"] if data else None})  # fmt: skip
 
 
 def _file(handler: Any, store: Store, ident: str, *, content: bool) -> None:
@@ -282,9 +309,9 @@ def _openai_files(store: Store, batch: Batch) -> None:
         errors.append(orjson.dumps(line))
     output = garble(output, store.faults.garbled)
     if output:
-        batch.files["output"] = store.add_file("output.jsonl", b"\n".join(output) + b"\n")
+        batch.files["output"] = store.add_file("output.jsonl", b"\n".join(output) + b"\n", True)
     if errors:
-        batch.files["error"] = store.add_file("errors.jsonl", b"\n".join(errors) + b"\n")
+        batch.files["error"] = store.add_file("errors.jsonl", b"\n".join(errors) + b"\n", True)
 
 
 def _object(raw: bytes) -> dict[str, Any]:

@@ -100,6 +100,8 @@ class Store:
         self.faults = faults
         self.lock = threading.Lock()
         self.files: dict[str, tuple[str, bytes]] = {}  # id -> (filename, content)
+        self.file_times: dict[str, int] = {}  # id -> when it was made (created_at)
+        self.outputs: set[str] = set()  # the files a batch wrote (purpose batch_output)
         self.batches: dict[str, Batch] = {}  # in creation order
         self.downloads: set[str] = set()  # file ids downloaded at least once (the cut fault)
         self.held: set[str] = set()  # the steps held once already (the hold fault)
@@ -116,10 +118,13 @@ class Store:
     def new_id(self, prefix: str) -> str:
         return f"{prefix}{next(self._ids):06d}mock"
 
-    def add_file(self, name: str, content: bytes) -> str:
+    def add_file(self, name: str, content: bytes, output: bool = False) -> str:
         with self.lock:
             ident = self.new_id("file-")
             self.files[ident] = (name, content)
+            self.file_times[ident] = int(time.time())
+            if output:
+                self.outputs.add(ident)
         return ident
 
     def add_batch(self, batch: Batch) -> None:

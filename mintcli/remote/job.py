@@ -43,6 +43,7 @@ class Part:
     # The items it holds, as [first, end) ranges of their index (custom_id mint-INDEX)
     ranges: list[list[int]] = field(default_factory=list)
     file: str | None = None  # the uploaded file's id (OpenAI)
+    uploading: float | None = None  # when an upload was sent (its answer may never have come)
     batch: str | None = None  # the remote batch's id
     creating: float | None = None  # when a create was sent (its answer may never have come)
     state: str | None = None  # the provider's last word on the batch

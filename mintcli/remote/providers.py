@@ -13,7 +13,13 @@ from typing import Any, ClassVar
 import orjson
 
 from mintcli.batch.results import error_object
-from mintcli.errors import ExitCode, ProtocolError, error_for_status
+from mintcli.errors import (
+    ExitCode,
+    ProtocolError,
+    RequestRejected,
+    ServerError,
+    error_for_status,
+)
 from mintcli.protocols.base import error_kind, error_message
 from mintcli.remote.api import Api
 from mintcli.remote.job import Part, all_jobs
@@ -116,12 +122,21 @@ class OpenAIBatches(Provider):
         return orjson.dumps({**line, "body": body}) + b"\n"
 
     def submit(self, api: Api, job: str, part: Part, path: Path, save: Callable[[], None]) -> None:
+        name = f"mint-{job}-{part.n}.jsonl"
+        if part.file is None and part.uploading is not None:
+            # An upload cut off before its answer was recorded: the file is
+            # found by its name (the job's and the part's) and size.
+            part.file = self._find_file(api, name, part.size, part.uploading - SKEW)
+            if part.file is not None:
+                save()
         if part.file is None:
+            part.uploading = time.time()
+            save()
             with path.open("rb") as fh:
 
                 def files() -> dict[str, Any]:
                     fh.seek(0)  # from the start again on a retry
-                    return {"file": (f"mint-{job}-{part.n}.jsonl", fh, "application/jsonl")}
+                    return {"file": (name, fh, "application/jsonl")}
 
                 uploaded = api.call("POST", "/files", files=files, data={"purpose": "batch"})
             part.file = _string(uploaded, "id", "file")
@@ -139,6 +154,20 @@ class OpenAIBatches(Provider):
         created = api.call("POST", "/batches", body=request, once=True)
         part.batch = _string(created, "id", "batch")
         save()
+
+    def _find_file(self, api: Api, name: str, size: int, since: float) -> str | None:
+        """The uploaded file of that name and size, newest first back to ``since``.
+        A gateway that cannot list files (some proxies) costs only a second upload."""
+        try:
+            for file in _listed(api, "/files?purpose=batch", "after"):
+                if file.get("filename") == name and file.get("bytes") == size:
+                    return _string(file, "id", "file")
+                created = file.get("created_at")
+                if isinstance(created, (int, float)) and created < since:
+                    return None
+        except (RequestRejected, ServerError, ProtocolError):
+            return None
+        return None
 
     def _find(self, api: Api, tag: dict[str, str], since: float) -> str | None:
         """The batch tagged ``tag``, looked for newest first back to ``since``
@@ -309,14 +338,15 @@ class _Requests:
 
 
 def _listed(api: Api, path: str, after: str) -> Iterator[dict[str, Any]]:
-    """Every batch of a list, newest first, page after page (``after``: the
-    query parameter that names the last one seen)."""
+    """Every entry of a list (batches, files), newest first, page after page
+    (``after``: the query parameter that names the last one seen)."""
     last: str | None = None
+    query = "&" if "?" in path else "?"
     while True:
-        page = api.call("GET", f"{path}?limit={PAGE}" + (f"&{after}={last}" if last else ""))
+        page = api.call("GET", f"{path}{query}limit={PAGE}" + (f"&{after}={last}" if last else ""))
         data = page.get("data") if isinstance(page, dict) else None
         if not isinstance(data, list):
-            raise ProtocolError("the list of batches is not a list")
+            raise ProtocolError(f"the list at {path} is not a list")
         yield from (b for b in data if isinstance(b, dict))
         if not data or not page.get("has_more"):
             return
