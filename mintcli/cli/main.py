@@ -1,7 +1,7 @@
 """The commands, and the one error boundary (:func:`main`).
 
 Options are not declared here: each command names its settings class
-(``settings.py``) and gets one click option per row (``clicktable.py``). Work
+(``options/settings.py``) and gets one click option per row (``clicktable.py``). Work
 happens in the modules the commands call, imported lazily so that ``mint
 --help`` stays fast and never imports httpx.
 """

@@ -1,6 +1,6 @@
 """The session: prompts in, one ``mint chat`` turn each, until Ctrl-D or /exit.
 
-Each turn is ``chat.run_chat`` with the conversation so far (a
+Each turn is ``mintcli.cli.chat.run_chat`` with the conversation so far (a
 :class:`~mintcli.session.turn.Turn`), so it streams, retries, journals and
 saves exactly as a single ``mint chat -c`` would: the conversation is a
 normal saved one, continued later with ``mint chat -c``. An error ends the
@@ -155,8 +155,8 @@ class Session:
 def run_session(
     settings: ChatSettings, words: tuple[str, ...], term: Terminal, run_chat: RunChat
 ) -> None:
-    """The session; ``run_chat`` is ``chat.run_chat`` (passed in: chat.py imports
-    this module, not the other way round)."""
+    """The session; ``run_chat`` is ``mintcli.cli.chat.run_chat`` (passed in by
+    ``cli/main.py``: the session stands beside the face and does not import it)."""
     session = Session(settings, term, run_chat)
     reader = LineReader(term.color)
     history, model = session.history, settings.model
