@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 import orjson
@@ -29,6 +29,8 @@ from mintcli.options.settings import ChatSettings
 from mintcli.request.model import ChatRequest, join_url
 
 if TYPE_CHECKING:
+    from types import TracebackType
+
     from mintcli.output.accumulate import Accumulator, Reply
     from mintcli.output.sinks import Sink
     from mintcli.request.build import Prepared
@@ -160,11 +162,33 @@ def save_exchange(
     return saved
 
 
+class Loop(Protocol):
+    """What runs the tools a reply calls (``toolloop.ToolLoop``, which stands above
+    the run and is handed down to it): the request offering the tools, a context
+    that stops them, and the run of every step."""
+
+    request: ChatRequest
+
+    def __enter__(self) -> Any: ...
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def run(self, run: Run, base_url: str, headers: dict[str, str]) -> None: ...
+
+
+OpenLoop = Callable[[ChatSettings, ChatRequest, "JournalState | None", Terminal], Loop]
+
+
 def send(
     prepared: Prepared,
     term: Terminal,
     turn: Turn | None = None,
-    tools: Callable[..., Any] | None = None,
+    tools: OpenLoop | None = None,
     mock_url: str | None = None,
 ) -> None:
     """Send a prepared exchange and stream its reply. ``tools``: what opens the
@@ -178,7 +202,7 @@ def send(
     protocol = get_protocol(settings.protocol)
     protocol.check_options(request.options)
     api_key = settings.key()  # a missing key is told before any tool starts
-    loop = None
+    loop: Loop | None = None
     if tools is not None:
         loop = tools(settings, request, state, term)  # MCP servers start now
         request = loop.request
