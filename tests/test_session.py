@@ -18,7 +18,11 @@ RULES = [
     {"match": {"prompt": "^slow"}, "text": "word " * 400, "delay": 0.02},
     {"match": {"prompt": "line one\nline two"}, "text": "two lines seen"},
     {"match": {"prompt": "pasted\nlines"}, "text": "one pasted prompt"},
-]
+    {"match": {"prompt": "^tool then slow"}, "steps": [
+        {"tool_calls": [{"id": "c1", "name": "say", "arguments": {}}]},
+        {"text": "word " * 400, "delay": 0.02},
+    ]},
+]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -157,6 +161,33 @@ def test_ctrl_c_cuts_the_answer_clears_the_line_and_the_session_goes_on(
     assert saved["exchanges"][0]["cut"] is True and "cut" not in saved["exchanges"][1]
     assert "half a thought" not in json.dumps(saved)
     # The cut answer lives in the conversation, not as an unfinished reply to --resume.
+    assert json.loads(run_mint(["journal", "list", "--format", "json"], e).stdout) == []
+
+
+def test_ctrl_c_in_a_tool_loop_keeps_the_chain_and_the_cut_answer(
+    scripted: Any, env: dict[str, str], spawn_pty: Any
+) -> None:
+    e = {**mock_env(env, scripted), "TERM": "xterm", "NO_COLOR": "1"}
+    you = Typist(spawn_pty([*MINT, "chat", "-m", "m1", "--tool-cmd", "say=echo said"], e))
+    you.wait_for(PROMPT)
+    you.type(b"tool then slow\r")
+    you.wait_for(b"word word word")
+    you.type(b"\x03")  # Ctrl-C while the answer after the tool streams
+    you.wait_for(b"answer cut short")
+    you.wait_for(PROMPT, 2)
+    you.type(b"hello\r")
+    you.wait_for(b"friend.")
+    you.wait_for(PROMPT, 3)
+    you.type(b"\x04")
+    assert you.child.wait() == 0
+    saved = conversation(e)
+    roles = [m["role"] for m in saved["messages"]]
+    assert roles == ["user", "assistant", "tool", "assistant", "user", "assistant"]
+    assert saved["messages"][1]["tool_calls"][0]["id"] == "c1"
+    assert saved["messages"][2]["content"].strip() == "said"
+    cut = saved["messages"][3]["content"]
+    assert cut.startswith("word word") and len(cut) < len("word " * 400)
+    assert saved["exchanges"][0]["cut"] is True and "cut" not in saved["exchanges"][1]
     assert json.loads(run_mint(["journal", "list", "--format", "json"], e).stdout) == []
 
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from mintcli.base.events import ToolCall
 from mintcli.base.terminal import Terminal, signals_as_errors
-from mintcli.errors import MintError, StepLimit, UsageError
+from mintcli.errors import ExitCode, MintError, StepLimit, UsageError
 from mintcli.output.accumulate import Accumulator, Reply, UsageTotals
 from mintcli.request.model import ChatRequest
 from mintcli.toolloop.chain import ChainJournal, read_steps
@@ -120,12 +120,16 @@ class ToolLoop:
         sink.chain = self.chain
         self.usage = UsageTotals()
         self.attempts = 0
+        self.streaming: Accumulator | None = None  # what the step being streamed has received
         try:
             # Ctrl-C between two steps is an Interrupted too (each step and the
             # tools' wait set their own handlers inside).
             with signals_as_errors():
                 final = self._steps(run, headers, journal, sink, transport)
         except MintError as error:
+            cut = run.turn is not None and error.exit_code == ExitCode.INTERRUPTED
+            if cut and self._keep_cut(run, journal):
+                return  # the session goes on
             sink.abort(error)
             if journal is not None and error.reply_complete:
                 # A reply that arrived whole and ended the run (a refusal,
@@ -144,6 +148,22 @@ class ToolLoop:
         if journal is not None:
             journal.finish()
         save_exchange(run, final, term, self.chain)
+
+    def _keep_cut(self, run: Run, journal: ChainJournal | None) -> bool:
+        """In a session, a Ctrl-C while an answer streams keeps what came (the
+        chain so far and the answer, marked cut), as it does without tools. Cut
+        while a tool runs, or before the answer began, the turn is not kept: a
+        call would be left without its result."""
+        from mintcli.run.exchange import save_exchange
+
+        acc = self.streaming
+        reply = acc.reply() if acc is not None and acc.received else None
+        if reply is None or reply.tool_calls:
+            return False
+        if journal is not None:
+            journal.path.unlink(missing_ok=True)  # the conversation keeps it instead
+        save_exchange(run, reply, self.term, self.chain, cut=True)
+        return True
 
     def _steps(
         self,
@@ -174,7 +194,9 @@ class ToolLoop:
                 chat = ChatRun(
                     config, transport=transport, sink=sink, term=term, journal=journal, acc=acc
                 )
+                self.streaming = acc
                 reply = chat.run()
+                self.streaming = None
                 self.attempts += chat.attempts
                 self._count(reply)
                 if not reply.tool_calls:
