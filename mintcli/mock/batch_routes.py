@@ -138,24 +138,37 @@ def _file_object(
 
 def _file_list(handler: Any, store: Store) -> None:
     """``GET /v1/files``: newest first, ``purpose``, ``limit`` and ``after``."""
-    query = parse_qs(urlsplit(handler.path).query)
-    limit = max(1, min(10_000, int((query.get("limit") or ["10000"])[0] or 10_000)))
-    after = (query.get("after") or [None])[0]
-    purpose = (query.get("purpose") or [None])[0]
+    purpose = (parse_qs(urlsplit(handler.path).query).get("purpose") or [None])[0]
     with store.lock:
         newest = [
-            (i, *store.files[i], store.file_times.get(i),
-             "batch_output" if i in store.outputs else "batch")
-            for i in reversed(store.files)
+            _file_object(i, name, len(body), store.file_times.get(i),
+                         "batch_output" if i in store.outputs else "batch")
+            for i in reversed(store.files) for name, body in [store.files[i]]
         ]  # fmt: skip
-    newest = [f for f in newest if purpose is None or f[4] == purpose]
+    newest = [f for f in newest if purpose is None or f["purpose"] == purpose]
+    data, more = _page(handler, newest, lambda f: str(f["id"]), "after", 10_000, 10_000)
+    _json(handler, {"object": "list", **_listing(data, more)})
+
+
+def _page(
+    handler: Any, newest: list[Any], ident: Any, after_key: str, most: int = 100, usual: int = 20
+) -> tuple[list[Any], bool]:
+    """One page of a list kept newest first: at most ``limit`` entries (``usual``
+    when not given, ``most`` at most), from after the one ``after_key`` names; and
+    whether more follow."""
+    query = parse_qs(urlsplit(handler.path).query)
+    limit = max(1, min(most, int((query.get("limit") or [str(usual)])[0] or usual)))
+    after = (query.get(after_key) or [None])[0]
     if after is not None:
-        ids = [f[0] for f in newest]
+        ids = [ident(entry) for entry in newest]
         newest = newest[ids.index(after) + 1 :] if after in ids else []
-    data = [_file_object(i, name, len(body), when, kind) for i, name, body, when, kind in newest]
-    _json(handler, {"object": "list", "data": data[:limit], "has_more": len(data) > limit,
-                    "first_id": data[0]["id"] if data else None,
-                    "last_id": data[:limit][-1]["id"] if data else None})  # fmt: skip
+    return newest[:limit], len(newest) > limit
+
+
+def _listing(data: list[dict[str, Any]], more: bool) -> dict[str, Any]:
+    return {"data": data, "has_more": more,
+            "first_id": data[0]["id"] if data else None,
+            "last_id": data[-1]["id"] if data else None}  # fmt: skip
 
 
 def _file(handler: Any, store: Store, ident: str, *, content: bool) -> None:
@@ -213,18 +226,10 @@ def _create(handler: Any, store: Store, raw: bytes) -> None:
 
 
 def _list(handler: Any, store: Store) -> None:
-    query = parse_qs(urlsplit(handler.path).query)
-    limit = max(1, min(100, int((query.get("limit") or ["20"])[0] or 20)))
-    after = (query.get("after") or [None])[0]
     newest = [b for b in reversed(store.batches.values()) if b.protocol == "openai"]
-    if after is not None:
-        ids = [b.id for b in newest]
-        newest = newest[ids.index(after) + 1 :] if after in ids else []
-    page = newest[:limit]
+    page, more = _page(handler, newest, lambda b: b.id, "after")
     data = [_openai_batch(handler, store, b, *store.state(b, _replier(handler))) for b in page]
-    _json(handler, {"object": "list", "data": data, "has_more": len(newest) > limit,
-                    "first_id": data[0]["id"] if data else None,
-                    "last_id": data[-1]["id"] if data else None})  # fmt: skip
+    _json(handler, {"object": "list", **_listing(data, more)})
 
 
 def _get(handler: Any, store: Store, ident: str) -> None:
@@ -341,20 +346,10 @@ def _anthropic_create(handler: Any, store: Store, raw: bytes) -> None:
 
 def _anthropic_list(handler: Any, store: Store) -> None:
     """Newest first, ``limit`` and ``after_id`` (the next page, older)."""
-    query = parse_qs(urlsplit(handler.path).query)
-    limit = max(1, min(100, int((query.get("limit") or ["20"])[0] or 20)))
-    after = (query.get("after_id") or [None])[0]
     newest = [b for b in reversed(store.batches.values()) if b.protocol == "anthropic"]
-    if after is not None:
-        ids = [b.id for b in newest]
-        newest = newest[ids.index(after) + 1 :] if after in ids else []
-    data = []
-    for batch in newest[:limit]:
-        state, done = store.state(batch, _replier(handler))
-        data.append(_anthropic_batch(handler, batch, state, done))
-    _json(handler, {"data": data, "has_more": len(newest) > limit,
-                    "first_id": data[0]["id"] if data else None,
-                    "last_id": data[-1]["id"] if data else None})  # fmt: skip
+    page, more = _page(handler, newest, lambda b: b.id, "after_id")
+    data = [_anthropic_batch(handler, b, *store.state(b, _replier(handler))) for b in page]
+    _json(handler, _listing(data, more))
 
 
 def _anthropic_batch(handler: Any, batch: Batch, state: str, done: int) -> dict[str, Any]:

@@ -159,27 +159,26 @@ class OpenAIBatches(Provider):
         """The uploaded file of that name and size, newest first back to ``since``.
         A gateway that cannot list files (some proxies) costs only a second upload."""
         try:
-            for file in _listed(api, "/files?purpose=batch", "after"):
-                if file.get("filename") == name and file.get("bytes") == size:
-                    return _string(file, "id", "file")
-                created = file.get("created_at")
-                if isinstance(created, (int, float)) and created < since:
-                    return None
+            found = _newest(
+                api,
+                "/files?purpose=batch",
+                since,
+                lambda f: f.get("filename") == name and f.get("bytes") == size,
+            )
         except (RequestRejected, ServerError, ProtocolError):
             return None
-        return None
+        return _string(found, "id", "file") if found is not None else None
 
     def _find(self, api: Api, tag: dict[str, str], since: float) -> str | None:
         """The batch tagged ``tag``, looked for newest first back to ``since``
         (create takes no idempotency key: the tag is how a resumed job knows)."""
-        for batch in _listed(api, "/batches", "after"):
+
+        def tagged(batch: dict[str, Any]) -> bool:
             metadata = batch.get("metadata")
-            if isinstance(metadata, dict) and all(metadata.get(k) == v for k, v in tag.items()):
-                return _string(batch, "id", "batch")
-            created = batch.get("created_at")
-            if isinstance(created, (int, float)) and created < since:
-                return None
-        return None
+            return isinstance(metadata, dict) and all(metadata.get(k) == v for k, v in tag.items())
+
+        found = _newest(api, "/batches", since, tagged)
+        return _string(found, "id", "batch") if found is not None else None
 
     def status(self, api: Api, batch: str) -> Status:
         return self._status(api.call("GET", f"/batches/{batch}"))
@@ -335,6 +334,20 @@ class _Requests:
             for n, line in enumerate(fh):
                 yield (b"," if n else b"") + line.rstrip(b"\n")
         yield b"]}"
+
+
+def _newest(
+    api: Api, path: str, since: float, wanted: Callable[[dict[str, Any]], bool]
+) -> dict[str, Any] | None:
+    """The newest entry of an OpenAI list that ``wanted`` accepts, looked for back
+    to the first one created before ``since``."""
+    for entry in _listed(api, path, "after"):
+        if wanted(entry):
+            return entry
+        created = entry.get("created_at")
+        if isinstance(created, (int, float)) and created < since:
+            return None
+    return None
 
 
 def _listed(api: Api, path: str, after: str) -> Iterator[dict[str, Any]]:
