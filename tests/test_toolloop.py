@@ -242,6 +242,8 @@ FAULTY = {
     "badutf8": "printf 'a\\377b'",
     "huge": "head -c 100000000 /dev/zero",
     "nostdin": "echo fine",  # never reads its (large) stdin
+    # closes its pipes, then exits a moment later: finished, not killed
+    "closesfirst": "cat >/dev/null; echo fine; exec >&- 2>&-; sleep 0.3",
 }
 
 

@@ -112,6 +112,8 @@ def run_command(
         return Outcome("", True, None, f"cannot start {argv[0]}: {exc.strerror or exc}")
     out, err = Capped(limit), Capped(STDERR_KEEP)
     timed_out = _pump(proc, stdin, out, err, started + timeout, cancel)
+    if not timed_out:
+        _await_exit(proc, time.monotonic() + EXIT_GRACE, cancel)
     kill_group(proc)  # whatever it left behind in its group goes with it
     status = proc.wait()
     for pipe in (proc.stdin, proc.stdout, proc.stderr):
@@ -138,6 +140,24 @@ def run_command(
         note = f"[output cut at {limit} bytes; {out.dropped} more bytes dropped]"
         outcome.output = text + ("\n" if text and not text.endswith("\n") else "") + note
     return outcome
+
+
+def _await_exit(proc: subprocess.Popen[bytes], until: float, cancel: threading.Event) -> None:
+    """Give a tool whose pipes have closed a moment to exit by itself: many
+    programs close stdout and stderr just before they exit, and a kill sent in
+    between would report a finished tool as killed. The exit is not reaped
+    here, so the group can still be killed by its number afterwards."""
+    pause = 0.001
+    while proc.returncode is None and not cancel.is_set():
+        try:
+            if os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT):
+                return
+        except ChildProcessError:
+            return
+        if time.monotonic() >= until:
+            return
+        time.sleep(pause)
+        pause = min(pause * 2, 0.02)
 
 
 def _pump(
