@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from conftest import jsonl, run_mint
 from sse_server import Canned, SSEServer
 from test_hardening import clean_error, served
@@ -63,6 +64,23 @@ def test_a_server_that_goes_on_after_done_is_not_read_on(
     e = served(sse_server, env, Canned(body=[body, junk], stall=15))
     r = run_mint(["chat", "--no-journal", "hi"], e, timeout=10)
     assert r.returncode == 0 and r.stdout == b"Hello\n", r.stderr
+
+
+@pytest.mark.parametrize("protocol", ["openai", "anthropic"])
+def test_a_reply_whose_end_came_is_not_waited_on(
+    sse_server: SSEServer, env: dict[str, str], protocol: str
+) -> None:
+    # The end marker came, then the server holds the connection open, silent.
+    if protocol == "openai":
+        body = chunk({"content": "Hello"}, "stop") + DONE
+    else:
+        block = anthropic("content_block_start", index=0, content_block={"type": "text", "text": ""})
+        body = A_START + block + a_text("Hello") + A_END
+    e = served(sse_server, env, Canned(body=[body], stall=15))
+    r = run_mint(["chat", "--no-journal", "--protocol", protocol, "--idle-timeout", "3",
+                  "--retry-base", "0.01", "-f", "json", "hi"], e, timeout=10)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["text"] == "Hello" and b"retry" not in r.stderr
 
 
 def test_anthropic_text_after_message_stop_and_a_second_stop_is_ignored(

@@ -219,10 +219,11 @@ class ChatRun:
                 if self._decoder is None:
                     self._decoder = config.protocol.decoder(config.request)
                 framer = SSEDecoder()
+                decoder = self._decoder
                 for chunk in response.chunks():
                     if not self._on_read(framer.feed(chunk)):
                         return True
-                    if self._after_end:  # a server that goes on after the end: not read on
+                    if decoder.ended:  # the end marker came: nothing more is waited for
                         break
                 self._on_read(framer.flush())
             if self._after_end:
