@@ -335,3 +335,16 @@ def offline_run(protocol_name: str, sink: Any, term: Any, journal: Any = None) -
     run = ChatRun(config, transport=None, sink=sink, term=term, journal=journal)  # type: ignore[arg-type]
     run._decoder = protocol.decoder()
     return run
+
+
+# A child's ru_maxrss on Linux starts from its parent's size (it survives exec),
+# so mint is measured as the child of this small launcher, not of the test process.
+PEAK = """
+import os, sys
+pid = os.fork()
+if pid == 0:
+    os.execvp(sys.argv[1], sys.argv[1:])
+_, status, usage = os.wait4(pid, 0)
+os.write(2, b"@maxrss %d" % usage.ru_maxrss)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""

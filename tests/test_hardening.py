@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import MINT, SECRET, jsonl, mock_env, run_mint
+from conftest import MINT, PEAK, SECRET, jsonl, mock_env, run_mint
 from sse_server import Canned, SSEServer
 
 OPENAI_START = (
@@ -148,19 +148,6 @@ def test_an_endless_line_is_cut_at_the_limit(sse_server: SSEServer, env: dict[st
     assert "16 MiB" in err and "internal error" not in err
     # Peak memory: well under the 61 MiB sent (16 MiB held, plus Python and httpx).
     assert int(peak) < 90 * 1024, peak
-
-
-# A child's ru_maxrss on Linux starts from its parent's size (it survives exec),
-# so mint is measured as the child of this small launcher, not of the test process.
-PEAK = """
-import os, sys
-pid = os.fork()
-if pid == 0:
-    os.execvp(sys.argv[1], sys.argv[1:])
-_, status, usage = os.wait4(pid, 0)
-os.write(2, b"@maxrss %d" % usage.ru_maxrss)
-sys.exit(os.waitstatus_to_exitcode(status))
-"""
 
 
 def test_a_huge_json_or_error_body_is_bounded(sse_server: SSEServer, env: dict[str, str]) -> None:

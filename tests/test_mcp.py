@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import jsonl, mock_env, readme_block, run_mint, scripted_mock
+from conftest import MINT, PEAK, jsonl, mock_env, readme_block, run_mint, scripted_mock
 
 # find_spec, not importorskip: importing the SDK would grow this process by tens of MB,
 # and a child forked later reports its parent's size as its own peak (test_hardening).
@@ -140,7 +140,8 @@ def test_servers_of_each_revision_are_spoken_to_in_theirs(
         ("/no/such/server", "cannot start /no/such/server"),
         (f"{sys.executable} -c 'import sys; sys.exit(4)'", "it exited with status 4"),
         (f"{SDK} garbage", "not JSON"),
-        (f"{sys.executable} {SERVER.parent / 'raw_mcp.py'}", "1000 tools are declared"),
+        (f"{sys.executable} {SERVER.parent / 'raw_mcp.py'}", "lists more than 128 tools"),
+        (f"{sys.executable} {SERVER.parent / 'raw_mcp.py'} endless", "pages without end"),
         ("'unclosed", "No closing quotation"),
     ],
 )
@@ -153,6 +154,19 @@ def test_bad_servers_fail_before_sending(
     assert message in r.stderr.decode()
     after = server.log_path.read_bytes().count(b"\n") if server.log_path.exists() else 0
     assert after == before
+
+
+def test_a_server_shouting_on_stderr_without_line_ends_is_bounded(
+    env: dict[str, str], server: Any
+) -> None:
+    command = f"{sys.executable} {SERVER.parent / 'raw_mcp.py'} shout"
+    r = subprocess.run(
+        [sys.executable, "-c", PEAK, *MINT, "chat", "--no-log", "--mcp", command, "weather"],
+        env=mock_env(env, server), stdin=subprocess.DEVNULL, capture_output=True, timeout=60,
+    )  # fmt: skip
+    err, peak = r.stderr.decode().rsplit("@maxrss ", 1)
+    assert r.returncode == 2 and "it exited with status 4 (its stderr: xxx" in err
+    assert len(err) < 1000 and int(peak) < 100 * 1024, (len(err), peak)
 
 
 def test_reference_filesystem_server_from_npm(

@@ -23,6 +23,7 @@ from typing import Any
 
 import orjson
 
+from mintcli.base.sanitize import clip
 from mintcli.errors import UsageError
 from mintcli.toolloop.proc import Outcome, decode
 
@@ -36,6 +37,8 @@ START_TIMEOUT = 30.0  # the probe, initialize and tools/list together
 # one that stays silent is taken for one after this long.
 PROBE_TIMEOUT = 5.0
 LINE_MAX = 64 << 20  # a longer line from the server is an error, not memory
+STDERR_LINE = 500  # bytes kept of one line of a server's stderr (the last 20 lines are kept)
+MAX_TOOLS = 128  # the most tools OpenAI's Chat Completions accepts in one request
 SHUTDOWN_WAIT = 2.0  # after closing its stdin, as the official SDK waits
 KILL_WAIT = 0.5  # after SIGTERM
 
@@ -108,9 +111,13 @@ class McpServer:
     def _read_stderr(self) -> None:
         stderr = self.proc.stderr
         assert stderr is not None
+        whole = True  # the piece before ended its line
         with contextlib.suppress(OSError, ValueError):
-            for line in stderr:
-                self._stderr.append(line[:500])
+            # in bounded pieces: a line without end must not fill memory
+            while piece := stderr.readline(STDERR_LINE):
+                if whole:
+                    self._stderr.append(piece if piece.endswith(b"\n") else piece + b"\n")
+                whole = piece.endswith(b"\n")
 
     def _dispatch(self, message: Any) -> None:
         if not isinstance(message, dict):
@@ -203,6 +210,7 @@ class McpServer:
                 self._send({"jsonrpc": "2.0", "method": "notifications/initialized"})
             tools: list[dict[str, Any]] = []
             cursor: str | None = None
+            pages = 0
             while True:
                 params = {"cursor": cursor} if cursor else {}
                 result = self.request("tools/list", params, max(0.1, deadline - time.monotonic()))
@@ -210,6 +218,9 @@ class McpServer:
                 if not isinstance(page, list):
                     raise ServerGone("its tools/list answer has no list of tools")
                 tools += [t for t in page if isinstance(t, dict)]
+                pages += 1
+                if len(tools) > MAX_TOOLS or pages > MAX_TOOLS:
+                    raise ServerGone(f"it lists more than {MAX_TOOLS} tools (or pages without end)")
                 cursor = result.get("nextCursor")
                 if not isinstance(cursor, str) or not cursor:
                     return tools
@@ -247,7 +258,7 @@ class McpServer:
         status = self.proc.poll()
         exited = f"; it exited with status {status}" if status is not None else ""
         tail = decode(b"".join(self._stderr)).strip().splitlines()
-        return exited + (f" (its stderr: {tail[-1][:200]})" if tail else "")
+        return exited + (f" (its stderr: {clip(tail[-1], 200)})" if tail else "")
 
     def call(self, name: str, arguments: Any, timeout: float, limit: int) -> Outcome:
         started = time.monotonic()

@@ -19,13 +19,12 @@ import orjson
 from mintcli.base.events import ToolCall
 from mintcli.errors import UsageError
 from mintcli.request.model import ToolSpec
-from mintcli.toolloop.mcp import McpServer
+from mintcli.toolloop.mcp import MAX_TOOLS, McpServer
 from mintcli.toolloop.proc import Outcome, run_command
 
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _BAD = re.compile(r"[^A-Za-z0-9_-]")
 JOIN_AFTER_CANCEL = 2.0  # how long cancelled calls may take to notice
-MAX_TOOLS = 128  # the most tools OpenAI's Chat Completions accepts in one request
 
 
 @dataclass(frozen=True)
