@@ -99,3 +99,18 @@ def test_a_password_in_the_base_url_is_never_stored_or_shown(
     journal_id = journals[0].name.split(".")[0]
     r = run_mint(["chat", "--resume", journal_id], {**e, "MINT_BASE_URL": sse_server.base_url})
     assert "whose password mint does not store" in clean_error(r, 2)
+
+
+def test_a_key_cut_short_in_an_error_message_never_shows(
+    sse_server: SSEServer, env: dict[str, str]
+) -> None:
+    text = {"Content-Type": "text/plain"}
+    for before in (290, 295, 299):  # the 300-character cut falls inside the key
+        body = ("x" * before + SECRET + " more").encode()
+        e = served(sse_server, env, Canned(status=401, body=[body], headers=text))
+        r = run_mint(["chat", "--no-journal", "-f", "json", "hi"], e)
+        err = clean_error(r, 4)
+        out = r.stdout.decode()
+        assert not any(leak in err or leak in out for leak in LEAKS), (before, err)
+        if before < 300 - 4:  # a cut leaving 4 characters or more of the key hides them
+            assert "x[redacted]… (check the API key" in err, err

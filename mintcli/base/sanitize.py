@@ -78,6 +78,16 @@ def redact_url(url: str) -> str:
     return f"{scheme}://{userinfo.partition(':')[0]}:***@{host}{rest[end:]}"
 
 
+CUT = "…"  # marks where clip() cut outside text
+SECRET_PART = 4  # the shortest start of a secret, left by a cut, that is hidden
+
+
+def clip(text: str, limit: int) -> str:
+    """At most ``limit`` characters of text from outside, a cut marked with "…".
+    A secret the cut leaves a part of is still hidden (``Secrets.redact``)."""
+    return text if len(text) <= limit else text[:limit] + CUT
+
+
 class Secrets:
     """The secrets of this run (the API key), to be redacted from any text."""
 
@@ -95,6 +105,17 @@ class Secrets:
         for value in self._values:
             if value in text:
                 text = text.replace(value, REDACTED)
+        if CUT in text and self._values:
+            text = self._cut_parts(text)
+        return text
+
+    def _cut_parts(self, text: str) -> str:
+        """The start of a secret that clip() cut off before its end."""
+        for value in self._values:
+            for size in range(len(value) - 1, SECRET_PART - 1, -1):
+                part = value[:size] + CUT
+                if part in text:
+                    text = text.replace(part, REDACTED + CUT)
         return text
 
     def redact_bytes(self, data: bytes) -> bytes:

@@ -7,6 +7,7 @@ import os
 import orjson
 
 from mintcli.base.events import ToolCall
+from mintcli.base.sanitize import clip
 from mintcli.base.terminal import Terminal
 
 
@@ -17,9 +18,7 @@ def ask(call: ToolCall, term: Terminal, always: set[str]) -> bool:
     if call.name in always:
         return True
     args = call.arguments if call.arguments_error is None else str(call.arguments)
-    shown = orjson.dumps(args).decode()
-    if len(shown) > 500:
-        shown = shown[:500] + "…"
+    shown = clip(orjson.dumps(args).decode(), 500)
     while True:
         term.note(f"run tool {call.name} {shown}? [y]es / [n]o / [a]lways this tool")
         answer = _read_line(term).strip().lower()

@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from mintcli.base.events import Event, ToolCall
+from mintcli.base.sanitize import clip
 from mintcli.base.terminal import Terminal
 from mintcli.errors import MintError
 from mintcli.output.accumulate import Reply
@@ -26,8 +27,7 @@ def call_line(call: ToolCall, outcome: Outcome | None, refused: bool = False) ->
     """One stderr line for a call and how it ended (escaped by the terminal)."""
     args = call.arguments if call.arguments_error is None else "(invalid JSON)"
     shown = orjson.dumps(args).decode() if not isinstance(args, str) else args
-    if len(shown) > 200:
-        shown = shown[:200] + "…"
+    shown = clip(shown, 200)
     head = f"tool {call.name} {shown}"
     if outcome is None:
         return f"{head}: not run"

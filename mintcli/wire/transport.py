@@ -20,7 +20,7 @@ import httpx
 import orjson
 
 from mintcli import __version__
-from mintcli.base.sanitize import redact_headers, redact_url
+from mintcli.base.sanitize import clip, redact_headers, redact_url
 from mintcli.errors import (
     ConfigError,
     MintError,
@@ -81,7 +81,7 @@ def status_error(status: int, body: bytes, headers: httpx.Headers, url: str) -> 
         message = error_message(orjson.loads(body))
     except orjson.JSONDecodeError:
         text = body.decode("utf-8", "replace").strip()
-        message = text.splitlines()[0][:300] if text else None
+        message = clip(text.splitlines()[0], 300) if text else None
     error = error_for_status(status, message, parse_retry_after(headers))
     if status == 404:
         error.message += f" (the URL was {redact_url(url)}: does the base URL end with /v1?)"
@@ -101,7 +101,7 @@ def _os_error(exc: BaseException) -> BaseException | None:
 def _reason(exc: BaseException) -> str:
     text = str(exc) or type(exc).__name__
     # httpx nests the OS error text; keep it short and on one line.
-    return " ".join(text.split())[:300]
+    return clip(" ".join(text.split()), 300)
 
 
 class Transport:
