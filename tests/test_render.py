@@ -108,6 +108,11 @@ RULES = [
     },
     {"match": {"prompt": "^none"}, "text": "no code here"},
     {"match": {"prompt": "^md"}, "text": MARKDOWN},
+    {
+        "match": {"prompt": "^call"},
+        "text": "*calling*",
+        "tool_calls": [{"id": "c1", "name": "look\u202eup", "arguments": {"q": "\u009b2J\u2066"}}],
+    },
 ]
 
 
@@ -180,6 +185,19 @@ def test_auto_renders_on_a_terminal_unless_told_not_to(
     assert child.wait() == 0
     assert ("╭─ python" in seen) is laid_out and ("```python" in seen) is not laid_out
     assert "\x1b]0;" not in seen and "\\x1b]0;title" in seen  # escaped either way
+
+
+def test_a_tool_call_laid_out_on_a_terminal_is_escaped_too(
+    scripted: Any, env: dict[str, str], spawn_pty: Any
+) -> None:
+    e = {**mock_env(env, scripted), "TERM": "xterm"}
+    child = spawn_pty([*MINT, "chat", "--no-stdin", "call"], e)
+    seen = child.read_until(None, timeout=20, what="the reply").decode()
+    assert child.wait() == 0
+    assert "\x1b[" in seen  # laid out: mint's own styles are there
+    for raw in ("\u202e", "\u2066", "\u009b"):
+        assert raw not in seen, ascii(seen)
+    assert '"name":"look' in seen
 
 
 def test_a_long_table_is_shown_once_and_not_held_forever() -> None:

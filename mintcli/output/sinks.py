@@ -150,10 +150,13 @@ class TextSink(Sink):
             case ToolCall():
                 if self._last not in ("", "\n"):
                     self._out.append(b"\n")
-                self._out.append(orjson.dumps(event.as_json()) + b"\n")
+                self._out.append(self._call_line(event))
                 self._last = "\n"
             case ReasoningDelta():
                 self.reasoning(event.text)
+
+    def _call_line(self, call: ToolCall) -> bytes:
+        return orjson.dumps(call.as_json()) + b"\n"
 
     def done(self, reply: Reply, summary: dict[str, Any]) -> None:
         super().done(reply, summary)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from mintcli.base.events import Event, ToolCall
+from mintcli.base.sanitize import escape_bytes
 from mintcli.base.terminal import Terminal
 from mintcli.output.accumulate import Reply
 from mintcli.output.sinks import TextSink
@@ -64,6 +65,11 @@ class RenderSink(TextSink):
         if type(event) is ToolCall:
             self._show(self.renderer.finish())
         super().event(event)
+
+    def _call_line(self, call: ToolCall) -> bytes:
+        # The terminal no longer escapes stdout (see __init__): the sink does.
+        line = super()._call_line(call)
+        return escape_bytes(line) if self.renderer.escape else line
 
     def done(self, reply: Reply, summary: dict[str, Any]) -> None:
         self._show(self.renderer.finish())
