@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import stat
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import MINT, SECRET, jsonl, mock_env, readme_block, run_mint
+from sse_server import Canned, SSEServer
+from test_hardening import served
 
 from mintcli.mock.script import POEM
 
@@ -80,6 +83,26 @@ def test_models(make_mock: Any, env: dict[str, str], protocol: str) -> None:
     assert server.requests[-1]["headers"][key_header] == "[redacted]"
     r = run_mint(["models", "--mock"], {k: v for k, v in env.items() if k != "MINT_API_KEY"})
     assert r.returncode == 0 and "mock/echo" in r.stdout.decode()
+
+
+def test_the_models_cache_is_private_and_holds_only_names(
+    sse_server: SSEServer, env: dict[str, str], tmp_path: Path
+) -> None:
+    listing = {"data": [{"id": "a/one"}, {"id": 5}, {"id": None}, {"x": 1}, {"id": "b two"}]}
+    canned = Canned(body=[json.dumps(listing).encode()], headers={"Content-Type": "application/json"})
+    cache = Path(env["XDG_CACHE_HOME"]) / "mint"
+    cache.mkdir(parents=True, mode=0o700)
+    victim = tmp_path / "victim"
+    victim.write_text("keep me\n")
+    (cache / "models").symlink_to(victim)  # planted: the cache must not write through it
+    r = run_mint(["models"], served(sse_server, env, canned))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == b"a/one\nb two\n"
+    assert victim.read_text() == "keep me\n"
+    info = (cache / "models").lstat()
+    assert stat.S_ISREG(info.st_mode) and stat.S_IMODE(info.st_mode) == 0o600
+    assert (cache / "models").read_text() == "a/one\nb two\n"
+    assert sorted(p.name for p in cache.iterdir()) == ["models"]
 
 
 def test_stats_in_every_format(make_mock: Any, env: dict[str, str]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from pathlib import Path
 
@@ -32,7 +33,7 @@ def run_models(settings: ModelsSettings, term: Terminal) -> None:
         finally:
             transport.close()
     models = parse_model_list(body)
-    save_models_cache([str(m["id"]) for m in models])
+    save_models_cache([m["id"] for m in models])
     if settings.format == "json":
         term.write(orjson.dumps(models) + b"\n")
     else:
@@ -142,7 +143,15 @@ def save_models_cache(names: list[str]) -> None:
     with contextlib.suppress(OSError, MintError):
         path = _models_cache()
         private_dir(path.parent)
-        path.write_text("".join(f"{n}\n" for n in names), encoding="utf-8")
+        # 0600, never through a symbolic link: a new file, then renamed over the old
+        temporary = path.with_name(f".models.{os.getpid()}")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write("".join(f"{n}\n" for n in names).encode("utf-8", "surrogateescape"))
+            os.replace(temporary, path)
+        finally:
+            temporary.unlink(missing_ok=True)
 
 
 def read_models_cache() -> list[str]:

@@ -101,7 +101,8 @@ def parse_model_list(body: Any) -> list[dict[str, Any]]:
     data = body.get("data") if isinstance(body, dict) else None
     if not isinstance(data, list):
         raise ProtocolError("unexpected /models response: no 'data' list")
-    return [m for m in data if isinstance(m, dict) and "id" in m]
+    # an entry without a string id names no model (it is not listed as "None")
+    return [m for m in data if isinstance(m, dict) and isinstance(m.get("id"), str) and m["id"]]
 
 
 # Fields both protocols' bodies take from mint's own options.
