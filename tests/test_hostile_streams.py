@@ -5,6 +5,7 @@ a server can send never becomes an internal error."""
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
@@ -76,11 +77,14 @@ def test_a_reply_whose_end_came_is_not_waited_on(
     else:
         block = anthropic("content_block_start", index=0, content_block={"type": "text", "text": ""})
         body = A_START + block + a_text("Hello") + A_END
-    e = served(sse_server, env, Canned(body=[body], stall=15))
-    r = run_mint(["chat", "--no-journal", "--protocol", protocol, "--idle-timeout", "3",
-                  "--retry-base", "0.01", "-f", "json", "hi"], e, timeout=10)  # fmt: skip
+    e = served(sse_server, env, Canned(body=[body], stall=20))
+    started = time.monotonic()
+    r = run_mint(["chat", "--no-journal", "--protocol", protocol, "--idle-timeout", "12",
+                  "--retry-base", "0.01", "-f", "json", "hi"], e, timeout=30)  # fmt: skip
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["text"] == "Hello" and b"retry" not in r.stderr
+    # cut off a moment after the end, not at the idle timeout
+    assert time.monotonic() - started < 8
 
 
 def test_anthropic_text_after_message_stop_and_a_second_stop_is_ignored(

@@ -36,6 +36,9 @@ from mintcli.storage.journal import Journal
 from mintcli.wire.sse import SSEDecoder, SSEEvent
 from mintcli.wire.transport import Transport
 
+# After the end marker, how long the body's own end may take to come (it
+# normally comes with the marker); past it the connection is dropped, not reused.
+END_GRACE = 1.0
 
 @dataclass(frozen=True)
 class RunConfig:
@@ -220,11 +223,17 @@ class ChatRun:
                     self._decoder = config.protocol.decoder(config.request)
                 framer = SSEDecoder()
                 decoder = self._decoder
-                for chunk in response.chunks():
+                chunks = response.chunks()
+                for chunk in chunks:
                     if not self._on_read(framer.feed(chunk)):
                         return True
-                    if decoder.ended:  # the end marker came: nothing more is waited for
+                    if decoder.ended:  # the end marker came: the reply is whole
                         break
+                if decoder.ended and not response.complete and not self._after_end:
+                    with response.ending(END_GRACE):  # the body's end, for keep-alive
+                        for chunk in chunks:
+                            self._on_read(framer.feed(chunk))  # events here are ignored
+                            break
                 self._on_read(framer.flush())
             if self._after_end:
                 self.transport.note(f"ignored {self._after_end} event(s) after the stream's end")

@@ -31,7 +31,7 @@ from mintcli.errors import (
 )
 from mintcli.options.settings import Common
 from mintcli.protocols import error_message
-from mintcli.wire.bodies import body_pieces
+from mintcli.wire.bodies import Response, body_pieces
 from mintcli.wire.connections import ONE, ThreadConnections
 from mintcli.wire.network import Route, check_route, route, tls_context, trust
 
@@ -313,7 +313,7 @@ class Transport:
                 recorder.attempt(request.method, str(request.url), request.headers.items(), body)
             raw = self._client.send(request, stream=True)
         failure: str | None = None
-        response = Response(raw, self)
+        response = Response(raw, self.recorder, self.mapped_errors)
         try:
             self._log_response(raw)
             if recorder is not None:
@@ -373,23 +373,3 @@ class Transport:
             return orjson.loads(content)
         except orjson.JSONDecodeError:
             raise ProtocolError(f"{url} did not return JSON") from None
-
-
-class Response:
-    """A response whose status was checked: an event stream to read chunk by
-    chunk, or (``whole``) the bytes of one JSON reply."""
-
-    def __init__(self, raw: httpx.Response, transport: Transport) -> None:
-        self._raw = raw
-        self._transport = transport
-        self.whole: bytes | None = None
-        self.complete = False  # the body was read to its end
-
-    def chunks(self) -> Iterator[bytes]:
-        recorder = self._transport.recorder
-        with self._transport.mapped_errors():
-            for chunk in body_pieces(self._raw):
-                if recorder is not None:
-                    recorder.chunk(chunk)
-                yield chunk
-        self.complete = True
