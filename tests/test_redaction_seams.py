@@ -114,3 +114,25 @@ def test_a_key_cut_short_in_an_error_message_never_shows(
         assert not any(leak in err or leak in out for leak in LEAKS), (before, err)
         if before < 300 - 4:  # a cut leaving 4 characters or more of the key hides them
             assert "x[redacted]… (check the API key" in err, err
+
+
+def test_a_key_echoed_in_the_reply_is_not_stored_in_the_log(
+    sse_server: SSEServer, env: dict[str, str]
+) -> None:
+    half = len(SECRET) // 2
+    call = {"index": 0, "id": "c1", "type": "function",
+            "function": {"name": "f", "arguments": json.dumps({"k": SECRET})}}  # fmt: skip
+    body = (
+        chunk({"role": "assistant", "content": f"echo {SECRET[:half]}"})
+        + chunk({"content": f"{SECRET[half:]} done"})
+        + chunk({"tool_calls": [call]}, "tool_calls")
+        + DONE
+    )
+    r = run_mint(["chat", "--no-journal", "hi"], served(sse_server, env, Canned(body=[body])))
+    assert r.returncode == 0, r.stderr
+    assert SECRET.encode() in r.stdout  # stdout is data, untouched
+    db = Path(env["XDG_DATA_HOME"]) / "mint" / "logs.db"
+    stored = b"".join(p.read_bytes() for p in db.parent.glob("logs.db*"))
+    assert not any(leak.encode() in stored for leak in LEAKS)
+    shown = run_mint(["log", "show", "--format", "json"], env).stdout.decode()
+    assert "echo [redacted] done" in shown and SECRET not in shown

@@ -16,8 +16,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
-from typing import AnyStr
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, AnyStr
 
 SECRET_HEADERS = frozenset(
     {"authorization", "x-api-key", "api-key", "proxy-authorization", "cookie", "set-cookie"}
@@ -108,6 +108,34 @@ class Secrets:
         if CUT in text and self._values:
             text = self._cut_parts(text)
         return text
+
+    def redact_json(self, value: Any) -> Any:
+        """A JSON value with the secrets redacted from every string in it."""
+        if not self._values:
+            return value
+        if isinstance(value, str):
+            return self.redact(value)
+        if isinstance(value, list):
+            return [self.redact_json(v) for v in value]
+        if isinstance(value, dict):
+            return {k: self.redact_json(v) for k, v in value.items()}
+        return value
+
+    def redact_pieces(self, pieces: Iterable[str]) -> Iterator[str]:
+        """Text in pieces, redacted as if joined: a secret split between two
+        pieces is replaced whole (the start of one is held back a piece)."""
+        if not self._values:
+            yield from pieces
+            return
+        held = ""
+        for piece in pieces:
+            text = self.redact(held + piece)
+            keep = self.tail(text)
+            held, text = text[len(text) - keep :] if keep else "", text[: len(text) - keep]
+            if text:
+                yield text
+        if held:
+            yield held
 
     def _cut_parts(self, text: str) -> str:
         """The start of a secret that clip() cut off before its end."""

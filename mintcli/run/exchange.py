@@ -129,11 +129,12 @@ def save_exchange(
 
     settings, request, pending = run.settings, run.request, run.pending
     saved = None
+    secrets = term.secrets  # a key the server echoed in its reply is not stored
     if pending is not None and kept:
         if chain:
             from dataclasses import replace
 
-            pending = replace(pending, messages=[*pending.messages, *chain])
+            pending = replace(pending, messages=[*pending.messages, *secrets.redact_json(chain)])
         exchange = {
             "model": reply.model or request.model,
             "protocol": settings.protocol,
@@ -144,9 +145,10 @@ def save_exchange(
             **({"cut": True} if cut else {}),
         }
         # the text in pieces: a long reply is never put together just to be saved
-        text = reply.text_pieces() if reply.has_text else None
+        text = secrets.redact_pieces(reply.text_pieces()) if reply.has_text else None
+        message = secrets.redact_json(assistant_message(reply, text=False))
         try:
-            saved = pending.save(assistant_message(reply, text=False), exchange, text)
+            saved = pending.save(message, exchange, text)
         finally:
             notices(term)
         if saved != pending.id:
