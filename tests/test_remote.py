@@ -521,3 +521,120 @@ def test_each_request_of_a_batch_is_validated_as_a_chat_request(
     local = jsonl(run_mint(["batch", str(tmp_path / "in.jsonl")], mock_env(env, server)).stdout)
     assert bad["error"]["name"] == local[1]["error"]["name"] == "rejected"
     assert "top_p" in bad["error"]["message"]
+
+
+# -- a hostile batch service (tests/batch_service.py) ---------------------------------------
+
+
+@pytest.fixture(scope="module")
+def _service() -> Any:
+    from batch_service import Service
+
+    service = Service()
+    yield service
+    service.close()
+
+
+@pytest.fixture
+def service(_service: Any) -> Any:
+    _service.reset()
+    return _service
+
+
+def hostile(service: Any, env: dict[str, str], tmp_path: Path, *args: str) -> Any:
+    """mint batch --remote on two items against the hostile service."""
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(items(2))
+    e = {**env, "MINT_BASE_URL": service.base_url}
+    return run_mint(["batch", "--remote", *FAST, "--max-retries", "0", *args, str(source)], e)
+
+
+def one_error(r: Any, code: int) -> str:
+    """The run's exit code and its single 'mint: error:' line, without the key."""
+    assert r.returncode == code, r.stderr
+    err = r.stderr.decode()
+    assert err.count("mint: error:") == 1 and SECRET not in err, err
+    return err
+
+
+def job_file(env: dict[str, str]) -> str:
+    (path,) = (Path(env["XDG_STATE_HOME"]) / "mint" / "batches").glob("*/job.json")
+    return path.read_text()
+
+
+@pytest.mark.parametrize(
+    ("route", "answer"),
+    [
+        ("POST /batches", {"id": "b1 --base-url http://127.0.0.1:1/v1", "status": "validating"}),
+        ("POST /batches", {"id": "batch\x1b[31m", "status": "validating"}),
+        ("POST /files", {"id": "file 1", "object": "file"}),
+        ("POST /messages/batches", {"id": "../../models", "processing_status": "in_progress"}),
+    ],
+)
+def test_an_id_from_the_server_that_is_not_a_plain_token_is_refused(
+    service: Any, env: dict[str, str], tmp_path: Path, route: str, answer: dict[str, Any]
+) -> None:
+    from batch_service import ok
+
+    service.routes[route] = lambda path, body: ok(answer)
+    protocol = "anthropic" if "messages" in route else "openai"
+    r = hostile(service, env, tmp_path, "--no-wait", "--protocol", protocol)
+    assert "not a plain token" in one_error(r, 8)
+    assert r.stdout == b""  # nothing for $(...) to split into options
+    assert answer["id"] not in job_file(env)
+
+
+def test_a_results_file_id_never_makes_a_url_of_its_own(
+    service: Any, env: dict[str, str], tmp_path: Path
+) -> None:
+    from batch_service import ok
+
+    done = {"id": "batch_1", "status": "completed", "output_file_id": "http://127.0.0.2:9/x"}
+    service.routes["GET /batches/"] = lambda path, body: ok(done)
+    r = hostile(service, env, tmp_path)
+    assert "not a plain token" in one_error(r, 8)  # the server's fault, not --base-url's
+    assert not any("/content" in p for _, p, _ in service.seen)
+    # An id the user types is a path segment too, or nothing.
+    e = {**env, "MINT_BASE_URL": service.base_url}
+    r = run_mint(["batch", "status", "b1 --base-url http://127.0.0.1:1/v1"], e)
+    assert "not a remote batch id" in one_error(r, 2)
+
+
+def test_resume_stops_reading_a_list_that_never_ends(
+    service: Any, env: dict[str, str], tmp_path: Path
+) -> None:
+    from batch_service import ok
+
+    fail = lambda path, body: (500, {"error": {"message": "boom"}}, {})  # noqa: E731
+    pages = iter(range(10**6))
+
+    def endless(path: str, body: bytes) -> Any:  # new ids on every page, never older
+        n = next(pages)
+        entries = [{"id": f"x-{n}-{i}", "created_at": 4e9, "processing_status": "ended"}
+                   for i in range(3)]  # fmt: skip
+        return ok({"data": entries, "has_more": True})
+
+    same = ok({"data": [{"id": "b-0", "created_at": 4e9, "metadata": {}}], "has_more": True})
+    # An upload whose answer never came, then a create whose answer never came.
+    service.routes["POST /files"] = fail
+    assert hostile(service, env, tmp_path, "-O", str(tmp_path / "o")).returncode == 5
+    del service.routes["POST /files"]
+    service.routes["GET /files?"] = endless
+    service.routes["POST /batches"] = fail
+    r = hostile(service, env, tmp_path, "-O", str(tmp_path / "o"), "--resume")
+    # The file list was given up after 100 pages: a second upload costs nothing.
+    assert r.returncode == 5, r.stderr
+    assert service.count("GET", "/files?") == 100 and service.count("POST", "/files") == 2
+    service.routes["GET /batches?"] = lambda path, body: same  # the same page, always
+    r = hostile(service, env, tmp_path, "-O", str(tmp_path / "o"), "--resume")
+    assert "repeats itself" in one_error(r, 8) and "does not create it again" in r.stderr.decode()
+    assert service.count("GET", "/batches?") == 2 and service.count("POST", "/batches") == 1
+    # Anthropic: no metadata, the list is the only way; 100 pages, then the same error.
+    service.routes["POST /messages/batches"] = fail
+    r = hostile(service, env, tmp_path, "--protocol", "anthropic", "-O", str(tmp_path / "a"))
+    assert r.returncode == 5, r.stderr
+    service.routes["GET /messages/batches?"] = endless
+    r = hostile(service, env, tmp_path, "--protocol", "anthropic", "-O", str(tmp_path / "a"), "--resume")  # fmt: skip
+    assert "did not end after 100 pages" in one_error(r, 8)
+    assert service.count("GET", "/messages/batches?") == 100
+    assert service.count("POST", "/messages/batches") == 1

@@ -2,7 +2,10 @@
 streamed to a file. Errors are mint's own (``wire.transport.mapped_errors`` and
 ``wire.transport.status_error``); a call is retried as a chat request is (5xx, 429,
 a broken connection; Retry-After honoured), except where retrying could
-create a second batch (``once=True``)."""
+create a second batch (``once=True``).
+
+Every path is under the base URL: an id from the server never makes a URL of
+its own."""
 
 from __future__ import annotations
 
@@ -44,7 +47,7 @@ class Api:
         self.transport.close()
 
     def url(self, path: str) -> str:
-        return path if "://" in path else self.base + path
+        return self.base + path
 
     def call(
         self,
