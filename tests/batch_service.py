@@ -99,7 +99,9 @@ class Service:
 
     # -- a well-behaved service ------------------------------------------------------
     def custom_ids(self) -> list[str]:
-        return re.findall(r'"custom_id": ?"(mint-[0-9]+-[0-9a-f]+)"', b"".join(self.uploads).decode())
+        """The custom_ids of the last upload."""
+        last = self.uploads[-1].decode() if self.uploads else ""
+        return re.findall(r'"custom_id": ?"(mint-[0-9]+-[0-9a-f]+)"', last)
 
     def results(self, reply: Callable[[str], dict[str, Any]] | None = None) -> bytes:
         """An OpenAI output file with a reply for every request uploaded."""

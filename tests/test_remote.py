@@ -193,7 +193,9 @@ def test_a_part_ends_before_the_providers_byte_limit(tmp_path: Path) -> None:
     from mintcli.remote.plan import build_parts, custom_id, request_body
     from mintcli.remote.providers import AnthropicBatches
 
-    settings = resolve(BatchSettings, {"protocol": "anthropic"}, environ={"MINT_CONFIG": "/dev/null"})
+    settings = resolve(
+        BatchSettings, {"protocol": "anthropic"}, environ={"MINT_CONFIG": "/dev/null"}
+    )
     provider = AnthropicBatches()
     job = Job("j", tmp_path, "anthropic", "0" * 64, None, "http://x")
     item = next(iter(Reader(io.BytesIO(items(1)), Defaults.from_settings(settings))))
@@ -638,3 +640,59 @@ def test_resume_stops_reading_a_list_that_never_ends(
     assert "did not end after 100 pages" in one_error(r, 8)
     assert service.count("GET", "/messages/batches?") == 100
     assert service.count("POST", "/messages/batches") == 1
+
+
+def test_the_key_in_the_services_words_never_shows_nor_is_stored(
+    service: Any, env: dict[str, str], tmp_path: Path, spawn_pty: Any
+) -> None:
+    from batch_service import ok
+
+    said = f"\x1b[31m{SECRET}"
+    failed = {"id": "batch_1", "status": f"failed {said}", "errors": {"data": [{"message": said}]}}
+    e = {**env, "MINT_BASE_URL": service.base_url}
+    service.routes["GET /batches/"] = lambda path, body: ok(failed)
+    r = run_mint(["batch", "status", "batch_1"], e)  # stdout: JSON a script keeps
+    assert r.returncode == 0 and SECRET not in r.stdout.decode() and b"[redacted]" in r.stdout
+    # A batch that failed: the reason in every item's line, and in the job file.
+    failed["status"] = "failed"
+    r = hostile(service, env, tmp_path, "-O", str(tmp_path / "o"))
+    assert r.returncode == 9, r.stderr
+    text = (tmp_path / "o").read_text()
+    assert SECRET not in text and "[redacted]" in text and SECRET not in job_file(env)
+
+    # Items that failed there: an error status, an error object.
+    def results(path: str, body: bytes) -> Any:
+        ids = service.custom_ids()
+        lines = [{"custom_id": ids[0], "response": {"status_code": 400,
+                                                    "body": {"error": {"message": said}}}},
+                 {"custom_id": ids[1], "error": {"code": "x", "message": said}}]  # fmt: skip
+        return ok(b"".join(json.dumps(x).encode() + b"\n" for x in lines))
+
+    del service.routes["GET /batches/"]
+    service.routes["GET /files/file-out/content"] = results
+    r = hostile(service, env, tmp_path, "-O", str(tmp_path / "o2"))
+    assert r.returncode == 9, r.stderr
+    lines = jsonl((tmp_path / "o2").read_bytes())
+    assert [x["remote"]["state"] for x in lines] == ["errored", "errored"]
+    assert all("[redacted]" in x["error"]["message"] for x in lines)
+    assert SECRET not in (tmp_path / "o2").read_text() and SECRET not in r.stderr.decode()
+    # The status line on a terminal quotes the provider's state.
+    polls = iter(range(10**6))
+
+    def slow(path: str, body: bytes) -> Any:
+        if next(polls) < 3:
+            return ok({"id": "batch_1", "status": f"in_progress {SECRET}"})
+        return service.default("GET", path, body)
+
+    service.routes = {"GET /batches/": slow}
+    source = tmp_path / "in.jsonl"
+    child = spawn_pty(
+        [*MINT, "batch", "--remote", *FAST, "-O", str(tmp_path / "o3"), str(source)], e
+    )
+    text = child.read_until(None, timeout=20, what="the end of the batch")
+    assert child.wait() == 0, text
+    assert b"in_progress [redacted]" in text and SECRET.encode() not in text
+    # An id that is the key is neither printed nor stored.
+    service.routes = {"POST /batches": lambda path, body: ok({"id": SECRET})}
+    r = hostile(service, env, tmp_path, "--no-wait", "-O", str(tmp_path / "o4"))
+    assert "holds the API key" in one_error(r, 8) and r.stdout == b""

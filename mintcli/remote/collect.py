@@ -115,10 +115,11 @@ def _result(
         reason = body if isinstance(body, str) else "the item was not sent"
         return result_line(item, None, 0, error_object(ExitCode.USAGE, reason)), False
     batch = part.batch
+    redact = results.provider.redact  # the key out of the server's words, as a local batch
     try:
         outcome = results.outcome(cid)
     except MintError as error:  # a results line that is not one
-        failure = error_object(error.exit_code, error.message)
+        failure = error_object(error.exit_code, redact(error.message))
         return result_line(item, None, 1, failure, {"batch": batch, "state": "missing"}), False
     if outcome is None:
         if part.problem:
@@ -142,6 +143,6 @@ def _result(
         if checker is not None:
             reply.parsed = checker(reply.text)
     except MintError as error:
-        failure = error_object(error.exit_code, error.message)
+        failure = error_object(error.exit_code, redact(error.message))
         return result_line(item, acc.reply(), 1, failure, remote), False
     return result_line(item, reply, 1, None, remote), True

@@ -46,7 +46,7 @@ def run_command(settings: BatchSettings, name: str, ids: list[str], term: Termin
         for ident in ids:
             found = find_batch(ident, without_userinfo(base_url))
             protocol = found[0].protocol if found else _protocol_of(ident, settings.protocol)
-            provider = get_provider(protocol)
+            provider = get_provider(protocol, term.secrets.redact)
             headers = get_protocol(protocol).headers(api_key)
             api = Api(base_url, settings, headers, None if settings.quiet else term.warn)
             try:

@@ -57,9 +57,19 @@ class Provider:
     max_bytes: ClassVar[int]
     one_model: ClassVar[bool]
 
+    def __init__(self, redact: Callable[[str], str] = str) -> None:
+        # The key out of what the server says (a state, a failed batch's reason,
+        # an item's error): it goes to stdout, the -O file and the job file, as a
+        # local batch's error messages do only after term.secrets.redact.
+        self.redact = redact
+
     def _id(self, obj: Any, what: str, key: str = "id") -> str:
-        """An id the server gave, to be printed and stored: a plain token (answers.ID)."""
-        return ident(obj, what, key)
+        """An id the server gave, to be printed and stored: a plain token
+        (answers.ID) that does not hold the key."""
+        value = ident(obj, what, key)
+        if self.redact(value) != value:
+            raise ProtocolError(f"the server gave a {what} id that holds the API key")
+        return value
 
     def request_line(self, custom_id: str, body: dict[str, Any]) -> bytes:
         raise NotImplementedError
@@ -79,8 +89,9 @@ class Provider:
         raise NotImplementedError
 
 
-def get_provider(protocol: str) -> Provider:
-    return AnthropicBatches() if protocol == "anthropic" else OpenAIBatches()
+def get_provider(protocol: str, redact: Callable[[str], str] = str) -> Provider:
+    """The service of ``protocol``; ``redact`` takes the key out of its words."""
+    return AnthropicBatches(redact) if protocol == "anthropic" else OpenAIBatches(redact)
 
 
 def _expired(custom_id: str) -> Outcome:
@@ -93,10 +104,13 @@ def _canceled(custom_id: str) -> Outcome:
     return Outcome(custom_id, "canceled", None, error_object(ExitCode.SERVER, message))
 
 
-def _errored(custom_id: str, status: int, message: str | None) -> Outcome:
+def _errored(
+    custom_id: str, status: int, message: str | None, redact: Callable[[str], str]
+) -> Outcome:
     """A request the provider answered with an error status, classified as a chat's."""
     failure = error_for_status(status, message)
-    return Outcome(custom_id, "errored", None, error_object(failure.exit_code, failure.message))
+    message = redact(failure.message)
+    return Outcome(custom_id, "errored", None, error_object(failure.exit_code, message))
 
 
 def _load(line: bytes) -> dict[str, Any]:
@@ -196,7 +210,7 @@ class OpenAIBatches(Provider):
         return self._status(api.call("POST", f"/batches/{batch}/cancel"))
 
     def _status(self, obj: Any) -> Status:
-        state = string(obj, "status", "batch")
+        state = self.redact(string(obj, "status", "batch"))
         counts = obj.get("request_counts")
         failed = count(counts, "failed")
         done = count(counts, "completed") + failed
@@ -209,7 +223,7 @@ class OpenAIBatches(Provider):
             errors = errors.get("data") if isinstance(errors, dict) else None
             first = errors[0] if isinstance(errors, list) and errors else None
             message = first.get("message") if isinstance(first, dict) else None
-            problem = str(message or "the batch failed validation")
+            problem = self.redact(str(message or "the batch failed validation"))
         return Status(
             state,
             state in ("completed", "failed", "expired", "cancelled"),
@@ -230,7 +244,7 @@ class OpenAIBatches(Provider):
                 return _expired(custom_id)
             if code == "batch_cancelled":
                 return _canceled(custom_id)
-            return _errored(custom_id, 500, str(error.get("message") or code))
+            return _errored(custom_id, 500, str(error.get("message") or code), self.redact)
         response = obj.get("response")
         if not isinstance(response, dict):
             response = {}
@@ -239,7 +253,7 @@ class OpenAIBatches(Provider):
         if status == 200 and isinstance(body, dict):
             return Outcome(custom_id, "succeeded", body, None)
         code = status if isinstance(status, int) and 400 <= status < 600 else 500
-        return _errored(custom_id, code, error_message(body))
+        return _errored(custom_id, code, error_message(body), self.redact)
 
 
 class AnthropicBatches(Provider):
@@ -304,7 +318,7 @@ class AnthropicBatches(Provider):
         return self._status(api.call("POST", f"/messages/batches/{batch}/cancel"))
 
     def _status(self, obj: Any) -> Status:
-        state = string(obj, "processing_status", "batch")
+        state = self.redact(string(obj, "processing_status", "batch"))
         counts = obj.get("request_counts")
         failed = sum(count(counts, k) for k in ("errored", "canceled", "expired"))
         done = failed + count(counts, "succeeded")
@@ -330,7 +344,7 @@ class AnthropicBatches(Provider):
         error = result.get("error")  # {"type": "error", "error": {"type", "message"}}
         message = error_message(error) or "the request failed"
         status = 500 if (error_kind(error) or "").startswith(("api_error", "overloaded")) else 400
-        return _errored(custom_id, status, message)
+        return _errored(custom_id, status, message, self.redact)
 
 
 class _Requests:

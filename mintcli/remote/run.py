@@ -88,7 +88,7 @@ class Remote:
         self.defaults = defaults
         self.path = path
         self.base_url = base_url
-        self.provider: Provider = get_provider(settings.protocol)
+        self.provider: Provider = get_provider(settings.protocol, term.secrets.redact)
         warn = None if settings.quiet else term.warn
         headers = get_protocol(settings.protocol).headers(api_key)
         self.api = Api(base_url, settings, headers, warn, term.diag if settings.verbose else None)
