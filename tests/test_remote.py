@@ -8,6 +8,8 @@ import io
 import json
 import signal
 import stat
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -543,12 +545,18 @@ def service(_service: Any) -> Any:
     return _service
 
 
-def hostile(service: Any, env: dict[str, str], tmp_path: Path, *args: str) -> Any:
-    """mint batch --remote on two items against the hostile service."""
+def hostile(
+    service: Any, env: dict[str, str], tmp_path: Path, *args: str, n: int = 2, launch: Any = ()
+) -> Any:
+    """mint batch --remote on ``n`` items against the hostile service."""
     source = tmp_path / "in.jsonl"
-    source.write_bytes(items(2))
+    source.write_bytes(items(n))
     e = {**env, "MINT_BASE_URL": service.base_url}
-    return run_mint(["batch", "--remote", *FAST, "--max-retries", "0", *args, str(source)], e)
+    argv = ["batch", "--remote", *FAST, "--max-retries", "0", *args, str(source)]
+    if launch:  # mint started by another program (test_hardening.PEAK)
+        argv = [*launch, *MINT, *argv]
+        return subprocess.run(argv, env=e, stdin=subprocess.DEVNULL, capture_output=True)
+    return run_mint(argv, e)
 
 
 def one_error(r: Any, code: int) -> str:
@@ -696,3 +704,66 @@ def test_the_key_in_the_services_words_never_shows_nor_is_stored(
     service.routes = {"POST /batches": lambda path, body: ok({"id": SECRET})}
     r = hostile(service, env, tmp_path, "--no-wait", "-O", str(tmp_path / "o4"))
     assert "holds the API key" in one_error(r, 8) and r.stdout == b""
+
+
+def gzipped(data: bytes, size: int = 0) -> bytes:
+    """``data`` (or ``size`` bytes of newlines) as a gzip body."""
+    import zlib
+
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    block = b"\n" * (1 << 20)
+    out = [packer.compress(data)] + [packer.compress(block) for _ in range(size >> 20)]
+    return b"".join(out) + packer.flush()
+
+
+def test_a_download_is_asked_plain_inflated_in_bounds_and_capped(
+    service: Any, env: dict[str, str], tmp_path: Path
+) -> None:
+    from batch_service import ok
+
+    # Compressed although mint asked for none: read all the same.
+    content = "GET /files/file-out/content"
+    service.routes[content] = lambda path, body: ok(
+        gzipped(service.results()), **{"Content-Encoding": "gzip"}
+    )
+    r = hostile(service, env, tmp_path, "-O", str(tmp_path / "o"))
+    assert r.returncode == 0, r.stderr
+    assert [x["text"].startswith("ok mint-") for x in jsonl((tmp_path / "o").read_bytes())] == [
+        True
+    ] * 2
+    (asked,) = [h for _, p, h in service.seen if p.endswith("/content")]
+    assert {k.lower(): v for k, v in asked.items()}["accept-encoding"] == "identity"
+    # 64 MiB from 64 KiB: two requests' results are at most 18 MiB (2 x 1 MiB + 16).
+    bomb = gzipped(b"", 64 << 20)
+    service.routes[content] = lambda path, body: ok(bomb, **{"Content-Encoding": "gzip"})
+    r = hostile(service, env, tmp_path, "-O", str(tmp_path / "o2"))
+    assert "over 18 MiB" in one_error(r, 8)
+    left = [f for f in (Path(env["XDG_STATE_HOME"]) / "mint").rglob("*") if f.is_file()]
+    assert max(f.stat().st_size for f in left) < 1 << 20, left
+
+
+def test_a_results_line_too_long_fails_its_item_in_flat_memory(
+    service: Any, env: dict[str, str], tmp_path: Path
+) -> None:
+    from batch_service import ok
+    from test_hardening import PEAK
+
+    def results(path: str, body: bytes) -> Any:
+        rest = service.results().split(b"\n", 1)[1]
+        cid = service.custom_ids()[0]
+        head = json.dumps({"custom_id": cid, "response": {"status_code": 200}})[:-2].encode()
+        body_start = b', "body": {"choices": [{"index": 0, "message": {"content": "'
+        big = [head + body_start] + [b"a" * (1 << 20)] * 50 + [b'"}}]}}}\n', rest]
+        return ok([*big, b"x" * (17 << 20)])  # and a last line of no one's, too long
+
+    service.routes["GET /files/file-out/content"] = results
+    out = tmp_path / "o"
+    r = hostile(service, env, tmp_path, "-O", str(out), n=60, launch=[sys.executable, "-c", PEAK])
+    err, peak = r.stderr.decode().rsplit("@maxrss ", 1)
+    assert r.returncode == 9, err
+    lines = jsonl(out.read_bytes())
+    assert lines[0]["error"]["code"] == 8 and "over 16 MiB" in lines[0]["error"]["message"]
+    assert all(x["text"].startswith("ok mint-") for x in lines[1:]) and len(lines) == 60
+    assert "1 lines of the batch results could not be read" in err
+    # Memory: the 16 MiB read of a line, not its 50 MiB (with Python and httpx).
+    assert int(peak) < 90 * 1024, peak
