@@ -8,6 +8,8 @@ import io
 import json
 import signal
 import stat
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -193,7 +195,9 @@ def test_a_part_ends_before_the_providers_byte_limit(tmp_path: Path) -> None:
     from mintcli.remote.plan import build_parts, custom_id, request_body
     from mintcli.remote.providers import AnthropicBatches
 
-    settings = resolve(BatchSettings, {"protocol": "anthropic"}, environ={"MINT_CONFIG": "/dev/null"})
+    settings = resolve(
+        BatchSettings, {"protocol": "anthropic"}, environ={"MINT_CONFIG": "/dev/null"}
+    )
     provider = AnthropicBatches()
     job = Job("j", tmp_path, "anthropic", "0" * 64, None, "http://x")
     item = next(iter(Reader(io.BytesIO(items(1)), Defaults.from_settings(settings))))
@@ -521,3 +525,245 @@ def test_each_request_of_a_batch_is_validated_as_a_chat_request(
     local = jsonl(run_mint(["batch", str(tmp_path / "in.jsonl")], mock_env(env, server)).stdout)
     assert bad["error"]["name"] == local[1]["error"]["name"] == "rejected"
     assert "top_p" in bad["error"]["message"]
+
+
+# -- a hostile batch service (tests/batch_service.py) ---------------------------------------
+
+
+@pytest.fixture(scope="module")
+def _service() -> Any:
+    from batch_service import Service
+
+    service = Service()
+    yield service
+    service.close()
+
+
+@pytest.fixture
+def service(_service: Any) -> Any:
+    _service.reset()
+    return _service
+
+
+def hostile(
+    service: Any, env: dict[str, str], tmp_path: Path, *args: str, n: int = 2, launch: Any = ()
+) -> Any:
+    """mint batch --remote on ``n`` items against the hostile service."""
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(items(n))
+    e = {**env, "MINT_BASE_URL": service.base_url}
+    argv = ["batch", "--remote", *FAST, "--max-retries", "0", *args, str(source)]
+    if launch:  # mint started by another program (test_hardening.PEAK)
+        argv = [*launch, *MINT, *argv]
+        return subprocess.run(argv, env=e, stdin=subprocess.DEVNULL, capture_output=True)
+    return run_mint(argv, e)
+
+
+def one_error(r: Any, code: int) -> str:
+    """The run's exit code and its single 'mint: error:' line, without the key."""
+    assert r.returncode == code, r.stderr
+    err = r.stderr.decode()
+    assert err.count("mint: error:") == 1 and SECRET not in err, err
+    return err
+
+
+def job_file(env: dict[str, str]) -> str:
+    (path,) = (Path(env["XDG_STATE_HOME"]) / "mint" / "batches").glob("*/job.json")
+    return path.read_text()
+
+
+@pytest.mark.parametrize(
+    ("route", "answer"),
+    [
+        ("POST /batches", {"id": "b1 --base-url http://127.0.0.1:1/v1", "status": "validating"}),
+        ("POST /batches", {"id": "batch\x1b[31m", "status": "validating"}),
+        ("POST /files", {"id": "file 1", "object": "file"}),
+        ("POST /messages/batches", {"id": "../../models", "processing_status": "in_progress"}),
+    ],
+)
+def test_an_id_from_the_server_that_is_not_a_plain_token_is_refused(
+    service: Any, env: dict[str, str], tmp_path: Path, route: str, answer: dict[str, Any]
+) -> None:
+    from batch_service import ok
+
+    service.routes[route] = lambda path, body: ok(answer)
+    protocol = "anthropic" if "messages" in route else "openai"
+    r = hostile(service, env, tmp_path, "--no-wait", "--protocol", protocol)
+    assert "not a plain token" in one_error(r, 8)
+    assert r.stdout == b""  # nothing for $(...) to split into options
+    assert answer["id"] not in job_file(env)
+
+
+def test_a_results_file_id_never_makes_a_url_of_its_own(
+    service: Any, env: dict[str, str], tmp_path: Path
+) -> None:
+    from batch_service import ok
+
+    done = {"id": "batch_1", "status": "completed", "output_file_id": "http://127.0.0.2:9/x"}
+    service.routes["GET /batches/"] = lambda path, body: ok(done)
+    r = hostile(service, env, tmp_path)
+    assert "not a plain token" in one_error(r, 8)  # the server's fault, not --base-url's
+    assert not any("/content" in p for _, p, _ in service.seen)
+    # An id the user types is a path segment too, or nothing.
+    e = {**env, "MINT_BASE_URL": service.base_url}
+    r = run_mint(["batch", "status", "b1 --base-url http://127.0.0.1:1/v1"], e)
+    assert "not a remote batch id" in one_error(r, 2)
+
+
+def test_resume_stops_reading_a_list_that_never_ends(
+    service: Any, env: dict[str, str], tmp_path: Path
+) -> None:
+    from batch_service import ok
+
+    fail = lambda path, body: (500, {"error": {"message": "boom"}}, {})  # noqa: E731
+    pages = iter(range(10**6))
+
+    def endless(path: str, body: bytes) -> Any:  # new ids on every page, never older
+        n = next(pages)
+        entries = [{"id": f"x-{n}-{i}", "created_at": 4e9, "processing_status": "ended"}
+                   for i in range(3)]  # fmt: skip
+        return ok({"data": entries, "has_more": True})
+
+    same = ok({"data": [{"id": "b-0", "created_at": 4e9, "metadata": {}}], "has_more": True})
+    # An upload whose answer never came, then a create whose answer never came.
+    service.routes["POST /files"] = fail
+    assert hostile(service, env, tmp_path, "-O", str(tmp_path / "o")).returncode == 5
+    del service.routes["POST /files"]
+    service.routes["GET /files?"] = endless
+    service.routes["POST /batches"] = fail
+    r = hostile(service, env, tmp_path, "-O", str(tmp_path / "o"), "--resume")
+    # The file list was given up after 100 pages: a second upload costs nothing.
+    assert r.returncode == 5, r.stderr
+    assert service.count("GET", "/files?") == 100 and service.count("POST", "/files") == 2
+    service.routes["GET /batches?"] = lambda path, body: same  # the same page, always
+    r = hostile(service, env, tmp_path, "-O", str(tmp_path / "o"), "--resume")
+    assert "repeats itself" in one_error(r, 8) and "does not create it again" in r.stderr.decode()
+    assert service.count("GET", "/batches?") == 2 and service.count("POST", "/batches") == 1
+    # Anthropic: no metadata, the list is the only way; 100 pages, then the same error.
+    service.routes["POST /messages/batches"] = fail
+    r = hostile(service, env, tmp_path, "--protocol", "anthropic", "-O", str(tmp_path / "a"))
+    assert r.returncode == 5, r.stderr
+    service.routes["GET /messages/batches?"] = endless
+    r = hostile(service, env, tmp_path, "--protocol", "anthropic", "-O", str(tmp_path / "a"), "--resume")  # fmt: skip
+    assert "did not end after 100 pages" in one_error(r, 8)
+    assert service.count("GET", "/messages/batches?") == 100
+    assert service.count("POST", "/messages/batches") == 1
+
+
+def test_the_key_in_the_services_words_never_shows_nor_is_stored(
+    service: Any, env: dict[str, str], tmp_path: Path, spawn_pty: Any
+) -> None:
+    from batch_service import ok
+
+    said = f"\x1b[31m{SECRET}"
+    failed = {"id": "batch_1", "status": f"failed {said}", "errors": {"data": [{"message": said}]}}
+    e = {**env, "MINT_BASE_URL": service.base_url}
+    service.routes["GET /batches/"] = lambda path, body: ok(failed)
+    r = run_mint(["batch", "status", "batch_1"], e)  # stdout: JSON a script keeps
+    assert r.returncode == 0 and SECRET not in r.stdout.decode() and b"[redacted]" in r.stdout
+    # A batch that failed: the reason in every item's line, and in the job file.
+    failed["status"] = "failed"
+    r = hostile(service, env, tmp_path, "-O", str(tmp_path / "o"))
+    assert r.returncode == 9, r.stderr
+    text = (tmp_path / "o").read_text()
+    assert SECRET not in text and "[redacted]" in text and SECRET not in job_file(env)
+
+    # Items that failed there: an error status, an error object.
+    def results(path: str, body: bytes) -> Any:
+        ids = service.custom_ids()
+        lines = [{"custom_id": ids[0], "response": {"status_code": 400,
+                                                    "body": {"error": {"message": said}}}},
+                 {"custom_id": ids[1], "error": {"code": "x", "message": said}}]  # fmt: skip
+        return ok(b"".join(json.dumps(x).encode() + b"\n" for x in lines))
+
+    del service.routes["GET /batches/"]
+    service.routes["GET /files/file-out/content"] = results
+    r = hostile(service, env, tmp_path, "-O", str(tmp_path / "o2"))
+    assert r.returncode == 9, r.stderr
+    lines = jsonl((tmp_path / "o2").read_bytes())
+    assert [x["remote"]["state"] for x in lines] == ["errored", "errored"]
+    assert all("[redacted]" in x["error"]["message"] for x in lines)
+    assert SECRET not in (tmp_path / "o2").read_text() and SECRET not in r.stderr.decode()
+    # The status line on a terminal quotes the provider's state.
+    polls = iter(range(10**6))
+
+    def slow(path: str, body: bytes) -> Any:
+        if next(polls) < 3:
+            return ok({"id": "batch_1", "status": f"in_progress {SECRET}"})
+        return service.default("GET", path, body)
+
+    service.routes = {"GET /batches/": slow}
+    source = tmp_path / "in.jsonl"
+    child = spawn_pty(
+        [*MINT, "batch", "--remote", *FAST, "-O", str(tmp_path / "o3"), str(source)], e
+    )
+    text = child.read_until(None, timeout=20, what="the end of the batch")
+    assert child.wait() == 0, text
+    assert b"in_progress [redacted]" in text and SECRET.encode() not in text
+    # An id that is the key is neither printed nor stored.
+    service.routes = {"POST /batches": lambda path, body: ok({"id": SECRET})}
+    r = hostile(service, env, tmp_path, "--no-wait", "-O", str(tmp_path / "o4"))
+    assert "holds the API key" in one_error(r, 8) and r.stdout == b""
+
+
+def gzipped(data: bytes, size: int = 0) -> bytes:
+    """``data`` (or ``size`` bytes of newlines) as a gzip body."""
+    import zlib
+
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    block = b"\n" * (1 << 20)
+    out = [packer.compress(data)] + [packer.compress(block) for _ in range(size >> 20)]
+    return b"".join(out) + packer.flush()
+
+
+def test_a_download_is_asked_plain_inflated_in_bounds_and_capped(
+    service: Any, env: dict[str, str], tmp_path: Path
+) -> None:
+    from batch_service import ok
+
+    # Compressed although mint asked for none: read all the same.
+    content = "GET /files/file-out/content"
+    service.routes[content] = lambda path, body: ok(
+        gzipped(service.results()), **{"Content-Encoding": "gzip"}
+    )
+    r = hostile(service, env, tmp_path, "-O", str(tmp_path / "o"))
+    assert r.returncode == 0, r.stderr
+    assert [x["text"].startswith("ok mint-") for x in jsonl((tmp_path / "o").read_bytes())] == [
+        True
+    ] * 2
+    (asked,) = [h for _, p, h in service.seen if p.endswith("/content")]
+    assert {k.lower(): v for k, v in asked.items()}["accept-encoding"] == "identity"
+    # 64 MiB from 64 KiB: two requests' results are at most 18 MiB (2 x 1 MiB + 16).
+    bomb = gzipped(b"", 64 << 20)
+    service.routes[content] = lambda path, body: ok(bomb, **{"Content-Encoding": "gzip"})
+    r = hostile(service, env, tmp_path, "-O", str(tmp_path / "o2"))
+    assert "over 18 MiB" in one_error(r, 8)
+    left = [f for f in (Path(env["XDG_STATE_HOME"]) / "mint").rglob("*") if f.is_file()]
+    assert max(f.stat().st_size for f in left) < 1 << 20, left
+
+
+def test_a_results_line_too_long_fails_its_item_in_flat_memory(
+    service: Any, env: dict[str, str], tmp_path: Path
+) -> None:
+    from batch_service import ok
+    from test_hardening import PEAK
+
+    def results(path: str, body: bytes) -> Any:
+        rest = service.results().split(b"\n", 1)[1]
+        cid = service.custom_ids()[0]
+        head = json.dumps({"custom_id": cid, "response": {"status_code": 200}})[:-2].encode()
+        body_start = b', "body": {"choices": [{"index": 0, "message": {"content": "'
+        big = [head + body_start] + [b"a" * (1 << 20)] * 50 + [b'"}}]}}}\n', rest]
+        return ok([*big, b"x" * (17 << 20)])  # and a last line of no one's, too long
+
+    service.routes["GET /files/file-out/content"] = results
+    out = tmp_path / "o"
+    r = hostile(service, env, tmp_path, "-O", str(out), n=60, launch=[sys.executable, "-c", PEAK])
+    err, peak = r.stderr.decode().rsplit("@maxrss ", 1)
+    assert r.returncode == 9, err
+    lines = jsonl(out.read_bytes())
+    assert lines[0]["error"]["code"] == 8 and "over 16 MiB" in lines[0]["error"]["message"]
+    assert all(x["text"].startswith("ok mint-") for x in lines[1:]) and len(lines) == 60
+    assert "1 lines of the batch results could not be read" in err
+    # Memory: the 16 MiB read of a line, not its 50 MiB (with Python and httpx).
+    assert int(peak) < 90 * 1024, peak

@@ -148,7 +148,8 @@ class Terminal:
         if not self.stderr_isatty:
             return
         with self._lock:
-            self.stderr.write("\r" + self._style(escape_line(text), "2") + "\x1b[K")
+            line = escape_line(self.secrets.redact(text))  # may quote a server, as _line
+            self.stderr.write("\r" + self._style(line, "2") + "\x1b[K")
             self.stderr.flush()
             self._status_shown = True
 

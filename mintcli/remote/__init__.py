@@ -7,7 +7,9 @@
   exists, so that ``--resume`` re-attaches instead of paying twice.
 * ``providers.py``: the OpenAI Batch API (``/files`` + ``/batches``) and
   Anthropic Message Batches (``/messages/batches``) behind one interface.
-* ``api.py``: HTTP with retries, uploads, downloads streamed to disk.
+* ``answers.py``: what a service answers, not trusted: ids checked to be plain
+  tokens, figures, lists read page after page but never for ever.
+* ``api.py``: HTTP with retries, uploads, downloads streamed to disk (capped).
 * ``collect.py``: downloaded results joined to the input, one result line per
   item in input order, each reply read by the protocol's decoder.
 * ``run.py``: the steps, in order; ``commands.py``: ``mint batch status``,

@@ -2,7 +2,12 @@
 streamed to a file. Errors are mint's own (``wire.transport.mapped_errors`` and
 ``wire.transport.status_error``); a call is retried as a chat request is (5xx, 429,
 a broken connection; Retry-After honoured), except where retrying could
-create a second batch (``once=True``)."""
+create a second batch (``once=True``).
+
+Every path is under the base URL: an id from the server never makes a URL of
+its own. Bodies are asked for uncompressed; one compressed anyway is inflated
+in bounded pieces (``wire.bodies.body_pieces``), and a download stops at the
+cap its caller gives (a small gzip body may inflate to gigabytes)."""
 
 from __future__ import annotations
 
@@ -18,9 +23,8 @@ import orjson
 from mintcli.errors import MintError, ProtocolError, write_failed
 from mintcli.options.settings import BatchSettings
 from mintcli.run.retry import RetryPolicy
+from mintcli.wire.bodies import body_pieces
 from mintcli.wire.transport import MAX_BODY_BYTES, MAX_ERROR_BYTES, Transport, status_error
-
-CHUNK = 1 << 20  # bytes per write of a download
 
 
 class Api:
@@ -36,7 +40,8 @@ class Api:
         self.verbose = verbose  # -v: one line per request and per answer
         self.transport = Transport(base_url, settings)
         self.client = self.transport.client
-        self.headers = headers
+        # httpx would ask for gzip and deflate, and inflate a bomb whole.
+        self.headers = dict(headers, **{"Accept-Encoding": "identity"})
         self.policy = RetryPolicy(settings.max_retries, settings.retry_base, settings.retry_max)
         self.warn = warn
 
@@ -44,7 +49,7 @@ class Api:
         self.transport.close()
 
     def url(self, path: str) -> str:
-        return path if "://" in path else self.base + path
+        return self.base + path
 
     def call(
         self,
@@ -116,10 +121,11 @@ class Api:
                 time.sleep(wait)
                 done += 1
 
-    def download(self, path: str, dest: Path) -> None:
+    def download(self, path: str, dest: Path, limit: int) -> None:
         """The body of ``path`` into ``dest``, streamed (never held whole),
         through a temporary file renamed when complete: a cut download is
-        started again, and a kill leaves no partial file under ``dest``."""
+        started again, and a kill leaves no partial file under ``dest``. A
+        body past ``limit`` bytes (inflated) is a protocol error."""
         url = self.url(path)
         partial = dest.with_name(dest.name + ".part")
 
@@ -131,13 +137,7 @@ class Api:
                         raise status_error(
                             raw.status_code, _read(raw, MAX_ERROR_BYTES), raw.headers, url
                         )
-                    try:
-                        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-                        with os.fdopen(fd, "wb") as out:
-                            for chunk in raw.iter_bytes(CHUNK):
-                                out.write(chunk)
-                    except OSError as exc:
-                        raise write_failed(f"the download {partial}", exc) from None
+                    _save(body_pieces(raw), partial, limit, path)
                 finally:
                     raw.close()
             os.replace(partial, dest)
@@ -155,10 +155,31 @@ def _iterate(content: Iterable[bytes] | None) -> Any:
     return iter(content)
 
 
+def _save(pieces: Iterable[bytes], partial: Path, limit: int, path: str) -> None:
+    size = 0
+    try:
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            for chunk in pieces:
+                size += len(chunk)
+                if size > limit:
+                    break
+                out.write(chunk)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise write_failed(f"the download {partial}", exc) from None
+    if size > limit:
+        partial.unlink(missing_ok=True)
+        raise ProtocolError(
+            f"the results at {path} are over {limit >> 20} MiB, more than the batch's "
+            "requests can have made: mint stopped reading them"
+        )
+
+
 def _read(raw: httpx.Response, limit: int) -> bytes:
     parts: list[bytes] = []
     size = 0
-    for chunk in raw.iter_bytes():
+    for chunk in body_pieces(raw):
         parts.append(chunk)
         size += len(chunk)
         if size > limit:

@@ -7,24 +7,64 @@ of items, never with the size of the replies), then each item's line is read
 from disk when its turn comes. A reply goes through the protocol's decoder
 for a whole JSON reply (``reply_events``), as ``mint chat`` does with a
 gateway that does not stream.
+
+What a server sends is bounded twice. A download stops at
+:func:`download_cap` (1 MiB per request of the part, plus one longest line:
+no model writes a reply near 1 MiB, about 250,000 tokens, so a results file
+past it is not results). A line is read with a cap of LINE_MAX, the most
+``mint chat`` reads of one whole JSON reply: a longer line is skipped in
+pieces, never held, and its item (when its custom_id is in the part read)
+gets an error line with exit 8's code; the batch goes on.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
 from mintcli.batch.items import Item, Reader
 from mintcli.batch.results import Output, bad_line, error_object, result_line
-from mintcli.errors import ExitCode, MintError
+from mintcli.errors import ExitCode, MintError, ProtocolError
 from mintcli.output.accumulate import Accumulator
 from mintcli.protocols import get_protocol
 from mintcli.remote.job import Job, Part
 from mintcli.remote.plan import custom_id, request_body
 from mintcli.remote.providers import Outcome, Provider
+from mintcli.wire.transport import MAX_BODY_BYTES
 
 CUSTOM_ID = re.compile(rb'"custom_id"\s*:\s*"(mint-[0-9]+-[0-9a-f]+)"')  # the ids plan.py gives
+LINE_MAX = MAX_BODY_BYTES  # the longest results line read (16 MiB)
+PER_REQUEST = 1 << 20  # what one request's results may take, on average, in a download
+SKIP = 1 << 20  # the piece a too long line is skipped by
+
+
+def download_cap(requests: int) -> int:
+    """The most bytes one results file of a part of ``requests`` may hold."""
+    return requests * PER_REQUEST + LINE_MAX
+
+
+def capped_lines(fh: IO[bytes]) -> Iterator[tuple[int, bytes, bool]]:
+    """(offset, line, whole) for each line of ``fh``: a line longer than
+    LINE_MAX comes as its first LINE_MAX + 1 bytes and ``whole`` False, the
+    rest skipped without being held."""
+    offset = 0
+    while line := fh.readline(LINE_MAX + 1):
+        start = offset
+        offset += len(line)
+        whole = len(line) <= LINE_MAX or line.endswith(b"\n")
+        while not whole and (rest := fh.readline(SKIP)):
+            offset += len(rest)
+            if rest.endswith(b"\n"):
+                break
+        yield start, line, whole
+
+
+def too_long(cid: str) -> ProtocolError:
+    return ProtocolError(
+        f"the result line of {cid} is over {LINE_MAX >> 20} MiB, more than mint reads of one reply"
+    )
 
 
 @dataclass
@@ -52,19 +92,19 @@ class Results:
         number = len(self.files)
         fh = path.open("rb")
         self.files.append(fh)
-        offset = 0
-        for line in fh:
+        for offset, line, whole in capped_lines(fh):
             # The key found without parsing the line (a JSON string holds no bare
             # quote, so this is the key itself); parsed only when it is not there.
             found = CUSTOM_ID.search(line)
             if found is not None:
                 self.where[found.group(1).decode()] = (number, offset)
+            elif not whole:
+                self.unreadable += 1  # too long to read, and whose it is is unknown
             elif line.strip():
                 try:
                     self.where[self.provider.outcome(line).custom_id] = (number, offset)
                 except MintError:
                     self.unreadable += 1  # its item gets an error line: no result
-            offset += len(line)
 
     def outcome(self, cid: str) -> Outcome | None:
         found = self.where.get(cid)
@@ -72,7 +112,10 @@ class Results:
             return None
         fh = self.files[found[0]]
         fh.seek(found[1])
-        return self.provider.outcome(fh.readline())
+        line = fh.readline(LINE_MAX + 1)
+        if len(line) > LINE_MAX and not line.endswith(b"\n"):
+            raise too_long(cid)
+        return self.provider.outcome(line)
 
     def close(self) -> None:
         for fh in self.files:
@@ -115,10 +158,11 @@ def _result(
         reason = body if isinstance(body, str) else "the item was not sent"
         return result_line(item, None, 0, error_object(ExitCode.USAGE, reason)), False
     batch = part.batch
+    redact = results.provider.redact  # the key out of the server's words, as a local batch
     try:
         outcome = results.outcome(cid)
     except MintError as error:  # a results line that is not one
-        failure = error_object(error.exit_code, error.message)
+        failure = error_object(error.exit_code, redact(error.message))
         return result_line(item, None, 1, failure, {"batch": batch, "state": "missing"}), False
     if outcome is None:
         if part.problem:
@@ -142,6 +186,6 @@ def _result(
         if checker is not None:
             reply.parsed = checker(reply.text)
     except MintError as error:
-        failure = error_object(error.exit_code, error.message)
+        failure = error_object(error.exit_code, redact(error.message))
         return result_line(item, acc.reply(), 1, failure, remote), False
     return result_line(item, reply, 1, None, remote), True

@@ -19,6 +19,7 @@ from mintcli.batch.results import lock_output
 from mintcli.errors import UsageError
 from mintcli.options.settings import BatchSettings
 from mintcli.protocols import get_protocol
+from mintcli.remote.answers import ID
 from mintcli.remote.api import Api
 from mintcli.remote.job import Job, find_batch, lock_job, with_kept, without_userinfo
 from mintcli.remote.plan import BLOCK
@@ -33,6 +34,9 @@ def run_command(settings: BatchSettings, name: str, ids: list[str], term: Termin
 
     if not ids:
         raise UsageError(f"mint batch {name} needs the id of at least one remote batch")
+    for ident in ids:  # a path segment of the request, never more (answers.ID)
+        if ID.fullmatch(ident) is None:
+            raise UsageError(f"{ident!r} is not a remote batch id")
     api_key = settings.key()
     with maybe_mock(settings.mock) as mock_url:
         base_url = mock_url or settings.base_url
@@ -42,7 +46,7 @@ def run_command(settings: BatchSettings, name: str, ids: list[str], term: Termin
         for ident in ids:
             found = find_batch(ident, without_userinfo(base_url))
             protocol = found[0].protocol if found else _protocol_of(ident, settings.protocol)
-            provider = get_provider(protocol)
+            provider = get_provider(protocol, term.secrets.redact)
             headers = get_protocol(protocol).headers(api_key)
             api = Api(base_url, settings, headers, None if settings.quiet else term.warn)
             try:

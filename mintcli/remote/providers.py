@@ -21,12 +21,12 @@ from mintcli.errors import (
     error_for_status,
 )
 from mintcli.protocols.base import error_kind, error_message
+from mintcli.remote.answers import Unfinished, count, epoch, ident, listed, newest, string
 from mintcli.remote.api import Api
 from mintcli.remote.job import Part, all_jobs
 
-# An OpenAI list page; a tagged batch is looked for back to this many seconds
-# before the create that may have made it (clocks differ a little).
-PAGE = 100
+# A tagged batch is looked for back to this many seconds before the create
+# that may have made it (clocks differ a little).
 SKEW = 300.0
 
 
@@ -57,6 +57,20 @@ class Provider:
     max_bytes: ClassVar[int]
     one_model: ClassVar[bool]
 
+    def __init__(self, redact: Callable[[str], str] = str) -> None:
+        # The key out of what the server says (a state, a failed batch's reason,
+        # an item's error): it goes to stdout, the -O file and the job file, as a
+        # local batch's error messages do only after term.secrets.redact.
+        self.redact = redact
+
+    def _id(self, obj: Any, what: str, key: str = "id") -> str:
+        """An id the server gave, to be printed and stored: a plain token
+        (answers.ID) that does not hold the key."""
+        value = ident(obj, what, key)
+        if self.redact(value) != value:
+            raise ProtocolError(f"the server gave a {what} id that holds the API key")
+        return value
+
     def request_line(self, custom_id: str, body: dict[str, Any]) -> bytes:
         raise NotImplementedError
 
@@ -75,8 +89,9 @@ class Provider:
         raise NotImplementedError
 
 
-def get_provider(protocol: str) -> Provider:
-    return AnthropicBatches() if protocol == "anthropic" else OpenAIBatches()
+def get_provider(protocol: str, redact: Callable[[str], str] = str) -> Provider:
+    """The service of ``protocol``; ``redact`` takes the key out of its words."""
+    return AnthropicBatches(redact) if protocol == "anthropic" else OpenAIBatches(redact)
 
 
 def _expired(custom_id: str) -> Outcome:
@@ -89,10 +104,13 @@ def _canceled(custom_id: str) -> Outcome:
     return Outcome(custom_id, "canceled", None, error_object(ExitCode.SERVER, message))
 
 
-def _errored(custom_id: str, status: int, message: str | None) -> Outcome:
+def _errored(
+    custom_id: str, status: int, message: str | None, redact: Callable[[str], str]
+) -> Outcome:
     """A request the provider answered with an error status, classified as a chat's."""
     failure = error_for_status(status, message)
-    return Outcome(custom_id, "errored", None, error_object(failure.exit_code, failure.message))
+    message = redact(failure.message)
+    return Outcome(custom_id, "errored", None, error_object(failure.exit_code, message))
 
 
 def _load(line: bytes) -> dict[str, Any]:
@@ -139,7 +157,7 @@ class OpenAIBatches(Provider):
                     return {"file": (name, fh, "application/jsonl")}
 
                 uploaded = api.call("POST", "/files", files=files, data={"purpose": "batch"})
-            part.file = _string(uploaded, "id", "file")
+            part.file = self._id(uploaded, "file")
             save()
         tag = {"mint_job": job, "mint_part": str(part.n)}
         if part.creating is not None:  # a create was cut off before its answer was recorded
@@ -152,22 +170,24 @@ class OpenAIBatches(Provider):
         request = {"input_file_id": part.file, "endpoint": "/v1/chat/completions",
                    "completion_window": "24h", "metadata": tag}  # fmt: skip
         created = api.call("POST", "/batches", body=request, once=True)
-        part.batch = _string(created, "id", "batch")
+        part.batch = self._id(created, "batch")
         save()
 
     def _find_file(self, api: Api, name: str, size: int, since: float) -> str | None:
         """The uploaded file of that name and size, newest first back to ``since``.
         A gateway that cannot list files (some proxies) costs only a second upload."""
         try:
-            found = _newest(
+            found = newest(
                 api,
                 "/files?purpose=batch",
                 since,
                 lambda f: f.get("filename") == name and f.get("bytes") == size,
+                "file",
             )
         except (RequestRejected, ServerError, ProtocolError):
+            # Nor one whose list never ends (answers.Unfinished): an upload is free.
             return None
-        return _string(found, "id", "file") if found is not None else None
+        return self._id(found, "file") if found is not None else None
 
     def _find(self, api: Api, tag: dict[str, str], since: float) -> str | None:
         """The batch tagged ``tag``, looked for newest first back to ``since``
@@ -177,8 +197,11 @@ class OpenAIBatches(Provider):
             metadata = batch.get("metadata")
             return isinstance(metadata, dict) and all(metadata.get(k) == v for k, v in tag.items())
 
-        found = _newest(api, "/batches", since, tagged)
-        return _string(found, "id", "batch") if found is not None else None
+        try:
+            found = newest(api, "/batches", since, tagged, "batch")
+        except Unfinished as error:
+            raise _undecided(error) from None
+        return self._id(found, "batch") if found is not None else None
 
     def status(self, api: Api, batch: str) -> Status:
         return self._status(api.call("GET", f"/batches/{batch}"))
@@ -187,25 +210,27 @@ class OpenAIBatches(Provider):
         return self._status(api.call("POST", f"/batches/{batch}/cancel"))
 
     def _status(self, obj: Any) -> Status:
-        state = _string(obj, "status", "batch")
+        state = self.redact(string(obj, "status", "batch"))
         counts = obj.get("request_counts")
-        failed = _count(counts, "failed")
-        done = _count(counts, "completed") + failed
-        files = [obj.get("output_file_id"), obj.get("error_file_id")]
+        failed = count(counts, "failed")
+        done = count(counts, "completed") + failed
+        # An output or error file's id goes into a path: a plain token, or exit 8.
+        files = [self._id(obj, "results file", k) for k in ("output_file_id", "error_file_id")
+                 if isinstance(obj.get(k), str) and obj[k]]  # fmt: skip
         problem = None
         if state == "failed":
             errors = obj.get("errors")
             errors = errors.get("data") if isinstance(errors, dict) else None
             first = errors[0] if isinstance(errors, list) and errors else None
             message = first.get("message") if isinstance(first, dict) else None
-            problem = str(message or "the batch failed validation")
+            problem = self.redact(str(message or "the batch failed validation"))
         return Status(
             state,
             state in ("completed", "failed", "expired", "cancelled"),
             done,
             failed,
-            _count(counts, "total"),
-            tuple(f"/files/{f}/content" for f in files if isinstance(f, str) and f),
+            count(counts, "total"),
+            tuple(f"/files/{f}/content" for f in files),
             problem,
         )
 
@@ -219,7 +244,7 @@ class OpenAIBatches(Provider):
                 return _expired(custom_id)
             if code == "batch_cancelled":
                 return _canceled(custom_id)
-            return _errored(custom_id, 500, str(error.get("message") or code))
+            return _errored(custom_id, 500, str(error.get("message") or code), self.redact)
         response = obj.get("response")
         if not isinstance(response, dict):
             response = {}
@@ -228,7 +253,7 @@ class OpenAIBatches(Provider):
         if status == 200 and isinstance(body, dict):
             return Outcome(custom_id, "succeeded", body, None)
         code = status if isinstance(status, int) and 400 <= status < 600 else 500
-        return _errored(custom_id, code, error_message(body))
+        return _errored(custom_id, code, error_message(body), self.redact)
 
 
 class AnthropicBatches(Provider):
@@ -266,21 +291,24 @@ class AnthropicBatches(Provider):
         created = api.call(
             "POST", "/messages/batches", content=_Requests(path, part.count), once=True
         )
-        part.batch = _string(created, "id", "batch")
+        part.batch = self._id(created, "batch")
         save()
 
     def _find(self, api: Api, part: Part, since: float) -> str | None:
         """The newest batch no local job knows, created after ``since``, with as
         many requests as ``part`` (and not one already found not to be its)."""
         known = {batch for job in all_jobs() for batch in job.batches()}
-        for batch in _listed(api, "/messages/batches", "after_id"):
-            created = _epoch(batch.get("created_at"))
-            if created is not None and created < since:
-                return None
-            ident = _string(batch, "id", "batch")
-            mine = ident not in known and ident not in part.rejected
-            if mine and self._status(batch).total == part.count:
-                return ident
+        try:
+            for batch in listed(api, "/messages/batches", "after_id", "batch"):
+                created = epoch(batch.get("created_at"))
+                if created is not None and created < since:
+                    return None
+                found = self._id(batch, "batch")
+                mine = found not in known and found not in part.rejected
+                if mine and self._status(batch).total == part.count:
+                    return found
+        except Unfinished as error:
+            raise _undecided(error) from None
         return None
 
     def status(self, api: Api, batch: str) -> Status:
@@ -290,14 +318,14 @@ class AnthropicBatches(Provider):
         return self._status(api.call("POST", f"/messages/batches/{batch}/cancel"))
 
     def _status(self, obj: Any) -> Status:
-        state = _string(obj, "processing_status", "batch")
+        state = self.redact(string(obj, "processing_status", "batch"))
         counts = obj.get("request_counts")
-        failed = sum(_count(counts, k) for k in ("errored", "canceled", "expired"))
-        done = failed + _count(counts, "succeeded")
+        failed = sum(count(counts, k) for k in ("errored", "canceled", "expired"))
+        done = failed + count(counts, "succeeded")
         ended = state == "ended"
-        ident = _string(obj, "id", "batch")
-        downloads = (f"/messages/batches/{ident}/results",) if ended else ()
-        total = done + _count(counts, "processing")
+        batch = self._id(obj, "batch")
+        downloads = (f"/messages/batches/{batch}/results",) if ended else ()
+        total = done + count(counts, "processing")
         return Status(state, ended, done, failed, total, downloads)
 
     def outcome(self, line: bytes) -> Outcome:
@@ -316,7 +344,7 @@ class AnthropicBatches(Provider):
         error = result.get("error")  # {"type": "error", "error": {"type", "message"}}
         message = error_message(error) or "the request failed"
         status = 500 if (error_kind(error) or "").startswith(("api_error", "overloaded")) else 400
-        return _errored(custom_id, status, message)
+        return _errored(custom_id, status, message, self.redact)
 
 
 class _Requests:
@@ -336,54 +364,13 @@ class _Requests:
         yield b"]}"
 
 
-def _newest(
-    api: Api, path: str, since: float, wanted: Callable[[dict[str, Any]], bool]
-) -> dict[str, Any] | None:
-    """The newest entry of an OpenAI list that ``wanted`` accepts, looked for back
-    to the first one created before ``since``."""
-    for entry in _listed(api, path, "after"):
-        if wanted(entry):
-            return entry
-        created = entry.get("created_at")
-        if isinstance(created, (int, float)) and created < since:
-            return None
-    return None
-
-
-def _listed(api: Api, path: str, after: str) -> Iterator[dict[str, Any]]:
-    """Every entry of a list (batches, files), newest first, page after page
-    (``after``: the query parameter that names the last one seen)."""
-    last: str | None = None
-    query = "&" if "?" in path else "?"
-    while True:
-        page = api.call("GET", f"{path}{query}limit={PAGE}" + (f"&{after}={last}" if last else ""))
-        data = page.get("data") if isinstance(page, dict) else None
-        if not isinstance(data, list):
-            raise ProtocolError(f"the list at {path} is not a list")
-        yield from (b for b in data if isinstance(b, dict))
-        if not data or not page.get("has_more"):
-            return
-        last = _string(data[-1], "id", "batch")
-
-
-def _epoch(value: Any) -> float | None:
-    """An RFC 3339 time (Anthropic's created_at) as seconds since the epoch."""
-    from datetime import datetime
-
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
-
-
-def _count(counts: Any, key: str) -> int:
-    """A figure of ``request_counts`` (0 when it is missing or not a number)."""
-    value = counts.get(key) if isinstance(counts, dict) else None
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
-
-
-def _string(obj: Any, key: str, what: str) -> str:
-    value = obj.get(key) if isinstance(obj, dict) else None
-    if not isinstance(value, str) or not value:
-        raise ProtocolError(f"the {what} object has no {key}")
-    return value
+def _undecided(error: Unfinished) -> ProtocolError:
+    """A batch search that could not finish: creating the part again might pay
+    for it twice, so the run stops and says so (a file search falls back to a
+    second upload instead, which costs nothing)."""
+    return ProtocolError(
+        f"{error.message}: mint cannot tell whether the stopped run created this part's "
+        "batch, and does not create it again blindly; look for it in the provider's "
+        "console, or remove the job's directory (under $XDG_STATE_HOME/mint/batches/) "
+        "to send the part anew"
+    )

@@ -24,7 +24,7 @@ from mintcli.errors import Interrupted, ItemsFailed, RequestRejected, UsageError
 from mintcli.options.settings import BatchSettings
 from mintcli.protocols import get_protocol
 from mintcli.remote.api import Api
-from mintcli.remote.collect import CUSTOM_ID, Written, write_all
+from mintcli.remote.collect import CUSTOM_ID, Written, capped_lines, download_cap, write_all
 from mintcli.remote.job import (
     Job,
     job_id,
@@ -88,7 +88,7 @@ class Remote:
         self.defaults = defaults
         self.path = path
         self.base_url = base_url
-        self.provider: Provider = get_provider(settings.protocol)
+        self.provider: Provider = get_provider(settings.protocol, term.secrets.redact)
         warn = None if settings.quiet else term.warn
         headers = get_protocol(settings.protocol).headers(api_key)
         self.api = Api(base_url, settings, headers, warn, term.diag if settings.verbose else None)
@@ -225,7 +225,7 @@ class Remote:
             names = []
             for k, source in enumerate(downloads):
                 name = f"part-{part.n}.out-{k}"
-                self.api.download(source, job.dir / name)
+                self.api.download(source, job.dir / name, download_cap(part.count))
                 names.append(name)
             if part.found and not _ours(job, [job.dir / name for name in names]):
                 # Another batch of the same size may be the one the stopped run
@@ -296,7 +296,7 @@ def _ours(job: Job, files: list[Path]) -> bool:
     ending = f"-{job.tag}".encode()
     for path in files:
         with path.open("rb") as fh:
-            for line in fh:
+            for _, line, _ in capped_lines(fh):
                 found = CUSTOM_ID.search(line)
                 if found is not None:
                     return found.group(1).endswith(ending)
