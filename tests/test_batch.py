@@ -530,6 +530,48 @@ def test_resume_refuses_a_file_that_is_not_results(env: dict[str, str], tmp_path
     assert out.read_text() == "my notes\n"
 
 
+MINT_LINE = b'{"id":"old","line":1,"text":"kept","reasoning":null,"tool_calls":[],'
+MINT_LINE += b'"finish_reason":"stop","usage":null,"attempts":1,"model":"m"}\n'
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"precious notes", "its last line does not start like a mint batch result line"),
+        (MINT_LINE + b"precious notes", "its last line does not start like"),
+        (b'{"id": 1, "text": "my own"}\n', "line 1 is not a mint batch result line"),
+        (MINT_LINE + b"\n" + b"[1, 2]\n" + b'{"id":"i9","te', "line 3 is not a mint batch"),
+    ],
+)
+def test_resume_never_cuts_a_file_that_is_not_results(
+    env: dict[str, str], tmp_path: Path, content: bytes, message: str
+) -> None:
+    out = tmp_path / "notes.txt"
+    out.write_bytes(content)
+    r = run_mint(["batch", "--mock", "--resume", "-O", str(out)], env, input=items("a"))
+    assert r.returncode == 2, r.stderr
+    assert message in r.stderr.decode() and "removed" not in r.stderr.decode()
+    assert out.read_bytes() == content
+
+
+def test_resume_reads_earlier_lines_with_a_cap(env: dict[str, str], tmp_path: Path) -> None:
+    out = tmp_path / "big.jsonl"
+    with out.open("wb") as fh:  # 80 MiB and no newline, sparse: no disk, no time
+        fh.write(b'{"id":"x","line":1,"text":"')
+        fh.truncate(80 << 20)
+    start = time.monotonic()
+    r = run_mint(["batch", "--mock", "--resume", "-O", str(out)], env, input=items("a"))
+    assert r.returncode == 2, r.stderr
+    assert "line 1 is larger than 64 MiB" in r.stderr.decode()
+    assert out.stat().st_size == 80 << 20 and time.monotonic() - start < 10
+
+
+def test_resume_to_a_device_reads_nothing_from_it(env: dict[str, str]) -> None:
+    # /dev/zero holds no earlier results; reading it would never end
+    r = run_mint(["batch", "--mock", "--resume", "-O", "/dev/zero"], env, input=items("a"))
+    assert r.returncode == 0, r.stderr
+
+
 def test_output_file_must_not_be_the_input(env: dict[str, str], tmp_path: Path) -> None:
     source = tmp_path / "in.jsonl"
     source.write_bytes(items("a"))

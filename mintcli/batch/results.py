@@ -13,16 +13,19 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import orjson
 
+from mintcli.base.capped import MiB, over
 from mintcli.base.terminal import Terminal
 from mintcli.errors import ExitCode, UsageError, write_failed
 from mintcli.output.sinks import RunInfo, Sink
 from mintcli.storage.paths import lock_or_refuse
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from mintcli.base.events import Event
     from mintcli.batch.items import Item
     from mintcli.output.accumulate import Reply
@@ -182,19 +185,40 @@ class Previous:
     cut: bool  # a partial last line was removed
 
 
+# The longest earlier result line --resume reads: 4 x the largest whole reply
+# mint takes (16 MiB), room for a long text with its reasoning and tool calls;
+# a longer one (or a file that never ends a line) is refused, not read into memory.
+RESULT_LINE_BYTES = 64 * MiB
+# How every result line starts (orjson keeps the key order of _line): a partial
+# last line is cut only if it starts so, never a file mint did not write.
+_START = b'{"id":'
+# Keys every result line has (remote lines add "remote", some "error"...).
+_KEYS = ("id", "line", "text", "reasoning", "tool_calls", "finish_reason", "usage", "attempts")
+
+
 def read_previous(path: Path, retry_failed: bool) -> Previous:
     """The ids the -O file of an earlier run holds a result for. A partial last
     line (a run killed while writing it) is cut off; with ``retry_failed``
     the error lines of items that never succeeded are removed, so that those
-    items run again and no id appears twice."""
+    items run again and no id appears twice. Nothing is cut or rewritten unless
+    every whole line is a result line and the partial one starts like one; a
+    device or a pipe (-O /dev/stdout) holds no earlier results and is not read."""
     ok: set[str | int] = set()
     failed: set[str | int] = set()
     end = 0  # where the last whole line ends
     cut = False
     try:
+        if not stat.S_ISREG(path.stat().st_mode):
+            return Previous(frozenset(), frozenset(), False)
         with path.open("rb") as fh:
-            for number, raw in enumerate(fh, 1):
+            for number, raw in enumerate(_capped_lines(fh, path), 1):
                 if not raw.endswith(b"\n"):
+                    if not raw.startswith(_START):
+                        raise UsageError(
+                            f"-O {path}: its last line does not start like a mint batch "
+                            "result line; --resume appends to a file of result lines only "
+                            "(the file is left as it is)"
+                        )
                     cut = True
                     break
                 end += len(raw)
@@ -214,6 +238,15 @@ def read_previous(path: Path, retry_failed: bool) -> Previous:
     return Previous(frozenset(ok | failed), frozenset(failed), cut)
 
 
+def _capped_lines(fh: BinaryIO, path: Path) -> Iterator[bytes]:
+    number = 0
+    while raw := fh.readline(RESULT_LINE_BYTES + 1):
+        number += 1
+        if len(raw) > RESULT_LINE_BYTES:
+            raise UsageError(f"-O {path}: line {number} is {over(RESULT_LINE_BYTES)}")
+        yield raw
+
+
 def _result_key(raw: bytes, path: Path, number: int) -> tuple[str | int, bool]:
     """A result line's id, and whether it is an error."""
     try:
@@ -221,7 +254,11 @@ def _result_key(raw: bytes, path: Path, number: int) -> tuple[str | int, bool]:
     except orjson.JSONDecodeError:
         obj = None
     ident = obj.get("id") if isinstance(obj, dict) else None
-    if not isinstance(ident, (str, int)) or isinstance(ident, bool) or "text" not in obj:
+    if (
+        not isinstance(ident, (str, int))
+        or isinstance(ident, bool)
+        or not all(key in obj for key in _KEYS)
+    ):
         raise UsageError(
             f"-O {path}: line {number} is not a mint batch result line; "
             "--resume appends to a file of result lines only"
@@ -235,7 +272,7 @@ def _drop_lines(path: Path, keys: set[str | int]) -> None:
     temporary = path.with_name(path.name + ".mint-tmp")
     try:
         with path.open("rb") as src, temporary.open("wb") as dst:
-            for number, raw in enumerate(src, 1):
+            for number, raw in enumerate(_capped_lines(src, path), 1):
                 if not raw.strip() or _result_key(raw, path, number)[0] not in keys:
                     dst.write(raw)
             dst.flush()
