@@ -767,3 +767,46 @@ def test_a_results_line_too_long_fails_its_item_in_flat_memory(
     assert "1 lines of the batch results could not be read" in err
     # Memory: the 16 MiB read of a line, not its 50 MiB (with Python and httpx).
     assert int(peak) < 90 * 1024, peak
+
+
+# -- the copy of stdin (input-PID.spool): capped, and gone on every way out ----------------
+
+
+def spools(env: dict[str, str]) -> list[Path]:
+    return list((Path(env["XDG_STATE_HOME"]) / "mint" / "batches").glob("input-*.spool"))
+
+
+def test_an_endless_input_line_is_refused_at_the_line_cap(env: dict[str, str]) -> None:
+    start = time.monotonic()
+    r = run_mint(["batch", "--mock", "--remote", "--lines", "/dev/zero"], env)
+    assert r.returncode == 2, r.stderr
+    assert b"input line 1 is larger than 32 MiB" in r.stderr
+    assert spools(env) == [] and time.monotonic() - start < 15
+
+
+def test_an_endless_stdin_is_refused_at_the_spool_cap(
+    env: dict[str, str], spawn: Any
+) -> None:
+    yes = spawn(["yes", '{"prompt": "again"}'], env)  # short lines: only the total is too big
+    r = subprocess.run(
+        [*MINT, "batch", "--mock", "--remote"], env=env, stdin=yes.stdout, capture_output=True
+    )
+    never_internal(r.stderr)
+    assert r.returncode == 2, r.stderr
+    assert b"stdin is larger than 1024 MiB" in r.stderr and b"a file" in r.stderr
+    assert spools(env) == []
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_while_stdin_is_copied_removes_the_copy(
+    env: dict[str, str], spawn: Any, sig: int, code: int
+) -> None:
+    proc = spawn([*MINT, "batch", "--mock", "--remote"], env, stdin=subprocess.PIPE)
+    proc.stdin.write(items(3))  # and stdin stays open: mint waits for the rest
+    proc.stdin.flush()
+    wait_for("the copy of stdin", lambda: bool(spools(env)))
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=10)
+    never_internal(err)
+    assert proc.returncode == code, err
+    assert spools(env) == []

@@ -1,7 +1,7 @@
 """``mint batch --remote``: the providers' own batch services as a backend of
 ``mint batch`` (same input, same result lines, same --resume manners).
 
-* ``plan.py``: the input (hashed; stdin copied to a file) becomes request
+* ``plan.py``: the input (hashed; stdin copied to a file, capped) becomes request
   files, cut into parts at the provider's limits.
 * ``job.py``: the local job file, which records every remote id the moment it
   exists, so that ``--resume`` re-attaches instead of paying twice.

@@ -10,6 +10,7 @@ import stat
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
+from mintcli.base.capped import TEXT_BYTES, MiB, over
 from mintcli.batch.items import Item, Reader
 from mintcli.errors import MintError, UsageError, write_failed
 from mintcli.protocols import get_protocol
@@ -17,6 +18,11 @@ from mintcli.remote.job import Job, Part
 from mintcli.remote.providers import Provider
 
 BLOCK = 1 << 20
+# The most of stdin copied for a remote batch: about four full Anthropic batches
+# (256 MB each) or five full OpenAI batch files (200 MB each), far more than one
+# job of a pipe should hold in the state directory; a file is read in place,
+# uncopied, and has no such cap.
+SPOOL_BYTES = 1024 * MiB
 
 
 def custom_id(item: Item, tag: str) -> str:
@@ -47,7 +53,9 @@ def request_body(item: Item, protocol: str) -> dict[str, Any] | str:
 def hashed(stream: BinaryIO, spool_dir: Path) -> tuple[BinaryIO, str, Path | None]:
     """The input as a seekable file, the sha256 of its bytes, and the copy
     made of a pipe or a terminal (``spool_dir/input-PID.spool``, 0600, read
-    as it is copied; the job keeps it for 'mint batch fetch')."""
+    as it is copied; the job keeps it for 'mint batch fetch'). The copy is
+    capped (:data:`SPOOL_BYTES`, and each line at TEXT_BYTES as the input's
+    reader caps it), and removed when it fails or is interrupted."""
     digest = hashlib.sha256()
     if _regular(stream):
         try:
@@ -61,6 +69,7 @@ def hashed(stream: BinaryIO, spool_dir: Path) -> tuple[BinaryIO, str, Path | Non
     fd = os.open(spool, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
     copy: IO[bytes] = os.fdopen(fd, "w+b")
     try:
+        lines = _LineCap()
         while True:
             try:
                 block = stream.read(BLOCK)
@@ -68,17 +77,46 @@ def hashed(stream: BinaryIO, spool_dir: Path) -> tuple[BinaryIO, str, Path | Non
                 raise UsageError(f"cannot read the input: {exc.strerror or exc}") from None
             if not block:
                 break
+            lines.feed(block)
             digest.update(block)
             try:
                 copy.write(block)
             except OSError as exc:
                 raise write_failed(f"a copy of the input ({spool})", exc) from None
         copy.seek(0)
-    except MintError:
+    except BaseException:  # an error, Ctrl-C or SIGTERM (signals_as_errors): no copy left
         copy.close()
         spool.unlink(missing_ok=True)
         raise
     return copy, digest.hexdigest(), spool  # type: ignore[return-value]
+
+
+class _LineCap:
+    """Counts the bytes and lines copied from a pipe: past TEXT_BYTES in one
+    line, or SPOOL_BYTES in all, the copy stops with a usage error."""
+
+    def __init__(self) -> None:
+        self.total = 0
+        self.number = 1  # the line being read, from 1
+        self.length = 0  # its bytes so far
+
+    def feed(self, block: bytes) -> None:
+        self.total += len(block)
+        if self.total > SPOOL_BYTES:
+            raise UsageError(
+                f"the input on stdin is {over(SPOOL_BYTES)} for a remote batch; "
+                "give a larger input as a file (mint batch --remote FILE reads it in place)"
+            )
+        first = block.find(b"\n")
+        # A line that ends in this block: its head is in the blocks before. The
+        # lines after it are shorter than a block, far below the cap.
+        if self.length + (len(block) if first < 0 else first + 1) > TEXT_BYTES:
+            raise UsageError(f"input line {self.number} is {over(TEXT_BYTES)}")
+        if first < 0:
+            self.length += len(block)
+        else:
+            self.number += block.count(b"\n")
+            self.length = len(block) - block.rfind(b"\n") - 1
 
 
 def _regular(stream: BinaryIO) -> bool:

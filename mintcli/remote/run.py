@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from contextlib import ExitStack
 from pathlib import Path
 from typing import BinaryIO
 
@@ -54,18 +55,21 @@ def run_remote(settings: BatchSettings, source: str | None, term: Terminal) -> N
     try:
         path = _output_path(settings.output, stream)
         api_key = settings.key()
-        data, digest, spool = hashed(stream, jobs_dir())
-        named = None if spool is not None else str(Path(source or "-").resolve())
-        with maybe_mock(settings.mock) as mock_url:
-            remote = Remote(settings, term, mock_url or settings.base_url, api_key, defaults, path)
-            try:
+        with ExitStack() as stack:
+            # Until the job takes the copy of stdin, Ctrl-C or SIGTERM end here too,
+            # through the finally below that removes it (attach has its own).
+            with signals_as_errors():
+                data, digest, spool = hashed(stream, jobs_dir())
+                if data is not stream:
+                    stack.callback(data.close)
+                named = None if spool is not None else str(Path(source or "-").resolve())
+                mock_url = stack.enter_context(maybe_mock(settings.mock))
+                url = mock_url or settings.base_url
+                remote = Remote(settings, term, url, api_key, defaults, path)
+                stack.callback(remote.api.close)
                 job = remote.job_for(data, digest, named, spool)
                 spool = None  # the job keeps it, or it is gone
-                remote.attach(job, data)
-            finally:
-                remote.api.close()
-                if data is not stream:
-                    data.close()
+            remote.attach(job, data)
     finally:
         if spool is not None:
             spool.unlink(missing_ok=True)
