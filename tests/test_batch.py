@@ -640,3 +640,48 @@ def test_readme_shards_example_covers_every_item_once(
     merged = jsonl((tmp_path / "results.jsonl").read_bytes())
     assert [x["id"] for x in merged] == [f"i{n}" for n in range(23)]
     assert len(server.requests) == 23
+
+
+# -- messages parts: checked and resolved as mint chat --messages does -------------------
+
+
+def test_item_messages_are_resolved_and_checked_as_chat_messages(
+    make_mock: Any, env: dict[str, str], tmp_path: Path
+) -> None:
+    import hashlib
+
+    png = b"\x89PNG\r\n\x1a\n" + bytes(range(256))
+    pic = tmp_path / "secret-dir" / "pic.png"
+    pic.parent.mkdir()
+    pic.write_bytes(png)
+
+    def item(ident: str, part: dict[str, Any]) -> bytes:
+        content = [part, {"type": "text", "text": f"look {ident}"}]
+        line = {"id": ident, "messages": [{"role": "user", "content": content}]}
+        return json.dumps(line).encode() + b"\n"
+
+    ref = {"path": str(pic), "media_type": "image/png", "size": len(png)}
+    good = {"type": "attachment", "attachment": {**ref, "sha256": hashlib.sha256(png).hexdigest()}}
+    changed = {"type": "attachment", "attachment": {**ref, "sha256": "0" * 64}}
+    gone = {"type": "attachment", "attachment": {**good["attachment"], "path": str(pic) + "x"}}
+    data = (
+        item("good", good)
+        + item("changed", changed)
+        + item("gone", gone)
+        + item("weird", {"type": "weird"})
+        + item("nul", {"type": "attachment", "attachment": {**ref, "path": "a\0b", "sha256": ""}})
+    )
+    server = make_mock()
+    r = run_mint(["batch", "-"], mock_env(env, server), input=data)
+    assert r.returncode == 9, r.stderr
+    results = {x["id"]: x for x in jsonl(r.stdout)}
+    assert "error" not in results["good"]
+    assert "has changed since it was attached" in results["changed"]["error"]["message"]
+    assert "is gone" in results["gone"]["error"]["message"]
+    assert "unknown content part type 'weird'" in results["weird"]["error"]["message"]
+    assert "holds a NUL byte" in results["nul"]["error"]["message"]
+    assert {x["error"]["code"] for x in results.values() if "error" in x} == {2}
+    (sent,) = [r["body"] for r in server.requests if r.get("body")]
+    assert str(tmp_path) not in json.dumps(sent)  # the path never leaves the machine
+    (part, _) = sent["messages"][-1]["content"]
+    assert part["image_url"]["url"].startswith("data:image/png;base64,")

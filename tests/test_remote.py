@@ -810,3 +810,30 @@ def test_a_signal_while_stdin_is_copied_removes_the_copy(
     never_internal(err)
     assert proc.returncode == code, err
     assert spools(env) == []
+
+
+def test_attachment_references_are_resolved_and_unknown_parts_refused(
+    make_mock: Any, env: dict[str, str], tmp_path: Path
+) -> None:
+    import hashlib
+
+    png = b"\x89PNG\r\n\x1a\n" + bytes(range(256))
+    pic = tmp_path / "private" / "pic.png"
+    pic.parent.mkdir()
+    pic.write_bytes(png)
+    ref = {"path": str(pic), "sha256": hashlib.sha256(png).hexdigest()}
+    parts = [{"type": "attachment", "attachment": ref}, {"type": "weird"}]
+    data = b"".join(
+        json.dumps({"id": f"a{n}", "messages": [{"role": "user", "content": [p]}]}).encode()
+        + b"\n"
+        for n, p in enumerate(parts)
+    )
+    server = make_mock(batch_delay=0.05)
+    out = tmp_path / "out.jsonl"
+    r = remote(server, env, tmp_path, data, "-O", str(out))
+    assert r.returncode == 9, r.stderr
+    first, second = jsonl(out.read_bytes())
+    assert "error" not in first and second["error"]["code"] == 2
+    assert "unknown content part type 'weird'" in second["error"]["message"]
+    (file,) = [f for name, f in store(server).files.values() if name.startswith("mint-")]
+    assert str(pic.parent).encode() not in file and b"data:image/png;base64," in file

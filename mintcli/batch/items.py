@@ -7,7 +7,9 @@ number), and optionally ``protocol``, ``model``, ``system``, ``max_tokens``,
 field, as with ``-o KEY=VALUE``. With ``--lines`` each line is a plain prompt.
 The command line gives the defaults; an item's own value wins. Blank lines are
 not items. A line that cannot be used (not UTF-8, not JSON, no prompt, a bad
-value) is still an item: it carries the reason, and becomes an error result.
+value, messages that mint chat --messages would refuse, an attachment
+reference whose file is gone or changed) is still an item: it carries the
+reason, and becomes an error result.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from mintcli.base.capped import TEXT_BYTES, over
 from mintcli.errors import UsageError
 from mintcli.options.settings import BatchSettings, RequestSettings, table
 from mintcli.protocols import get_protocol
+from mintcli.request.attach import resolve_messages
 from mintcli.request.build import build_messages, check_messages, parse_options
 from mintcli.request.model import ChatRequest, ToolSpec
 from mintcli.request.tools import check_tool_choice, load_tools, tool_list, unique
@@ -149,7 +152,9 @@ def _request(obj: dict[str, Any], defaults: Defaults) -> ChatRequest:
     prompt = obj.get("prompt")
     if prompt is not None and not isinstance(prompt, str):
         raise UsageError("prompt must be a string")
-    history = check_messages(obj["messages"], "messages") if "messages" in obj else []
+    history = []
+    if "messages" in obj:  # as mint chat --messages: checked, stored references read back
+        history = resolve_messages(check_messages(obj["messages"], "messages"), "messages")
     if prompt is None and not history:
         raise UsageError("no prompt and no messages")
     if prompt is not None:
