@@ -837,3 +837,13 @@ def test_attachment_references_are_resolved_and_unknown_parts_refused(
     assert "unknown content part type 'weird'" in second["error"]["message"]
     (file,) = [f for name, f in store(server).files.values() if name.startswith("mint-")]
     assert str(pic.parent).encode() not in file and b"data:image/png;base64," in file
+
+
+def test_a_plan_that_fails_leaves_no_copy_of_stdin(env: dict[str, str], tmp_path: Path) -> None:
+    out = tmp_path / "notes.txt"
+    out.write_bytes(b"precious notes\n")
+    r = run_mint(["batch", "--mock", "--remote", "--resume", "-O", str(out)], env, input=items(2))
+    assert r.returncode == 2 and b"not a mint batch result line" in r.stderr
+    assert out.read_bytes() == b"precious notes\n"
+    left = list((Path(env["XDG_STATE_HOME"]) / "mint" / "batches").rglob("*"))
+    assert not [p for p in left if p.name.startswith("input") or p.is_dir()], left

@@ -130,7 +130,11 @@ class Remote:
             named = str(spool.replace(directory / "input.jsonl"))
         job = Job(ident, directory, settings.protocol, digest, output, base_url, named)
         job.settings = kept_settings(settings)
-        return self._plan(stream, job, resume)
+        try:
+            return self._plan(stream, job, resume)
+        except BaseException:  # nothing is sent before the plan is saved: leave no half job
+            shutil.rmtree(directory, ignore_errors=True)
+            raise
 
     def attach(self, job: Job, stream: BinaryIO) -> None:
         """Carry the job on from where its file says it is. Ctrl-C or SIGTERM
