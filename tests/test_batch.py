@@ -554,6 +554,17 @@ def test_resume_never_cuts_a_file_that_is_not_results(
     assert out.read_bytes() == content
 
 
+@pytest.mark.parametrize("partial", [b"{", b'{"id', b'{"id":"i9","te'])
+def test_resume_cuts_a_partial_line_that_starts_like_a_result(
+    env: dict[str, str], tmp_path: Path, partial: bytes
+) -> None:
+    out = tmp_path / "out.jsonl"
+    out.write_bytes(MINT_LINE + partial)
+    r = run_mint(["batch", "--mock", "--resume", "-O", str(out)], env, input=items("a"))
+    assert r.returncode == 0 and b"removed a partial last line" in r.stderr, r.stderr
+    assert [x["id"] for x in jsonl(out.read_bytes())] == ["old", "i0"]
+
+
 def test_resume_reads_earlier_lines_with_a_cap(env: dict[str, str], tmp_path: Path) -> None:
     out = tmp_path / "big.jsonl"
     with out.open("wb") as fh:  # 80 MiB and no newline, sparse: no disk, no time

@@ -213,7 +213,7 @@ def read_previous(path: Path, retry_failed: bool) -> Previous:
         with path.open("rb") as fh:
             for number, raw in enumerate(_capped_lines(fh, path), 1):
                 if not raw.endswith(b"\n"):
-                    if not raw.startswith(_START):
+                    if not (raw.startswith(_START) or _START.startswith(raw)):
                         raise UsageError(
                             f"-O {path}: its last line does not start like a mint batch "
                             "result line; --resume appends to a file of result lines only "
