@@ -222,7 +222,9 @@ def send(
                 "headers": redact_headers({**headers, "Content-Type": "application/json"}),
                 "body": shorten(protocol.build_body(request)),  # attachments: the first bytes
             }
-            term.write(orjson.dumps(shown, option=orjson.OPT_INDENT_2) + b"\n")
+            # a key typed into -o or an attachment URL is not shown either
+            term.write(orjson.dumps(term.secrets.redact_json(shown), option=orjson.OPT_INDENT_2))
+            term.write(b"\n")
             return
         if settings.verbose:
             from mintcli.request.attach import describe
