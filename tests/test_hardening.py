@@ -393,3 +393,19 @@ def test_malformed_message_parts_are_usage_errors(
     for protocol in ("openai", "anthropic"):
         r = run_mint(["chat", "--protocol", protocol, "--messages", str(messages)], env)
         assert "content part" in clean_error(r, 2) or "needs" in r.stderr.decode()
+
+
+def test_a_nul_byte_in_a_path_from_a_file_is_a_clear_error(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    messages = tmp_path / "m.json"
+    part = {"type": "attachment", "attachment": {"path": "/tmp/a.png\u0000x", "sha256": "0" * 64}}
+    messages.write_text(json.dumps([{"role": "user", "content": [part]}]))
+    r = run_mint(["chat", "--mock", "--messages", str(messages)], env)
+    assert "no file has a NUL byte in its name" in clean_error(r, 2)
+    config = tmp_path / "config.toml"
+    for line in ('ca_cert = "/tmp/a\\u0000b"', 'mcp = ["a\\u0000b"]'):
+        config.write_text(f'base_url = "https://127.0.0.1:9/v1"\n{line}\n')
+        r = run_mint(["chat", "--no-log", "hi"], {**env, "MINT_CONFIG": str(config)})
+        assert r.returncode in (2, 3), r.stderr
+        clean_error(r, r.returncode)
