@@ -290,3 +290,26 @@ def test_a_damaged_journal_breaks_no_other(env: dict[str, str], make_mock: Any) 
     assert _error_lines(resumed.stderr) == [
         "mint: error: journal 20260101-000000-eeeeee is damaged (its header is not mint's)"
     ]
+
+
+@pytest.mark.parametrize("field", ["format", "protocol"])
+def test_a_journal_header_naming_an_unknown_format_is_damaged(
+    env: dict[str, str], make_mock: Any, field: str
+) -> None:
+    env = mock_env(env, make_mock())
+    folder = Path(env["XDG_STATE_HOME"]) / "mint" / "journals"
+    folder.mkdir(parents=True, mode=0o700)
+    header = {
+        "v": 1,
+        "id": "20260101-000000-ffffff",
+        "created": 1.0,
+        "request": {"model": "m", "messages": [{"role": "user", "content": "hi"}]},
+        "protocol": "openai",
+        field: "bogus",
+    }
+    (folder / "20260101-000000-ffffff.jsonl").write_text(json.dumps(header) + '\n{"t": "x"}\n')
+    resumed = run_mint(["chat", "--resume", "20260101-000000-ffffff"], env)
+    assert resumed.returncode == int(ExitCode.USAGE), resumed.stderr
+    assert _error_lines(resumed.stderr) == [
+        "mint: error: journal 20260101-000000-ffffff is damaged (its header is not mint's)"
+    ]
