@@ -224,6 +224,10 @@ def test_closed_stdout(env: dict[str, str], make_mock: Any, tmp_path: Path) -> N
     r = _bash(f"mint batch {items} >&-", env)
     assert r.returncode == WRITE_FAILED, r.stderr
     assert len(_error_lines(r.stderr)) == 1
+    for asked in ("--help", "--version", "chat --help"):  # what click prints, too
+        r = _bash(f"mint {asked} >&-", env)
+        assert r.returncode == WRITE_FAILED, (asked, r.stderr)
+        assert _error_lines(r.stderr) == ["mint: error: cannot write to stdout: stdout is closed"]
 
 
 def test_closed_stdin_reads_as_empty(env: dict[str, str], make_mock: Any) -> None:

@@ -216,6 +216,10 @@ def main(argv: list[str] | None = None) -> int:
         with cli.make_context("mint", list(args), obj=term) as ctx:
             cli.invoke(ctx)
     except click.exceptions.Exit as exc:
+        if exc.exit_code == 0 and sys.stdout is None:
+            # --help or --version, printed by click into a stdout the shell closed
+            term.error("cannot write to stdout: stdout is closed")
+            return int(ExitCode.WRITE_FAILED)
         return exc.exit_code
     except click.exceptions.NoArgsIsHelpError as exc:
         click.echo(exc.format_message(), err=True)

@@ -100,6 +100,8 @@ def _tool_tables(table_: dict[str, Any], where: str) -> dict[str, Any]:
             command = body.get("command") if isinstance(body, dict) else None
             if not isinstance(command, str) or set(body) != {"command"}:
                 raise ConfigError(f"{bad} (see [{key}.{name}])")
+            if not command.strip():
+                raise ConfigError(f"{where}: [{key}.{name}] command is empty")
             values.append(f"{name}={command}" if key == "tools" else command)
         out[setting_name] = tuple(values)
     return out
