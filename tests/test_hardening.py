@@ -409,3 +409,23 @@ def test_a_nul_byte_in_a_path_from_a_file_is_a_clear_error(
         r = run_mint(["chat", "--no-log", "hi"], {**env, "MINT_CONFIG": str(config)})
         assert r.returncode in (2, 3), r.stderr
         clean_error(r, r.returncode)
+
+
+def test_small_mistakes_get_one_clear_line(
+    sse_server: SSEServer, env: dict[str, str], tmp_path: Path
+) -> None:
+    cases: list[tuple[list[str], dict[str, str], int, str]] = [
+        (["chat", "--mock", "-m", "", "hi"], {}, 2, "--model: model must not be empty"),
+        (["chat", "--mock", "hi"], {"MINT_MODEL": " "}, 3, "MINT_MODEL: model must not be empty"),
+        (["chat", "--mock", "-a", "", "hi"], {}, 2, "-a: the path is empty"),
+        (["chat", "--mock", "hi"], {"MINT_CONFIG": str(tmp_path / "nope.toml")}, 3,
+         "MINT_CONFIG names"),
+        (["completion"], {}, 2, "Choose from: bash, zsh, fish"),
+    ]  # fmt: skip
+    for args, extra, code, message in cases:
+        err = clean_error(run_mint(args, {**env, **extra}), code)
+        assert message in err and "\\x0a" not in err, (args, err)
+    listing = {"data": [{"id": "a\nb"}, {"id": "ok"}, {"id": "x\u202ey"}, {"id": " "}]}
+    canned = Canned(body=[json.dumps(listing).encode()], headers={"Content-Type": "application/json"})
+    r = run_mint(["models"], served(sse_server, env, canned))
+    assert r.returncode == 0 and r.stdout == b"ok\n", r.stdout

@@ -228,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
         if exc.ctx is not None:
             click.echo(exc.ctx.get_usage(), err=True)
         _all_keys(term, args)
-        term.error(exc.format_message())
+        term.error(" ".join(exc.format_message().split()))  # click's may span lines
         return int(ExitCode.USAGE)
     except click.ClickException as exc:
         _all_keys(term, args)

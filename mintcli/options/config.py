@@ -112,6 +112,9 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
     data = _read_toml(path)
     config = Config(path)
     if data is None:
+        if (os.environ if environ is None else environ).get("MINT_CONFIG"):
+            # named on purpose: a typo must not quietly mean "no config"
+            raise ConfigError(f"MINT_CONFIG names {path}, which does not exist")
         return config
     rows = config_rows()
     profiles = data.pop("profiles", {})
