@@ -254,18 +254,18 @@ def test_closed_stderr_with_a_retry(env: dict[str, str], make_mock: Any, tmp_pat
 # -- class 8: damaged journals -------------------------------------------------------------
 
 
+def _header(ident: str, **more: Any) -> dict[str, Any]:
+    """A journal header as mint writes one."""
+    request = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+    return {"v": 1, "id": ident, "created": 1.0, "request": request, "protocol": "openai", **more}
+
+
 def test_a_damaged_journal_breaks_no_other(env: dict[str, str], make_mock: Any) -> None:
     env = mock_env(env, make_mock())
     r = run_mint(["chat", "--format", "json", "hello"], env)
     assert r.returncode == 0
     folder = Path(env["XDG_STATE_HOME"]) / "mint" / "journals"
-    good = {
-        "v": 1,
-        "id": "20260101-000000-aaaaaa",
-        "created": 1.0,
-        "request": {"model": "m", "messages": [{"role": "user", "content": "hi"}]},
-        "protocol": "openai",
-    }
+    good = _header("20260101-000000-aaaaaa")
     (folder / "20260101-000000-aaaaaa.jsonl").write_text(
         json.dumps(good) + '\n{"t": "kept"}\n5\n{"t": "after a bad line"}\n'
     )
@@ -303,14 +303,7 @@ def test_a_journal_header_naming_an_unknown_format_is_damaged(
     env = mock_env(env, make_mock())
     folder = Path(env["XDG_STATE_HOME"]) / "mint" / "journals"
     folder.mkdir(parents=True, mode=0o700)
-    header = {
-        "v": 1,
-        "id": "20260101-000000-ffffff",
-        "created": 1.0,
-        "request": {"model": "m", "messages": [{"role": "user", "content": "hi"}]},
-        "protocol": "openai",
-        field: "bogus",
-    }
+    header = _header("20260101-000000-ffffff", **{field: "bogus"})
     (folder / "20260101-000000-ffffff.jsonl").write_text(json.dumps(header) + '\n{"t": "x"}\n')
     resumed = run_mint(["chat", "--resume", "20260101-000000-ffffff"], env)
     assert resumed.returncode == int(ExitCode.USAGE), resumed.stderr
