@@ -690,7 +690,7 @@ def test_item_messages_are_resolved_and_checked_as_chat_messages(
     assert "has changed since it was attached" in results["changed"]["error"]["message"]
     assert "is gone" in results["gone"]["error"]["message"]
     assert "unknown content part type 'weird'" in results["weird"]["error"]["message"]
-    assert "holds a NUL byte" in results["nul"]["error"]["message"]
+    assert "no file has a NUL byte" in results["nul"]["error"]["message"]
     assert {x["error"]["code"] for x in results.values() if "error" in x} == {2}
     (sent,) = [r["body"] for r in server.requests if r.get("body")]
     assert str(tmp_path) not in json.dumps(sent)  # the path never leaves the machine

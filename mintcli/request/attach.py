@@ -173,8 +173,6 @@ def _resolve(part: dict[str, Any], where: str) -> dict[str, Any]:
         ) from None
     except OSError as exc:
         raise UsageError(f"{where}: the attachment {path}: {exc.strerror or exc}") from None
-    except ValueError:  # open() refuses a path with a NUL byte
-        raise UsageError(f"{where}: the attachment path {path!r} holds a NUL byte") from None
     if data is None:
         raise UsageError(f"{where}: the attachment {path} is over the limit of 20 MiB")
     if hashlib.sha256(data).hexdigest() != ref["sha256"]:
