@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import MINT, finish, read_until
+from conftest import MINT, finish, read_until, run_mint
 
 from mintcli.mock import MockScriptError, parse_fault
 from mintcli.mock.faults import FaultSpecError
@@ -414,3 +414,19 @@ def test_mint_mock_bad_script_is_usage_error(env: dict[str, str], tmp_path: Path
     )
     assert r.returncode == 2 and r.stdout == b""
     assert str(bad) in r.stderr.decode()
+
+
+def _memory_at_most_1_gib() -> None:
+    # In the child: an unbounded read fails here (MemoryError) in a second
+    # instead of taking the machine's memory.
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+
+def test_endless_script_stops_at_its_cap(env: dict[str, str]) -> None:
+    r = run_mint(["mock", "--script", "/dev/zero"], env, preexec_fn=_memory_at_most_1_gib)
+    assert r.returncode == 2 and r.stdout == b""
+    assert r.stderr.decode() == (
+        "mint: error: script /dev/zero: larger than 16 MiB, mint's limit for it\n"
+    )
