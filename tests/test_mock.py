@@ -430,3 +430,81 @@ def test_endless_script_stops_at_its_cap(env: dict[str, str]) -> None:
     assert r.stderr.decode() == (
         "mint: error: script /dev/zero: larger than 16 MiB, mint's limit for it\n"
     )
+
+
+@pytest.mark.parametrize("stdout", ["closed", "full"])
+def test_mock_serves_when_its_url_line_cannot_be_written(
+    stdout: str, env: dict[str, str], spawn: Any
+) -> None:
+    # Closed (>&-) or full (/dev/full): the URL goes to stderr in one warning and
+    # the mock serves as usual.
+    if stdout == "closed":
+        proc = spawn(["sh", "-c", 'exec "$@" >&-', "sh", *MINT, "mock"], env)
+        reason = b"stdout is closed"
+    else:
+        with open("/dev/full", "wb") as full:
+            proc = spawn([*MINT, "mock"], env, stdout=full)
+        reason = b"No space left on device"
+    err = read_until(
+        proc.stderr.fileno(), lambda got: b"\n" in got, timeout=20, what="the mock's warning"
+    )
+    assert err.startswith(b"mint: warning: cannot write to stdout: " + reason + b"; serving at ")
+    url = err.split(b"serving at ", 1)[1].strip().decode()
+    assert httpx.get(url + "/models", headers=KEY, timeout=10).status_code == 200
+    os.kill(proc.pid, signal.SIGTERM)
+    _, rest = finish(proc, timeout=10)
+    assert proc.returncode == 0 and rest == b""
+
+
+def test_mock_cannot_listen_is_a_usage_error(env: dict[str, str]) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        cases = [
+            (["--port", str(port)], f"127.0.0.1 port {port}: Address already in use"),
+            (["--host", "8.8.8.8"], "8.8.8.8 port 0: Cannot assign requested address"),
+            (["--host", "bad host"], "bad host port 0: Name or service not known"),
+        ]
+        for args, why in cases:
+            r = run_mint(["mock", *args], env)
+            assert r.returncode == 2 and r.stdout == b"", args
+            assert r.stderr.decode() == f"mint: error: cannot listen on {why}\n"
+
+
+def test_mock_log_that_cannot_be_opened_is_said_before_serving(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    for log, why in [
+        (tmp_path, "Is a directory"),
+        (tmp_path / "missing" / "x", "No such file or directory"),
+    ]:
+        r = run_mint(["mock", "--log", str(log)], env)
+        assert r.returncode == 2 and r.stdout == b""
+        assert r.stderr.decode() == f"mint: error: --log {log}: {why}\n"
+
+
+def test_mock_log_write_failure_ends_the_mock(env: dict[str, str], spawn: Any) -> None:
+    # A CI run that asked for --log relies on it: the first lost line stops the
+    # mock with one error naming the file (exit 11), and the request that could
+    # not be logged is answered 500 saying why, not served.
+    proc = spawn([*MINT, "mock", "--log", "/dev/full"], env)
+    line = read_until(
+        proc.stdout.fileno(), lambda got: b"\n" in got, timeout=20, what="mint mock's URL line"
+    )
+    r = post(Handle(line.decode().strip()), "/chat/completions", oa())
+    assert r.status_code == 500
+    why = "cannot write --log /dev/full: No space left on device"
+    assert r.json()["error"]["message"] == f"mint mock: {why}"
+    out, err = finish(proc, timeout=10)
+    assert proc.returncode == 11 and out == b""
+    assert err.decode() == f"mint: error: {why}\n"
+
+
+class Handle:
+    """A mock running in another process, as post() takes it."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
