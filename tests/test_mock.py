@@ -508,3 +508,48 @@ class Handle:
 
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url
+
+
+ATTACHMENT = {"type": "attachment", "attachment": {"path": "notes.txt"}}  # mint's own, local
+
+
+@pytest.mark.parametrize("part", [{"type": "weird"}, ATTACHMENT])
+def test_content_parts_the_apis_do_not_take_are_refused(make_mock: Any, part: Any) -> None:
+    server = make_mock()
+    text = {"type": "text", "text": "hi"}
+    r = post(server, "/chat/completions", oa([{"role": "user", "content": [text, part]}]))
+    assert r.status_code == 400
+    assert r.json()["error"] == {
+        "message": f"Invalid value: '{part['type']}'. Supported values are: 'text', "
+        "'image_url', 'input_audio', 'refusal', 'audio', and 'file'.",
+        "type": "invalid_request_error",
+        "param": "messages[0].content[1].type",
+        "code": "invalid_value",
+    }
+    r = post(server, "/messages", an([{"role": "user", "content": [text, part]}]))
+    assert r.status_code == 400 and r.json()["type"] == "error"
+    message = r.json()["error"]["message"]
+    assert message.startswith(
+        f"messages.0.content.1: Input tag '{part['type']}' found using 'type' does not "
+        "match any of the expected tags: 'bash_code_execution_tool_result', "
+    )
+    assert "'image'" in message and "'text'" in message and "'tool_result'" in message
+
+
+def test_content_parts_the_apis_take_are_served(make_mock: Any) -> None:
+    server = make_mock()
+    parts = [
+        {"type": "text", "text": "what is this?"},
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}},
+        {"type": "input_audio", "input_audio": {"data": "UklGRg==", "format": "wav"}},
+        {"type": "file", "file": {"filename": "a.pdf", "file_data": "data:application/pdf;base64,JVBE"}},
+    ]
+    said = {"role": "assistant", "content": [{"type": "refusal", "refusal": "no"}]}
+    messages = [{"role": "user", "content": parts}, said, {"role": "user", "content": "ok"}]
+    assert post(server, "/chat/completions", oa(messages)).status_code == 200
+    blocks = [
+        {"type": "text", "text": "what is this?"},
+        {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBO"}},
+        {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "x"}},
+    ]
+    assert post(server, "/messages", an([{"role": "user", "content": blocks}])).status_code == 200
