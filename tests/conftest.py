@@ -337,14 +337,25 @@ def offline_run(protocol_name: str, sink: Any, term: Any, journal: Any = None) -
     return run
 
 
+def _benchmark_launcher() -> str:
+    """benchmarks/run.py's launcher script, read from its source (not imported)."""
+    import ast
+
+    tree = ast.parse((Path(__file__).parents[1] / "benchmarks" / "run.py").read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "_LAUNCH":
+            return str(ast.literal_eval(node.value))
+    raise LookupError("benchmarks/run.py has no _LAUNCH")
+
+
 # A child's ru_maxrss on Linux starts from its parent's size (it survives exec),
-# so mint is measured as the child of this small launcher, not of the test process.
-PEAK = """
-import os, sys
-pid = os.fork()
-if pid == 0:
-    os.execvp(sys.argv[1], sys.argv[1:])
-_, status, usage = os.wait4(pid, 0)
-os.write(2, b"@maxrss %d" % usage.ru_maxrss)
-sys.exit(os.waitstatus_to_exitcode(status))
-"""
+# so mint's peak memory is measured as the child of the benchmarks' small
+# launcher (`python -c PEAK COMMAND...`), not of the test process.
+PEAK = _benchmark_launcher()
+
+
+def peak_of(stderr: bytes) -> tuple[str, int]:
+    """A run under PEAK: the command's own stderr, and its peak RSS in KiB."""
+    text = stderr.decode()
+    err, _, figures = text.rpartition("\n@maxrss ")
+    return err, int(figures.split()[0])

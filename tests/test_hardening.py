@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import MINT, PEAK, SECRET, jsonl, mock_env, run_mint
+from conftest import MINT, PEAK, SECRET, jsonl, mock_env, peak_of, run_mint
 from sse_server import Canned, SSEServer
 
 OPENAI_START = (
@@ -143,11 +143,11 @@ def test_an_endless_line_is_cut_at_the_limit(sse_server: SSEServer, env: dict[st
         [sys.executable, "-c", PEAK, *MINT, "chat", "--no-journal", "hi"],
         env=e, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
-    err, peak = r.stderr.decode().rsplit("@maxrss ", 1)
+    err, peak = peak_of(r.stderr)
     assert r.returncode == 8
     assert "16 MiB" in err and "internal error" not in err
     # Peak memory: well under the 61 MiB sent (16 MiB held, plus Python and httpx).
-    assert int(peak) < 90 * 1024, peak
+    assert peak < 90 * 1024, peak
 
 
 def test_a_huge_json_or_error_body_is_bounded(sse_server: SSEServer, env: dict[str, str]) -> None:
@@ -393,3 +393,39 @@ def test_malformed_message_parts_are_usage_errors(
     for protocol in ("openai", "anthropic"):
         r = run_mint(["chat", "--protocol", protocol, "--messages", str(messages)], env)
         assert "content part" in clean_error(r, 2) or "needs" in r.stderr.decode()
+
+
+def test_a_nul_byte_in_a_path_from_a_file_is_a_clear_error(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    messages = tmp_path / "m.json"
+    part = {"type": "attachment", "attachment": {"path": "/tmp/a.png\u0000x", "sha256": "0" * 64}}
+    messages.write_text(json.dumps([{"role": "user", "content": [part]}]))
+    r = run_mint(["chat", "--mock", "--messages", str(messages)], env)
+    assert "no file has a NUL byte in its name" in clean_error(r, 2)
+    config = tmp_path / "config.toml"
+    for line in ('ca_cert = "/tmp/a\\u0000b"', 'mcp = ["a\\u0000b"]'):
+        config.write_text(f'base_url = "https://127.0.0.1:9/v1"\n{line}\n')
+        r = run_mint(["chat", "--no-log", "hi"], {**env, "MINT_CONFIG": str(config)})
+        assert r.returncode in (2, 3), r.stderr
+        clean_error(r, r.returncode)
+
+
+def test_small_mistakes_get_one_clear_line(
+    sse_server: SSEServer, env: dict[str, str], tmp_path: Path
+) -> None:
+    cases: list[tuple[list[str], dict[str, str], int, str]] = [
+        (["chat", "--mock", "-m", "", "hi"], {}, 2, "--model: model must not be empty"),
+        (["chat", "--mock", "hi"], {"MINT_MODEL": " "}, 3, "MINT_MODEL: model must not be empty"),
+        (["chat", "--mock", "-a", "", "hi"], {}, 2, "-a: the path is empty"),
+        (["chat", "--mock", "hi"], {"MINT_CONFIG": str(tmp_path / "nope.toml")}, 3,
+         "MINT_CONFIG names"),
+        (["completion"], {}, 2, "Choose from: bash, zsh, fish"),
+    ]  # fmt: skip
+    for args, extra, code, message in cases:
+        err = clean_error(run_mint(args, {**env, **extra}), code)
+        assert message in err and "\\x0a" not in err, (args, err)
+    listing = {"data": [{"id": "a\nb"}, {"id": "ok"}, {"id": "x\u202ey"}, {"id": " "}]}
+    canned = Canned(body=[json.dumps(listing).encode()], headers={"Content-Type": "application/json"})
+    r = run_mint(["models"], served(sse_server, env, canned))
+    assert r.returncode == 0 and r.stdout == b"ok\n", r.stdout

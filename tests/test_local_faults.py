@@ -224,6 +224,10 @@ def test_closed_stdout(env: dict[str, str], make_mock: Any, tmp_path: Path) -> N
     r = _bash(f"mint batch {items} >&-", env)
     assert r.returncode == WRITE_FAILED, r.stderr
     assert len(_error_lines(r.stderr)) == 1
+    for asked in ("--help", "--version", "chat --help"):  # what click prints, too
+        r = _bash(f"mint {asked} >&-", env)
+        assert r.returncode == WRITE_FAILED, (asked, r.stderr)
+        assert _error_lines(r.stderr) == ["mint: error: cannot write to stdout: stdout is closed"]
 
 
 def test_closed_stdin_reads_as_empty(env: dict[str, str], make_mock: Any) -> None:
@@ -250,18 +254,18 @@ def test_closed_stderr_with_a_retry(env: dict[str, str], make_mock: Any, tmp_pat
 # -- class 8: damaged journals -------------------------------------------------------------
 
 
+def _header(ident: str, **more: Any) -> dict[str, Any]:
+    """A journal header as mint writes one."""
+    request = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+    return {"v": 1, "id": ident, "created": 1.0, "request": request, "protocol": "openai", **more}
+
+
 def test_a_damaged_journal_breaks_no_other(env: dict[str, str], make_mock: Any) -> None:
     env = mock_env(env, make_mock())
     r = run_mint(["chat", "--format", "json", "hello"], env)
     assert r.returncode == 0
     folder = Path(env["XDG_STATE_HOME"]) / "mint" / "journals"
-    good = {
-        "v": 1,
-        "id": "20260101-000000-aaaaaa",
-        "created": 1.0,
-        "request": {"model": "m", "messages": [{"role": "user", "content": "hi"}]},
-        "protocol": "openai",
-    }
+    good = _header("20260101-000000-aaaaaa")
     (folder / "20260101-000000-aaaaaa.jsonl").write_text(
         json.dumps(good) + '\n{"t": "kept"}\n5\n{"t": "after a bad line"}\n'
     )
@@ -289,4 +293,20 @@ def test_a_damaged_journal_breaks_no_other(env: dict[str, str], make_mock: Any) 
     assert resumed.returncode == int(ExitCode.USAGE), resumed.stderr
     assert _error_lines(resumed.stderr) == [
         "mint: error: journal 20260101-000000-eeeeee is damaged (its header is not mint's)"
+    ]
+
+
+@pytest.mark.parametrize("field", ["format", "protocol"])
+def test_a_journal_header_naming_an_unknown_format_is_damaged(
+    env: dict[str, str], make_mock: Any, field: str
+) -> None:
+    env = mock_env(env, make_mock())
+    folder = Path(env["XDG_STATE_HOME"]) / "mint" / "journals"
+    folder.mkdir(parents=True, mode=0o700)
+    header = _header("20260101-000000-ffffff", **{field: "bogus"})
+    (folder / "20260101-000000-ffffff.jsonl").write_text(json.dumps(header) + '\n{"t": "x"}\n')
+    resumed = run_mint(["chat", "--resume", "20260101-000000-ffffff"], env)
+    assert resumed.returncode == int(ExitCode.USAGE), resumed.stderr
+    assert _error_lines(resumed.stderr) == [
+        "mint: error: journal 20260101-000000-ffffff is damaged (its header is not mint's)"
     ]

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import MINT, PEAK, jsonl, mock_env, readme_block, run_mint, scripted_mock
+from conftest import MINT, PEAK, jsonl, mock_env, peak_of, readme_block, run_mint, scripted_mock
 
 # find_spec, not importorskip: importing the SDK would grow this process by tens of MB,
 # and a child forked later reports its parent's size as its own peak (test_hardening).
@@ -164,9 +164,9 @@ def test_a_server_shouting_on_stderr_without_line_ends_is_bounded(
         [sys.executable, "-c", PEAK, *MINT, "chat", "--no-log", "--mcp", command, "weather"],
         env=mock_env(env, server), stdin=subprocess.DEVNULL, capture_output=True, timeout=60,
     )  # fmt: skip
-    err, peak = r.stderr.decode().rsplit("@maxrss ", 1)
+    err, peak = peak_of(r.stderr)
     assert r.returncode == 2 and "it exited with status 4 (its stderr: xxx" in err
-    assert len(err) < 1000 and int(peak) < 100 * 1024, (len(err), peak)
+    assert len(err) < 1000 and peak < 100 * 1024, (len(err), peak)
 
 
 def test_reference_filesystem_server_from_npm(

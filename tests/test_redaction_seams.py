@@ -136,3 +136,43 @@ def test_a_key_echoed_in_the_reply_is_not_stored_in_the_log(
     assert not any(leak.encode() in stored for leak in LEAKS)
     shown = run_mint(["log", "show", "--format", "json"], env).stdout.decode()
     assert "echo [redacted] done" in shown and SECRET not in shown
+
+
+TYPED = "sk-typed-on-the-line-5678"
+
+
+def test_an_option_check_never_quotes_the_key(env: dict[str, str], tmp_path: Path) -> None:
+    other = "sk-from-the-config-file-1234"
+    config = tmp_path / "config.toml"
+    config.write_text(f'api_key = "{other}"\n')
+    cases = [
+        (["chat", "--base-url", SECRET, "hi"], {}),
+        (["chat", "--max-tokens", SECRET, "hi"], {}),
+        (["chat", "--protocol", SECRET, "hi"], {}),
+        (["chat", "--api-key", TYPED, "--max-tokens", TYPED, "hi"], {}),
+        (["models"], {"MINT_BASE_URL": SECRET}),
+        (["batch", "x.jsonl"], {"MINT_CONCURRENCY": SECRET}),
+        (["log", "show", SECRET], {}),
+        (["journal", "show", SECRET], {}),
+        (["chat", "--max-tokens", other, "hi"], {"MINT_CONFIG": str(config)}),
+    ]
+    for args, extra in cases:
+        r = run_mint(args, {**env, **extra})
+        err = r.stderr.decode()
+        assert r.returncode in (2, 3) and "mint: error:" in err, (args, err)
+        for key in (SECRET, other, TYPED):
+            assert key not in err, (args, err)
+
+
+def test_dry_run_and_models_never_show_the_key(
+    sse_server: SSEServer, env: dict[str, str]
+) -> None:
+    r = run_mint(["chat", "--mock", "--dry-run", "-o", f"user={SECRET}", "hi"], env)
+    assert r.returncode == 0 and SECRET.encode() not in r.stdout and b"[redacted]" in r.stdout
+    listing = {"data": [{"id": "m1"}, {"id": SECRET}]}
+    canned = Canned(body=[json.dumps(listing).encode()], headers={"Content-Type": "application/json"})
+    for fmt in ("text", "json"):
+        r = run_mint(["models", "--format", fmt], served(sse_server, env, canned))
+        assert r.returncode == 0 and SECRET.encode() not in r.stdout, r.stdout
+    cache = Path(env["XDG_CACHE_HOME"]) / "mint" / "models"
+    assert SECRET not in cache.read_text()

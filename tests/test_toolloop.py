@@ -370,6 +370,9 @@ def test_config_tables_and_conversation_chain(tmp_path: Path, menv: dict[str, st
     config.write_text("[tools.weather]\nargs = 1\n")
     bad = run_mint(["chat", "hi"], menv)
     assert bad.returncode == 3 and b"[tools.NAME] tables" in bad.stderr
+    config.write_text('[tools.weather]\ncommand = " "\n')
+    bad = run_mint(["chat", "hi"], menv)
+    assert bad.returncode == 3 and b"config.toml: [tools.weather] command is empty" in bad.stderr
 
 
 # -- the journal: a kill at any point never runs a finished tool twice ------------------

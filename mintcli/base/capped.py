@@ -9,6 +9,7 @@ from filling memory; past one, the caller names it in a clear error.
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -31,7 +32,11 @@ def read_at_most(stream: BinaryIO, cap: int) -> bytes | None:
 
 def read_file_at_most(path: Path, cap: int) -> bytes | None:
     """A file's bytes (OSError as open raises it), or None past ``cap``."""
-    with path.open("rb") as fh:
+    try:
+        fh = path.open("rb")
+    except ValueError:  # a NUL byte in the name: no file is called that
+        raise OSError(errno.EINVAL, "no file has a NUL byte in its name") from None
+    with fh:
         return read_at_most(fh, cap)
 
 

@@ -32,7 +32,7 @@ def run_models(settings: ModelsSettings, term: Terminal) -> None:
             body = transport.get_json(url, protocol.headers(key))
         finally:
             transport.close()
-    models = parse_model_list(body)
+    models = term.secrets.redact_json(parse_model_list(body))  # a key sent back as an id
     save_models_cache([m["id"] for m in models])
     if settings.format == "json":
         term.write(orjson.dumps(models) + b"\n")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -19,6 +19,9 @@ from mintcli.cli.clicktable import CONTEXT, MintGroup, command
 from mintcli.cli.history import journal, log_group
 from mintcli.errors import ExitCode, UsageError, exit_status_help
 from mintcli.options import settings as opts  # the option table: one settings class per command
+
+if TYPE_CHECKING:
+    from mintcli.base.terminal import Terminal
 
 SHELLS = ("bash", "zsh", "fish")
 
@@ -182,6 +185,23 @@ def complete_values(settings: None, term: Any, what: str) -> None:
     run_complete(what, term)
 
 
+def _all_keys(term: Terminal, args: list[str]) -> None:
+    """Before an error is printed: every API key this run could be using joins
+    the secrets, for errors raised before a command's settings were resolved
+    (an option's check quotes the value it got) and by commands that use no
+    key at all (``mint log show KEY``). Only on this path: it reads the config."""
+    from mintcli.options.config import configured
+
+    term.secrets.add(os.environ.get(opts.env_name("api_key")))
+    for at, arg in enumerate(args):
+        if arg == "--api-key" and at + 1 < len(args):
+            term.secrets.add(args[at + 1])
+        elif arg.startswith("--api-key="):
+            term.secrets.add(arg.partition("=")[2])
+    for key in configured("api_key"):
+        term.secrets.add(key)
+
+
 def main(argv: list[str] | None = None) -> int:
     """The one error boundary: every outcome of a command becomes one stderr
     line (at most) and an exit code here, and nowhere else."""
@@ -196,6 +216,10 @@ def main(argv: list[str] | None = None) -> int:
         with cli.make_context("mint", list(args), obj=term) as ctx:
             cli.invoke(ctx)
     except click.exceptions.Exit as exc:
+        if exc.exit_code == 0 and sys.stdout is None:
+            # --help or --version, printed by click into a stdout the shell closed
+            term.error("cannot write to stdout: stdout is closed")
+            return int(ExitCode.WRITE_FAILED)
         return exc.exit_code
     except click.exceptions.NoArgsIsHelpError as exc:
         click.echo(exc.format_message(), err=True)
@@ -203,9 +227,11 @@ def main(argv: list[str] | None = None) -> int:
     except click.UsageError as exc:
         if exc.ctx is not None:
             click.echo(exc.ctx.get_usage(), err=True)
-        term.error(exc.format_message())
+        _all_keys(term, args)
+        term.error(" ".join(exc.format_message().split()))  # click's may span lines
         return int(ExitCode.USAGE)
     except click.ClickException as exc:
+        _all_keys(term, args)
         term.error(exc.format_message())
         return exc.exit_code
     except MintError as exc:
@@ -213,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
             stop_taking_signals()
         if isinstance(exc, UsageError) and exc.usage:
             click.echo(exc.usage, err=True)
+        _all_keys(term, args)
         term.error(exc.message)
         for note in exc.notes:
             term.note(note)
@@ -233,6 +260,7 @@ def main(argv: list[str] | None = None) -> int:
             return int(ExitCode.WRITE_FAILED)
         if "--debug" in args or os.environ.get(opts.env_name("debug"), "") not in ("", "0"):
             raise
+        _all_keys(term, args)
         term.error(
             f"internal error: {type(exc).__name__}: {exc} (run with --debug for a traceback)"
         )

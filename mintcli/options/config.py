@@ -100,6 +100,8 @@ def _tool_tables(table_: dict[str, Any], where: str) -> dict[str, Any]:
             command = body.get("command") if isinstance(body, dict) else None
             if not isinstance(command, str) or set(body) != {"command"}:
                 raise ConfigError(f"{bad} (see [{key}.{name}])")
+            if not command.strip():
+                raise ConfigError(f"{where}: [{key}.{name}] command is empty")
             values.append(f"{name}={command}" if key == "tools" else command)
         out[setting_name] = tuple(values)
     return out
@@ -110,6 +112,9 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
     data = _read_toml(path)
     config = Config(path)
     if data is None:
+        if (os.environ if environ is None else environ).get("MINT_CONFIG"):
+            # named on purpose: a typo must not quietly mean "no config"
+            raise ConfigError(f"MINT_CONFIG names {path}, which does not exist")
         return config
     rows = config_rows()
     profiles = data.pop("profiles", {})

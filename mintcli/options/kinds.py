@@ -39,6 +39,15 @@ class Kind:
         return str(value)
 
 
+class Name(Kind):
+    """Text that names something (a model): never empty."""
+
+    def from_text(self, raw: str) -> str:
+        if not raw.strip():
+            raise ValueError("must not be empty")
+        return raw
+
+
 def _toml_type(value: Any) -> str:
     return {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}.get(
         type(value), f"a {type(value).__name__}"
@@ -288,6 +297,7 @@ def instant(value: str, *, end_of_day: bool) -> float:
 
 
 TEXT = Kind()
+NAME = Name()
 SECONDS = Number(0.0, exclusive=True)
 BOOLEAN = Boolean()
 FLAG = Flag()

@@ -121,7 +121,8 @@ class RequestSettings(Common):
     contents and the retry policy."""
 
     model: str = setting(
-        DEFAULT_MODEL, "-m", "--model", metavar="MODEL", complete="model", section=REQUEST,
+        DEFAULT_MODEL, "-m", "--model", kind=kinds.NAME, metavar="MODEL", complete="model",
+        section=REQUEST,
         help="Model name.")
     system: str | None = setting(
         None, "-s", "--system", metavar="TEXT", section=REQUEST,

@@ -101,8 +101,14 @@ def parse_model_list(body: Any) -> list[dict[str, Any]]:
     data = body.get("data") if isinstance(body, dict) else None
     if not isinstance(data, list):
         raise ProtocolError("unexpected /models response: no 'data' list")
-    # an entry without a string id names no model (it is not listed as "None")
-    return [m for m in data if isinstance(m, dict) and isinstance(m.get("id"), str) and m["id"]]
+    # An entry without a string id names no model (it is not listed as "None"),
+    # nor does one whose id holds a line break or another control character
+    # (one id a line is what `mint models` prints and completion reads).
+    return [m for m in data if isinstance(m, dict) and _printable_id(m.get("id"))]
+
+
+def _printable_id(value: Any) -> bool:
+    return isinstance(value, str) and value.isprintable() and bool(value.strip())
 
 
 # Fields both protocols' bodies take from mint's own options.

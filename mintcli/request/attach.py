@@ -117,6 +117,8 @@ def load_attachment(spec: str, stdin: BinaryIO) -> Attachment:
         if len(data) > MAX_BYTES:
             raise _too_big("- (stdin)", len(data))
         return Attachment("stdin", _recognised("- (stdin)", data), data)
+    if not spec.strip():
+        raise UsageError("-a: the path is empty")
     if _is_url(spec):
         pdf = spec.split("?")[0].split("#")[0].lower().endswith(".pdf")
         return Attachment(spec, "application/pdf" if pdf else "image", url=spec)

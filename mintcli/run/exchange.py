@@ -58,14 +58,6 @@ class Run:
         return urlsplit(self.url).hostname
 
 
-def notices(term: Terminal) -> None:
-    """What the log database has to say (an import of old conversation files)."""
-    from mintcli.storage.conversations import take_notices
-
-    for note in take_notices():
-        term.warn(note)
-
-
 def extract_mode(settings: ChatSettings) -> str | None:
     """-x/--extract-last: which fenced code block is the output, if any."""
     return "last" if settings.extract_last else "first" if settings.extract else None
@@ -150,7 +142,10 @@ def save_exchange(
         try:
             saved = pending.save(message, exchange, text)
         finally:
-            notices(term)
+            from mintcli.storage.conversations import take_notices
+
+            for note in take_notices():  # what an import of old conversation files did
+                term.warn(note)
         if saved != pending.id:
             term.warn(
                 f"conversation {pending.id} was continued elsewhere while this reply "
@@ -222,7 +217,9 @@ def send(
                 "headers": redact_headers({**headers, "Content-Type": "application/json"}),
                 "body": shorten(protocol.build_body(request)),  # attachments: the first bytes
             }
-            term.write(orjson.dumps(shown, option=orjson.OPT_INDENT_2) + b"\n")
+            # a key typed into -o or an attachment URL is not shown either
+            term.write(orjson.dumps(term.secrets.redact_json(shown), option=orjson.OPT_INDENT_2))
+            term.write(b"\n")
             return
         if settings.verbose:
             from mintcli.request.attach import describe

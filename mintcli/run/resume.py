@@ -29,7 +29,15 @@ def resume(settings: ChatSettings, words: tuple[str, ...]) -> Prepared:
     if state.locked:
         raise UsageError(f"reply {state.id} is still being written by another mint process")
     header = state.header
-    kept = {k: header[k] for k in ("protocol", "format") if not settings.given(k) and header.get(k)}
+    damaged = UsageError(f"journal {state.id} is damaged (its header is not mint's)")
+    kept = {}
+    for name in ("protocol", "format"):
+        value = header.get(name)
+        if value and not settings.given(name):
+            try:  # checked as the option itself would check it
+                kept[name] = ChatSettings.rows[name].kind.from_text(str(value))
+            except ValueError:
+                raise damaged from None
     settings = settings.replace(**kept)
     if not settings.given("base_url") and not settings.mock:
         stored = header.get("base_url") or settings.base_url
@@ -54,6 +62,6 @@ def resume(settings: ChatSettings, words: tuple[str, ...]) -> Prepared:
             ensure_dir()
             pending = Pending.from_json(header["log"])
     except (KeyError, TypeError, ValueError, AttributeError):
-        raise UsageError(f"journal {state.id} is damaged (its header is not mint's)") from None
+        raise damaged from None
     shown = pending.messages if pending is not None else list(request.messages)
     return Prepared(settings, request, shown, pending, state)

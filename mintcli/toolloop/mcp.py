@@ -76,10 +76,9 @@ class McpServer:
                 env=env,
                 start_new_session=True,
             )
-        except OSError as exc:
-            raise UsageError(
-                f"--mcp {command!r}: cannot start {self.argv[0]}: {exc.strerror or exc}"
-            ) from None
+        except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the command
+            reason = getattr(exc, "strerror", None) or exc
+            raise UsageError(f"--mcp {command!r}: cannot start {self.argv[0]}: {reason}") from None
         for target in (self._read_stdout, self._read_stderr):
             threading.Thread(target=target, daemon=True, name="mint-mcp").start()
 

@@ -108,8 +108,9 @@ def run_command(
             env=env,
             start_new_session=True,  # its own process group: killed as a whole
         )
-    except OSError as exc:
-        return Outcome("", True, None, f"cannot start {argv[0]}: {exc.strerror or exc}")
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the command
+        reason = getattr(exc, "strerror", None) or exc
+        return Outcome("", True, None, f"cannot start {argv[0]}: {reason}")
     out, err = Capped(limit), Capped(STDERR_KEEP)
     timed_out = _pump(proc, stdin, out, err, started + timeout, cancel)
     if not timed_out:

@@ -146,7 +146,7 @@ def tls_context(url: str, way: Route, certs: Trust) -> Any:
         if os.path.isdir(path):
             return ssl.create_default_context(capath=path)
         return ssl.create_default_context(cafile=path)
-    except (OSError, ssl.SSLError) as exc:
+    except (OSError, ssl.SSLError, ValueError) as exc:  # ValueError: a NUL in the path
         reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
         raise ConfigError(
             f"{certs.source}: cannot load CA certificates from {certs.path} ({reason})"
