@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import MINT, finish, read_until
+from conftest import MINT, finish, read_until, run_mint
 
 from mintcli.mock import MockScriptError, parse_fault
 from mintcli.mock.faults import FaultSpecError
@@ -414,3 +414,142 @@ def test_mint_mock_bad_script_is_usage_error(env: dict[str, str], tmp_path: Path
     )
     assert r.returncode == 2 and r.stdout == b""
     assert str(bad) in r.stderr.decode()
+
+
+def _memory_at_most_1_gib() -> None:
+    # In the child: an unbounded read fails here (MemoryError) in a second
+    # instead of taking the machine's memory.
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+
+def test_endless_script_stops_at_its_cap(env: dict[str, str]) -> None:
+    r = run_mint(["mock", "--script", "/dev/zero"], env, preexec_fn=_memory_at_most_1_gib)
+    assert r.returncode == 2 and r.stdout == b""
+    assert r.stderr.decode() == (
+        "mint: error: script /dev/zero: larger than 16 MiB, mint's limit for it\n"
+    )
+
+
+@pytest.mark.parametrize("stdout", ["closed", "full"])
+def test_mock_serves_when_its_url_line_cannot_be_written(
+    stdout: str, env: dict[str, str], spawn: Any
+) -> None:
+    # Closed (>&-) or full (/dev/full): the URL goes to stderr in one warning and
+    # the mock serves as usual.
+    if stdout == "closed":
+        proc = spawn(["sh", "-c", 'exec "$@" >&-', "sh", *MINT, "mock"], env)
+        reason = b"stdout is closed"
+    else:
+        with open("/dev/full", "wb") as full:
+            proc = spawn([*MINT, "mock"], env, stdout=full)
+        reason = b"No space left on device"
+    err = read_until(
+        proc.stderr.fileno(), lambda got: b"\n" in got, timeout=20, what="the mock's warning"
+    )
+    assert err.startswith(b"mint: warning: cannot write to stdout: " + reason + b"; serving at ")
+    url = err.split(b"serving at ", 1)[1].strip().decode()
+    assert httpx.get(url + "/models", headers=KEY, timeout=10).status_code == 200
+    os.kill(proc.pid, signal.SIGTERM)
+    _, rest = finish(proc, timeout=10)
+    assert proc.returncode == 0 and rest == b""
+
+
+def test_mock_cannot_listen_is_a_usage_error(env: dict[str, str]) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        cases = [
+            (["--port", str(port)], f"127.0.0.1 port {port}: Address already in use"),
+            (["--host", "8.8.8.8"], "8.8.8.8 port 0: Cannot assign requested address"),
+            (["--host", "bad host"], "bad host port 0: Name or service not known"),
+        ]
+        for args, why in cases:
+            r = run_mint(["mock", *args], env)
+            assert r.returncode == 2 and r.stdout == b"", args
+            assert r.stderr.decode() == f"mint: error: cannot listen on {why}\n"
+
+
+def test_mock_log_that_cannot_be_opened_is_said_before_serving(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    for log, why in [
+        (tmp_path, "Is a directory"),
+        (tmp_path / "missing" / "x", "No such file or directory"),
+    ]:
+        r = run_mint(["mock", "--log", str(log)], env)
+        assert r.returncode == 2 and r.stdout == b""
+        assert r.stderr.decode() == f"mint: error: --log {log}: {why}\n"
+
+
+def test_mock_log_write_failure_ends_the_mock(env: dict[str, str], spawn: Any) -> None:
+    # A CI run that asked for --log relies on it: the first lost line stops the
+    # mock with one error naming the file (exit 11), and the request that could
+    # not be logged is answered 500 saying why, not served.
+    proc = spawn([*MINT, "mock", "--log", "/dev/full"], env)
+    line = read_until(
+        proc.stdout.fileno(), lambda got: b"\n" in got, timeout=20, what="mint mock's URL line"
+    )
+    r = post(Handle(line.decode().strip()), "/chat/completions", oa())
+    assert r.status_code == 500
+    why = "cannot write --log /dev/full: No space left on device"
+    assert r.json()["error"]["message"] == f"mint mock: {why}"
+    out, err = finish(proc, timeout=10)
+    assert proc.returncode == 11 and out == b""
+    assert err.decode() == f"mint: error: {why}\n"
+
+
+class Handle:
+    """A mock running in another process, as post() takes it."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+
+
+ATTACHMENT = {"type": "attachment", "attachment": {"path": "notes.txt"}}  # mint's own, local
+
+
+@pytest.mark.parametrize("part", [{"type": "weird"}, ATTACHMENT])
+def test_content_parts_the_apis_do_not_take_are_refused(make_mock: Any, part: Any) -> None:
+    server = make_mock()
+    text = {"type": "text", "text": "hi"}
+    r = post(server, "/chat/completions", oa([{"role": "user", "content": [text, part]}]))
+    assert r.status_code == 400
+    assert r.json()["error"] == {
+        "message": f"Invalid value: '{part['type']}'. Supported values are: 'text', "
+        "'image_url', 'input_audio', 'refusal', 'audio', and 'file'.",
+        "type": "invalid_request_error",
+        "param": "messages[0].content[1].type",
+        "code": "invalid_value",
+    }
+    r = post(server, "/messages", an([{"role": "user", "content": [text, part]}]))
+    assert r.status_code == 400 and r.json()["type"] == "error"
+    message = r.json()["error"]["message"]
+    assert message.startswith(
+        f"messages.0.content.1: Input tag '{part['type']}' found using 'type' does not "
+        "match any of the expected tags: 'bash_code_execution_tool_result', "
+    )
+    assert "'image'" in message and "'text'" in message and "'tool_result'" in message
+
+
+def test_content_parts_the_apis_take_are_served(make_mock: Any) -> None:
+    server = make_mock()
+    parts = [
+        {"type": "text", "text": "what is this?"},
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}},
+        {"type": "input_audio", "input_audio": {"data": "UklGRg==", "format": "wav"}},
+        {"type": "file", "file": {"filename": "a.pdf", "file_data": "data:application/pdf;base64,JVBE"}},
+    ]
+    said = {"role": "assistant", "content": [{"type": "refusal", "refusal": "no"}]}
+    messages = [{"role": "user", "content": parts}, said, {"role": "user", "content": "ok"}]
+    assert post(server, "/chat/completions", oa(messages)).status_code == 200
+    blocks = [
+        {"type": "text", "text": "what is this?"},
+        {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBO"}},
+        {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "x"}},
+    ]
+    assert post(server, "/messages", an([{"role": "user", "content": blocks}])).status_code == 200

@@ -98,15 +98,22 @@ class Handler(WireHandler):
             headers = {**(headers or {}), "Connection": "close"}
         self._send_json(refusal.status, body, headers)
 
-    def _record(self, raw: bytes) -> None:
+    def _record(self, raw: bytes) -> bool:
+        """Log the request; False when it was answered already (the mock's
+        --log failed: it is ending, and says so with a 500)."""
         headers = {k.lower(): v for k, v in redact_headers(self.headers.items()).items()}
         try:
             body: Any = orjson.loads(raw) if raw else None
         except orjson.JSONDecodeError:
             body = raw.decode("utf-8", "replace")
-        self.server.mock.record(
-            {"method": self.command, "path": self.path, "headers": headers, "body": body}
-        )
+        try:
+            self.server.mock.record(
+                {"method": self.command, "path": self.path, "headers": headers, "body": body}
+            )
+        except Refusal as refusal:
+            self._refuse(refusal)
+            return False
+        return True
 
     def _authorized(self) -> bool:
         auth = self.headers.get("Authorization", "")
@@ -116,7 +123,8 @@ class Handler(WireHandler):
 
     # -- routes ----------------------------------------------------------------------
     def do_GET(self) -> None:
-        self._record(b"")
+        if not self._record(b""):
+            return
         path = self._route()
         if batch_routes.handles(path):  # the batch services: mock/batch_routes.py
             batch_routes.serve(self, "GET", path, b"")
@@ -136,10 +144,11 @@ class Handler(WireHandler):
         try:
             raw = read_body(self.rfile, self._headers())
         except Refusal as refusal:
-            self._record(b"")
-            self._refuse(refusal)
+            if self._record(b""):
+                self._refuse(refusal)
             return
-        self._record(raw)
+        if not self._record(raw):
+            return
         path = self._route()
         self.server.mock.answering(+1)
         try:

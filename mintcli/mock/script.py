@@ -35,11 +35,18 @@ from typing import Any
 
 import orjson
 
+from mintcli.base.capped import MiB, over, read_file_at_most
 from mintcli.mock import agent
 from mintcli.mock.agent import content_text as content_text  # re-exported
 from mintcli.mock.agent import is_tool_result
 from mintcli.mock.faults import Fault, FaultSpecError, parse_fault
 from mintcli.mock.instance import minimal_instance
+
+# A script is rules written by hand (a long reply comes from "repeat", not from
+# pasted text), so a few KiB is usual; 16 MiB leaves room for generated ones while
+# its parsed rules stay well within memory. /dev/zero or a pipe that never ends
+# stops at the cap instead of filling memory (stat says 0 bytes for those).
+SCRIPT_BYTES = 16 * MiB
 
 POEM = "《静夜思》\n床前明月光,\n疑是地上霜。\n举头望明月,\n低头思故乡。🌙\n"
 
@@ -168,9 +175,11 @@ def parse_rule(obj: Any, where: str, step: bool = False) -> Rule:
 
 def load_script(path: Path) -> list[Rule]:
     try:
-        data = path.read_bytes()
+        data = read_file_at_most(path, SCRIPT_BYTES)
     except OSError as exc:
         raise MockScriptError(f"script {path}: {exc.strerror or exc}") from None
+    if data is None:
+        raise MockScriptError(f"script {path}: {over(SCRIPT_BYTES)}")
     stripped = data.strip()
     try:
         if stripped.startswith(b"["):

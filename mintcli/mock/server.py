@@ -3,21 +3,24 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import select
 import signal
 import socket
-import sys
 import threading
 import time
 from collections import Counter
+from contextlib import suppress
 from dataclasses import replace
 from pathlib import Path
 from types import FrameType, TracebackType
-from typing import Any
+from typing import IO, Any
 
 import orjson
 
-from mintcli.base.terminal import silence_stdout
+from mintcli.base.terminal import Terminal, silence_stdout
+from mintcli.errors import MintError, write_failed
 from mintcli.mock.batches import BatchFaultError, BatchFaults
 from mintcli.mock.faults import Fault, FaultSpecError, parse_fault
 from mintcli.mock.handler import HTTPServer
@@ -78,9 +81,17 @@ class MockServer:
         self._lock = threading.Lock()
         self._hits: Counter[str] = Counter()
         self._stopping = threading.Event()
-        self._log = Path(options.log).open("ab") if options.log else None  # noqa: SIM115
-        self._httpd = HTTPServer(options.host, options.port)
+        # Set by a signal (serve_main) or by a failure that ends the mock (a --log
+        # that cannot be written: ``failure`` says which).
+        self.ended = threading.Event()
+        self.failure: MintError | None = None
+        self._httpd = _listen(options.host, options.port)
         self._httpd.mock = self
+        try:
+            self._log = _open_log(options.log) if options.log else None
+        except MockScriptError:
+            self._httpd.server_close()
+            raise
         bound_host, bound_port = self._httpd.server_address[:2]
         self.base_url = f"http://{_url_host(str(bound_host))}:{bound_port}/v1"
         self._thread: threading.Thread | None = None
@@ -97,12 +108,33 @@ class MockServer:
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
 
     def record(self, entry: dict[str, Any]) -> None:
+        """Keep a request (and append it to --log). Once --log could not be
+        written the mock is ending: this request and any other before the end
+        are answered 500 (Refusal), naming the file, instead of being served
+        and missing from the log."""
         with self._lock:
             self.requests.append(entry)
             self.arrivals.append(time.monotonic())
             if self._log is not None:
-                self._log.write(orjson.dumps(entry) + b"\n")
-                self._log.flush()
+                try:
+                    self._log.write(orjson.dumps(entry) + b"\n")
+                    self._log.flush()
+                except (OSError, ValueError) as exc:
+                    self._log_failed(exc)
+            if self.failure is not None:
+                raise Refusal(500, f"mint mock: {self.failure}", close=True)
+
+    def _log_failed(self, exc: OSError | ValueError) -> None:
+        """The first failure to write --log ends the mock (serve_main reports it)."""
+        if isinstance(exc, ValueError):  # the file object is closed
+            exc = OSError(errno.EBADF, os.strerror(errno.EBADF))
+        if self.failure is None:
+            self.failure = write_failed(f"--log {self.options.log}", exc)
+        log, self._log = self._log, None
+        if log is not None:
+            with suppress(OSError):  # what is still buffered would fail again
+                log.close()
+        self.ended.set()
 
     def next_recorded(self) -> Recorded | None:
         if not self.recorded:
@@ -175,17 +207,22 @@ class MockServer:
         self._stopping.set()
         self._httpd.shutdown()
         self._httpd.server_close()
-        if self._log is not None:
-            self._log.close()
+        self._close_log()
 
     def release(self) -> None:
         """For a process about to exit: end stalls and close the log, but leave
         the daemon threads to end with the process (no shutdown wait)."""
         self._stopping.set()
+        self._close_log()
+
+    def _close_log(self) -> None:
         with self._lock:
             if self._log is not None:
-                self._log.close()
-                self._log = None
+                try:
+                    self._log.close()
+                    self._log = None
+                except OSError as exc:
+                    self._log_failed(exc)
 
     def __enter__(self) -> MockServer:
         return self.start()
@@ -200,25 +237,53 @@ def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def serve_main(settings: MockSettings) -> None:
-    """``mint mock``: print the base URL, serve until SIGINT or SIGTERM, exit 0."""
+def _listen(host: str, port: int) -> HTTPServer:
+    """The listening server, or why not: the port is taken, the address is not
+    this machine's, the host name does not resolve. All are fixed by another
+    --host or --port, so they are usage errors (exit 2), not network ones."""
+    try:
+        return HTTPServer(host, port)
+    except (OSError, UnicodeError, OverflowError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise MockScriptError(f"cannot listen on {host} port {port}: {reason}") from None
+
+
+def _open_log(name: str) -> IO[bytes]:
+    """--log, opened before serving: a directory or a missing folder is said now
+    (exit 2, as for --record), not found by the first request."""
+    try:
+        return Path(name).expanduser().open("ab")
+    except OSError as exc:
+        raise MockScriptError(f"--log {name}: {exc.strerror or exc}") from None
+
+
+def serve_main(settings: MockSettings, term: Terminal | None = None) -> None:
+    """``mint mock``: print the base URL, serve until SIGINT or SIGTERM, exit 0;
+    a --log that cannot be written ends it (exit 11)."""
+    term = term or Terminal.from_process()
     server = MockServer(settings)
-    done = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
-        done.set()
+        server.ended.set()
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     server.start()
     try:
-        sys.stdout.write(server.base_url + "\n")
-        sys.stdout.flush()
-    except OSError:  # nobody reads the URL (stdout closed): keep serving
-        silence_stdout()
+        term.write(server.base_url.encode() + b"\n")
+    except (MintError, BrokenPipeError) as exc:
+        # The mock is the service, the URL line a convenience: with stdout closed
+        # or unwritable it keeps serving (a fixed --port is known anyway) and says
+        # once, on stderr, where.
+        silence_stdout()  # what is left in its buffer would fail again at exit
+        if isinstance(exc, BrokenPipeError):
+            exc = write_failed("to stdout", exc)
+        term.warn(f"{exc.message}; serving at {server.base_url}")
     try:
-        while not done.wait(0.5):
+        while not server.ended.wait(0.5):
             pass
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
         server.stop()
+    if server.failure is not None:
+        raise server.failure

@@ -19,7 +19,10 @@ Sources, cited beside each rule:
       `tool_result` blocks", #7929 "`tool_use` ids were found without
       `tool_result` blocks immediately after"), empty content (#6774 "all messages
       must have non-empty content except for the optional final assistant
-      message"; mckaywrigley/chatbot-ui#1656 "text content blocks must be non-empty")
+      message"; mckaywrigley/chatbot-ui#1656 "text content blocks must be non-empty"),
+      an unknown block type (quoted in public code: "messages.2.content.0: Input tag
+      'drive_file' found using 'type' does not match any of the expected tags: ...",
+      the tags listed in alphabetical order)
 
 Error messages follow the real API's (pydantic's wording, ``field.path: message``).
 """
@@ -45,6 +48,18 @@ CREATE = frozenset(
         "stop_sequences", "stream", "system", "temperature", "thinking", "tool_choice",
         "tools", "top_k", "top_p", "user_profile_id", "workspace_id",
     }
+)  # fmt: skip
+# [B] content_block_param.py: the type of each member of ContentBlockParam.
+BLOCK_TYPES = tuple(
+    sorted(
+        {
+            "text", "image", "document", "search_result", "thinking", "redacted_thinking",
+            "tool_use", "tool_result", "server_tool_use", "web_search_tool_result",
+            "web_fetch_tool_result", "code_execution_tool_result",
+            "bash_code_execution_tool_result", "text_editor_code_execution_tool_result",
+            "tool_search_tool_result", "container_upload", "mid_conv_system",
+        }
+    )
 )  # fmt: skip
 # [P] the fields of MessageCountTokensParams.
 COUNT = frozenset(
@@ -231,6 +246,13 @@ def _blocks(content: Any, where: str) -> None:
         here = f"{where}.content.{k}"
         if not isinstance(block, dict) or not isinstance(block.get("type"), str):
             raise anthropic_error(f"{here}.type", "Field required")
+        if block["type"] not in BLOCK_TYPES:  # [E] mint's own "attachment" block too
+            tags = ", ".join(f"'{t}'" for t in BLOCK_TYPES)
+            raise anthropic_error(
+                here,
+                f"Input tag '{block['type']}' found using 'type' does not match any of "
+                f"the expected tags: {tags}",
+            )
         # [B] ToolUseBlockParam: id, name, input Required; ToolResultBlockParam:
         # tool_use_id Required; TextBlockParam: text Required.
         required = {"tool_use": ("id", "name", "input"), "tool_result": ("tool_use_id",),

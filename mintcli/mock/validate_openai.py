@@ -13,7 +13,12 @@ the game). Sources, cited beside each rule:
       (miurla/morphic#136, run-llama/llama_index#10493: param "messages.[N].role",
       code null), n at most 128 (thisisartium/continuous-alignment-testing#25:
       "Invalid 'n': integer above maximum value. Expected a value <= 128, ...",
-      code "integer_above_max_value", the pattern of every range message here).
+      code "integer_above_max_value", the pattern of every range message here);
+      an unknown content part type, as quoted in public code replaying other
+      providers' blocks (Anthropic "thinking", "tool_result"; Responses
+      "input_file") to chat completions: "Invalid value: 'thinking'. Supported
+      values are: 'text', 'image_url', 'input_audio', 'refusal', 'audio', and
+      'file'.", param "messages[1].content[0].type", code "invalid_value".
 
 Error wording, ``param`` and ``code`` follow those real error bodies.
 """
@@ -50,6 +55,10 @@ KNOWN = frozenset(
 
 # [M] the roles of ChatCompletionMessageParam's members, in the real API's order.
 ROLES = ("system", "assistant", "user", "function", "tool", "developer")
+# [E] the content part types the API takes, as its error lists them ([M]: the
+# text, image_url, input_audio and file parts of a user message, the refusal part
+# of an assistant message).
+PART_TYPES = ("text", "image_url", "input_audio", "refusal", "audio", "file")
 # [F] FunctionDefinition.name: "a-z, A-Z, 0-9, or contain underscores and dashes,
 # with a maximum length of 64".
 _NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
@@ -285,6 +294,8 @@ def _content(m: dict[str, Any], role: str, where: str) -> None:
     for k, part in enumerate(content if isinstance(content, list) else ()):
         if not isinstance(part, dict) or not isinstance(part.get("type"), str):
             raise openai_missing(f"{where}.content[{k}].type")
+        if part["type"] not in PART_TYPES:  # [E] mint's own "attachment" part too
+            raise openai_value(f"{where}.content[{k}].type", part["type"], PART_TYPES)
 
 
 def _tools(body: dict[str, Any]) -> None:
