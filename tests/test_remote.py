@@ -831,7 +831,8 @@ def test_attachment_references_are_resolved_and_unknown_parts_refused(
     pic.parent.mkdir()
     pic.write_bytes(png)
     ref = {"path": str(pic), "sha256": hashlib.sha256(png).hexdigest()}
-    parts = [{"type": "attachment", "attachment": ref}, {"type": "weird"}]
+    changed = {**ref, "sha256": "0" * 64}
+    parts = [{"type": "attachment", "attachment": ref}, {"type": "attachment", "attachment": changed}]
     data = b"".join(
         json.dumps({"id": f"a{n}", "messages": [{"role": "user", "content": [p]}]}).encode()
         + b"\n"
@@ -843,7 +844,7 @@ def test_attachment_references_are_resolved_and_unknown_parts_refused(
     assert r.returncode == 9, r.stderr
     first, second = jsonl(out.read_bytes())
     assert "error" not in first and second["error"]["code"] == 2
-    assert "unknown content part type 'weird'" in second["error"]["message"]
+    assert "has changed since it was attached" in second["error"]["message"]
     (file,) = [f for name, f in store(server).files.values() if name.startswith("mint-")]
     assert str(pic.parent).encode() not in file and b"data:image/png;base64," in file
 
