@@ -694,7 +694,8 @@ def test_item_messages_are_resolved_and_checked_as_chat_messages(
     assert "'weird'" in results["weird"]["error"]["message"]
     assert results.pop("weird")["error"]["code"] == 4
     assert {x["error"]["code"] for x in results.values() if "error" in x} == {2}
-    (sent, _) = [r["body"] for r in server.requests if r.get("body")]
-    assert str(tmp_path) not in json.dumps(sent)  # the path never leaves the machine
+    bodies = [r["body"] for r in server.requests if r.get("body")]
+    assert len(bodies) == 2 and str(tmp_path) not in json.dumps(bodies)  # paths stay here
+    (sent,) = [b for b in bodies if "look good" in json.dumps(b)]
     (part, _) = sent["messages"][-1]["content"]
     assert part["image_url"]["url"].startswith("data:image/png;base64,")
