@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import sys
+import threading
 import time
 import uuid
 from dataclasses import replace
@@ -40,6 +41,7 @@ class Backend(Protocol):
     """What the handler asks of the mock server (server.MockServer)."""
 
     options: MockSettings
+    ended: threading.Event  # set: the mock is to stop serving
 
     def connected(self) -> None: ...
 
@@ -112,6 +114,8 @@ class Handler(WireHandler):
             )
         except Refusal as refusal:
             self._refuse(refusal)
+            self.wfile.flush()
+            self.server.mock.ended.set()  # the mock ends once the 500 is on its way
             return False
         return True
 

@@ -125,7 +125,8 @@ class MockServer:
                 raise Refusal(500, f"mint mock: {self.failure}", close=True)
 
     def _log_failed(self, exc: OSError | ValueError) -> None:
-        """The first failure to write --log ends the mock (serve_main reports it)."""
+        """The first failure to write --log ends the mock (serve_main reports it),
+        once the request that found it has been answered (Handler._record)."""
         if isinstance(exc, ValueError):  # the file object is closed
             exc = OSError(errno.EBADF, os.strerror(errno.EBADF))
         if self.failure is None:
@@ -134,7 +135,6 @@ class MockServer:
         if log is not None:
             with suppress(OSError):  # what is still buffered would fail again
                 log.close()
-        self.ended.set()
 
     def next_recorded(self) -> Recorded | None:
         if not self.recorded:
