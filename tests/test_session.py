@@ -18,6 +18,7 @@ RULES = [
     {"match": {"prompt": "^slow"}, "text": "word " * 400, "delay": 0.02},
     {"match": {"prompt": "line one\nline two"}, "text": "two lines seen"},
     {"match": {"prompt": "pasted\nlines"}, "text": "one pasted prompt"},
+    {"match": {"prompt": "^deep"}, "reasoning": "think " * 200, "text": "answer", "delay": 0.02},
     {"match": {"prompt": "^tool then slow"}, "steps": [
         {"tool_calls": [{"id": "c1", "name": "say", "arguments": {}}]},
         {"text": "word " * 400, "delay": 0.02},
@@ -189,6 +190,26 @@ def test_ctrl_c_in_a_tool_loop_keeps_the_chain_and_the_cut_answer(
     assert cut.startswith("word word") and len(cut) < len("word " * 400)
     assert saved["exchanges"][0]["cut"] is True and "cut" not in saved["exchanges"][1]
     assert json.loads(run_mint(["journal", "list", "--format", "json"], e).stdout) == []
+
+
+def test_ctrl_c_while_only_reasoning_came_keeps_nothing_and_the_session_goes_on(
+    scripted: Any, env: dict[str, str], spawn_pty: Any
+) -> None:
+    e = {**mock_env(env, scripted), "TERM": "xterm", "NO_COLOR": "1"}
+    you = Typist(spawn_pty([*MINT, "chat", "-m", "m1", "--reasoning"], e))
+    you.wait_for(PROMPT)
+    you.type(b"deep thought\r")
+    you.wait_for(b"think think think")
+    you.type(b"\x03")  # Ctrl-C before any word of the answer
+    you.wait_for(PROMPT, 2)
+    you.type(b"hello\r")
+    you.wait_for(b"friend.")
+    you.wait_for(PROMPT, 3)
+    you.type(b"\x04")
+    assert you.child.wait() == 0
+    saved = conversation(e)
+    # an assistant message without text would make every later request a 400
+    assert [m["content"] for m in saved["messages"]] == ["hello", "Hi **there**, friend."]
 
 
 def test_without_a_terminal_nothing_changes(env: dict[str, str]) -> None:

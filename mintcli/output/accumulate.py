@@ -150,6 +150,12 @@ class Reply:
     def has_text(self) -> bool:
         return bool(self._acc.text)
 
+    @property
+    def has_words(self) -> bool:
+        """Text with more than white space: what an answer cut short needs to be
+        kept in a conversation (the APIs refuse an empty assistant message)."""
+        return any(piece.strip() for piece in self.text_pieces())
+
     @cached_property
     def reasoning(self) -> str | None:
         return self._acc.reasoning.getvalue() or None

@@ -294,8 +294,9 @@ def _stream(
         transport.close()
         if recorder is not None:
             recorder.close()
-    # A Ctrl-C before anything came leaves nothing to save.
-    save_exchange(run, reply, term, cut=cut, kept=not cut or acc.received)
+    # A Ctrl-C before any words of the answer came (reasoning only) leaves nothing
+    # to save: an assistant message without text would break the conversation.
+    save_exchange(run, reply, term, cut=cut, kept=not cut or reply.has_words)
     if extract_mode(settings) and not cut:
         from mintcli.render.extract import require_block
 

@@ -158,7 +158,7 @@ class ToolLoop:
 
         acc = self.streaming
         reply = acc.reply() if acc is not None and acc.received else None
-        if reply is None or reply.tool_calls:
+        if reply is None or reply.tool_calls or not reply.has_words:
             return False
         if journal is not None:
             journal.path.unlink(missing_ok=True)  # the conversation keeps it instead
