@@ -228,3 +228,9 @@ def test_random_markdown_renders_and_extracts_alike_however_it_is_cut() -> None:
         extractor = Extractor()
         got = "".join(extractor.feed(text[i : i + size]) for i in range(0, len(text), size))
         assert (got + extractor.finish() if extractor.found else None) == extract(text), text
+
+
+def test_extract_is_refused_with_the_tool_loop(env: dict[str, str]) -> None:
+    for flag in ("-x", "--extract-last"):
+        r = run_mint(["chat", "--mock", flag, "--tool-cmd", "say=echo hi", "go"], env)
+        assert r.returncode == 2 and b"does not work with the tool loop" in r.stderr

@@ -46,8 +46,11 @@ def run_chat(
     from mintcli.run.exchange import send
     from mintcli.run.resume import resume
 
-    if (settings.extract or settings.extract_last) and settings.format not in ("text", "json"):
+    extract = settings.extract or settings.extract_last
+    if extract and settings.format not in ("text", "json"):
         raise UsageError("-x/--extract works with --format text or json")
+    if extract and (settings.tool_cmd or settings.mcp):
+        raise UsageError("-x/--extract does not work with the tool loop (--tool-cmd, --mcp)")
     if settings.resume is not None:
         prepared = resume(settings, words)  # the journal's exchange
     else:
