@@ -234,3 +234,13 @@ def test_extract_is_refused_with_the_tool_loop(env: dict[str, str]) -> None:
     for flag in ("-x", "--extract-last"):
         r = run_mint(["chat", "--mock", flag, "--tool-cmd", "say=echo hi", "go"], env)
         assert r.returncode == 2 and b"does not work with the tool loop" in r.stderr
+
+
+@pytest.mark.parametrize(
+    "line", ["- " * 300, "x " + "*" * 600 + " y", "x " + "_" * 600, "> " * 300, " " * 600 + "x"]
+)
+def test_a_long_undecided_line_renders_alike_however_it_is_cut(line: str) -> None:
+    # Past a length such lines are shown as they come instead of held and looked
+    # at again with every piece (benchmarks/render.py times the long ones).
+    whole = render(line + "\n", 100_000)
+    assert render(line + "\n", 4) == whole and render(line + "\n", 1) == whole

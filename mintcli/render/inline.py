@@ -40,6 +40,7 @@ class Inline:
         self.code = 0  # the length of the backtick run that opened a code span
         self.pending = ""  # held back until the next piece says what it is
         self.prev = " "  # the last character shown, for the flanking rules
+        self.plain_run = ""  # a run of * _ ~ too long to style, shown as it grows
 
     @property
     def styled(self) -> bool:
@@ -72,6 +73,11 @@ class Inline:
     def _run(self, s: str, out: list[str], final: bool) -> None:
         self.pending = ""
         i, n = 0, len(s)
+        if self.plain_run:
+            if s.startswith(self.plain_run):  # the run goes on: as it is, too
+                i = _run_end(s, 0)
+                out.append(s[:i])
+            self.plain_run = ""
         while i < n:
             if self.code:
                 j = s.find("`", i)
@@ -118,6 +124,12 @@ class Inline:
                 continue
             k = _run_end(s, j)
             if k == n and not final:
+                if c in "*_~" and k - j > 3:
+                    # No style takes more than three: shown now, not held and
+                    # scanned again with every piece (a long run cost its square).
+                    out.append(s[j:k])
+                    self.prev, self.plain_run = c, c
+                    return
                 self.pending = s[j:]
                 return
             nxt = s[k] if k < n else " "

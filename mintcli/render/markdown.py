@@ -27,6 +27,10 @@ HEADINGS = {1: "1;35", 2: "1;36"}  # other levels: bold
 _RULE = re.compile(r"([-*_])(?:[ \t]*\1)*[ \t]*")
 _NUMBER = re.compile(r"\d{1,9}[.)]?")
 _QUOTE = re.compile(r"(?:>[ \t]?)+")
+# The longest start of a line left undecided (a rule, a list item, a quote?): no
+# marker is longer, and a line that stays undecided is looked at again with
+# every piece, so past this it is shown as text.
+HEAD_MAX = 200
 
 
 class Renderer:
@@ -119,6 +123,7 @@ class Renderer:
         start and go on in that mode. At a newline it always decides."""
         head = self._head
         fence = self._fence
+        waiting = not newline and len(head) <= HEAD_MAX  # may the next piece decide?
         if fence is not None:
             if newline and fence.closes(head):
                 self._fence = None
@@ -138,24 +143,26 @@ class Renderer:
             if newline:
                 out.append("\n")
                 self._mode = DONE
+            elif not waiting:
+                self._text(out, indent, "", "")
             return
         c = body[0]
         if c == "|" or (body.startswith(("```", "~~~")) and may_open(body)):
             self._mode = HOLD  # a table row or a fence: decided at its newline
             self._held = [head]
             return
-        if c in "`~" and may_open(body) and not newline:
+        if c in "`~" and may_open(body) and waiting:
             return  # one or two: a fence or a code span, as the next character says
         if c == "#":
             level = len(body) - len(body.lstrip("#"))
-            if level == len(body) and level <= 6 and not newline:
+            if level == len(body) and level <= 6 and waiting:
                 return
             if level <= 6 and body[level : level + 1] in (" ", "\t", ""):
                 self._text(out, "", body[level + 1 :], HEADINGS.get(level, "1"))
                 return
         elif c in "-*+_":
             rule = _RULE.fullmatch(body)
-            if (rule or body == c) and not newline:
+            if (rule or body == c) and waiting:
                 return  # a rule, a list item or emphasis: the next character says
             if rule and newline and sum(ch == c for ch in body) >= 3:
                 out.append(sgr(DIM) + "─" * self.rule_width + RESET + "\n")
@@ -167,16 +174,16 @@ class Renderer:
         elif c.isdigit():
             number = _NUMBER.match(body)
             assert number is not None
-            if number.end() == len(body) and not newline:
+            if number.end() == len(body) and waiting:
                 return
             if body[number.end() - 1] in ".)" and body[number.end() : number.end() + 1] == " ":
                 marker = sgr("1") + body[: number.end()] + RESET + " "
                 self._text(out, indent + marker, body[number.end() + 1 :], "")
                 return
         elif c == ">":
-            quote = _QUOTE.match(body)
+            quote = _QUOTE.match(body[:HEAD_MAX])  # as many levels as pieces would show
             assert quote is not None
-            if quote.end() == len(body) and not newline:
+            if quote.end() == len(body) and waiting:
                 return
             bars = sgr(DIM) + "│ " * quote[0].count(">") + RESET
             self._text(out, indent + bars, body[quote.end() :], "")
