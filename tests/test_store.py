@@ -406,3 +406,25 @@ def test_blocks_keep_the_text_and_cut_after_whitespace() -> None:
         for block in out[:-1]:  # cut after a space or line end where the block holds one
             if any(c in block[write.BLOCK // 2 :] for c in " \n"):
                 assert block[-1] in " \n"
+
+
+def test_arguments_not_utf8_and_dates_at_the_ends_of_the_calendar(env: dict[str, str]) -> None:
+    old_files(env)
+    assert run_mint(["log", "list"], env).returncode == 0
+    foreign = os.fsdecode(b"\xff")  # argv bytes that are not UTF-8
+    for args in (["show", foreign], ["rm", foreign], ["search", "rsync", foreign]):
+        r = run_mint(["log", *args], env)
+        assert r.returncode == 2 and r.stdout == b"", args
+        assert r.stderr.decode().endswith(": the value is not valid UTF-8\n"), r.stderr
+        assert r.stderr.count(b"\n") == 1 and r.stderr.startswith(b"mint: error: ")
+    assert len(run_mint(["log", "list"], env).stdout.splitlines()) == len(OLD_IDS)  # none removed
+    # the last day there is: its end is a moment after it, not an overflow
+    until = run_mint(["log", "search", "rsync", "--until", "9999-12-31"], env)
+    assert until.returncode == 0 and len(until.stdout.splitlines()) == 3
+    stats = run_mint(["log", "stats", "--until", "9999-12-31", "-f", "json"], env)
+    assert stats.returncode == 0 and json.loads(stats.stdout)
+    for flag, value in (("--since", "0001-01-01"), ("--until", "9" * 400 + "w")):
+        r = run_mint(["log", "stats", flag, value], env)
+        assert r.returncode == 2 and r.stderr.startswith(f"mint: error: {flag}: ".encode())
+        assert r.stderr.count(b"\n") == 1
+

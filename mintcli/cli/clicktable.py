@@ -112,6 +112,14 @@ def adopt(settings: Any, term: Any) -> None:
         term.escape_stdout = False
 
 
+def _texts(value: Any) -> tuple[str, ...]:
+    """An argument's text (one, or several with nargs=-1): argv bytes that are
+    not UTF-8 must stop here, before a message or SQLite tries to encode them."""
+    if isinstance(value, str):
+        return (value,)
+    return tuple(v for v in value if isinstance(v, str)) if isinstance(value, tuple) else ()
+
+
 def command(
     parent: click.Group,
     name: str,
@@ -137,6 +145,12 @@ def command(
                 if o.name and ctx.get_parameter_source(o.name) is ParameterSource.COMMANDLINE
             }
             args = {a.name: values[a.name] for a in arguments if a.name}
+            for a in arguments:
+                given_text = values.get(a.name or "")
+                if any(kinds.not_utf8(v) for v in _texts(given_text)):
+                    from mintcli.errors import UsageError
+
+                    raise UsageError(f"{a.human_readable_name}: the value is not valid UTF-8")
             resolved = resolve(settings, given) if settings is not None else None
             term = ctx.find_root().obj
             if resolved is not None:

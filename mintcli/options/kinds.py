@@ -284,15 +284,24 @@ def instant(value: str, *, end_of_day: bool) -> float:
 
     text = value.strip()
     if age := _AGE.fullmatch(text):
+        if len(age.group(1)) > 15:  # past any clock: float() of the product would overflow
+            raise ValueError("is too long an age")
         return time.time() - int(age.group(1)) * _AGE_UNITS[age.group(2)]
     for fmt in _MOMENTS:
         try:
             moment = datetime.strptime(text, fmt)
         except ValueError:
             continue
+        try:
+            stamp = moment.timestamp()
+        except (OverflowError, ValueError, OSError):  # year 1 is year 0 in some time zones
+            raise ValueError("is outside the dates this system can convert") from None
         if end_of_day and fmt == _MOMENTS[0]:
-            moment += timedelta(days=1)
-        return moment.timestamp()
+            try:
+                stamp = (moment + timedelta(days=1)).timestamp()
+            except (OverflowError, ValueError, OSError):  # 9999-12-31 has no next day
+                stamp += 86400
+        return stamp
     raise ValueError("must be a date (2026-12-01), a local time (2026-12-01T09:30) or an age (7d)")
 
 
