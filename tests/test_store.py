@@ -428,3 +428,24 @@ def test_arguments_not_utf8_and_dates_at_the_ends_of_the_calendar(env: dict[str,
         assert r.returncode == 2 and r.stderr.startswith(f"mint: error: {flag}: ".encode())
         assert r.stderr.count(b"\n") == 1
 
+
+@pytest.mark.parametrize("kind", ["symlink", "directory"])
+def test_a_lock_file_that_is_not_a_file(
+    make_mock: Any, env: dict[str, str], tmp_path: Path, kind: str
+) -> None:
+    """The lock next to logs.db guards creating the database: exit 3 naming it."""
+    mint_dir(env).mkdir(parents=True)
+    lock = mint_dir(env) / ".logs.db.lock"
+    if kind == "symlink":
+        lock.symlink_to(tmp_path / "elsewhere")
+    else:
+        lock.mkdir()
+    r = chat(make_mock(), env, "hi")
+    assert r.stdout == b"Mock reply to: hi\n" and r.returncode == 3
+    assert r.stderr.decode() == (
+        f"mint: error: {lock} is a symbolic link or not a file; mint will not use it\n"
+    )
+    r = run_mint(["log", "list"], env)
+    assert r.returncode == 3 and str(lock) in r.stderr.decode()
+    assert not (tmp_path / "elsewhere").exists()
+

@@ -158,7 +158,14 @@ def has_fts(conn: sqlite3.Connection) -> bool:
 
 @contextlib.contextmanager
 def _creation_lock(path: Path) -> Iterator[None]:
-    fd = os.open(path.with_name(".logs.db.lock"), os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    lock = path.with_name(".logs.db.lock")
+    try:
+        fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    except OSError as exc:  # a symlink (ELOOP), a directory (EISDIR), no permission...
+        if os.path.islink(lock) or (os.path.lexists(lock) and not os.path.isfile(lock)):
+            raise ConfigError(f"{lock} is a symbolic link or not a file; mint will not use it"
+                              ) from None  # fmt: skip
+        raise ConfigError(f"cannot open {lock}: {exc.strerror}") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
