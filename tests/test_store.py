@@ -449,3 +449,22 @@ def test_a_lock_file_that_is_not_a_file(
     assert r.returncode == 3 and str(lock) in r.stderr.decode()
     assert not (tmp_path / "elsewhere").exists()
 
+
+@pytest.mark.parametrize("body", ["{not json", "[1, 2]", "42"])
+def test_a_message_body_that_is_not_a_json_object(
+    make_mock: Any, env: dict[str, str], tmp_path: Path, body: str
+) -> None:
+    """A hand-edited log is a damaged database: exit 3, for reading and continuing."""
+    server = make_mock(log=tmp_path / "requests.jsonl")
+    assert chat(server, env, "first").returncode == 0
+    query(env, "SELECT 1")
+    with contextlib.closing(sqlite3.connect(mint_dir(env) / "logs.db")) as conn:
+        conn.execute("UPDATE messages SET body = ? WHERE position = 0", (body,))
+        conn.commit()
+    for args in (["log", "show"], ["log", "show", "-f", "json"]):
+        r = run_mint(args, env)
+        assert r.returncode == 3 and r.stdout == b""
+        assert "the database is damaged (row " in r.stderr.decode() and r.stderr.count(b"\n") == 1
+    r = chat(server, env, "-c", "second")
+    assert r.returncode == 3 and "the database is damaged" in r.stderr.decode()
+    assert len((tmp_path / "requests.jsonl").read_bytes().splitlines()) == 1  # never sent

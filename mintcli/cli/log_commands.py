@@ -94,9 +94,14 @@ def transcript(conversation: Conversation) -> str:
         text = text_of(content)
         if text:
             lines.append(text.rstrip("\n"))
-        for call in message.get("tool_calls") or ():
-            fn = call.get("function") or {}
-            lines.append(f"[tool call {call.get('id')}: {fn.get('name')} {fn.get('arguments')}]")
+        calls = message.get("tool_calls")
+        # Only the shapes mint writes; whatever a hand edit put there is left out.
+        for call in calls if isinstance(calls, list) else ():
+            if isinstance(call, dict):
+                fn = call.get("function")
+                name, args = (fn.get("name"), fn.get("arguments")) if isinstance(fn, dict) else (
+                    None, None)  # fmt: skip
+                lines.append(f"[tool call {call.get('id')}: {name} {args}]")
         blocks.append("\n".join(lines) + "\n")
     return "\n".join(blocks)
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import orjson
 
-from mintcli.errors import UsageError
-from mintcli.store.db import has_fts, transaction
+from mintcli.errors import ConfigError, UsageError
+from mintcli.store.db import db_path, has_fts, transaction
 from mintcli.store.model import Conversation, preview_of
 from mintcli.store.write import EXCHANGE_KEYS
 
@@ -32,7 +32,7 @@ def load(conn: sqlite3.Connection, ident: str) -> Conversation | None:
         "SELECT id, body, text_content FROM messages WHERE conversation_id = ? ORDER BY position",
         (ident,),
     ):
-        obj = orjson.loads(body)
+        obj = _object(body, f"row {message} of table messages, in conversation {ident}")
         if text_content:
             obj["content"] = "".join(texts.get(message, ()))
         messages.append(obj)
@@ -50,12 +50,27 @@ def load(conn: sqlite3.Connection, ident: str) -> Conversation | None:
 def _exchange(row: tuple[Any, ...]) -> dict[str, Any]:
     values = dict(zip(EXCHANGE_KEYS, row, strict=False))
     if values["usage"] is not None:
-        values["usage"] = orjson.loads(values["usage"])
+        values["usage"] = _object(values["usage"], "an exchange's usage")
     out = {k: values[k] for k in EXCHANGE_KEYS[:5]}
     out.update({k: values[k] for k in EXCHANGE_KEYS[5:] if values[k] is not None})
     if row[-1]:
-        out.update(orjson.loads(row[-1]))
+        out.update(_object(row[-1], "an exchange's extra fields"))
     return out
+
+
+def _object(text: Any, what: str) -> dict[str, Any]:
+    """A JSON object as mint wrote it; anything else (a hand edit, a damaged
+    file) is a database mint cannot use, exit 3, as SQLite's own damage is."""
+    try:
+        obj = orjson.loads(text)
+    except (orjson.JSONDecodeError, TypeError):
+        obj = None
+    if not isinstance(obj, dict):
+        raise ConfigError(
+            f"cannot read the log in {db_path()}: the database is damaged ({what} is not a JSON"
+            " object)"
+        )
+    return obj
 
 
 def ids(conn: sqlite3.Connection) -> list[str]:
