@@ -429,3 +429,23 @@ def test_small_mistakes_get_one_clear_line(
     canned = Canned(body=[json.dumps(listing).encode()], headers={"Content-Type": "application/json"})
     r = run_mint(["models"], served(sse_server, env, canned))
     assert r.returncode == 0 and r.stdout == b"ok\n", r.stdout
+
+
+def test_a_reply_in_huge_events_is_held_with_flat_memory(
+    sse_server: SSEServer, env: dict[str, str]
+) -> None:
+    """The reply's text goes to its spool file by characters held, not only every
+    1024 events: 96 events of 1 MiB used to be held whole (96 MiB more)."""
+    text = "y" * ((1 << 20) - 1) + " "
+    event = b"data: " + json.dumps({"choices": [{"index": 0, "delta": {"content": text}}]}).encode()
+    stop = b'data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n'
+    e = served(sse_server, env, Canned(body=[event + b"\n\n"] * 96 + [stop]))
+    r = subprocess.run(
+        [sys.executable, "-c", PEAK, *MINT, "chat", "--no-log", "--no-journal", "--render",
+         "never", "hi"],
+        env=e, stdin=subprocess.DEVNULL, capture_output=True,
+    )  # fmt: skip
+    err, peak = peak_of(r.stderr)
+    assert r.returncode == 0 and err == "", err
+    assert len(r.stdout) == (96 << 20) + 1 and r.stdout.count(b" ") == 96  # and a newline
+    assert peak < 60 * 1024, peak  # 35 MiB here (held whole: 133 MiB)

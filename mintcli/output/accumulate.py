@@ -31,14 +31,16 @@ from mintcli.errors import Refused
 class TextBuffer:
     """Append-only text whose memory stays flat however long it grows.
 
-    Pieces are joined into chunks every few thousand appends; once the chunks
-    held in memory pass ``SPILL_AT`` characters they move, as UTF-8, to an
-    anonymous temporary file (private, and gone when the process ends). The
-    whole text is only rebuilt by :meth:`getvalue`, which a run needs at most
-    at a retry seam and for ``--format json``.
+    Pieces are joined into one chunk after ``COMPACT_AT`` appends, or sooner
+    once they hold ``SPILL_AT`` characters (events can be megabytes each);
+    once the chunks held in memory pass ``SPILL_AT`` characters they move, as
+    UTF-8, to an anonymous temporary file (private, and gone when the process
+    ends). So what is held is under ~2 x ``SPILL_AT`` characters besides the
+    piece being appended. The whole text is only rebuilt by :meth:`getvalue`,
+    which a run needs at most at a retry seam and for ``--format json``.
     """
 
-    __slots__ = ("_chunks", "_held", "_pending", "_size", "_spool")
+    __slots__ = ("_chunks", "_done", "_held", "_pending", "_per_piece", "_room", "_spool")
 
     COMPACT_AT = 1024  # pieces held loose before they are joined into one chunk
     SPILL_AT = 1 << 16  # characters held in memory before they go to the spool file
@@ -47,7 +49,12 @@ class TextBuffer:
         self._chunks: list[str] = []
         self._held = 0  # characters in _chunks
         self._pending: list[str] = []
-        self._size = 0
+        # One counter for both limits on _pending, so an append does one subtraction
+        # and one test: each piece takes its length plus a fixed share from a room of
+        # SPILL_AT, so the room runs out at COMPACT_AT pieces or SPILL_AT characters.
+        self._per_piece = max(1, self.SPILL_AT // self.COMPACT_AT)
+        self._room = self.SPILL_AT
+        self._done = 0  # characters compacted (in _chunks or the spool)
         self._spool: BinaryIO | None = None
         self.append(initial)
 
@@ -55,13 +62,15 @@ class TextBuffer:
         if not text:
             return
         self._pending.append(text)
-        self._size += len(text)
-        if len(self._pending) >= self.COMPACT_AT:
+        self._room -= len(text) + self._per_piece
+        if self._room <= 0:
             self._compact()
 
     def _compact(self) -> None:
         chunk = "".join(self._pending)
         self._pending.clear()
+        self._room = self.SPILL_AT
+        self._done += len(chunk)
         self._chunks.append(chunk)
         self._held += len(chunk)
         if self._held >= self.SPILL_AT:
@@ -69,15 +78,18 @@ class TextBuffer:
                 import tempfile  # only long replies get here
 
                 self._spool = tempfile.TemporaryFile()  # noqa: SIM115 - lives with the buffer
-            self._spool.write("".join(self._chunks).encode("utf-8", "surrogatepass"))
+            for held in self._chunks:  # one by one: a huge piece is not copied once more
+                self._spool.write(held.encode("utf-8", "surrogatepass"))
             self._chunks.clear()
             self._held = 0
 
     def __len__(self) -> int:
-        return self._size
+        # What the room lost, less the per-piece shares: the pending characters.
+        pending = self.SPILL_AT - self._room - self._per_piece * len(self._pending)
+        return self._done + pending
 
     def __bool__(self) -> bool:
-        return self._size > 0
+        return self._done > 0 or bool(self._pending)
 
     def pieces(self, block: int = 1 << 16) -> Iterator[str]:
         """The text in order, in pieces, without putting it together (to write
