@@ -230,3 +230,21 @@ def test_slash_commands(scripted: Any, env: dict[str, str], spawn_pty: Any, tmp_
     expected = ["be brief", "hello", "Hi **there**, friend."]
     assert [m["content"] for m in first["messages"]] == expected
     assert [m["content"] for m in branch["messages"]] == expected  # retried: a branch
+
+
+def test_sigterm_at_the_prompt_restores_the_terminal_and_exits_143(
+    scripted: Any, env: dict[str, str], spawn_pty: Any
+) -> None:
+    import os
+    import signal
+    import termios
+
+    e = {**mock_env(env, scripted), "TERM": "xterm", "NO_COLOR": "1"}
+    you = Typist(spawn_pty([*MINT, "chat", "--no-log"], e))
+    you.wait_for(PROMPT)
+    you.wait_reading()  # readline has the terminal raw now
+    os.kill(you.child.pid, signal.SIGTERM)
+    you.wait_for(b"mint: error: terminated")
+    assert you.child.wait() == 143
+    lflag = termios.tcgetattr(you.child.fd)[3]
+    assert lflag & termios.ECHO and lflag & termios.ICANON  # not left raw

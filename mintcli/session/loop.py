@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from mintcli.base.terminal import Terminal
-from mintcli.errors import ExitCode, MintError, UsageError
+from mintcli.errors import ExitCode, Interrupted, MintError, UsageError
 from mintcli.options.settings import ChatSettings
 from mintcli.session.line import LineReader
 from mintcli.session.turn import Turn
@@ -37,6 +37,17 @@ Type a prompt and press Enter; the answer streams below it.
   /help                this text
   /exit, Ctrl-D        end the session
 Ctrl-C stops an answer (what came is kept, marked cut) or clears the line."""
+
+
+class _Terminated(BaseException):
+    """SIGTERM outside a turn (a turn's own handler makes it exit 143 itself)."""
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    # Raised into the main thread: while readline waits for a key it puts the
+    # terminal back before the exception leaves input() (the default action
+    # would kill mint with the terminal still raw).
+    raise _Terminated
 
 
 class Session:
@@ -157,6 +168,17 @@ def run_session(
 ) -> None:
     """The session; ``run_chat`` is ``mintcli.cli.chat.run_chat`` (passed in by
     ``cli/main.py``: the session stands beside the face and does not import it)."""
+    # Before Session() reads the handlers it puts back after each turn.
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        _run(settings, words, term, run_chat)
+    except _Terminated:
+        raise Interrupted("terminated", signal_exit=ExitCode.TERMINATED) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run(settings: ChatSettings, words: tuple[str, ...], term: Terminal, run_chat: RunChat) -> None:
     session = Session(settings, term, run_chat)
     reader = LineReader(term.color)
     history, model = session.history, settings.model
