@@ -248,3 +248,26 @@ def test_sigterm_at_the_prompt_restores_the_terminal_and_exits_143(
     assert you.child.wait() == 143
     lflag = termios.tcgetattr(you.child.fd)[3]
     assert lflag & termios.ECHO and lflag & termios.ICANON  # not left raw
+
+
+def test_a_bad_model_or_system_is_refused_and_the_session_goes_on(
+    scripted: Any, env: dict[str, str], spawn_pty: Any
+) -> None:
+    e = {**mock_env(env, scripted), "TERM": "xterm", "NO_COLOR": "1"}
+    you = Typist(spawn_pty([*MINT, "chat", "--no-log"], e))
+    you.wait_for(PROMPT)
+    you.type(b"/model ab\xff\xfe\r")  # bytes that are not UTF-8, as --model refuses them
+    you.wait_for(b"--model: the value is not valid UTF-8")
+    you.wait_for(PROMPT, 2)
+    you.type(b"/system x\xff\r")
+    you.wait_for(b"--system: the value is not valid UTF-8")
+    you.wait_for(PROMPT, 3)
+    you.type(b"/model\r")
+    you.wait_for(b"model: openai/gpt-4o")  # unchanged
+    you.wait_for(PROMPT, 4)
+    you.type(b"hello\r")
+    you.wait_for(b"friend.")
+    you.wait_for(PROMPT, 5)
+    you.type(b"\x04")
+    assert you.child.wait() == 0
+    assert b"internal error" not in you.seen

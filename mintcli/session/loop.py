@@ -136,14 +136,17 @@ class Session:
             return False
         if name == "/help":
             print(HELP)
-        elif name == "/model":
+        elif name in ("/model", "/system"):
+            key = name[1:]
             if arg:
-                self.settings = self._given(model=arg)
-            term.note(f"model: {self.settings.model}")
-        elif name == "/system":
-            if arg:
-                self.settings = self._given(system=arg)
-            term.note(f"system prompt: {self.settings.system or '(none)'}")
+                try:
+                    self.settings = self._given(key, arg)
+                except UsageError as error:  # the setting stays as it was
+                    term.error(error.message)
+            if key == "model":
+                term.note(f"model: {self.settings.model}")
+            else:
+                term.note(f"system prompt: {self.settings.system or '(none)'}")
         elif name == "/attach" and arg:
             if "://" not in arg and not Path(arg).expanduser().is_file():
                 term.error(f"/attach {arg}: no such file")
@@ -156,11 +159,15 @@ class Session:
             term.error(f"unknown command {line.strip()!r} (see /help)")
         return True
 
-    def _given(self, **values: Any) -> ChatSettings:
-        """Settings changed as if given on the command line (so that a continued
-        conversation does not bring back its own model)."""
-        sources = {**self.settings.sources, **{k: "--" + k for k in values}}
-        return self.settings.replace(sources=sources, **values)
+    def _given(self, key: str, raw: str) -> ChatSettings:
+        """Settings changed as if given on the command line: checked as the flag
+        checks it (UsageError), and so that a continued conversation does not
+        bring back its own model."""
+        from mintcli.options.config import from_flag
+
+        value = from_flag(ChatSettings, key, raw)
+        sources = {**self.settings.sources, key: "--" + key}
+        return self.settings.replace(sources=sources, **{key: value})
 
 
 def run_session(
