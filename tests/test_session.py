@@ -18,6 +18,7 @@ RULES = [
     {"match": {"prompt": "^slow"}, "text": "word " * 400, "delay": 0.02},
     {"match": {"prompt": "line one\nline two"}, "text": "two lines seen"},
     {"match": {"prompt": "pasted\nlines"}, "text": "one pasted prompt"},
+    {"match": {"prompt": "^flaky"}, "text": "recovered", "fault": "status=400,times=1"},
     {"match": {"prompt": "^tool then slow"}, "steps": [
         {"tool_calls": [{"id": "c1", "name": "say", "arguments": {}}]},
         {"text": "word " * 400, "delay": 0.02},
@@ -271,3 +272,26 @@ def test_a_bad_model_or_system_is_refused_and_the_session_goes_on(
     you.type(b"\x04")
     assert you.child.wait() == 0
     assert b"internal error" not in you.seen
+
+
+def test_retry_after_a_failed_turn_asks_the_prompt_that_failed(
+    scripted: Any, env: dict[str, str], spawn_pty: Any
+) -> None:
+    e = {**mock_env(env, scripted), "TERM": "xterm", "NO_COLOR": "1"}
+    you = Typist(spawn_pty([*MINT, "chat"], e))
+    you.wait_for(PROMPT)
+    you.type(b"hello\r")
+    you.wait_for(b"friend.")
+    you.wait_for(PROMPT, 2)
+    you.type(b"flaky one\r")  # the gateway answers 400 the first time
+    you.wait_for(b"mint: error:")
+    you.wait_for(PROMPT, 3)
+    you.type(b"/retry\r")
+    you.wait_for(b"recovered")
+    you.wait_for(PROMPT, 4)
+    you.type(b"\x04")
+    assert you.child.wait() == 0
+    assert you.seen.count(b"friend.") == 1
+    (saved,) = conversations(e)  # the failed turn left nothing to branch from
+    contents = [m["content"] for m in saved["messages"]]
+    assert contents == ["hello", "Hi **there**, friend.", "flaky one", "recovered"]

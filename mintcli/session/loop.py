@@ -32,7 +32,8 @@ Type a prompt and press Enter; the answer streams below it.
   /model NAME          use another model from the next turn on
   /system TEXT         set the system prompt from the next turn on
   /attach FILE         attach a file (or URL) to the next prompt
-  /retry               ask the last prompt again (a new conversation branches off)
+  /retry               ask the last prompt again (a new conversation branches off,
+                       unless it failed before its answer began)
   //TEXT               send /TEXT as a prompt
   /help                this text
   /exit, Ctrl-D        end the session
@@ -68,7 +69,10 @@ class Session:
         self.first = settings  # --messages, -a, --tool-result: for the first turn only
         self.history: Conversation | None = None
         self.attach: tuple[str, ...] = ()
-        self.last_prompt: str | None = None
+        # The last turn, until its answer ends (then None): what /retry asks
+        # again when the turn failed before anything was kept (an error, or
+        # Ctrl-C before the answer began): prompt, attachments, conversation.
+        self.failed: tuple[str, tuple[str, ...], Conversation | None] | None = None
         if settings.continue_last or settings.conversation is not None:
             if settings.continue_last and settings.conversation is not None:
                 raise UsageError("give either -c/--continue or --conversation ID, not both")
@@ -77,14 +81,13 @@ class Session:
     # -- turns -------------------------------------------------------------------------
     def turn(self, prompt: str, history: Conversation | None = None) -> None:
         first = self.first
-        settings = self.settings.replace(
-            attach=(*first.attach, *self.attach), tool_result=first.tool_result
-        )
+        attach = (*first.attach, *self.attach)
+        settings = self.settings.replace(attach=attach, tool_result=first.tool_result)
         if self.history is None and history is None and first.messages:
             settings = settings.replace(messages=first.messages)
         self.first = first.replace(attach=(), messages=None, tool_result=())
         self.attach = ()
-        self.last_prompt = prompt
+        self.failed = (prompt, attach, history)
         try:
             turn = Turn(history or self.history, self._ended)
             self.run_chat(settings, (prompt,), self.term, turn)
@@ -103,6 +106,8 @@ class Session:
                 signal.signal(sig, handler)
 
     def _ended(self, messages: list[dict[str, Any]] | None, saved: str | None, cut: bool) -> None:
+        if messages is not None:
+            self.failed = None  # the answer (or what came of it) is kept
         if saved is not None:
             self.history = find(saved)  # as saved: the next turn continues it
         elif messages is not None:  # --no-log: the conversation lives in memory only
@@ -114,6 +119,10 @@ class Session:
 
     def retry(self) -> None:
         """The last prompt again, from the conversation as it was before it."""
+        if self.failed is not None:  # it never made it into the conversation
+            prompt, self.attach, before = self.failed
+            self.turn(prompt, before)
+            return
         history = self.history
         messages = history.messages if history is not None else []
         users = [i for i, m in enumerate(messages) if m.get("role") == "user"]
