@@ -295,3 +295,38 @@ def test_retry_after_a_failed_turn_asks_the_prompt_that_failed(
     (saved,) = conversations(e)  # the failed turn left nothing to branch from
     contents = [m["content"] for m in saved["messages"]]
     assert contents == ["hello", "Hi **there**, friend.", "flaky one", "recovered"]
+
+
+def test_the_history_file_is_ours_regular_and_0600_or_not_used(
+    scripted: Any, env: dict[str, str], spawn_pty: Any, tmp_path: Path
+) -> None:
+    import os
+
+    target = tmp_path / "elsewhere"
+    target.write_text("old\n")
+    target.chmod(0o644)
+    cases = {
+        "link": lambda p: p.symlink_to(target),
+        "fifo": lambda p: os.mkfifo(p),  # opened plainly, it would hang mint
+        "open": lambda p: (p.write_text("earlier\n"), p.chmod(0o644)),
+    }
+    for name, make in cases.items():
+        state = tmp_path / name
+        (state / "mint").mkdir(parents=True, mode=0o700)
+        history = state / "mint" / "history"
+        make(history)
+        e = {**mock_env(env, scripted), "TERM": "xterm", "NO_COLOR": "1"}
+        e["XDG_STATE_HOME"] = str(state)
+        you = Typist(spawn_pty([*MINT, "chat", "--no-log"], e))
+        you.wait_for(PROMPT)
+        refused = f"no history kept: {history} is not a regular file of yours".encode()
+        assert (refused in you.seen) == (name != "open"), name
+        you.type(b"hello\r")
+        you.wait_for(b"friend.")
+        you.wait_for(PROMPT, 2)
+        you.type(b"\x04")
+        assert you.child.wait() == 0
+    assert target.read_text() == "old\n" and target.stat().st_mode & 0o777 == 0o644
+    kept = tmp_path / "open" / "mint" / "history"
+    assert kept.stat().st_mode & 0o777 == 0o600
+    assert kept.read_text().split() == ["earlier", "hello"]

@@ -196,7 +196,7 @@ def run_session(
 
 def _run(settings: ChatSettings, words: tuple[str, ...], term: Terminal, run_chat: RunChat) -> None:
     session = Session(settings, term, run_chat)
-    reader = LineReader(term.color)
+    reader = LineReader(term.color, term.note)
     history, model = session.history, settings.model
     if history is not None and not settings.given("model"):
         model = str(history.last.get("model") or model)  # a continued conversation keeps its own
