@@ -330,3 +330,24 @@ def test_the_history_file_is_ours_regular_and_0600_or_not_used(
     kept = tmp_path / "open" / "mint" / "history"
     assert kept.stat().st_mode & 0o777 == 0o600
     assert kept.read_text().split() == ["earlier", "hello"]
+
+
+def test_record_keeps_every_turn_of_a_session_and_replays_them_in_order(
+    scripted: Any, env: dict[str, str], spawn_pty: Any, make_mock: Any, tmp_path: Path
+) -> None:
+    record = tmp_path / "session.jsonl"
+    e = {**mock_env(env, scripted), "TERM": "xterm", "NO_COLOR": "1"}
+    you = Typist(spawn_pty([*MINT, "chat", "--no-log", "--record", str(record)], e))
+    you.wait_for(PROMPT)
+    you.type(b"hello\r")
+    you.wait_for(b"friend.")
+    you.wait_for(PROMPT, 2)
+    you.type(b'"""\rline one\rline two\r"""\r')
+    you.wait_for(b"two lines seen")
+    you.wait_for(PROMPT, 3)
+    you.type(b"\x04")
+    assert you.child.wait() == 0
+    assert record.stat().st_mode & 0o777 == 0o600
+    replay = make_mock(replay=record)
+    answers = [run_mint(["chat", "x"], mock_env(env, replay)).stdout for _ in range(3)]
+    assert answers == [b"Hi **there**, friend.\n", b"two lines seen\n", b"Hi **there**, friend.\n"]
