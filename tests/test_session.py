@@ -19,6 +19,7 @@ RULES = [
     {"match": {"prompt": "line one\nline two"}, "text": "two lines seen"},
     {"match": {"prompt": "pasted\nlines"}, "text": "one pasted prompt"},
     {"match": {"prompt": "^flaky"}, "text": "recovered", "fault": "status=400,times=1"},
+    {"match": {"prompt": "^late"}, "text": "late answer", "first_byte_delay": 1},
     {"match": {"prompt": "^tool then slow"}, "steps": [
         {"tool_calls": [{"id": "c1", "name": "say", "arguments": {}}]},
         {"text": "word " * 400, "delay": 0.02},
@@ -351,3 +352,23 @@ def test_record_keeps_every_turn_of_a_session_and_replays_them_in_order(
     replay = make_mock(replay=record)
     answers = [run_mint(["chat", "x"], mock_env(env, replay)).stdout for _ in range(3)]
     assert answers == [b"Hi **there**, friend.\n", b"two lines seen\n", b"Hi **there**, friend.\n"]
+
+
+def test_retry_after_ctrl_c_before_the_answer_began_asks_that_prompt(
+    scripted: Any, env: dict[str, str], spawn_pty: Any
+) -> None:
+    e = {**mock_env(env, scripted), "TERM": "xterm", "NO_COLOR": "1"}
+    you = Typist(spawn_pty([*MINT, "chat"], e))
+    you.wait_for(PROMPT)
+    you.type(b"late one\r")
+    you.wait_for(b"waiting for")
+    you.type(b"\x03")  # before the first byte of the answer
+    you.wait_for(b"stopped")
+    you.wait_for(PROMPT, 2)
+    you.type(b"/retry\r")
+    you.wait_for(b"late answer")
+    you.wait_for(PROMPT, 3)
+    you.type(b"\x04")
+    assert you.child.wait() == 0
+    (saved,) = conversations(e)
+    assert [m["content"] for m in saved["messages"]] == ["late one", "late answer"]
