@@ -19,6 +19,8 @@ RULES = [
     {"match": {"prompt": "line one\nline two"}, "text": "two lines seen"},
     {"match": {"prompt": "pasted\nlines"}, "text": "one pasted prompt"},
     {"match": {"prompt": "^deep"}, "reasoning": "think " * 200, "text": "answer", "delay": 0.02},
+    {"match": {"prompt": "^flaky"}, "text": "recovered", "fault": "status=400,times=1"},
+    {"match": {"prompt": "^late"}, "text": "late answer", "first_byte_delay": 1},
     {"match": {"prompt": "^tool then slow"}, "steps": [
         {"tool_calls": [{"id": "c1", "name": "say", "arguments": {}}]},
         {"text": "word " * 400, "delay": 0.02},
@@ -251,3 +253,143 @@ def test_slash_commands(scripted: Any, env: dict[str, str], spawn_pty: Any, tmp_
     expected = ["be brief", "hello", "Hi **there**, friend."]
     assert [m["content"] for m in first["messages"]] == expected
     assert [m["content"] for m in branch["messages"]] == expected  # retried: a branch
+
+
+def test_sigterm_at_the_prompt_restores_the_terminal_and_exits_143(
+    scripted: Any, env: dict[str, str], spawn_pty: Any
+) -> None:
+    import os
+    import signal
+    import termios
+
+    e = {**mock_env(env, scripted), "TERM": "xterm", "NO_COLOR": "1"}
+    you = Typist(spawn_pty([*MINT, "chat", "--no-log"], e))
+    you.wait_for(PROMPT)
+    you.wait_reading()  # readline has the terminal raw now
+    os.kill(you.child.pid, signal.SIGTERM)
+    you.wait_for(b"mint: error: terminated")
+    assert you.child.wait() == 143
+    lflag = termios.tcgetattr(you.child.fd)[3]
+    assert lflag & termios.ECHO and lflag & termios.ICANON  # not left raw
+
+
+def test_a_bad_model_or_system_is_refused_and_the_session_goes_on(
+    scripted: Any, env: dict[str, str], spawn_pty: Any
+) -> None:
+    e = {**mock_env(env, scripted), "TERM": "xterm", "NO_COLOR": "1"}
+    you = Typist(spawn_pty([*MINT, "chat", "--no-log"], e))
+    you.wait_for(PROMPT)
+    you.type(b"/model ab\xff\xfe\r")  # bytes that are not UTF-8, as --model refuses them
+    you.wait_for(b"--model: the value is not valid UTF-8")
+    you.wait_for(PROMPT, 2)
+    you.type(b"/system x\xff\r")
+    you.wait_for(b"--system: the value is not valid UTF-8")
+    you.wait_for(PROMPT, 3)
+    you.type(b"/model\r")
+    you.wait_for(b"model: openai/gpt-4o")  # unchanged
+    you.wait_for(PROMPT, 4)
+    you.type(b"hello\r")
+    you.wait_for(b"friend.")
+    you.wait_for(PROMPT, 5)
+    you.type(b"\x04")
+    assert you.child.wait() == 0
+    assert b"internal error" not in you.seen
+
+
+def test_retry_after_a_failed_turn_asks_the_prompt_that_failed(
+    scripted: Any, env: dict[str, str], spawn_pty: Any
+) -> None:
+    e = {**mock_env(env, scripted), "TERM": "xterm", "NO_COLOR": "1"}
+    you = Typist(spawn_pty([*MINT, "chat"], e))
+    you.wait_for(PROMPT)
+    you.type(b"hello\r")
+    you.wait_for(b"friend.")
+    you.wait_for(PROMPT, 2)
+    you.type(b"flaky one\r")  # the gateway answers 400 the first time
+    you.wait_for(b"mint: error:")
+    you.wait_for(PROMPT, 3)
+    you.type(b"/retry\r")
+    you.wait_for(b"recovered")
+    you.wait_for(PROMPT, 4)
+    you.type(b"\x04")
+    assert you.child.wait() == 0
+    assert you.seen.count(b"friend.") == 1
+    (saved,) = conversations(e)  # the failed turn left nothing to branch from
+    contents = [m["content"] for m in saved["messages"]]
+    assert contents == ["hello", "Hi **there**, friend.", "flaky one", "recovered"]
+
+
+def test_the_history_file_is_ours_regular_and_0600_or_not_used(
+    scripted: Any, env: dict[str, str], spawn_pty: Any, tmp_path: Path
+) -> None:
+    import os
+
+    target = tmp_path / "elsewhere"
+    target.write_text("old\n")
+    target.chmod(0o644)
+    cases = {
+        "link": lambda p: p.symlink_to(target),
+        "fifo": lambda p: os.mkfifo(p),  # opened plainly, it would hang mint
+        "open": lambda p: (p.write_text("earlier\n"), p.chmod(0o644)),
+    }
+    for name, make in cases.items():
+        state = tmp_path / name
+        (state / "mint").mkdir(parents=True, mode=0o700)
+        history = state / "mint" / "history"
+        make(history)
+        e = {**mock_env(env, scripted), "TERM": "xterm", "NO_COLOR": "1"}
+        e["XDG_STATE_HOME"] = str(state)
+        you = Typist(spawn_pty([*MINT, "chat", "--no-log"], e))
+        you.wait_for(PROMPT)
+        refused = f"no history kept: {history} is not a regular file of yours".encode()
+        assert (refused in you.seen) == (name != "open"), name
+        you.type(b"hello\r")
+        you.wait_for(b"friend.")
+        you.wait_for(PROMPT, 2)
+        you.type(b"\x04")
+        assert you.child.wait() == 0
+    assert target.read_text() == "old\n" and target.stat().st_mode & 0o777 == 0o644
+    kept = tmp_path / "open" / "mint" / "history"
+    assert kept.stat().st_mode & 0o777 == 0o600
+    assert kept.read_text().split() == ["earlier", "hello"]
+
+
+def test_record_keeps_every_turn_of_a_session_and_replays_them_in_order(
+    scripted: Any, env: dict[str, str], spawn_pty: Any, make_mock: Any, tmp_path: Path
+) -> None:
+    record = tmp_path / "session.jsonl"
+    e = {**mock_env(env, scripted), "TERM": "xterm", "NO_COLOR": "1"}
+    you = Typist(spawn_pty([*MINT, "chat", "--no-log", "--record", str(record)], e))
+    you.wait_for(PROMPT)
+    you.type(b"hello\r")
+    you.wait_for(b"friend.")
+    you.wait_for(PROMPT, 2)
+    you.type(b'"""\rline one\rline two\r"""\r')
+    you.wait_for(b"two lines seen")
+    you.wait_for(PROMPT, 3)
+    you.type(b"\x04")
+    assert you.child.wait() == 0
+    assert record.stat().st_mode & 0o777 == 0o600
+    replay = make_mock(replay=record)
+    answers = [run_mint(["chat", "x"], mock_env(env, replay)).stdout for _ in range(3)]
+    assert answers == [b"Hi **there**, friend.\n", b"two lines seen\n", b"Hi **there**, friend.\n"]
+
+
+def test_retry_after_ctrl_c_before_the_answer_began_asks_that_prompt(
+    scripted: Any, env: dict[str, str], spawn_pty: Any
+) -> None:
+    e = {**mock_env(env, scripted), "TERM": "xterm", "NO_COLOR": "1"}
+    you = Typist(spawn_pty([*MINT, "chat"], e))
+    you.wait_for(PROMPT)
+    you.type(b"late one\r")
+    you.wait_for(b"waiting for")
+    you.type(b"\x03")  # before the first byte of the answer
+    you.wait_for(b"stopped")
+    you.wait_for(PROMPT, 2)
+    you.type(b"/retry\r")
+    you.wait_for(b"late answer")
+    you.wait_for(PROMPT, 3)
+    you.type(b"\x04")
+    assert you.child.wait() == 0
+    (saved,) = conversations(e)
+    assert [m["content"] for m in saved["messages"]] == ["late one", "late answer"]

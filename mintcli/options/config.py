@@ -146,6 +146,12 @@ def _from_command_line(name: str, opt: Opt, raw: Any) -> Any:
         raise error(f"{flag}: {_what(name, opt)} {exc}{shown}") from None
 
 
+def from_flag(cls: type[Settings], name: str, raw: str) -> Any:
+    """``raw`` checked as if given with the flag of setting ``name`` (a session's
+    /model and /system): the value, or :class:`UsageError` saying what is wrong."""
+    return _from_command_line(name, cls.rows[name], raw)
+
+
 def _from_env(name: str, opt: Opt, var: str, raw: str) -> Any:
     if not_utf8(raw):
         raise ConfigError(f"{var}: the value is not valid UTF-8")

@@ -10,7 +10,8 @@
 * ``turn.py``: :class:`Turn`, what ``cli/chat.py`` is told about a session's turn
   and tells it back.
 
-Imports: ``readline`` (only here, only in a session), ``mintcli.storage.conversations``
+Imports: ``readline`` (only here, only in a session), ``mintcli.options.config`` (/model
+and /system are checked as their flags are), ``mintcli.storage.conversations``
 and ``mintcli.storage.paths`` (``mintcli.cli.chat.run_chat`` is passed in, not imported). Nothing
 imports this package unless a session opens; this ``__init__`` imports nothing.
 """

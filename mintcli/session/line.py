@@ -12,7 +12,10 @@ the session.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import stat
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +29,32 @@ def history_path() -> Path:
     return state_dir() / "history"
 
 
+def _ours(info: os.stat_result) -> bool:
+    return stat.S_ISREG(info.st_mode) and info.st_uid == os.getuid()
+
+
+def open_history(path: Path) -> str | None:
+    """Make sure ``path`` is a regular file of ours, mode 0600 (created if
+    missing); otherwise why it is not used. Not followed if a symlink (the
+    prompts would go to its target) and never waited on (a FIFO would block
+    the open until someone wrote to it)."""
+    flags = os.O_RDONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    refused = f"no history kept: {path} is not a regular file of yours"
+    try:
+        fd = os.open(path, flags, 0o600)
+    except OSError as exc:
+        return refused if exc.errno == errno.ELOOP else f"no history kept: {path}: {exc.strerror}"
+    try:
+        if not _ours(os.fstat(fd)):
+            return refused
+        os.fchmod(fd, 0o600)  # an older file may be readable by others
+    finally:
+        os.close(fd)
+    return None
+
+
 class LineReader:
-    def __init__(self, color: bool) -> None:
+    def __init__(self, color: bool, note: Callable[[str], None] = print) -> None:
         self.readline: Any = None
         try:
             import readline
@@ -41,10 +68,14 @@ class LineReader:
         self.path: Path | None = None
         if readline is not None:
             with contextlib.suppress(OSError, Exception):
-                self.path = history_path()
-                private_dir(self.path.parent)
-                os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600))
-                readline.read_history_file(str(self.path))
+                path = history_path()
+                private_dir(path.parent)
+                why = open_history(path)
+                if why is not None:
+                    note(why)
+                else:
+                    self.path = path
+                    readline.read_history_file(str(path))
             readline.set_history_length(HISTORY_LINES)
 
     def read(self) -> str | None:
@@ -72,6 +103,9 @@ class LineReader:
             if "\n" in line:
                 return line  # a paste: recalled in this session only (the file is one per line)
             with contextlib.suppress(OSError, AttributeError):
+                if not _ours(os.lstat(self.path)):  # swapped for a link since: stop
+                    self.path = None
+                    return line
                 # One line at a time (which also trims the file to the history length),
                 # so a session that is killed keeps its history too.
                 self.readline.append_history_file(1, str(self.path))

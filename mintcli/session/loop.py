@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from mintcli.base.terminal import Terminal
-from mintcli.errors import ExitCode, MintError, UsageError
+from mintcli.errors import ExitCode, Interrupted, MintError, UsageError
 from mintcli.options.settings import ChatSettings
 from mintcli.session.line import LineReader
 from mintcli.session.turn import Turn
@@ -32,11 +32,23 @@ Type a prompt and press Enter; the answer streams below it.
   /model NAME          use another model from the next turn on
   /system TEXT         set the system prompt from the next turn on
   /attach FILE         attach a file (or URL) to the next prompt
-  /retry               ask the last prompt again (a new conversation branches off)
+  /retry               ask the last prompt again (a new conversation branches off,
+                       unless it failed before its answer began)
   //TEXT               send /TEXT as a prompt
   /help                this text
   /exit, Ctrl-D        end the session
 Ctrl-C stops an answer (what came is kept, marked cut) or clears the line."""
+
+
+class _Terminated(BaseException):
+    """SIGTERM outside a turn (a turn's own handler makes it exit 143 itself)."""
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    # Raised into the main thread: while readline waits for a key it puts the
+    # terminal back before the exception leaves input() (the default action
+    # would kill mint with the terminal still raw).
+    raise _Terminated
 
 
 class Session:
@@ -57,7 +69,10 @@ class Session:
         self.first = settings  # --messages, -a, --tool-result: for the first turn only
         self.history: Conversation | None = None
         self.attach: tuple[str, ...] = ()
-        self.last_prompt: str | None = None
+        # The last turn, until its answer ends (then None): what /retry asks
+        # again when the turn failed before anything was kept (an error, or
+        # Ctrl-C before the answer began): prompt, attachments, conversation.
+        self.failed: tuple[str, tuple[str, ...], Conversation | None] | None = None
         if settings.continue_last or settings.conversation is not None:
             if settings.continue_last and settings.conversation is not None:
                 raise UsageError("give either -c/--continue or --conversation ID, not both")
@@ -66,14 +81,13 @@ class Session:
     # -- turns -------------------------------------------------------------------------
     def turn(self, prompt: str, history: Conversation | None = None) -> None:
         first = self.first
-        settings = self.settings.replace(
-            attach=(*first.attach, *self.attach), tool_result=first.tool_result
-        )
+        attach = (*first.attach, *self.attach)
+        settings = self.settings.replace(attach=attach, tool_result=first.tool_result)
         if self.history is None and history is None and first.messages:
             settings = settings.replace(messages=first.messages)
         self.first = first.replace(attach=(), messages=None, tool_result=())
         self.attach = ()
-        self.last_prompt = prompt
+        self.failed = (prompt, attach, history)
         try:
             turn = Turn(history or self.history, self._ended)
             self.run_chat(settings, (prompt,), self.term, turn)
@@ -92,6 +106,8 @@ class Session:
                 signal.signal(sig, handler)
 
     def _ended(self, messages: list[dict[str, Any]] | None, saved: str | None, cut: bool) -> None:
+        if messages is not None:
+            self.failed = None  # the answer (or what came of it) is kept
         if saved is not None:
             self.history = find(saved)  # as saved: the next turn continues it
         elif messages is not None:  # --no-log: the conversation lives in memory only
@@ -103,6 +119,10 @@ class Session:
 
     def retry(self) -> None:
         """The last prompt again, from the conversation as it was before it."""
+        if self.failed is not None:  # it never made it into the conversation
+            prompt, self.attach, before = self.failed
+            self.turn(prompt, before)
+            return
         history = self.history
         messages = history.messages if history is not None else []
         users = [i for i, m in enumerate(messages) if m.get("role") == "user"]
@@ -125,14 +145,17 @@ class Session:
             return False
         if name == "/help":
             print(HELP)
-        elif name == "/model":
+        elif name in ("/model", "/system"):
+            key = name[1:]
             if arg:
-                self.settings = self._given(model=arg)
-            term.note(f"model: {self.settings.model}")
-        elif name == "/system":
-            if arg:
-                self.settings = self._given(system=arg)
-            term.note(f"system prompt: {self.settings.system or '(none)'}")
+                try:
+                    self.settings = self._given(key, arg)
+                except UsageError as error:  # the setting stays as it was
+                    term.error(error.message)
+            if key == "model":
+                term.note(f"model: {self.settings.model}")
+            else:
+                term.note(f"system prompt: {self.settings.system or '(none)'}")
         elif name == "/attach" and arg:
             if "://" not in arg and not Path(arg).expanduser().is_file():
                 term.error(f"/attach {arg}: no such file")
@@ -145,11 +168,15 @@ class Session:
             term.error(f"unknown command {line.strip()!r} (see /help)")
         return True
 
-    def _given(self, **values: Any) -> ChatSettings:
-        """Settings changed as if given on the command line (so that a continued
-        conversation does not bring back its own model)."""
-        sources = {**self.settings.sources, **{k: "--" + k for k in values}}
-        return self.settings.replace(sources=sources, **values)
+    def _given(self, key: str, raw: str) -> ChatSettings:
+        """Settings changed as if given on the command line: checked as the flag
+        checks it (UsageError), and so that a continued conversation does not
+        bring back its own model."""
+        from mintcli.options.config import from_flag
+
+        value = from_flag(ChatSettings, key, raw)
+        sources = {**self.settings.sources, key: "--" + key}
+        return self.settings.replace(sources=sources, **{key: value})
 
 
 def run_session(
@@ -157,8 +184,19 @@ def run_session(
 ) -> None:
     """The session; ``run_chat`` is ``mintcli.cli.chat.run_chat`` (passed in by
     ``cli/main.py``: the session stands beside the face and does not import it)."""
+    # Before Session() reads the handlers it puts back after each turn.
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        _run(settings, words, term, run_chat)
+    except _Terminated:
+        raise Interrupted("terminated", signal_exit=ExitCode.TERMINATED) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run(settings: ChatSettings, words: tuple[str, ...], term: Terminal, run_chat: RunChat) -> None:
     session = Session(settings, term, run_chat)
-    reader = LineReader(term.color)
+    reader = LineReader(term.color, term.note)
     history, model = session.history, settings.model
     if history is not None and not settings.given("model"):
         model = str(history.last.get("model") or model)  # a continued conversation keeps its own

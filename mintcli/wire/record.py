@@ -11,6 +11,10 @@ every body chunk as it arrived with its time, and how the body ended::
     {"attempt": 1, "t": 0.913, "end": "complete"}                  that are not UTF-8)
     {"attempt": 2, ...}
 
+The runs of one process (the turns of a session) go into one recording: the
+first empties the file, the next ones append, each with its own header line
+and attempt numbers from 1; ``--replay`` serves them all, in that order.
+
 ``end`` is "complete" when the body was read to its end and "broken" when the
 connection broke or mint stopped reading; ``error`` says what mint made of the
 attempt (an HTTP error, a malformed or cut stream).
@@ -46,6 +50,9 @@ VERSION = 1
 # A recording mint mock --replay serves, held in memory: a 1,000,000-piece
 # reply records in about 100 MiB.
 REPLAY_BYTES = 256 * MiB
+# The files (device, inode) this process has begun a recording in: the next
+# run (a session's next turn) appends to what the first one recorded.
+_BEGUN: set[tuple[int, int]] = set()
 
 
 class Recorder:
@@ -66,8 +73,13 @@ class Recorder:
         self._attempt = 0
         self._start = 0.0
         try:
-            if stat.S_ISREG(os.fstat(fd).st_mode):
-                os.ftruncate(fd, 0)
+            info = os.fstat(fd)
+            if stat.S_ISREG(info.st_mode):
+                if (info.st_dev, info.st_ino) in _BEGUN:
+                    os.lseek(fd, 0, os.SEEK_END)
+                else:
+                    os.ftruncate(fd, 0)
+                    _BEGUN.add((info.st_dev, info.st_ino))
         except OSError as exc:
             self.close()
             raise write_failed(f"--record {path}", exc) from None
@@ -173,17 +185,19 @@ def load(path: Path) -> list[Recorded]:
     if data is None:
         raise ConfigError(f"--replay {path}: {over(REPLAY_BYTES)}")
     lines = data.splitlines()
-    responses: dict[int, Recorded] = {}
+    responses: dict[tuple[int, int], Recorded] = {}
+    run = 0  # a header line starts a run (a session records one per turn)
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
             rec = orjson.loads(line)
-            if number == 1:
+            if number == 1 or "mint_recording" in rec:
                 if rec.get("mint_recording") != VERSION:
                     raise ValueError("not a mint recording (no header line)")
+                run += 1
                 continue
-            _apply(responses.setdefault(int(rec["attempt"]), Recorded()), rec)
+            _apply(responses.setdefault((run, int(rec["attempt"])), Recorded()), rec)
         except (orjson.JSONDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ConfigError(f"--replay {path}: line {number}: {exc}") from None
     served = [r for _, r in sorted(responses.items()) if r.status]
