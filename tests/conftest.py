@@ -359,3 +359,14 @@ def peak_of(stderr: bytes) -> tuple[str, int]:
     text = stderr.decode()
     err, _, figures = text.rpartition("\n@maxrss ")
     return err, int(figures.split()[0])
+
+
+def small_png(path: Path) -> tuple[bytes, str]:
+    """A small PNG written at ``path`` (its folder made): its bytes and sha256,
+    as an attachment reference in a conversation names them."""
+    import hashlib
+
+    data = b"\x89PNG\r\n\x1a\n" + bytes(range(256))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return data, hashlib.sha256(data).hexdigest()

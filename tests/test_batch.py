@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import MINT, finish, jsonl, mock_env, read_until, readme_block, run_mint
+from conftest import MINT, finish, jsonl, mock_env, read_until, readme_block, run_mint, small_png
 
 
 def items(*prompts: str, ids: bool = True) -> bytes:
@@ -659,12 +659,8 @@ def test_readme_shards_example_covers_every_item_once(
 def test_item_messages_are_resolved_and_checked_as_chat_messages(
     make_mock: Any, env: dict[str, str], tmp_path: Path
 ) -> None:
-    import hashlib
-
-    png = b"\x89PNG\r\n\x1a\n" + bytes(range(256))
     pic = tmp_path / "secret-dir" / "pic.png"
-    pic.parent.mkdir()
-    pic.write_bytes(png)
+    png, digest = small_png(pic)
 
     def item(ident: str, part: dict[str, Any]) -> bytes:
         content = [part, {"type": "text", "text": f"look {ident}"}]
@@ -672,7 +668,7 @@ def test_item_messages_are_resolved_and_checked_as_chat_messages(
         return json.dumps(line).encode() + b"\n"
 
     ref = {"path": str(pic), "media_type": "image/png", "size": len(png)}
-    good = {"type": "attachment", "attachment": {**ref, "sha256": hashlib.sha256(png).hexdigest()}}
+    good = {"type": "attachment", "attachment": {**ref, "sha256": digest}}
     changed = {"type": "attachment", "attachment": {**ref, "sha256": "0" * 64}}
     gone = {"type": "attachment", "attachment": {**good["attachment"], "path": str(pic) + "x"}}
     data = (

@@ -25,6 +25,7 @@ from conftest import (
     peak_of,
     readme_block,
     run_mint,
+    small_png,
 )
 
 FAST = ["--poll", "0.05", "--retry-base", "0.05"]
@@ -824,13 +825,9 @@ def test_a_signal_while_stdin_is_copied_removes_the_copy(
 def test_attachment_references_are_resolved_and_unknown_parts_refused(
     make_mock: Any, env: dict[str, str], tmp_path: Path
 ) -> None:
-    import hashlib
-
-    png = b"\x89PNG\r\n\x1a\n" + bytes(range(256))
     pic = tmp_path / "private" / "pic.png"
-    pic.parent.mkdir()
-    pic.write_bytes(png)
-    ref = {"path": str(pic), "sha256": hashlib.sha256(png).hexdigest()}
+    _, digest = small_png(pic)
+    ref = {"path": str(pic), "sha256": digest}
     changed = {**ref, "sha256": "0" * 64}
     parts = [{"type": "attachment", "attachment": ref}, {"type": "attachment", "attachment": changed}]
     data = b"".join(

@@ -59,10 +59,28 @@ class Typist:
                 return
             time.sleep(0.01)
 
+    def hello_then_leave(self, prompts: int) -> None:
+        """A last turn that works (the script answers "hello"), then Ctrl-D:
+        ``prompts`` is how many prompts the session will have shown by then."""
+        self.type(b"hello\r")
+        self.wait_for(b"friend.")
+        self.wait_for(PROMPT, prompts)
+        self.type(b"\x04")
+        assert self.child.wait() == 0
+
     def type(self, keys: bytes) -> None:
         import os
 
         os.write(self.child.fd, keys)
+
+
+def open_session(scripted: Any, env: dict[str, str], spawn_pty: Any, *args: str) -> Any:
+    """``mint chat ARGS`` at a terminal, against the scripted mock, at its first
+    prompt: the typist and the environment it runs in."""
+    e = {**mock_env(env, scripted), "TERM": "xterm", "NO_COLOR": "1"}
+    you = Typist(spawn_pty([*MINT, "chat", *args], e))
+    you.wait_for(PROMPT)
+    return you, e
 
 
 # The saved conversations as mint's own API reads them (whatever the store keeps them in).
@@ -139,9 +157,7 @@ def test_a_session_streams_each_turn_saves_it_and_keeps_history(
 def test_ctrl_c_cuts_the_answer_clears_the_line_and_the_session_goes_on(
     scripted: Any, env: dict[str, str], spawn_pty: Any
 ) -> None:
-    e = {**mock_env(env, scripted), "TERM": "xterm", "NO_COLOR": "1"}
-    you = Typist(spawn_pty([*MINT, "chat", "-m", "m1"], e))
-    you.wait_for(PROMPT)
+    you, e = open_session(scripted, env, spawn_pty, "-m", "m1")
     you.type(b"slow please\r")
     you.wait_for(b"word word word")
     you.type(b"\x03")  # Ctrl-C mid-answer
@@ -152,11 +168,7 @@ def test_ctrl_c_cuts_the_answer_clears_the_line_and_the_session_goes_on(
     you.wait_reading()
     you.type(b"\x03")  # Ctrl-C at the prompt clears the line
     you.wait_for(PROMPT, 3)
-    you.type(b"hello\r")
-    you.wait_for(b"friend.")
-    you.wait_for(PROMPT, 4)
-    you.type(b"\x04")
-    assert you.child.wait() == 0
+    you.hello_then_leave(4)
     saved = conversation(e)
     contents = [m["content"] for m in saved["messages"]]
     assert contents[0] == "slow please" and contents[2:] == ["hello", "Hi **there**, friend."]
@@ -170,19 +182,13 @@ def test_ctrl_c_cuts_the_answer_clears_the_line_and_the_session_goes_on(
 def test_ctrl_c_in_a_tool_loop_keeps_the_chain_and_the_cut_answer(
     scripted: Any, env: dict[str, str], spawn_pty: Any
 ) -> None:
-    e = {**mock_env(env, scripted), "TERM": "xterm", "NO_COLOR": "1"}
-    you = Typist(spawn_pty([*MINT, "chat", "-m", "m1", "--tool-cmd", "say=echo said"], e))
-    you.wait_for(PROMPT)
+    you, e = open_session(scripted, env, spawn_pty, "-m", "m1", "--tool-cmd", "say=echo said")
     you.type(b"tool then slow\r")
     you.wait_for(b"word word word")
     you.type(b"\x03")  # Ctrl-C while the answer after the tool streams
     you.wait_for(b"answer cut short")
     you.wait_for(PROMPT, 2)
-    you.type(b"hello\r")
-    you.wait_for(b"friend.")
-    you.wait_for(PROMPT, 3)
-    you.type(b"\x04")
-    assert you.child.wait() == 0
+    you.hello_then_leave(3)
     saved = conversation(e)
     roles = [m["role"] for m in saved["messages"]]
     assert roles == ["user", "assistant", "tool", "assistant", "user", "assistant"]
@@ -197,18 +203,12 @@ def test_ctrl_c_in_a_tool_loop_keeps_the_chain_and_the_cut_answer(
 def test_ctrl_c_while_only_reasoning_came_keeps_nothing_and_the_session_goes_on(
     scripted: Any, env: dict[str, str], spawn_pty: Any
 ) -> None:
-    e = {**mock_env(env, scripted), "TERM": "xterm", "NO_COLOR": "1"}
-    you = Typist(spawn_pty([*MINT, "chat", "-m", "m1", "--reasoning"], e))
-    you.wait_for(PROMPT)
+    you, e = open_session(scripted, env, spawn_pty, "-m", "m1", "--reasoning")
     you.type(b"deep thought\r")
     you.wait_for(b"think think think")
     you.type(b"\x03")  # Ctrl-C before any word of the answer
     you.wait_for(PROMPT, 2)
-    you.type(b"hello\r")
-    you.wait_for(b"friend.")
-    you.wait_for(PROMPT, 3)
-    you.type(b"\x04")
-    assert you.child.wait() == 0
+    you.hello_then_leave(3)
     saved = conversation(e)
     # an assistant message without text would make every later request a 400
     assert [m["content"] for m in saved["messages"]] == ["hello", "Hi **there**, friend."]
@@ -222,9 +222,7 @@ def test_without_a_terminal_nothing_changes(env: dict[str, str]) -> None:
 
 
 def test_slash_commands(scripted: Any, env: dict[str, str], spawn_pty: Any, tmp_path: Path) -> None:
-    e = {**mock_env(env, scripted), "TERM": "xterm", "NO_COLOR": "1"}
-    you = Typist(spawn_pty([*MINT, "chat", "--no-log"], e))
-    you.wait_for(PROMPT)
+    you, e = open_session(scripted, env, spawn_pty, "--no-log")
     you.type(b"/retry\r")
     you.wait_for(b"mint: error: nothing to retry yet")
     you.type(b"/help\r")
@@ -262,9 +260,7 @@ def test_sigterm_at_the_prompt_restores_the_terminal_and_exits_143(
     import signal
     import termios
 
-    e = {**mock_env(env, scripted), "TERM": "xterm", "NO_COLOR": "1"}
-    you = Typist(spawn_pty([*MINT, "chat", "--no-log"], e))
-    you.wait_for(PROMPT)
+    you, _e = open_session(scripted, env, spawn_pty, "--no-log")
     you.wait_reading()  # readline has the terminal raw now
     os.kill(you.child.pid, signal.SIGTERM)
     you.wait_for(b"mint: error: terminated")
@@ -276,9 +272,7 @@ def test_sigterm_at_the_prompt_restores_the_terminal_and_exits_143(
 def test_a_bad_model_or_system_is_refused_and_the_session_goes_on(
     scripted: Any, env: dict[str, str], spawn_pty: Any
 ) -> None:
-    e = {**mock_env(env, scripted), "TERM": "xterm", "NO_COLOR": "1"}
-    you = Typist(spawn_pty([*MINT, "chat", "--no-log"], e))
-    you.wait_for(PROMPT)
+    you, _e = open_session(scripted, env, spawn_pty, "--no-log")
     you.type(b"/model ab\xff\xfe\r")  # bytes that are not UTF-8, as --model refuses them
     you.wait_for(b"--model: the value is not valid UTF-8")
     you.wait_for(PROMPT, 2)
@@ -288,20 +282,14 @@ def test_a_bad_model_or_system_is_refused_and_the_session_goes_on(
     you.type(b"/model\r")
     you.wait_for(b"model: openai/gpt-4o")  # unchanged
     you.wait_for(PROMPT, 4)
-    you.type(b"hello\r")
-    you.wait_for(b"friend.")
-    you.wait_for(PROMPT, 5)
-    you.type(b"\x04")
-    assert you.child.wait() == 0
+    you.hello_then_leave(5)
     assert b"internal error" not in you.seen
 
 
 def test_retry_after_a_failed_turn_asks_the_prompt_that_failed(
     scripted: Any, env: dict[str, str], spawn_pty: Any
 ) -> None:
-    e = {**mock_env(env, scripted), "TERM": "xterm", "NO_COLOR": "1"}
-    you = Typist(spawn_pty([*MINT, "chat"], e))
-    you.wait_for(PROMPT)
+    you, e = open_session(scripted, env, spawn_pty)
     you.type(b"hello\r")
     you.wait_for(b"friend.")
     you.wait_for(PROMPT, 2)
@@ -343,11 +331,7 @@ def test_the_history_file_is_ours_regular_and_0600_or_not_used(
         you.wait_for(PROMPT)
         refused = f"no history kept: {history} is not a regular file of yours".encode()
         assert (refused in you.seen) == (name != "open"), name
-        you.type(b"hello\r")
-        you.wait_for(b"friend.")
-        you.wait_for(PROMPT, 2)
-        you.type(b"\x04")
-        assert you.child.wait() == 0
+        you.hello_then_leave(2)
     assert target.read_text() == "old\n" and target.stat().st_mode & 0o777 == 0o644
     kept = tmp_path / "open" / "mint" / "history"
     assert kept.stat().st_mode & 0o777 == 0o600
@@ -358,9 +342,7 @@ def test_record_keeps_every_turn_of_a_session_and_replays_them_in_order(
     scripted: Any, env: dict[str, str], spawn_pty: Any, make_mock: Any, tmp_path: Path
 ) -> None:
     record = tmp_path / "session.jsonl"
-    e = {**mock_env(env, scripted), "TERM": "xterm", "NO_COLOR": "1"}
-    you = Typist(spawn_pty([*MINT, "chat", "--no-log", "--record", str(record)], e))
-    you.wait_for(PROMPT)
+    you, _e = open_session(scripted, env, spawn_pty, "--no-log", "--record", str(record))
     you.type(b"hello\r")
     you.wait_for(b"friend.")
     you.wait_for(PROMPT, 2)
@@ -378,9 +360,7 @@ def test_record_keeps_every_turn_of_a_session_and_replays_them_in_order(
 def test_retry_after_ctrl_c_before_the_answer_began_asks_that_prompt(
     scripted: Any, env: dict[str, str], spawn_pty: Any
 ) -> None:
-    e = {**mock_env(env, scripted), "TERM": "xterm", "NO_COLOR": "1"}
-    you = Typist(spawn_pty([*MINT, "chat"], e))
-    you.wait_for(PROMPT)
+    you, e = open_session(scripted, env, spawn_pty)
     you.type(b"late one\r")
     you.wait_for(b"waiting for")
     you.type(b"\x03")  # before the first byte of the answer
