@@ -214,6 +214,23 @@ def test_ctrl_c_while_only_reasoning_came_keeps_nothing_and_the_session_goes_on(
     assert [m["content"] for m in saved["messages"]] == ["hello", "Hi **there**, friend."]
 
 
+def test_a_save_that_fails_keeps_the_turn_in_the_session(
+    scripted: Any, env: dict[str, str], spawn_pty: Any
+) -> None:
+    data = Path(env["XDG_DATA_HOME"]) / "mint"
+    data.mkdir(parents=True, mode=0o700)
+    (data / "logs.db").symlink_to(data / "elsewhere.db")  # refused: every save fails
+    you, _ = open_session(scripted, env, spawn_pty, "-m", "m1")
+    you.type(b"hello one\r")
+    you.wait_for(b"friend.")
+    you.wait_for(b"mint: error:")
+    you.wait_for(PROMPT, 2)
+    you.hello_then_leave(3)
+    sent = json.loads(scripted.log_path.read_bytes().splitlines()[-1])["body"]["messages"]
+    # the second turn still carries the first
+    assert [m["content"] for m in sent][-3:-1] == ["hello one", "Hi **there**, friend."]
+
+
 def test_without_a_terminal_nothing_changes(env: dict[str, str]) -> None:
     r = run_mint(["chat", "--mock"], env)  # stdin /dev/null: no prompt, as before
     assert r.returncode == 2 and b"no prompt" in r.stderr

@@ -119,43 +119,58 @@ def save_exchange(
     a session's turn how it ended. The conversation ID it was saved under."""
     from mintcli.request.model import assistant_message
 
-    settings, request, pending = run.settings, run.request, run.pending
     saved = None
+    try:
+        if run.pending is not None and kept:
+            saved = _save(run, run.pending, reply, term, chain, cut)
+    finally:  # a save that failed keeps the turn in a session's memory all the same
+        if run.turn is not None:
+            whole = [*run.shown, *(chain or ()), assistant_message(reply)]
+            run.turn.ended(whole if kept else None, saved, cut)
+    return saved
+
+
+def _save(
+    run: Run,
+    pending: Pending,
+    reply: Reply,
+    term: Terminal,
+    chain: list[dict[str, Any]] | None,
+    cut: bool,
+) -> str:
+    from mintcli.request.model import assistant_message
+
     secrets = term.secrets  # a key the server echoed in its reply is not stored
-    if pending is not None and kept:
-        if chain:
-            from dataclasses import replace
+    if chain:
+        from dataclasses import replace
 
-            pending = replace(pending, messages=[*pending.messages, *secrets.redact_json(chain)])
-        exchange = {
-            "model": reply.model or request.model,
-            "protocol": settings.protocol,
-            "usage": reply.usage,
-            "finish_reason": reply.finish_reason,
-            "host": run.host,
-            "duration": round(time.monotonic() - run.started, 3),
-            **({"cut": True} if cut else {}),
-        }
-        # the text in pieces: a long reply is never put together just to be saved
-        text = secrets.redact_pieces(reply.text_pieces()) if reply.has_text else None
-        message = secrets.redact_json(assistant_message(reply, text=False))
-        try:
-            saved = pending.save(message, exchange, text)
-        finally:
-            from mintcli.storage.conversations import take_notices
+        pending = replace(pending, messages=[*pending.messages, *secrets.redact_json(chain)])
+    exchange = {
+        "model": reply.model or run.request.model,
+        "protocol": run.settings.protocol,
+        "usage": reply.usage,
+        "finish_reason": reply.finish_reason,
+        "host": run.host,
+        "duration": round(time.monotonic() - run.started, 3),
+        **({"cut": True} if cut else {}),
+    }
+    # the text in pieces: a long reply is never put together just to be saved
+    text = secrets.redact_pieces(reply.text_pieces()) if reply.has_text else None
+    message = secrets.redact_json(assistant_message(reply, text=False))
+    try:
+        saved = pending.save(message, exchange, text)
+    finally:
+        from mintcli.storage.conversations import take_notices
 
-            for note in take_notices():  # what an import of old conversation files did
-                term.warn(note)
-        if saved != pending.id:
-            term.warn(
-                f"conversation {pending.id} was continued elsewhere while this reply "
-                f"streamed; this exchange is saved as conversation {saved}"
-            )
-        elif settings.verbose:
-            term.note(f"saved as conversation {saved}")
-    if run.turn is not None:
-        whole = [*run.shown, *(chain or ()), assistant_message(reply)]
-        run.turn.ended(whole if kept else None, saved, cut)
+        for note in take_notices():  # what an import of old conversation files did
+            term.warn(note)
+    if saved != pending.id:
+        term.warn(
+            f"conversation {pending.id} was continued elsewhere while this reply "
+            f"streamed; this exchange is saved as conversation {saved}"
+        )
+    elif run.settings.verbose:
+        term.note(f"saved as conversation {saved}")
     return saved
 
 
