@@ -355,3 +355,37 @@ def test_tool_results_answer_messages_too(
         ],
     }
     assert saved(env) == {}
+
+
+def test_a_reply_killed_while_it_is_saved_is_saved_by_resume(
+    make_mock: Any, env: dict[str, str], spawn: Any
+) -> None:
+    import os
+    import signal
+    import time
+
+    server = make_mock()
+    assert chat(server, env, "first").returncode == 0  # the database exists
+    holder = sqlite3.connect(folder(env) / "logs.db", isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")  # the save will wait for this
+    try:
+        proc = spawn([*MINT, "chat", *FAST, "-c", "second"], mock_env(env, server))
+        out = read_until(proc.stdout.fileno(), lambda got: b"\n" in got, timeout=20, what="the reply")
+        assert out == b"Mock reply to: second\n"
+        time.sleep(0.5)  # waiting to save
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    asked = len(posts(server))
+    (journal,) = json.loads(run_mint(["journal", "list", "--format", "json"], env).stdout)
+    r = chat(server, env, "--resume", journal["id"], "--base-url", server.base_url)
+    assert r.returncode == 0, r.stderr
+    assert len(posts(server)) == asked  # the reply had come whole: nothing asked again
+    ((_, conversation),) = saved(env).items()
+    assert [m["content"] for m in conversation["messages"]][2:] == [
+        "second",
+        "Mock reply to: second",
+    ]
+    assert json.loads(run_mint(["journal", "list", "--format", "json"], env).stdout) == []

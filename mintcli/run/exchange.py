@@ -24,7 +24,7 @@ import orjson
 
 from mintcli.base.sanitize import redact_url
 from mintcli.base.terminal import Terminal
-from mintcli.errors import ExitCode, Interrupted
+from mintcli.errors import ExitCode, Interrupted, MintError
 from mintcli.options.settings import ChatSettings
 from mintcli.request.model import ChatRequest, join_url
 
@@ -296,6 +296,7 @@ def _stream(
             term=term,
             journal=journal,
             acc=acc,
+            saved_after=run.pending is not None,
         )
         reply = chat_run.run()
     except Interrupted as stop:
@@ -311,7 +312,19 @@ def _stream(
             recorder.close()
     # A Ctrl-C before any words of the answer came (reasoning only) leaves nothing
     # to save: an assistant message without text would break the conversation.
-    save_exchange(run, reply, term, cut=cut, kept=not cut or reply.has_words)
+    # The journal of a whole reply goes only once it is saved: a kill or a full
+    # disk meanwhile leaves it for --resume, which saves it without asking again.
+    try:
+        save_exchange(run, reply, term, cut=cut, kept=not cut or reply.has_words)
+    except BaseException as error:
+        if journal is not None and not cut:
+            journal.close(remove=False)
+            if isinstance(error, MintError) and journal.exists:
+                note = f"the reply is kept; save it with: mint chat --resume {journal.id}"
+                error.notes.append(note)
+        raise
+    if journal is not None:
+        journal.close(remove=True)
     if extract_mode(settings) and not cut:
         from mintcli.render.extract import require_block
 

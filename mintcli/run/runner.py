@@ -79,8 +79,12 @@ class ChatRun:
         journal: Journal | None = None,
         acc: Accumulator | None = None,
         pacer: Pacer | None = None,
+        saved_after: bool = False,
     ) -> None:
         self.config = config
+        # saved_after: the exchange is saved to the log after the run, and the
+        # journal of a finished reply stays until then (the caller removes it).
+        self.saved_after = saved_after
         self.transport = transport
         self.sink = sink
         self.term = term
@@ -115,17 +119,18 @@ class ChatRun:
     @contextmanager
     def _ending(self) -> Iterator[None]:
         """The journal is removed only after a finished, written reply (or when
-        _finish found nothing to resume); any other ending keeps it."""
-        finished = False
+        _finish found nothing to resume); any other ending keeps it. With
+        ``saved_after`` a finished reply's journal is left to the caller."""
+        finished = whole = False
         try:
             yield
-            finished = True
+            finished = whole = True
         except MintError as error:
             self._finish(error)
             finished = True  # _finish kept the journal if there is anything to resume
             raise
         finally:
-            if self.journal is not None:
+            if self.journal is not None and not (whole and self.saved_after):
                 self.journal.close(remove=finished)  # no-op when _finish kept it
 
     def _stream(self) -> Reply:
@@ -137,6 +142,8 @@ class ChatRun:
         return self._finish(None, self._check())
 
     def _attempts(self) -> None:
+        if self.acc.finish_reason is not None:
+            return  # a journal's reply that had come whole (its save was cut off)
         retries = 0
         plan = self._plan() if self.acc.received else Plan("first", self.config.request)
         pacer = self.pacer
