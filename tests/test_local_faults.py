@@ -156,8 +156,9 @@ def _start_two(spawn: Any, argv: list[str], env: dict[str, str]) -> list[Any]:
     return [spawn(argv, env) for _ in range(2)]
 
 
+@pytest.mark.parametrize("via_link", [False, True], ids=["same-path", "symlink"])
 def test_two_batches_on_one_output_file(
-    env: dict[str, str], make_mock: Any, spawn: Any, tmp_path: Path
+    env: dict[str, str], make_mock: Any, spawn: Any, tmp_path: Path, via_link: bool
 ) -> None:
     log = tmp_path / "requests.jsonl"
     server = make_mock(log=log, first_byte_delay=0.4)  # both start while the first runs
@@ -168,7 +169,12 @@ def test_two_batches_on_one_output_file(
     )
     out = tmp_path / "out.jsonl"
     argv = [*MINT, "batch", "-q", "-j", "4", "--resume", "-O", str(out), str(items)]
-    procs = _start_two(spawn, argv, env)
+    if via_link:  # the second names the same file through a symlink: still one writer
+        link = tmp_path / "link.jsonl"
+        link.symlink_to(out.name)
+        procs = [spawn(argv, env), spawn([*argv[:-2], str(link), str(items)], env)]
+    else:
+        procs = _start_two(spawn, argv, env)
     results = [finish(p, timeout=30) for p in procs]
     codes = sorted(p.returncode for p in procs)
     assert codes == [0, int(ExitCode.USAGE)], results
