@@ -316,3 +316,21 @@ def test_a_journal_header_naming_an_unknown_format_is_damaged(
     assert _error_lines(resumed.stderr) == [
         "mint: error: journal 20260101-000000-ffffff is damaged (its header is not mint's)"
     ]
+
+
+def test_remote_request_file_on_a_full_disk(
+    small_disk: Path, env: dict[str, str], make_mock: Any, tmp_path: Path
+) -> None:
+    # Request lines that fit the file object's buffer, on a disk with less room than
+    # they take: the write is buffered, and the disk refuses only when the part is closed.
+    env = {**mock_env(env, make_mock()), "XDG_STATE_HOME": str(small_disk)}
+    (small_disk / "filler").write_bytes(b"x" * (12 * 1024))
+    items = tmp_path / "in.jsonl"
+    items.write_text(
+        "".join(json.dumps({"id": i, "prompt": "p" * 1000}) + "\n" for i in range(5))
+    )
+    r = run_mint(["batch", "--remote", "--poll", "0.05", str(items)], env)
+    assert r.returncode == WRITE_FAILED, r.stderr
+    [error] = _error_lines(r.stderr)
+    assert "cannot write the request file " in error and "No space left on device" in error, error
+    assert f"{small_disk}/mint/batches/" in error and "stdout" not in error
