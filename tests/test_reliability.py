@@ -16,6 +16,7 @@ import pytest
 from conftest import MINT, finish, jsonl, mock_env, read_until, run_mint
 
 from mintcli.mock.script import POEM
+from mintcli.storage.journal import load
 
 PROTOCOLS = ["openai", "anthropic"]
 FAST = ["--retry-base", "0.01", "--idle-timeout", "1"]
@@ -374,20 +375,6 @@ def test_resume_after_all_the_text_still_ends_the_line(
     assert first + rest + r.stdout == whole + b"\n"
 
 
-def _held(journal: Path) -> bool:
-    """Whether a running mint holds the journal's lock."""
-    import fcntl
-
-    fd = os.open(journal, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-    return False
-
-
 def test_resume_while_another_mint_resumes_it(
     make_mock: Any, env: dict[str, str], spawn: Any
 ) -> None:
@@ -402,7 +389,7 @@ def test_resume_while_another_mint_resumes_it(
     [journal] = _journal_dir(env).glob("*.jsonl")
     resumer = spawn([*MINT, "chat", "--resume"], env)
     deadline = time.monotonic() + 10
-    while not _held(journal):
+    while not load(journal).locked:  # the resumer holds the journal
         assert time.monotonic() < deadline and resumer.poll() is None, "the resume never started"
         time.sleep(0.01)
     for args in (["--resume"], ["--resume", journal.stem]):
