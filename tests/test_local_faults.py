@@ -156,8 +156,9 @@ def _start_two(spawn: Any, argv: list[str], env: dict[str, str]) -> list[Any]:
     return [spawn(argv, env) for _ in range(2)]
 
 
+@pytest.mark.parametrize("via_link", [False, True], ids=["same-path", "symlink"])
 def test_two_batches_on_one_output_file(
-    env: dict[str, str], make_mock: Any, spawn: Any, tmp_path: Path
+    env: dict[str, str], make_mock: Any, spawn: Any, tmp_path: Path, via_link: bool
 ) -> None:
     log = tmp_path / "requests.jsonl"
     server = make_mock(log=log, first_byte_delay=0.4)  # both start while the first runs
@@ -168,7 +169,12 @@ def test_two_batches_on_one_output_file(
     )
     out = tmp_path / "out.jsonl"
     argv = [*MINT, "batch", "-q", "-j", "4", "--resume", "-O", str(out), str(items)]
-    procs = _start_two(spawn, argv, env)
+    if via_link:  # the second names the same file through a symlink: still one writer
+        link = tmp_path / "link.jsonl"
+        link.symlink_to(out.name)
+        procs = [spawn(argv, env), spawn([*argv[:-2], str(link), str(items)], env)]
+    else:
+        procs = _start_two(spawn, argv, env)
     results = [finish(p, timeout=30) for p in procs]
     codes = sorted(p.returncode for p in procs)
     assert codes == [0, int(ExitCode.USAGE)], results
@@ -310,3 +316,21 @@ def test_a_journal_header_naming_an_unknown_format_is_damaged(
     assert _error_lines(resumed.stderr) == [
         "mint: error: journal 20260101-000000-ffffff is damaged (its header is not mint's)"
     ]
+
+
+def test_remote_request_file_on_a_full_disk(
+    small_disk: Path, env: dict[str, str], make_mock: Any, tmp_path: Path
+) -> None:
+    # Request lines that fit the file object's buffer, on a disk with less room than
+    # they take: the write is buffered, and the disk refuses only when the part is closed.
+    env = {**mock_env(env, make_mock()), "XDG_STATE_HOME": str(small_disk)}
+    (small_disk / "filler").write_bytes(b"x" * (12 * 1024))
+    items = tmp_path / "in.jsonl"
+    items.write_text(
+        "".join(json.dumps({"id": i, "prompt": "p" * 1000}) + "\n" for i in range(5))
+    )
+    r = run_mint(["batch", "--remote", "--poll", "0.05", str(items)], env)
+    assert r.returncode == WRITE_FAILED, r.stderr
+    [error] = _error_lines(r.stderr)
+    assert "cannot write the request file " in error and "No space left on device" in error, error
+    assert f"{small_disk}/mint/batches/" in error and "stdout" not in error

@@ -16,6 +16,7 @@ import pytest
 from conftest import MINT, finish, jsonl, mock_env, read_until, run_mint
 
 from mintcli.mock.script import POEM
+from mintcli.storage.journal import load
 
 PROTOCOLS = ["openai", "anthropic"]
 FAST = ["--retry-base", "0.01", "--idle-timeout", "1"]
@@ -352,6 +353,54 @@ def test_resume_without_anything_to_resume(env: dict[str, str]) -> None:
     assert "no unfinished reply" in r.stderr.decode()
     r = run_mint(["chat", "--resume", "nope"], env)
     assert r.returncode == 2 and r.stdout == b""
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_resume_after_all_the_text_still_ends_the_line(
+    make_mock: Any, env: dict[str, str], spawn: Any, protocol: str
+) -> None:
+    # Stopped when every piece of text is out but the end is not: the resumed run
+    # prints no text, and still owes the newline the first run would have ended with.
+    env = mock_env(env, make_mock(delay=0.4))
+    whole = b"Mock reply to: end test"
+    proc = spawn([*MINT, "chat", "--protocol", protocol, "end test"], env)
+    first = read_until(
+        proc.stdout.fileno(), lambda got: got == whole, timeout=15, what="all the text"
+    )
+    proc.send_signal(signal.SIGINT)
+    rest, err = finish(proc)
+    assert proc.returncode == 130, err
+    r = run_mint(["chat", "--resume"], env)
+    assert r.returncode == 0, r.stderr
+    assert first + rest + r.stdout == whole + b"\n"
+
+
+def test_resume_while_another_mint_resumes_it(
+    make_mock: Any, env: dict[str, str], spawn: Any
+) -> None:
+    env = mock_env(env, make_mock(delay=0.15, piece_chars=2))  # the rest takes ~2 s
+    proc = spawn([*MINT, "chat", "写一首诗"], env)
+    first = read_until(
+        proc.stdout.fileno(), lambda got: len(got) >= 4, timeout=10, what="some of the reply"
+    )
+    proc.send_signal(signal.SIGINT)
+    rest, err = finish(proc)
+    assert proc.returncode == 130, err
+    [journal] = _journal_dir(env).glob("*.jsonl")
+    resumer = spawn([*MINT, "chat", "--resume"], env)
+    deadline = time.monotonic() + 10
+    while not load(journal).locked:  # the resumer holds the journal
+        assert time.monotonic() < deadline and resumer.poll() is None, "the resume never started"
+        time.sleep(0.01)
+    for args in (["--resume"], ["--resume", journal.stem]):
+        r = run_mint(["chat", *args], env)
+        assert r.returncode == 2 and r.stdout == b"", r.stderr
+        assert r.stderr.decode() == (
+            f"mint: error: reply {journal.stem} is still being written by another mint process\n"
+        )
+    out, err = finish(resumer)
+    assert resumer.returncode == 0, err
+    assert (first + rest + out).decode() == POEM
 
 
 def test_no_journal_leaves_nothing(make_mock: Any, env: dict[str, str]) -> None:

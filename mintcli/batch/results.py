@@ -157,7 +157,9 @@ def lock_output(path: Path) -> int | None:
     the process ends (the lock file stays; its existence means nothing). A
     lock file, not the -O file itself, because --retry-failed replaces that
     file by renaming a copy over it. Devices and pipes (-O /dev/stdout) are
-    not locked. Returns the fd holding the lock; a second run is refused."""
+    not locked. The lock is named after the resolved file, so that a second
+    run reaching it through a symlink is refused too. Returns the fd holding
+    the lock; a second run is refused."""
     try:
         if not stat.S_ISREG(path.stat().st_mode):
             return None
@@ -165,7 +167,8 @@ def lock_output(path: Path) -> int | None:
         pass
     except OSError as exc:
         raise UsageError(f"-O {path}: {exc.strerror or exc}") from None
-    lock = path.with_name(path.name + ".mint-lock")
+    real = Path(os.path.realpath(path))
+    lock = real.with_name(real.name + ".mint-lock")
     try:
         fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
     except OSError as exc:

@@ -37,6 +37,9 @@ class RunInfo:
     messages: list[dict[str, Any]] = field(default_factory=list)
     journal: str | None = None  # the journal ID, when journaling
     resumed: str | None = None  # the journal ID a --resume continues
+    # A --resume: what the earlier run received (and printed), so that the text
+    # sink knows where its output stopped: mid-line or not.
+    resumed_events: list[Event] = field(default_factory=list)
     conversation: str | None = None  # where the exchange is saved (unless --no-log)
     schema: bool = False  # --schema: the reply is JSON, checked when it ends
     extract: str | None = None  # -x: "first", --extract-last: "last" (the code block)
@@ -123,6 +126,20 @@ class TextSink(Sink):
     def __init__(self, term: Terminal, show_reasoning: bool = False) -> None:
         super().__init__(term, show_reasoning)
         self._last = ""  # last character written, for the newline rules
+
+    def start(self, info: RunInfo) -> None:
+        super().start(info)
+        if not self.seeds_tail:
+            return
+        for event in info.resumed_events:  # what the earlier run's sink ended with
+            if type(event) is TextDelta and event.text:
+                self._last = event.text[-1]
+            elif type(event) is ToolCall:
+                self._last = "\n"
+
+    # Whether what the earlier run printed ended as the reply's text did (-x prints
+    # only a code block, so its earlier output is not known from the text).
+    seeds_tail = True
 
     def events(self, events: list[Event]) -> None:
         texts: list[str] = []  # a run of text pieces is written as one

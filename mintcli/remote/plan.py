@@ -4,9 +4,11 @@ request body per item, and the items cut into parts at the provider's limits."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import stat
+from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
@@ -143,7 +145,7 @@ def build_parts(job: Job, provider: Provider, reader: Reader, part_size: int | N
             if current is not None and (
                 current[0].count >= most or current[0].size + len(line) > provider.max_bytes
             ):
-                current[1].close()
+                _close(job, *current)
                 current = None
             if current is None:
                 part = Part(len(job.parts), key or None, 0, 0)
@@ -159,7 +161,25 @@ def build_parts(job: Job, provider: Provider, reader: Reader, part_size: int | N
             else:
                 part.ranges.append([item.index, item.index + 1])
     except OSError as exc:
+        _close_quietly(open_parts.values())
         raise write_failed("a request file", exc) from None
-    finally:
-        for _, out in open_parts.values():
+    except BaseException:
+        _close_quietly(open_parts.values())
+        raise
+    for part, out in open_parts.values():
+        _close(job, part, out)
+
+
+def _close(job: Job, part: Part, out: IO[bytes]) -> None:
+    """Close a request file. Its last lines reach the disk only now (the file
+    object buffers them), so a full disk shows here: name the file."""
+    try:
+        out.close()
+    except OSError as exc:
+        raise write_failed(f"the request file {job.part_file(part)}", exc) from None
+
+
+def _close_quietly(parts: Iterable[tuple[Part, IO[bytes]]]) -> None:
+    for _, out in parts:  # on the way out of a failure that is already being reported
+        with contextlib.suppress(OSError):
             out.close()

@@ -19,6 +19,8 @@ class ExtractSink(TextSink):
     """Only the code block: streamed with --extract, at the end with --extract-last.
     Tool calls are not code and are left out."""
 
+    seeds_tail = False
+
     def __init__(self, term: Terminal, show_reasoning: bool = False, last: bool = False) -> None:
         super().__init__(term, show_reasoning)
         self.extractor = Extractor(last)

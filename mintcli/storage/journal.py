@@ -382,13 +382,13 @@ def unfinished(directory: Path | None = None) -> list[JournalState]:
 
 def find_reply(ident: str | None, directory: Path | None = None) -> JournalState:
     """The journal named by ``ident`` (an ID or unique prefix), or the newest one
-    not held by a running mint."""
+    not held by a running mint (or, when all are held, the newest)."""
     states = unfinished(directory)
     if not ident:
-        free = [s for s in states if not s.locked]
-        if not free:
+        if not states:
             raise UsageError("there is no unfinished reply to resume (see: mint journal list)")
-        return free[0]
+        free = [s for s in states if not s.locked]
+        return (free or states)[0]  # all held: the caller says another mint has it
     matches = [s for s in states if s.id == ident] or [s for s in states if s.id.startswith(ident)]
     if not matches:
         raise UsageError(f"no unfinished reply with ID {ident!r} (see: mint journal list)")
