@@ -382,6 +382,7 @@ def test_a_reply_killed_while_it_is_saved_is_saved_by_resume(
     (journal,) = json.loads(run_mint(["journal", "list", "--format", "json"], env).stdout)
     r = chat(server, env, "--resume", journal["id"], "--base-url", server.base_url)
     assert r.returncode == 0, r.stderr
+    assert r.stdout == b""  # all of it, its line end too, was printed by the first run
     assert len(posts(server)) == asked  # the reply had come whole: nothing asked again
     ((_, conversation),) = saved(env).items()
     assert [m["content"] for m in conversation["messages"]][2:] == [

@@ -16,6 +16,7 @@ import orjson
 from mintcli.base.events import (
     SCHEMA_VERSION,
     Event,
+    Finish,
     ReasoningDelta,
     RefusalDelta,
     TextDelta,
@@ -134,7 +135,9 @@ class TextSink(Sink):
         for event in info.resumed_events:  # what the earlier run's sink ended with
             if type(event) is TextDelta and event.text:
                 self._last = event.text[-1]
-            elif type(event) is ToolCall:
+            elif type(event) is ToolCall or type(event) is Finish:
+                # a reply that had come whole: its run ended the line (it stopped
+                # while saving the exchange), so this one adds nothing
                 self._last = "\n"
 
     # Whether what the earlier run printed ended as the reply's text did (-x prints
