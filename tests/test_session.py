@@ -59,6 +59,13 @@ class Typist:
                 return
             time.sleep(0.01)
 
+    def turn(self, typed: bytes, shown: bytes, prompts: int) -> None:
+        """Type a line, see ``shown``, and wait for the next prompt (the
+        ``prompts``-th the session shows)."""
+        self.type(typed)
+        self.wait_for(shown)
+        self.wait_for(PROMPT, prompts)
+
     def hello_then_leave(self, prompts: int) -> None:
         """A last turn that works (the script answers "hello"), then Ctrl-D:
         ``prompts`` is how many prompts the session will have shown by then."""
@@ -111,12 +118,9 @@ def test_a_session_streams_each_turn_saves_it_and_keeps_history(
     you.type(b"hello\r")
     you.wait_for(PROMPT, 2)
     assert b"Hi \x1b[0;1mthere\x1b[0m, friend." in you.seen  # streamed, and laid out
-    you.type(b'"""\rline one\rline two\r"""\r')
-    you.wait_for(b"two lines seen")
-    you.wait_for(PROMPT, 3)
-    you.type(b"\x1b[200~pasted\nlines\x1b[201~\r")  # a bracketed paste: one prompt
-    you.wait_for(b"one pasted prompt")
-    you.wait_for(PROMPT, 4)
+    you.turn(b'"""\rline one\rline two\r"""\r', b"two lines seen", 3)
+    # a bracketed paste: one prompt
+    you.turn(b"\x1b[200~pasted\nlines\x1b[201~\r", b"one pasted prompt", 4)
     you.type(b"/model other\r")
     you.wait_for(b"model: other")
     you.wait_for(PROMPT, 5)  # a key typed before readline reads it may be lost to the tty
@@ -246,9 +250,7 @@ def test_slash_commands(scripted: Any, env: dict[str, str], spawn_pty: Any, tmp_
     you.wait_for(b"Ctrl-C stops an answer")
     you.type(b"/attach /nonexistent.png\r")
     you.wait_for(b"/attach /nonexistent.png: no such file")
-    you.type(b"/bogus\r")
-    you.wait_for(b"unknown command '/bogus' (see /help)")
-    you.wait_for(PROMPT, 5)
+    you.turn(b"/bogus\r", b"unknown command '/bogus' (see /help)", 5)
     you.type(b"\x04")
     assert you.child.wait() == 0
     assert conversations(e) == []  # --no-log
@@ -290,12 +292,9 @@ def test_a_bad_model_or_system_is_refused_and_the_session_goes_on(
     scripted: Any, env: dict[str, str], spawn_pty: Any
 ) -> None:
     you, _e = open_session(scripted, env, spawn_pty, "--no-log")
-    you.type(b"/model ab\xff\xfe\r")  # bytes that are not UTF-8, as --model refuses them
-    you.wait_for(b"--model: the value is not valid UTF-8")
-    you.wait_for(PROMPT, 2)
-    you.type(b"/system x\xff\r")
-    you.wait_for(b"--system: the value is not valid UTF-8")
-    you.wait_for(PROMPT, 3)
+    # bytes that are not UTF-8, as --model refuses them
+    you.turn(b"/model ab\xff\xfe\r", b"--model: the value is not valid UTF-8", 2)
+    you.turn(b"/system x\xff\r", b"--system: the value is not valid UTF-8", 3)
     you.type(b"/model\r")
     you.wait_for(b"model: openai/gpt-4o")  # unchanged
     you.wait_for(PROMPT, 4)
@@ -307,15 +306,9 @@ def test_retry_after_a_failed_turn_asks_the_prompt_that_failed(
     scripted: Any, env: dict[str, str], spawn_pty: Any
 ) -> None:
     you, e = open_session(scripted, env, spawn_pty)
-    you.type(b"hello\r")
-    you.wait_for(b"friend.")
-    you.wait_for(PROMPT, 2)
-    you.type(b"flaky one\r")  # the gateway answers 400 the first time
-    you.wait_for(b"mint: error:")
-    you.wait_for(PROMPT, 3)
-    you.type(b"/retry\r")
-    you.wait_for(b"recovered")
-    you.wait_for(PROMPT, 4)
+    you.turn(b"hello\r", b"friend.", 2)
+    you.turn(b"flaky one\r", b"mint: error:", 3)  # the gateway answers 400 the first time
+    you.turn(b"/retry\r", b"recovered", 4)
     you.type(b"\x04")
     assert you.child.wait() == 0
     assert you.seen.count(b"friend.") == 1
@@ -360,12 +353,8 @@ def test_record_keeps_every_turn_of_a_session_and_replays_them_in_order(
 ) -> None:
     record = tmp_path / "session.jsonl"
     you, _e = open_session(scripted, env, spawn_pty, "--no-log", "--record", str(record))
-    you.type(b"hello\r")
-    you.wait_for(b"friend.")
-    you.wait_for(PROMPT, 2)
-    you.type(b'"""\rline one\rline two\r"""\r')
-    you.wait_for(b"two lines seen")
-    you.wait_for(PROMPT, 3)
+    you.turn(b"hello\r", b"friend.", 2)
+    you.turn(b'"""\rline one\rline two\r"""\r', b"two lines seen", 3)
     you.type(b"\x04")
     assert you.child.wait() == 0
     assert record.stat().st_mode & 0o777 == 0o600
@@ -383,9 +372,7 @@ def test_retry_after_ctrl_c_before_the_answer_began_asks_that_prompt(
     you.type(b"\x03")  # before the first byte of the answer
     you.wait_for(b"stopped")
     you.wait_for(PROMPT, 2)
-    you.type(b"/retry\r")
-    you.wait_for(b"late answer")
-    you.wait_for(PROMPT, 3)
+    you.turn(b"/retry\r", b"late answer", 3)
     you.type(b"\x04")
     assert you.child.wait() == 0
     (saved,) = conversations(e)
