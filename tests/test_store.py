@@ -442,9 +442,10 @@ def test_a_lock_file_that_is_not_a_file(
         lock.mkdir()
     r = chat(make_mock(), env, "hi")
     assert r.stdout == b"Mock reply to: hi\n" and r.returncode == 3
-    assert r.stderr.decode() == (
-        f"mint: error: {lock} is a symbolic link or not a file; mint will not use it\n"
-    )
+    error, note = r.stderr.decode().splitlines()
+    assert error == f"mint: error: {lock} is a symbolic link or not a file; mint will not use it"
+    # the reply came whole: its journal stays until it can be saved
+    assert note.startswith("mint: the reply is kept; save it with: mint chat --resume ")
     r = run_mint(["log", "list"], env)
     assert r.returncode == 3 and str(lock) in r.stderr.decode()
     assert not (tmp_path / "elsewhere").exists()
