@@ -105,9 +105,11 @@ class Response:
             if over.wait(grace):
                 return
             with lock:
-                if not over.is_set() and sock is not None:
+                if not over.is_set() and isinstance(sock, socket.socket):
                     with contextlib.suppress(OSError):
-                        sock.shutdown(socket.SHUT_RDWR)
+                        # the plain socket's shutdown: an SSLSocket's own would
+                        # also drop its TLS state under the reading thread
+                        socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
         # A bare thread: threading.Timer's start handshake costs several times more.
         _thread.start_new_thread(cut_off, ())
