@@ -10,6 +10,7 @@ from filling memory; past one, the caller names it in a clear error.
 from __future__ import annotations
 
 import errno
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -45,20 +46,38 @@ def over(cap: int) -> str:
     return f"larger than {cap // MiB} MiB, mint's limit for it"
 
 
-def read_named(name: str, what: str, stdin: BinaryIO | None = None, cap: int = TEXT_BYTES) -> bytes:
+def read_named(
+    name: str,
+    what: str,
+    stdin: BinaryIO | None = None,
+    cap: int = TEXT_BYTES,
+    error: Callable[[str], Exception] = UsageError,
+) -> bytes:
     """The bytes of a file the user named (``-``: ``stdin``, where one is given), or
-    a usage error that starts with ``what`` (the option and its value) and says
-    why: the file cannot be read, or it is past ``cap``."""
+    an ``error`` (a usage error unless told) that starts with ``what`` (the option
+    and its value) and says why: the file cannot be read, or it is past ``cap``."""
     try:
         if name == "-" and stdin is not None:
             data = read_at_most(stdin, cap)
         else:
             data = read_file_at_most(Path(name).expanduser(), cap)
     except OSError as exc:
-        raise UsageError(f"{what}: {exc.strerror or exc}") from None
+        raise error(f"{what}: {exc.strerror or exc}") from None
     if data is None:
-        raise UsageError(f"{what}: {over(cap)}")
+        raise error(f"{what}: {over(cap)}")
     return data
+
+
+def lines_at_most(stream: BinaryIO, cap: int, what: str) -> Iterator[bytes]:
+    """Every line of ``stream`` (the last may have no line end), each read with a
+    cap: a longer one is a usage error, "``what`` N is larger than ...", N its
+    number. An endless line (/dev/zero) is an error, not all of memory."""
+    number = 0
+    while raw := stream.readline(cap + 1):
+        number += 1
+        if len(raw) > cap:
+            raise UsageError(f"{what} {number} is {over(cap)}")
+        yield raw
 
 
 def read_json(value: str, option: str) -> tuple[Any, str]:

@@ -20,7 +20,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from mintcli.base.capped import TEXT_BYTES, over
+from mintcli.base.capped import TEXT_BYTES, lines_at_most
 from mintcli.errors import UsageError
 from mintcli.options.settings import BatchSettings, RequestSettings, table
 from mintcli.protocols import get_protocol
@@ -93,13 +93,8 @@ class Defaults:
 def numbered_lines(stream: BinaryIO) -> Iterator[tuple[int, int, bytes]]:
     """(item index, line number, line) for every line that is not blank."""
     index = 0
-    number = 0
     try:
-        # readline with a cap: an endless line (/dev/zero) is an error, not all of memory.
-        while raw := stream.readline(TEXT_BYTES + 1):
-            number += 1
-            if len(raw) > TEXT_BYTES:
-                raise UsageError(f"input line {number} is {over(TEXT_BYTES)}")
+        for number, raw in enumerate(lines_at_most(stream, TEXT_BYTES, "input line"), 1):
             if raw.strip():
                 yield index, number, raw
                 index += 1

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import orjson
 
-from mintcli.base.capped import MiB, over
+from mintcli.base.capped import MiB, lines_at_most
 from mintcli.base.terminal import Terminal
 from mintcli.errors import ExitCode, UsageError, write_failed
 from mintcli.output.sinks import RunInfo, Sink
@@ -242,12 +242,7 @@ def read_previous(path: Path, retry_failed: bool) -> Previous:
 
 
 def _capped_lines(fh: BinaryIO, path: Path) -> Iterator[bytes]:
-    number = 0
-    while raw := fh.readline(RESULT_LINE_BYTES + 1):
-        number += 1
-        if len(raw) > RESULT_LINE_BYTES:
-            raise UsageError(f"-O {path}: line {number} is {over(RESULT_LINE_BYTES)}")
-        yield raw
+    return lines_at_most(fh, RESULT_LINE_BYTES, f"-O {path}: line")
 
 
 def _result_key(raw: bytes, path: Path, number: int) -> tuple[str | int, bool]:

@@ -35,7 +35,7 @@ from typing import Any
 
 import orjson
 
-from mintcli.base.capped import MiB, over, read_file_at_most
+from mintcli.base.capped import MiB, read_named
 from mintcli.mock import agent
 from mintcli.mock.agent import content_text as content_text  # re-exported
 from mintcli.mock.agent import is_tool_result
@@ -174,12 +174,7 @@ def parse_rule(obj: Any, where: str, step: bool = False) -> Rule:
 
 
 def load_script(path: Path) -> list[Rule]:
-    try:
-        data = read_file_at_most(path, SCRIPT_BYTES)
-    except OSError as exc:
-        raise MockScriptError(f"script {path}: {exc.strerror or exc}") from None
-    if data is None:
-        raise MockScriptError(f"script {path}: {over(SCRIPT_BYTES)}")
+    data = read_named(str(path), f"script {path}", cap=SCRIPT_BYTES, error=MockScriptError)
     stripped = data.strip()
     try:
         if stripped.startswith(b"["):

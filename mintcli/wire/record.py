@@ -41,7 +41,7 @@ from typing import Any, BinaryIO
 import orjson
 
 from mintcli import __version__
-from mintcli.base.capped import MiB, over, read_file_at_most
+from mintcli.base.capped import MiB, read_named
 from mintcli.base.sanitize import Secrets, redact_headers, redact_url
 from mintcli.errors import ConfigError, UsageError, write_failed
 from mintcli.storage.paths import lock_or_refuse
@@ -178,12 +178,7 @@ class Recorded:
 def load(path: Path) -> list[Recorded]:
     """The responses of a recording, in order (a recording is served again and
     again, so it is held in memory: at most REPLAY_BYTES of it)."""
-    try:
-        data = read_file_at_most(path, REPLAY_BYTES)
-    except OSError as exc:
-        raise ConfigError(f"--replay {path}: {exc.strerror or exc}") from None
-    if data is None:
-        raise ConfigError(f"--replay {path}: {over(REPLAY_BYTES)}")
+    data = read_named(str(path), f"--replay {path}", cap=REPLAY_BYTES, error=ConfigError)
     lines = data.splitlines()
     responses: dict[tuple[int, int], Recorded] = {}
     run = 0  # a header line starts a run (a session records one per turn)
