@@ -129,13 +129,20 @@ class Secrets:
             return
         held = ""
         for piece in pieces:
-            text = self.redact(held + piece)
-            keep = self.tail(text)
-            held, text = text[len(text) - keep :] if keep else "", text[: len(text) - keep]
+            text, held = self.stream_part(held, piece)
             if text:
                 yield text
         if held:
             yield held
+
+    def stream_part(self, held: AnyStr, piece: AnyStr) -> tuple[AnyStr, AnyStr]:
+        """One piece of a stream (text or bytes) after what was ``held`` back:
+        what can go out now, redacted, and what to hold back again, since it may
+        be the start of a secret that the next piece completes."""
+        joined = held + piece
+        done = self.redact(joined) if isinstance(joined, str) else self.redact_bytes(joined)
+        keep = self.tail(done)
+        return done[: len(done) - keep], done[len(done) - keep :]
 
     def _cut_parts(self, text: str) -> str:
         """The start of a secret that clip() cut off before its end."""

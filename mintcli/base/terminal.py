@@ -133,10 +133,7 @@ class Terminal:
         """Free text on stderr (reasoning shown with --reasoning), given in pieces:
         the key is redacted over the joined pieces, so one split between two
         deltas never shows."""
-        text = self.secrets.redact(self._held + text)
-        keep = self.secrets.tail(text)
-        self._held = text[len(text) - keep :]
-        text = text[: len(text) - keep]
+        text, self._held = self.secrets.stream_part(self._held, text)
         if not text:
             return
         if self._status_shown:

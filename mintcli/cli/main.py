@@ -193,10 +193,11 @@ def _all_keys(term: Terminal, args: list[str]) -> None:
     from mintcli.options.config import configured
 
     term.secrets.add(os.environ.get(opts.env_name("api_key")))
+    flags = opts.Common.rows["api_key"].flags  # as the option table spells them
     for at, arg in enumerate(args):
-        if arg == "--api-key" and at + 1 < len(args):
+        if arg in flags and at + 1 < len(args):
             term.secrets.add(args[at + 1])
-        elif arg.startswith("--api-key="):
+        elif arg.startswith(tuple(f"{flag}=" for flag in flags)):
             term.secrets.add(arg.partition("=")[2])
     for key in configured("api_key"):
         term.secrets.add(key)

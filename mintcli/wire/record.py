@@ -134,10 +134,7 @@ class Recorder:
     def chunk(self, data: bytes) -> None:
         # Redacted as bytes, before any decoding: a chunk cut inside a UTF-8
         # character is stored as base64, which must not carry the key either.
-        data = self._secrets.redact_bytes(self._held + data)
-        keep = self._secrets.tail(data)
-        self._held = data[len(data) - keep :]
-        data = data[: len(data) - keep]
+        data, self._held = self._secrets.stream_part(self._held, data)
         if data:
             self._data(data)
 
