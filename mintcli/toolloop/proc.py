@@ -11,7 +11,10 @@ import subprocess
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mintcli.toolloop.watchdog import Watchdog
 
 STDERR_KEEP = 4096  # the tail of a failing tool's stderr that the model is shown
 EXIT_GRACE = 1.0  # how long pipes may stay open after the tool itself exited
@@ -95,9 +98,11 @@ def run_command(
     timeout: float,
     limit: int,
     cancel: threading.Event,
+    watchdog: Watchdog | None = None,
 ) -> Outcome | None:
     """Run ``argv`` with ``stdin``; None when ``cancel`` was set meanwhile (the
-    call did not finish and must not count as done)."""
+    call did not finish and must not count as done). ``watchdog`` kills the
+    tool's group if mint dies while it runs."""
     started = time.monotonic()
     try:
         proc = subprocess.Popen(
@@ -111,16 +116,22 @@ def run_command(
     except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the command
         reason = getattr(exc, "strerror", None) or exc
         return Outcome("", True, None, f"cannot start {argv[0]}: {reason}")
+    if watchdog is not None:
+        watchdog.add(proc.pid)
     out, err = Capped(limit), Capped(STDERR_KEEP)
-    timed_out = _pump(proc, stdin, out, err, started + timeout, cancel)
-    if not timed_out:
-        _await_exit(proc, time.monotonic() + EXIT_GRACE, cancel)
-    kill_group(proc)  # whatever it left behind in its group goes with it
-    status = proc.wait()
-    for pipe in (proc.stdin, proc.stdout, proc.stderr):
-        if pipe is not None:
-            with contextlib.suppress(OSError):
-                pipe.close()
+    try:
+        timed_out = _pump(proc, stdin, out, err, started + timeout, cancel)
+        if not timed_out:
+            _await_exit(proc, time.monotonic() + EXIT_GRACE, cancel)
+    finally:
+        kill_group(proc)  # whatever it left behind in its group goes with it
+        if watchdog is not None:
+            watchdog.remove(proc.pid)  # before the reap frees the number for reuse
+        status = proc.wait()
+        for pipe in (proc.stdin, proc.stdout, proc.stderr):
+            if pipe is not None:
+                with contextlib.suppress(OSError):
+                    pipe.close()
     if cancel.is_set():
         return None
     took = int((time.monotonic() - started) * 1000)
