@@ -13,6 +13,7 @@ import os
 import resource
 import signal
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,8 @@ SCRIPT = [
             {"tool_calls": [{"name": "weather", "arguments": {"city": "Rome"}}]},
         ],
     },
+    # slow to answer: mint is still running while the test looks at its tools
+    {"match": {"prompt": "^hold"}, "steps": [{"text": "late", "first_byte_delay": 5}]},
     {
         "match": {"prompt": "^one"},
         # an ID with an escape sequence: the warning shows it escaped
@@ -140,6 +143,26 @@ def test_a_sigkilled_mint_takes_its_tools_process_group_with_it(
         for pid in (shell, child):
             if not gone(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+def test_a_sigkilled_mint_takes_an_mcp_server_that_outstays_its_stdin(
+    tmp_path: Path, menv: dict[str, str], spawn: Any
+) -> None:
+    pidfile, methods = tmp_path / "server.pid", tmp_path / "methods.log"
+    command = f"{sys.executable} {Path(__file__).parent / 'data' / 'era_mcp.py'} stateless"
+    env = {**menv, "ERA_LOG": str(methods), "ERA_STAY": str(pidfile)}
+    proc = spawn([*MINT, "chat", "--no-log", "--mcp", command, "hold"], env)
+    listed = lambda: methods.exists() and "tools/list" in methods.read_text()  # noqa: E731
+    wait_for(lambda: pidfile.exists() and listed(), "the server's tools")
+    pid = int(pidfile.read_text())
+    assert proc.poll() is None  # mint waits for the reply's first byte
+    proc.send_signal(signal.SIGKILL)
+    finish(proc)
+    try:
+        wait_for(lambda: gone(pid), "the MCP server to die", timeout=5)
+    finally:
+        if not gone(pid):
+            os.kill(pid, signal.SIGKILL)
 
 
 # -- a full disk ---------------------------------------------------------------------------
