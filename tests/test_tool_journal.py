@@ -12,7 +12,6 @@ import json
 import os
 import resource
 import signal
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 
 import pytest
 from conftest import MINT, finish, mock_env, run_mint, scripted_mock
+from test_local_faults import small_disk  # noqa: F401 (a fixture: a 16 KiB tmpfs)
 from test_toolloop import (
     PARIS_OSLO,
     counting_tool,
@@ -168,25 +168,11 @@ def test_a_sigkilled_mint_takes_an_mcp_server_that_outstays_its_stdin(
 # -- a full disk ---------------------------------------------------------------------------
 
 
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 64 KiB tmpfs for the journal (mint's state directory)."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    r = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", str(mount)],
-        capture_output=True,
-    )
-    if r.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here (needs root): {r.stderr.decode().strip()}")
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
-
-
 def test_a_result_the_full_disk_could_not_keep_is_not_run_again(
-    tmp_path: Path, menv: dict[str, str], server: Any, small_disk: Path
+    tmp_path: Path,
+    menv: dict[str, str],
+    server: Any,
+    small_disk: Path,  # noqa: F811 (the fixture imported above)
 ) -> None:
     env = {**menv, "XDG_STATE_HOME": str(small_disk)}
     counter, fill = tmp_path / "count", small_disk / "fill"
