@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import shutil
 import signal
 import sys
 from collections.abc import Iterator
@@ -43,6 +44,11 @@ SCRIPT = [
             {"text": "Checking two cities.", "tool_calls": PARIS_OSLO},
             {"tool_calls": [{"name": "weather", "arguments": {"city": "Rome"}}]},
         ],
+    },
+    # arguments larger than a pipe holds
+    {
+        "match": {"prompt": "^big"},
+        "steps": [{"tool_calls": [{"name": "weather", "arguments": {"text": "x" * 100_000}}]}],
     },
     # slow to answer: mint is still running while the test looks at its tools
     {"match": {"prompt": "^hold"}, "steps": [{"text": "late", "first_byte_delay": 5}]},
@@ -163,6 +169,31 @@ def test_a_sigkilled_mint_takes_an_mcp_server_that_outstays_its_stdin(
     finally:
         if not gone(pid):
             os.kill(pid, signal.SIGKILL)
+
+
+def test_a_tool_never_gets_half_its_arguments_from_a_killed_mint(
+    tmp_path: Path, menv: dict[str, str], spawn: Any
+) -> None:
+    """A reader that left the tool's group reads the arguments only after mint
+    is gone: they are whole (fed through a pipe, they would end at its size)."""
+    if shutil.which("setsid") is None:
+        pytest.skip("needs setsid")
+    got, release = tmp_path / "got", tmp_path / "release"
+    reader = f"while [ ! -e {release} ]; do sleep 0.02; done; cat > {got}.tmp; mv {got}.tmp {got}"
+    cmd = tool(
+        tmp_path,
+        "late",
+        f"exec 3<&0; setsid sh -c '{reader}' <&3 & touch {tmp_path}/started; sleep 300",
+    )
+    proc = spawn([*MINT, "chat", "--no-log", "--tool-cmd", f"weather={cmd}", "big"], menv)
+    try:
+        wait_for((tmp_path / "started").exists, "the tool")
+        proc.send_signal(signal.SIGKILL)
+        finish(proc)
+    finally:
+        release.touch()
+    wait_for(got.exists, "the reader")
+    assert json.loads(got.read_bytes()) == {"text": "x" * 100_000}
 
 
 # -- a full disk ---------------------------------------------------------------------------

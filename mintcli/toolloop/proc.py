@@ -1,5 +1,6 @@
-"""Running one tool command: no shell, arguments on stdin, stdout capped,
-the whole process group killed on timeout or when the run is cancelled."""
+"""Running one tool command: no shell, arguments on stdin (a file written
+whole before it starts), stdout capped, the whole process group killed on
+timeout or when the run is cancelled."""
 
 from __future__ import annotations
 
@@ -105,9 +106,13 @@ def run_command(
     tool's group if mint dies while it runs."""
     started = time.monotonic()
     try:
+        source = _input_file(stdin)
+    except OSError as exc:
+        return Outcome("", True, None, f"cannot hand the arguments over: {exc.strerror or exc}")
+    try:
         proc = subprocess.Popen(
             argv,
-            stdin=subprocess.PIPE,
+            stdin=source,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=env,
@@ -116,11 +121,13 @@ def run_command(
     except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the command
         reason = getattr(exc, "strerror", None) or exc
         return Outcome("", True, None, f"cannot start {argv[0]}: {reason}")
+    finally:
+        os.close(source)
     if watchdog is not None:
         watchdog.add(proc.pid)
     out, err = Capped(limit), Capped(STDERR_KEEP)
     try:
-        timed_out = _pump(proc, stdin, out, err, started + timeout, cancel)
+        timed_out = _pump(proc, out, err, started + timeout, cancel)
         if not timed_out:
             _await_exit(proc, time.monotonic() + EXIT_GRACE, cancel)
     finally:
@@ -154,6 +161,28 @@ def run_command(
     return outcome
 
 
+def _input_file(data: bytes) -> int:
+    """The arguments in an unnamed file, whole before the tool starts. A pipe
+    fed while the tool reads would end early if mint died midway, and the tool
+    would go on with half a JSON object."""
+    try:
+        fd = os.memfd_create("mint-tool-input", os.MFD_CLOEXEC)
+    except (AttributeError, OSError):  # not Linux
+        import tempfile
+
+        with tempfile.TemporaryFile() as fh:
+            fd = os.dup(fh.fileno())
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.lseek(fd, 0, os.SEEK_SET)
+    except OSError:
+        os.close(fd)
+        raise
+    return fd
+
+
 def _await_exit(proc: subprocess.Popen[bytes], until: float, cancel: threading.Event) -> None:
     """Give a tool whose pipes have closed a moment to exit by itself: many
     programs close stdout and stderr just before they exit, and a kill sent in
@@ -174,23 +203,15 @@ def _await_exit(proc: subprocess.Popen[bytes], until: float, cancel: threading.E
 
 def _pump(
     proc: subprocess.Popen[bytes],
-    stdin: bytes,
     out: Capped,
     err: Capped,
     deadline: float,
     cancel: threading.Event,
 ) -> bool:
-    """Feed stdin and drain stdout and stderr until both close (or the tool has
-    exited and a grace period passed). True when the deadline passed first."""
-    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    """Drain stdout and stderr until both close (or the tool has exited and a
+    grace period passed). True when the deadline passed first."""
+    assert proc.stdout is not None and proc.stderr is not None
     sel = selectors.DefaultSelector()
-    pending = memoryview(stdin)
-    stdin_fd = proc.stdin.fileno()
-    if pending:
-        os.set_blocking(stdin_fd, False)
-        sel.register(proc.stdin, selectors.EVENT_WRITE)
-    else:
-        proc.stdin.close()
     sinks = {proc.stdout.fileno(): out, proc.stderr.fileno(): err}
     for pipe in (proc.stdout, proc.stderr):
         sel.register(pipe, selectors.EVENT_READ)
@@ -207,18 +228,6 @@ def _pump(
                 break  # a child that escaped holds the pipe open; the tool is done
             for key, _ in sel.select(min(deadline - now, 0.1)):
                 fd = key.fd
-                if fd == stdin_fd:
-                    try:
-                        sent = os.write(fd, pending[:65536])
-                        pending = pending[sent:]
-                    except BlockingIOError:
-                        continue
-                    except OSError:  # the tool does not read its stdin: fine
-                        pending = pending[:0]
-                    if not pending:
-                        sel.unregister(proc.stdin)
-                        proc.stdin.close()
-                    continue
                 data = os.read(fd, 65536)
                 if data:
                     sinks[fd].add(data)
