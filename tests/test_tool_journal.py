@@ -136,7 +136,9 @@ def test_a_sigkilled_mint_takes_its_tools_process_group_with_it(
     tmp_path: Path, menv: dict[str, str], spawn: Any
 ) -> None:
     pids = tmp_path / "pids"
-    cmd = tool(tmp_path, "hang", f"cat >/dev/null; sleep 300 & echo $$ $! > {pids}.tmp; "
+    # (the pause: mint tells its watchdog about the group just after the tool
+    # starts; a kill before that is the one moment the watchdog cannot cover)
+    cmd = tool(tmp_path, "hang", f"cat >/dev/null; sleep 300 & sleep 0.2; echo $$ $! > {pids}.tmp; "
                f"mv {pids}.tmp {pids}; wait")  # fmt: skip
     proc = spawn([*MINT, "chat", "--no-log", "--tool-cmd", f"weather={cmd}", "one"], menv)
     wait_for(pids.exists, "the tool and its child")

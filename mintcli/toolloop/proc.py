@@ -105,6 +105,8 @@ def run_command(
     call did not finish and must not count as done). ``watchdog`` kills the
     tool's group if mint dies while it runs."""
     started = time.monotonic()
+    if watchdog is not None:
+        watchdog.ready()
     try:
         source = _input_file(stdin)
     except OSError as exc:

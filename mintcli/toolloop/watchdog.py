@@ -3,7 +3,7 @@
 A tool runs in a process group of its own, which mint kills when the call
 ends. A mint that is SIGKILLed (or dies some other way it cannot catch) kills
 nothing, so another process does it: a small ``/bin/sh`` loop in a session of
-its own (no terminal signal reaches it), started the first time a tool runs.
+its own (no terminal signal reaches it), started just before the first tool.
 It reads lines from a pipe whose one writer is mint: ``+PGID`` when a tool's
 group starts, ``-PGID`` when mint has ended that group itself. When the pipe
 reaches end-of-file, which the kernel makes happen however mint exits, it
@@ -44,11 +44,17 @@ class Watchdog:
         self._proc: subprocess.Popen[bytes] | None = None
         self._failed = False  # it could not be started or has died: mint goes on without
 
-    def add(self, pgid: int) -> None:
-        """A group to kill if mint dies (the watchdog starts with the first)."""
+    def ready(self) -> None:
+        """Start the watchdog (once) before a tool starts: then only a write
+        stands between the tool's start and its group being known."""
         with self._lock:
             if self._fd is None and not self._failed:
                 self._start()
+
+    def add(self, pgid: int) -> None:
+        """A group to kill if mint dies."""
+        self.ready()
+        with self._lock:
             self._send(f"+{pgid}\n")
 
     def remove(self, pgid: int) -> None:
