@@ -80,13 +80,18 @@ class Watchdog:
             return
         finally:
             os.close(read)
+        os.set_blocking(write, False)  # a watchdog that stopped reading never holds mint up
         self._fd = write
 
     def _send(self, line: str) -> None:
-        if self._fd is None:
+        if self._fd is None or self._failed:
             return
         try:
             os.write(self._fd, line.encode())  # a few bytes: one atomic write
+        except BlockingIOError:
+            # Stopped (SIGSTOP) with its pipe full: mint writes no more, and keeps
+            # the pipe open, since closing it would kill the tools still running.
+            self._failed = True
         except OSError:  # it died (someone killed it): tools are still ended by mint
             self._failed = True
             self._close_fd()
