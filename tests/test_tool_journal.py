@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 from conftest import MINT, finish, mock_env, run_mint, scripted_mock
 from test_local_faults import small_disk  # noqa: F401 (a fixture: a 16 KiB tmpfs)
+from test_toolloop import SCRIPT as LOOP_SCRIPT
 from test_toolloop import (
-    PARIS_OSLO,
     counting_tool,
     gone,
     has,
@@ -38,13 +38,8 @@ from mintcli.errors import ExitCode
 ONE = "one\u001b[2J_1"
 LOST = "the result of this call was lost: mint stopped while the tool ran"
 SCRIPT = [
-    {
-        "match": {"prompt": "^trip"},
-        "steps": [
-            {"text": "Checking two cities.", "tool_calls": PARIS_OSLO},
-            {"tool_calls": [{"name": "weather", "arguments": {"city": "Rome"}}]},
-        ],
-    },
+    # the trip of test_toolloop: Paris and Oslo at once, then Rome
+    next(rule for rule in LOOP_SCRIPT if rule.get("match") == {"prompt": "^trip"}),
     # arguments larger than a pipe holds
     {
         "match": {"prompt": "^big"},
