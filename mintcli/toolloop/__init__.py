@@ -6,7 +6,8 @@ run in parallel (proc.py for commands, mcp.py for MCP servers, toolbox.py maps
 names to them), each result is journaled as it ends (chain.py) and shown per
 format (output.py); then the next request carries the results, until a reply
 makes no call or ``--max-steps`` is reached (exit 13). approve.py asks before
-each call with ``--approve``.
+each call with ``--approve``; watchdog.py kills the tools' process groups if
+mint dies without doing so.
 
 Imports: the standard library (subprocess, selectors, threading, shlex),
 orjson, and mint's runner, sinks, journal and request modules. Nothing here is

@@ -3,10 +3,17 @@
 The runner writes each step's reply to it as usual (text, calls, usage,
 finish); the loop adds its own records, which the plain reader ignores:
   step end:    {"s": N}            step N's reply is complete (its calls follow)
+  tools start: {"ts": [call ids]}  written before those calls start (one line:
+               a failed write leaves none, and then no tool runs)
   tool result: {"tr": {"id", "name", "output", "is_error", "exit", "error",
                        "truncated", "duration_ms", "refused"}}
-               written the moment that call ends, before any other result,
-               so a kill re-runs only the calls that had not finished.
+               written the moment that call ends, before any other result.
+A --resume runs only the calls with neither record. A call that started but
+has no result (mint was killed while it ran, or the disk was full when it
+ended) may have done its work: it is not run again, and the model is told its
+result was lost. These records came after version 1 without a new version,
+as the loop's others did: the plain reader skips records it does not know, and
+a mint from before "ts" skips it too and runs such a call again.
 The header holds, besides the first request, ``loop``: the tool commands and
 MCP servers and the loop's limits, so that ``--resume`` can go on alone.
 """
@@ -47,6 +54,7 @@ class Step:
     state: JournalState
     complete: bool = False
     results: dict[str, dict[str, Any]] = field(default_factory=dict)
+    started: set[str] = field(default_factory=set)  # calls that were started
 
 
 def read_steps(path: Path, header: dict[str, Any]) -> list[Step]:
@@ -58,6 +66,9 @@ def read_steps(path: Path, header: dict[str, Any]) -> list[Step]:
         step = steps[-1]
         if isinstance(rec.get("tr"), dict):
             step.results[str(rec["tr"].get("id"))] = rec["tr"]
+            continue
+        if isinstance(rec.get("ts"), list):
+            step.started.update(str(i) for i in rec["ts"])
             continue
         if "s" in rec:
             step.complete = True

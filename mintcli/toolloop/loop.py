@@ -1,9 +1,10 @@
 """The loop: stream a reply, run its tool calls, send their results, again.
 
 Each step is one run of the runner (``ChatRun``) on the request grown by the
-chain so far; the same transport, sink and journal serve every step. A call's
-result is journaled the moment it ends, before anything else happens, so a
-``--resume`` after a kill at any point runs only what had not finished.
+chain so far; the same transport, sink and journal serve every step. The calls
+are journaled before they start, and each result the moment it ends, so a
+``--resume`` after a kill at any point runs only what had not started; a call
+that started and has no result is not run again (see chain.py).
 """
 
 from __future__ import annotations
@@ -29,6 +30,12 @@ if TYPE_CHECKING:
     from mintcli.run.exchange import Run
     from mintcli.storage.journal import JournalState
     from mintcli.wire.transport import Transport
+
+
+LOST = (
+    "the result of this call was lost: mint stopped while the tool ran and did not run it "
+    "again, so it may or may not have done its work"
+)
 
 
 class ToolLoop:
@@ -208,9 +215,9 @@ class ToolLoop:
                     journal.write({"s": step})
                 sink.step_done(reply)
                 self.chain.append(reply_message(reply))
-                todo = (list(reply.tool_calls), {})
-            calls, done = todo
-            results = self._execute(calls, done, journal, sink)
+                todo = (list(reply.tool_calls), {}, set())
+            calls, done, lost = todo
+            results = self._execute(calls, done, lost, journal, sink)
             self.chain += [tool_message(c.id, results[c.id]) for c in calls]
             step += 1
             sink.next_step(step)
@@ -252,9 +259,10 @@ class ToolLoop:
     # -- resuming ------------------------------------------------------------------------
     def _restore(
         self, sink: LoopSink
-    ) -> tuple[int, Accumulator, tuple[list[ToolCall], dict[str, Outcome]] | None]:
-        """Where a --resume picks up: the step, what it received, and the calls
-        still to run (None: the step's reply must be streamed first)."""
+    ) -> tuple[int, Accumulator, tuple[list[ToolCall], dict[str, Outcome], set[str]] | None]:
+        """Where a --resume picks up: the step, what it received, and its calls
+        with the results journaled and the IDs of those that started without
+        one (None: the step's reply must be streamed first)."""
         if self.state is None:
             return 1, Accumulator(), None
         steps = read_steps(self.state.path, self.state.header)
@@ -276,7 +284,7 @@ class ToolLoop:
             sink.step_done(reply)
             self.chain.append(reply_message(reply))
             if number == len(steps) or any(c.id not in done for c in calls):
-                return number, Accumulator(), (calls, done)
+                return number, Accumulator(), (calls, done, step.started - set(done))
             self.chain += [tool_message(c.id, done[c.id]) for c in calls]
         raise UsageError(f"journal {self.state.id} holds no step to continue")
 
@@ -285,11 +293,13 @@ class ToolLoop:
         self,
         calls: list[ToolCall],
         done: dict[str, Outcome],
+        lost: set[str],
         journal: ChainJournal | None,
         sink: LoopSink,
     ) -> dict[str, Outcome]:
-        """Run the calls not yet done, all at once; each result is journaled
-        and shown the moment it ends."""
+        """Run the calls not yet done, all at once, once the journal says they
+        started; each result is journaled and shown the moment it ends. A call
+        in ``lost`` (started before mint stopped, no result) is not run again."""
         results = dict(done)
         lock = threading.Lock()
 
@@ -306,11 +316,20 @@ class ToolLoop:
             for call in calls:
                 if call.id in results:
                     continue
-                if self.settings.approve and not self._approved(call):
+                if call.id in lost:
+                    self.term.warn(
+                        f"tool {call.name} (call {call.id}) was running when mint stopped: "
+                        "its result was lost, and it was not run again (the model is told so)"
+                    )
+                    finished(call, Outcome("", True, error=LOST))
+                elif self.settings.approve and not self._approved(call):
                     refusal = "the user refused to run this call"
                     finished(call, Outcome("", True, error=refusal), refused=True)
                 else:
                     todo.append(call)
+            if journal is not None and todo:
+                # Before anything runs: a failed write (exit 11) runs nothing.
+                journal.write({"ts": [call.id for call in todo]})
             timeout, limit = float(self.spec["tool_timeout"]), int(self.spec["tool_output_max"])
             self.box.run_all(todo, timeout, limit, finished)
         return results

@@ -19,13 +19,16 @@ import subprocess
 import threading
 import time
 from collections import deque
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from mintcli.base.sanitize import clip
 from mintcli.errors import UsageError
 from mintcli.toolloop.proc import Outcome, decode
+
+if TYPE_CHECKING:
+    from mintcli.toolloop.watchdog import Watchdog
 
 PROTOCOL_VERSION = "2025-06-18"  # asked for in the initialize handshake
 # The stateless revision: no handshake; a server says it speaks it in its answer
@@ -50,7 +53,7 @@ class ServerGone(Exception):
 class McpServer:
     """One MCP server process and the requests in flight to it."""
 
-    def __init__(self, command: str, env: dict[str, str]) -> None:
+    def __init__(self, command: str, env: dict[str, str], watchdog: Watchdog | None = None) -> None:
         try:
             self.argv = shlex.split(command)
         except ValueError as exc:
@@ -79,6 +82,9 @@ class McpServer:
         except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the command
             reason = getattr(exc, "strerror", None) or exc
             raise UsageError(f"--mcp {command!r}: cannot start {self.argv[0]}: {reason}") from None
+        self.watchdog = watchdog
+        if watchdog is not None:  # a server that ignores the end of its stdin dies with mint too
+            watchdog.add(self.proc.pid)
         for target in (self._read_stdout, self._read_stderr):
             threading.Thread(target=target, daemon=True, name="mint-mcp").start()
 
@@ -292,6 +298,8 @@ class McpServer:
                 with contextlib.suppress(OSError):
                     os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+        if self.watchdog is not None:
+            self.watchdog.remove(proc.pid)
 
 
 LAUNCHERS = ("python", "node", "npx", "uvx", "uv", "deno", "bun", "sh", "bash", "pipx")

@@ -1,5 +1,6 @@
-"""Running one tool command: no shell, arguments on stdin, stdout capped,
-the whole process group killed on timeout or when the run is cancelled."""
+"""Running one tool command: no shell, arguments on stdin (a file written
+whole before it starts), stdout capped, the whole process group killed on
+timeout or when the run is cancelled."""
 
 from __future__ import annotations
 
@@ -11,7 +12,10 @@ import subprocess
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mintcli.toolloop.watchdog import Watchdog
 
 STDERR_KEEP = 4096  # the tail of a failing tool's stderr that the model is shown
 EXIT_GRACE = 1.0  # how long pipes may stay open after the tool itself exited
@@ -95,14 +99,22 @@ def run_command(
     timeout: float,
     limit: int,
     cancel: threading.Event,
+    watchdog: Watchdog | None = None,
 ) -> Outcome | None:
     """Run ``argv`` with ``stdin``; None when ``cancel`` was set meanwhile (the
-    call did not finish and must not count as done)."""
+    call did not finish and must not count as done). ``watchdog`` kills the
+    tool's group if mint dies while it runs."""
     started = time.monotonic()
+    if watchdog is not None:
+        watchdog.ready()
+    try:
+        source = _input_file(stdin)
+    except OSError as exc:
+        return Outcome("", True, None, f"cannot hand the arguments over: {exc.strerror or exc}")
     try:
         proc = subprocess.Popen(
             argv,
-            stdin=subprocess.PIPE,
+            stdin=source,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=env,
@@ -111,16 +123,24 @@ def run_command(
     except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the command
         reason = getattr(exc, "strerror", None) or exc
         return Outcome("", True, None, f"cannot start {argv[0]}: {reason}")
+    finally:
+        os.close(source)
+    if watchdog is not None:
+        watchdog.add(proc.pid)
     out, err = Capped(limit), Capped(STDERR_KEEP)
-    timed_out = _pump(proc, stdin, out, err, started + timeout, cancel)
-    if not timed_out:
-        _await_exit(proc, time.monotonic() + EXIT_GRACE, cancel)
-    kill_group(proc)  # whatever it left behind in its group goes with it
-    status = proc.wait()
-    for pipe in (proc.stdin, proc.stdout, proc.stderr):
-        if pipe is not None:
-            with contextlib.suppress(OSError):
-                pipe.close()
+    try:
+        timed_out = _pump(proc, out, err, started + timeout, cancel)
+        if not timed_out:
+            _await_exit(proc, time.monotonic() + EXIT_GRACE, cancel)
+    finally:
+        kill_group(proc)  # whatever it left behind in its group goes with it
+        if watchdog is not None:
+            watchdog.remove(proc.pid)  # before the reap frees the number for reuse
+        status = proc.wait()
+        for pipe in (proc.stdin, proc.stdout, proc.stderr):
+            if pipe is not None:
+                with contextlib.suppress(OSError):
+                    pipe.close()
     if cancel.is_set():
         return None
     took = int((time.monotonic() - started) * 1000)
@@ -143,6 +163,28 @@ def run_command(
     return outcome
 
 
+def _input_file(data: bytes) -> int:
+    """The arguments in an unnamed file, whole before the tool starts. A pipe
+    fed while the tool reads would end early if mint died midway, and the tool
+    would go on with half a JSON object."""
+    try:
+        fd = os.memfd_create("mint-tool-input", os.MFD_CLOEXEC)
+    except (AttributeError, OSError):  # not Linux
+        import tempfile
+
+        with tempfile.TemporaryFile() as fh:
+            fd = os.dup(fh.fileno())
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.lseek(fd, 0, os.SEEK_SET)
+    except OSError:
+        os.close(fd)
+        raise
+    return fd
+
+
 def _await_exit(proc: subprocess.Popen[bytes], until: float, cancel: threading.Event) -> None:
     """Give a tool whose pipes have closed a moment to exit by itself: many
     programs close stdout and stderr just before they exit, and a kill sent in
@@ -163,23 +205,15 @@ def _await_exit(proc: subprocess.Popen[bytes], until: float, cancel: threading.E
 
 def _pump(
     proc: subprocess.Popen[bytes],
-    stdin: bytes,
     out: Capped,
     err: Capped,
     deadline: float,
     cancel: threading.Event,
 ) -> bool:
-    """Feed stdin and drain stdout and stderr until both close (or the tool has
-    exited and a grace period passed). True when the deadline passed first."""
-    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    """Drain stdout and stderr until both close (or the tool has exited and a
+    grace period passed). True when the deadline passed first."""
+    assert proc.stdout is not None and proc.stderr is not None
     sel = selectors.DefaultSelector()
-    pending = memoryview(stdin)
-    stdin_fd = proc.stdin.fileno()
-    if pending:
-        os.set_blocking(stdin_fd, False)
-        sel.register(proc.stdin, selectors.EVENT_WRITE)
-    else:
-        proc.stdin.close()
     sinks = {proc.stdout.fileno(): out, proc.stderr.fileno(): err}
     for pipe in (proc.stdout, proc.stderr):
         sel.register(pipe, selectors.EVENT_READ)
@@ -196,18 +230,6 @@ def _pump(
                 break  # a child that escaped holds the pipe open; the tool is done
             for key, _ in sel.select(min(deadline - now, 0.1)):
                 fd = key.fd
-                if fd == stdin_fd:
-                    try:
-                        sent = os.write(fd, pending[:65536])
-                        pending = pending[sent:]
-                    except BlockingIOError:
-                        continue
-                    except OSError:  # the tool does not read its stdin: fine
-                        pending = pending[:0]
-                    if not pending:
-                        sel.unregister(proc.stdin)
-                        proc.stdin.close()
-                    continue
                 data = os.read(fd, 65536)
                 if data:
                     sinks[fd].add(data)

@@ -21,6 +21,7 @@ from mintcli.errors import UsageError
 from mintcli.request.model import ToolSpec
 from mintcli.toolloop.mcp import MAX_TOOLS, McpServer
 from mintcli.toolloop.proc import Outcome, run_command
+from mintcli.toolloop.watchdog import Watchdog
 
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _BAD = re.compile(r"[^A-Za-z0-9_-]")
@@ -91,6 +92,7 @@ class Toolbox:
         self.secrets = [s.encode() for s in secrets if s]
         self.notes: list[str] = []
         self.declared: set[str] = set()  # --tool definitions (some may have no command)
+        self.watchdog = Watchdog()  # started with the first tool or server
 
     @classmethod
     def build(
@@ -130,7 +132,7 @@ class Toolbox:
     def _add_servers(self, commands: tuple[str, ...], declared: tuple[ToolSpec, ...]) -> None:
         listed: list[tuple[McpServer, dict[str, Any]]] = []
         for command in commands:  # all start at once; then each is asked in turn
-            self.servers.append(McpServer(command, self.env))
+            self.servers.append(McpServer(command, self.env, self.watchdog))
         for server in self.servers:
             listed += [(server, t) for t in server.start() if isinstance(t.get("name"), str)]
         counts: dict[str, int] = {}
@@ -171,7 +173,7 @@ class Toolbox:
         if tool.server is not None:
             return tool.server.call(tool.remote_name, orjson.loads(stdin), timeout, limit)
         env = {**self.env, "MINT_TOOL_CALL_ID": call.id, "MINT_TOOL_NAME": call.name}
-        return run_command(list(tool.argv), stdin, env, timeout, limit, cancel)
+        return run_command(list(tool.argv), stdin, env, timeout, limit, cancel, self.watchdog)
 
     def run_all(
         self,
@@ -229,3 +231,4 @@ class Toolbox:
             thread.start()
         for thread in stoppers:
             thread.join()
+        self.watchdog.close()

@@ -2,11 +2,19 @@
 with one tool, echo. ``stateless``: the 2026-07-28 revision (server/discover, no
 handshake, _meta on every request); ``legacy``: an earlier one (server/discover
 is an unknown method, initialize comes first); ``silent``: an earlier one that
-never answers server/discover. Each method received is appended to $ERA_LOG."""
+never answers server/discover. Each method received is appended to $ERA_LOG.
+With $ERA_STAY (a file name), it writes its pid there and does not exit at the
+end of its stdin."""
 
 import json
 import os
 import sys
+import time
+
+if os.environ.get("ERA_STAY"):
+    with open(os.environ["ERA_STAY"] + ".tmp", "w") as out:
+        out.write(str(os.getpid()))
+    os.rename(os.environ["ERA_STAY"] + ".tmp", os.environ["ERA_STAY"])
 
 era = sys.argv[1]
 VERSION = "io.modelcontextprotocol/protocolVersion"
@@ -52,3 +60,6 @@ for line in sys.stdin:
         answer(msg, {"content": [{"type": "text", "text": text}], "isError": False})
     else:
         answer(msg, error={"code": -32601, "message": "Method not found"})
+
+if os.environ.get("ERA_STAY"):
+    time.sleep(300)
