@@ -4,12 +4,10 @@ exceptions and HTTP statuses become mint errors."""
 
 from __future__ import annotations
 
-import email.utils
 import errno
-import math
+import re
 import socket
 import ssl
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,6 +31,7 @@ from mintcli.options.settings import Common
 from mintcli.protocols import error_message
 from mintcli.wire.bodies import Response, body_pieces
 from mintcli.wire.connections import ONE, ThreadConnections
+from mintcli.wire.headers import LOCATION, parse_retry_after, response_headers, unfollowed
 from mintcli.wire.network import Route, check_route, route, tls_context, trust
 
 if TYPE_CHECKING:
@@ -45,37 +44,11 @@ MAX_BODY_BYTES = 16 * 1024 * 1024  # a whole JSON reply (a server that did not s
 MAX_ERROR_BYTES = 64 * 1024  # an error body: only its message is wanted
 
 
-def parse_retry_after(headers: httpx.Headers) -> float | None:
-    """``retry-after-ms`` (milliseconds), else ``Retry-After`` (seconds or an HTTP date)."""
-    ms = headers.get("retry-after-ms")
-    if ms:
-        try:
-            return _wait(float(ms) / 1000.0)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return _wait(float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
-def _wait(seconds: float) -> float:
-    """A server's wait hint as seconds; "inf" or "nan" is no usable hint."""
-    if math.isnan(seconds) or math.isinf(seconds):
-        raise ValueError(seconds)
-    return max(0.0, seconds)
-
-
-def status_error(status: int, body: bytes, headers: httpx.Headers, url: str) -> MintError:
-    """A non-2xx response as a mint error (see ``errors.error_for_status``)."""
+def status_error(
+    status: int, body: bytes, headers: httpx.Headers, url: str, location: str | None = None
+) -> MintError:
+    """A non-2xx response as a mint error (see ``errors.error_for_status``);
+    ``location``: where a redirect pointed."""
     message: str | None = None
     try:
         message = error_message(orjson.loads(body))
@@ -85,6 +58,11 @@ def status_error(status: int, body: bytes, headers: httpx.Headers, url: str) -> 
     error = error_for_status(status, message, parse_retry_after(headers))
     if status == 404:
         error.message += f" (the URL was {redact_url(url)}: does the base URL end with /v1?)"
+    if location is not None:
+        error.message += (
+            f" (a redirect to {clip(location, 200)}, which mint does not follow: "
+            "is the base URL right?)"
+        )
     return error
 
 
@@ -98,8 +76,22 @@ def _os_error(exc: BaseException) -> BaseException | None:
     return None
 
 
-def _reason(exc: BaseException) -> str:
+# How httpcore ("Server disconnected without sending a response") and h11 ("peer
+# closed connection without sending complete message body", "peer unexpectedly
+# closed connection") name a connection that ended early: a cut, which a new
+# attempt may well not meet. Every other RemoteProtocolError is about the bytes.
+_CUT_SHORT = ("disconnected", "peer closed", "unexpectedly closed")
+
+
+def _cut_short(exc: httpx.RemoteProtocolError) -> bool:
+    text = str(exc).lower()
+    return any(words in text for words in _CUT_SHORT)
+
+
+def _reason(exc: BaseException, *, bare: bool = False) -> str:
     text = str(exc) or type(exc).__name__
+    if bare:  # h11 quotes the server's line as "bytearray(b'...')": keep the b'...'
+        text = re.sub(r"bytearray\((.*)\)", r"\1", text)
     # httpx nests the OS error text; keep it short and on one line.
     return clip(" ".join(text.split()), 300)
 
@@ -159,6 +151,7 @@ class Transport:
             ),
             headers={"User-Agent": USER_AGENT},
             follow_redirects=False,
+            event_hooks={"response": [unfollowed]},
             **pool,
         )
 
@@ -187,7 +180,19 @@ class Transport:
             raise NetworkError(f"timed out sending the request to {host}") from None
         except httpx.PoolTimeout:
             raise NetworkError("timed out waiting for a connection") from None
-        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+        except httpx.RemoteProtocolError as exc:
+            if not _cut_short(exc):
+                # Bytes that are not HTTP (a status line like "HTTP/1.1 abc", a
+                # header h11 refuses, a bad chunk size): the same server answers
+                # the same way again, so this is final, not a network blip.
+                raise ProtocolError(
+                    f"the server at {host} sent a reply that is not valid HTTP "
+                    f"({_reason(exc, bare=True)})"
+                ) from None
+            raise NetworkError(f"connection to {host} broke: {_reason(exc)}") from None
+        except httpx.LocalProtocolError as exc:  # a request h11 will not send: never better
+            raise ProtocolError(f"cannot send the request to {host}: {_reason(exc)}") from None
+        except (httpx.ReadError, httpx.WriteError) as exc:
             raise NetworkError(f"connection to {host} broke: {_reason(exc)}") from None
         except httpx.ProxyError as exc:
             raise NetworkError(f"the {self.route.describe()} failed: {_reason(exc)}") from None
@@ -253,7 +258,7 @@ class Transport:
         if self._verbose is None:
             return
         self._verbose(f"< {raw.http_version} {raw.status_code} {raw.reason_phrase}")
-        for k, v in raw.headers.items():
+        for k, v in response_headers(raw):
             self._verbose(f"< {k}: {v}")
 
     # -- requests ------------------------------------------------------------------------
@@ -317,11 +322,12 @@ class Transport:
         try:
             self._log_response(raw)
             if recorder is not None:
-                recorder.response(raw.status_code, raw.headers.items())
+                recorder.response(raw.status_code, response_headers(raw))
             if raw.status_code >= 300:
                 content = self._read(raw, MAX_ERROR_BYTES, truncate=True)
                 response.complete = len(content) < MAX_ERROR_BYTES
-                raise status_error(raw.status_code, content, raw.headers, url)
+                where = raw.extensions.get(LOCATION)
+                raise status_error(raw.status_code, content, raw.headers, url, where)
             ctype = raw.headers.get("content-type", "")
             if "text/event-stream" not in ctype.lower():  # media types ignore case
                 content = self._read(raw, MAX_BODY_BYTES)
@@ -365,7 +371,8 @@ class Transport:
             self._log_response(raw)
             if raw.status_code >= 300:
                 content = self._read(raw, MAX_ERROR_BYTES, truncate=True)
-                raise status_error(raw.status_code, content, raw.headers, url)
+                where = raw.extensions.get(LOCATION)
+                raise status_error(raw.status_code, content, raw.headers, url, where)
             content = self._read(raw, MAX_BODY_BYTES)
         finally:
             raw.close()
