@@ -186,6 +186,9 @@ class WriteFailed(MintError):
     conversation) refused the bytes: a full disk, an I/O error, a closed fd."""
 
     exit_code = ExitCode.WRITE_FAILED
+    # Of a write to stdout that failed part of the way: the bytes that did not
+    # get out, which the journal keeps so that --resume prints them first.
+    unprinted = b""
 
 
 # Errors of a write that found no room or a broken device (exit 11), as

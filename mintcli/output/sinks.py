@@ -41,6 +41,9 @@ class RunInfo:
     # A --resume: what the earlier run received (and printed), so that the text
     # sink knows where its output stopped: mid-line or not.
     resumed_events: list[Event] = field(default_factory=list)
+    # A --resume: the bytes of output the earlier run's last write to stdout did
+    # not get out (a full disk), printed before anything else.
+    owed: bytes = b""
     conversation: str | None = None  # where the exchange is saved (unless --no-log)
     schema: bool = False  # --schema: the reply is JSON, checked when it ends
     extract: str | None = None  # -x: "first", --extract-last: "last" (the code block)

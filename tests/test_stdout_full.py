@@ -1,0 +1,97 @@
+"""stdout itself fills up part of the way through a piece: the journal keeps the
+bytes that did not get out, and ``--resume`` prints exactly those first, so the
+file ends byte-identical to an uninterrupted run's output.
+
+The file is made to fill up with RLIMIT_FSIZE (no mount needed): it starts
+close to the limit, so a write that crosses it goes out part of the way and
+the next one fails with EFBIG, as on a disk that has just filled. The journal,
+a small file, stays far below the limit."""
+
+from __future__ import annotations
+
+import json
+import resource
+import signal
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from conftest import MINT, mock_env, never_internal
+
+from mintcli.errors import ExitCode
+
+LIMIT = 1 << 20
+# What the file held before: the reply's output starts 1001 bytes below the limit,
+# which falls inside a piece (and inside a character: the text is mostly 3-byte CJK).
+EARLIER = b"earlier output\n".ljust(LIMIT - 1001, b".")
+TEXT = "".join(f"第{i}行,床前明月光 line {i}\n" for i in range(120))
+
+
+def limited(size: int) -> Callable[[], None]:
+    def preexec() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit: EFBIG
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+
+    return preexec
+
+
+def mint(
+    args: list[str], env: dict[str, str], out: Path, **kw: Any
+) -> subprocess.CompletedProcess[bytes]:
+    with out.open("ab") as stdout:
+        r = subprocess.run(
+            [*MINT, *args], env=env, stdout=stdout, stderr=subprocess.PIPE, timeout=30, **kw
+        )
+    never_internal(r.stderr)
+    return r
+
+
+def journal_records(env: dict[str, str]) -> list[dict[str, Any]]:
+    [path] = (Path(env["XDG_STATE_HOME"]) / "mint" / "journals").glob("*.jsonl")
+    return [json.loads(line) for line in path.read_bytes().split(b"\n")[1:] if line]
+
+
+def test_resume_after_stdout_filled_mid_piece_prints_exactly_the_missing_bytes(
+    env: dict[str, str], make_mock: Any, tmp_path: Path
+) -> None:
+    script = tmp_path / "script.json"
+    script.write_text(json.dumps([{"text": TEXT}]))
+    env = mock_env(env, make_mock(script=script, piece_chars=7))
+    args = ["chat", "--no-log", "go"]
+
+    whole = tmp_path / "uninterrupted"
+    assert mint(args, env, whole).returncode == 0
+    assert whole.read_bytes() == TEXT.encode()  # it ends with a line end already
+
+    out = tmp_path / "out"
+    out.write_bytes(EARLIER)
+    r = mint(args, env, out, preexec_fn=limited(LIMIT))
+    assert r.returncode == ExitCode.WRITE_FAILED, r.stderr
+    assert b"cannot write to stdout: File too large" in r.stderr and b"--resume" in r.stderr
+    assert out.stat().st_size == LIMIT  # the last write got part of the way
+    # the journal knows what that write left out
+    [missed] = [rec["o"] for rec in journal_records(env) if rec.get("o")]
+    assert whole.read_bytes()[1001:].startswith(missed.encode("latin-1"))
+
+    again = mint(["chat", "--resume"], env, out)  # room again: appended to the same file
+    assert again.returncode == 0, again.stderr
+    assert out.read_bytes() == EARLIER + whole.read_bytes()
+
+
+def test_the_missing_bytes_wait_while_stdout_is_still_full(
+    env: dict[str, str], make_mock: Any, tmp_path: Path
+) -> None:
+    script = tmp_path / "script.json"
+    script.write_text(json.dumps([{"text": TEXT}]))
+    env = mock_env(env, make_mock(script=script, piece_chars=7))
+    out = tmp_path / "out"
+    out.write_bytes(EARLIER)
+    first = mint(["chat", "--no-log", "go"], env, out, preexec_fn=limited(LIMIT))
+    assert first.returncode == ExitCode.WRITE_FAILED, first.stderr
+    # a --resume while the file is still full prints nothing and owes the same bytes
+    still = mint(["chat", "--resume"], env, out, preexec_fn=limited(LIMIT))
+    assert still.returncode == ExitCode.WRITE_FAILED, still.stderr
+    assert out.stat().st_size == LIMIT
+    assert mint(["chat", "--resume"], env, out).returncode == 0
+    assert out.read_bytes() == EARLIER + TEXT.encode()
