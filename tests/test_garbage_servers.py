@@ -35,7 +35,10 @@ WHOLE = SSE_HEAD + chunked(STREAM) + b"0\r\n\r\n"
 
 
 class RawServer:
-    """Answers connection N with ``answers[N]`` (the last one repeats), then closes it."""
+    """Answers request N with ``answers[N]`` (the last one repeats), then closes the
+    connection; or, with ``hold``, keeps it open until the client leaves; or, with
+    ``at_once``, answers as soon as a connection comes, without reading a request
+    (a server of another protocol speaks first)."""
 
     def __init__(self) -> None:
         self._sock = socket.socket()
@@ -43,13 +46,15 @@ class RawServer:
         self._sock.listen(16)
         self.base_url = f"http://127.0.0.1:{self._sock.getsockname()[1]}/v1"
         self.answers: list[bytes] = []
-        self.requests = 0
+        self.hold = self.at_once = False
+        self.requests = 0  # or connections, with at_once
         self._lock = threading.Lock()
         threading.Thread(target=self._serve, daemon=True).start()
 
-    def answer(self, *answers: bytes) -> None:
+    def answer(self, *answers: bytes, hold: bool = False, at_once: bool = False) -> None:
         with self._lock:
             self.answers, self.requests = list(answers), 0
+            self.hold, self.at_once = hold, at_once
 
     def _serve(self) -> None:
         while True:
@@ -61,34 +66,43 @@ class RawServer:
 
     def _one(self, conn: socket.socket) -> None:
         with conn:
-            data = b""
-            while b"\r\n\r\n" not in data:
-                got = conn.recv(65536)
-                if not got:
-                    return
-                data += got
-            head, _, body = data.partition(b"\r\n\r\n")
-            length = next(
-                (
-                    int(h.split(b":")[1])
-                    for h in head.split(b"\r\n")
-                    if h.lower().startswith(b"content-length:")
-                ),
-                0,
-            )
-            while len(body) < length:
-                got = conn.recv(65536)
-                if not got:
-                    return
-                body += got
+            if not self.at_once and not self._read_request(conn):
+                return
             with self._lock:
                 answer = self.answers[min(self.requests, len(self.answers) - 1)]
                 self.requests += 1
             try:
                 conn.sendall(answer)
+                while self.hold and conn.recv(65536):
+                    pass
                 conn.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+
+    @staticmethod
+    def _read_request(conn: socket.socket) -> bool:
+        """Read one request (head and Content-Length body); False if the client left."""
+        data = b""
+        while b"\r\n\r\n" not in data:
+            got = conn.recv(65536)
+            if not got:
+                return False
+            data += got
+        head, _, body = data.partition(b"\r\n\r\n")
+        length = next(
+            (
+                int(h.split(b":")[1])
+                for h in head.split(b"\r\n")
+                if h.lower().startswith(b"content-length:")
+            ),
+            0,
+        )
+        while len(body) < length:
+            got = conn.recv(65536)
+            if not got:
+                return False
+            body += got
+        return True
 
     def close(self) -> None:
         self._sock.close()
@@ -135,6 +149,42 @@ def test_an_answer_that_is_not_http_is_exit_8_asked_once(
     assert "mint: error: the server at 127.0.0.1 sent a reply that is not valid HTTP (" in err
     assert shown in err and "\x1b" not in err
     assert r.stdout == b""
+
+
+@pytest.mark.parametrize(
+    ("answer", "hold"),
+    [
+        (b"SSH-2.0-OpenSSH_9.6\r\nInvalid SSH identification string.\r\n", False),
+        (
+            b"-ERR unknown command 'POST', with args beginning with: '/v1/chat/completions'\r\n",
+            False,
+        ),
+        (b"HTTP/1.1 abc\r\n", False),  # a status line, and the server gone before a header
+        (b"220 mail.example ESMTP\r\n", True),  # it waits for more: the idle timeout
+    ],
+    ids=["ssh", "redis", "status-line-alone", "smtp-waits"],
+)
+def test_a_server_of_another_protocol_is_exit_8_asked_once(
+    raw_server: RawServer, env: dict[str, str], answer: bytes, hold: bool
+) -> None:
+    # httpcore reports these as a connection closed (or quiet) before the answer,
+    # like a cut; the first bytes the connection read tell them apart.
+    raw_server.answer(answer, hold=hold)
+    err = one_error(chat(raw_server, env, "--idle-timeout", "0.5"), 8)
+    assert raw_server.requests == 1
+    assert "mint: error: the server at 127.0.0.1 does not answer in HTTP (it sent b" in err
+    assert repr(answer)[2:40] in err and "is the port in the base URL right?" in err
+
+
+def test_tls_asked_of_a_server_that_speaks_plain_http_is_exit_8(
+    raw_server: RawServer, env: dict[str, str]
+) -> None:
+    raw_server.answer(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n", at_once=True)
+    url = raw_server.base_url.replace("http://", "https://")
+    r = run_mint(["chat", "--retry-base", "0.01", "hi"], {**env, "MINT_BASE_URL": url})
+    err = one_error(r, 8)
+    assert raw_server.requests == 1
+    assert "does not answer in TLS (" in err and "need http:// instead of https://?" in err
 
 
 @pytest.mark.parametrize(

@@ -30,7 +30,13 @@ from mintcli.errors import (
 from mintcli.options.settings import Common
 from mintcli.protocols import error_message
 from mintcli.wire.bodies import Response, body_pieces
-from mintcli.wire.connections import ONE, ThreadConnections
+from mintcli.wire.connections import (
+    ONE,
+    ThreadConnections,
+    cut_short,
+    not_http,
+    note_first_bytes,
+)
 from mintcli.wire.headers import LOCATION, parse_retry_after, response_headers, unfollowed
 from mintcli.wire.network import Route, check_route, route, tls_context, trust
 
@@ -74,18 +80,6 @@ def _os_error(exc: BaseException) -> BaseException | None:
         if isinstance(seen, OSError):
             return seen
     return None
-
-
-# How httpcore ("Server disconnected without sending a response") and h11 ("peer
-# closed connection without sending complete message body", "peer unexpectedly
-# closed connection") name a connection that ended early: a cut, which a new
-# attempt may well not meet. Every other RemoteProtocolError is about the bytes.
-_CUT_SHORT = ("disconnected", "peer closed", "unexpectedly closed")
-
-
-def _cut_short(exc: httpx.RemoteProtocolError) -> bool:
-    text = str(exc).lower()
-    return any(words in text for words in _CUT_SHORT)
 
 
 def _reason(exc: BaseException, *, bare: bool = False) -> str:
@@ -136,11 +130,14 @@ class Transport:
         certs = trust(settings.ca_cert, settings.source("ca_cert"))
         verify = tls_context(base_url, self.route, certs)
         proxy = self.route.proxy
-        pool: dict[str, Any] = {"verify": verify, "proxy": proxy}
+        # What httpx.Client builds from verify= and proxy=, noting what it reads first.
+        pool: httpx.BaseTransport = note_first_bytes(
+            httpx.HTTPTransport(verify=verify, proxy=proxy, trust_env=False)
+        )
         if threads:
-            pool = {"transport": ThreadConnections(
-                lambda: httpx.HTTPTransport(verify=verify, proxy=proxy, limits=ONE, trust_env=False)
-            )}  # fmt: skip
+            pool = ThreadConnections(lambda: note_first_bytes(
+                httpx.HTTPTransport(verify=verify, proxy=proxy, limits=ONE, trust_env=False)
+            ))  # fmt: skip
         self._client = httpx.Client(
             trust_env=False,  # proxies and certificates come from network.py
             timeout=httpx.Timeout(
@@ -152,7 +149,7 @@ class Transport:
             headers={"User-Agent": USER_AGENT},
             follow_redirects=False,
             event_hooks={"response": [unfollowed]},
-            **pool,
+            transport=pool,
         )
 
     def close(self) -> None:
@@ -175,13 +172,13 @@ class Transport:
         except httpx.ConnectError as exc:
             raise self._connect_error(exc) from None
         except httpx.ReadTimeout:
-            raise NetworkError(f"no data from {host} within the idle timeout") from None
+            raise self._cut(host, f"no data from {host} within the idle timeout") from None
         except httpx.WriteTimeout:
             raise NetworkError(f"timed out sending the request to {host}") from None
         except httpx.PoolTimeout:
             raise NetworkError("timed out waiting for a connection") from None
         except httpx.RemoteProtocolError as exc:
-            if not _cut_short(exc):
+            if not cut_short(exc):
                 # Bytes that are not HTTP (a status line like "HTTP/1.1 abc", a
                 # header h11 refuses, a bad chunk size): the same server answers
                 # the same way again, so this is final, not a network blip.
@@ -189,10 +186,12 @@ class Transport:
                     f"the server at {host} sent a reply that is not valid HTTP "
                     f"({_reason(exc, bare=True)})"
                 ) from None
-            raise NetworkError(f"connection to {host} broke: {_reason(exc)}") from None
+            raise self._cut(host, f"connection to {host} broke: {_reason(exc)}") from None
         except httpx.LocalProtocolError as exc:  # a request h11 will not send: never better
             raise ProtocolError(f"cannot send the request to {host}: {_reason(exc)}") from None
-        except (httpx.ReadError, httpx.WriteError) as exc:
+        except httpx.ReadError as exc:
+            raise self._cut(host, f"connection to {host} broke: {_reason(exc)}") from None
+        except httpx.WriteError as exc:
             raise NetworkError(f"connection to {host} broke: {_reason(exc)}") from None
         except httpx.ProxyError as exc:
             raise NetworkError(f"the {self.route.describe()} failed: {_reason(exc)}") from None
@@ -200,6 +199,19 @@ class Transport:
             raise ConfigError(f"cannot use {self._where()}: {_reason(exc)}") from None
         except httpx.TransportError as exc:
             raise NetworkError(f"network error talking to {host}: {_reason(exc)}") from None
+
+    @staticmethod
+    def _cut(host: str, message: str) -> MintError:
+        """A connection that ended, or went quiet, before the answer was whole:
+        a network failure, retried; unless what the server sent first was not
+        HTTP at all (another protocol's server on that port), which is final."""
+        head = not_http()
+        if head is None:
+            return NetworkError(message)
+        return ProtocolError(
+            f"the server at {host} does not answer in HTTP (it sent {clip(repr(head), 100)}); "
+            "is the port in the base URL right?"
+        )
 
     def _where(self) -> str:
         if self.route.proxy:
@@ -216,6 +228,11 @@ class Transport:
                 "(or ca_cert in the config file, or SSL_CERT_FILE)",
                 retryable=False,
                 setup=True,
+            )
+        if isinstance(cause, ssl.SSLError) and cause.reason == "WRONG_VERSION_NUMBER":
+            return ProtocolError(  # plain HTTP (or anything but TLS) where TLS was asked for
+                f"the server at {host} does not answer in TLS ({_reason(cause)}); "
+                f"does {self._where()} need http:// instead of https://?"
             )
         if isinstance(cause, socket.gaierror) and not self.route.proxy:
             what = f"cannot resolve the host name {host}"
