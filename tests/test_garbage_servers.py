@@ -136,8 +136,12 @@ def one_error(r: Any, code: int) -> str:
         (b"\x16\x03\x01\x02\x00garbage that is no HTTP", "not valid HTTP"),
         (b"HTTP/1.1 200 OK\r\nContent-Length: many\r\n\r\n", "bad Content-Length"),
         (SSE_HEAD + b"zz\r\n" + STREAM, "illegal chunk header"),
+        (
+            b"HTTP/1.1 " + b"\x1b[31m" * 4000 + b"\r\n\r\n",
+            "illegal status line: b'HTTP/1.1 \\x1b[31m",
+        ),
     ],
-    ids=["letters", "four-digits", "escape", "binary", "content-length", "chunk-size"],
+    ids=["letters", "four-digits", "escape", "binary", "content-length", "chunk-size", "long"],
 )
 def test_an_answer_that_is_not_http_is_exit_8_asked_once(
     raw_server: RawServer, env: dict[str, str], answer: bytes, shown: str
@@ -148,6 +152,7 @@ def test_an_answer_that_is_not_http_is_exit_8_asked_once(
     assert raw_server.requests == 1
     assert "mint: error: the server at 127.0.0.1 sent a reply that is not valid HTTP (" in err
     assert shown in err and "\x1b" not in err
+    assert len(err) < 400  # server text is clipped
     assert r.stdout == b""
 
 

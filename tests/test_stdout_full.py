@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from conftest import MINT, mock_env, never_internal
 
 from mintcli.errors import ExitCode
@@ -52,46 +53,56 @@ def journal_records(env: dict[str, str]) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_bytes().split(b"\n")[1:] if line]
 
 
-def test_resume_after_stdout_filled_mid_piece_prints_exactly_the_missing_bytes(
-    env: dict[str, str], make_mock: Any, tmp_path: Path
-) -> None:
+@pytest.fixture
+def served(env: dict[str, str], make_mock: Any, tmp_path: Path) -> dict[str, str]:
+    """The environment of a mint that a mock gateway answers with TEXT, in pieces of 7."""
     script = tmp_path / "script.json"
     script.write_text(json.dumps([{"text": TEXT}]))
-    env = mock_env(env, make_mock(script=script, piece_chars=7))
-    args = ["chat", "--no-log", "go"]
+    return mock_env(env, make_mock(script=script, piece_chars=7))
 
-    whole = tmp_path / "uninterrupted"
-    assert mint(args, env, whole).returncode == 0
-    assert whole.read_bytes() == TEXT.encode()  # it ends with a line end already
 
-    out = tmp_path / "out"
+def filled(args: list[str], env: dict[str, str], out: Path) -> None:
+    """Run mint into ``out``, which fills up part of the way through the reply."""
     out.write_bytes(EARLIER)
     r = mint(args, env, out, preexec_fn=limited(LIMIT))
     assert r.returncode == ExitCode.WRITE_FAILED, r.stderr
     assert b"cannot write to stdout: File too large" in r.stderr and b"--resume" in r.stderr
     assert out.stat().st_size == LIMIT  # the last write got part of the way
+
+
+def test_resume_after_stdout_filled_mid_piece_prints_exactly_the_missing_bytes(
+    served: dict[str, str], tmp_path: Path
+) -> None:
+    args = ["chat", "--no-log", "go"]
+    whole = tmp_path / "uninterrupted"
+    assert mint(args, served, whole).returncode == 0
+    assert whole.read_bytes() == TEXT.encode()  # it ends with a line end already
+
+    out = tmp_path / "out"
+    filled(args, served, out)
     # the journal knows what that write left out
-    [missed] = [rec["o"] for rec in journal_records(env) if rec.get("o")]
+    [missed] = [rec["o"] for rec in journal_records(served) if rec.get("o")]
     assert whole.read_bytes()[1001:].startswith(missed.encode("latin-1"))
 
-    again = mint(["chat", "--resume"], env, out)  # room again: appended to the same file
+    again = mint(["chat", "--resume"], served, out)  # room again: appended to the same file
     assert again.returncode == 0, again.stderr
     assert out.read_bytes() == EARLIER + whole.read_bytes()
 
 
+@pytest.mark.parametrize("fmt", ["text", "jsonl"])
 def test_the_missing_bytes_wait_while_stdout_is_still_full(
-    env: dict[str, str], make_mock: Any, tmp_path: Path
+    served: dict[str, str], tmp_path: Path, fmt: str
 ) -> None:
-    script = tmp_path / "script.json"
-    script.write_text(json.dumps([{"text": TEXT}]))
-    env = mock_env(env, make_mock(script=script, piece_chars=7))
     out = tmp_path / "out"
-    out.write_bytes(EARLIER)
-    first = mint(["chat", "--no-log", "go"], env, out, preexec_fn=limited(LIMIT))
-    assert first.returncode == ExitCode.WRITE_FAILED, first.stderr
+    filled(["chat", "--no-log", "--format", fmt, "go"], served, out)
     # a --resume while the file is still full prints nothing and owes the same bytes
-    still = mint(["chat", "--resume"], env, out, preexec_fn=limited(LIMIT))
+    still = mint(["chat", "--resume"], served, out, preexec_fn=limited(LIMIT))
     assert still.returncode == ExitCode.WRITE_FAILED, still.stderr
     assert out.stat().st_size == LIMIT
-    assert mint(["chat", "--resume"], env, out).returncode == 0
-    assert out.read_bytes() == EARLIER + TEXT.encode()
+    assert mint(["chat", "--resume"], served, out).returncode == 0
+    written = out.read_bytes()[len(EARLIER) :]
+    if fmt == "text":
+        assert written == TEXT.encode()
+    else:  # every line whole, the text once
+        events = [json.loads(line) for line in written.splitlines()]
+        assert "".join(e["text"] for e in events if e["type"] == "text") == TEXT
