@@ -189,7 +189,8 @@ def test_tls_asked_of_a_server_that_speaks_plain_http_is_exit_8(
     r = run_mint(["chat", "--retry-base", "0.01", "hi"], {**env, "MINT_BASE_URL": url})
     err = one_error(r, 8)
     assert raw_server.requests == 1
-    assert "does not answer in TLS (" in err and "need http:// instead of https://?" in err
+    assert "does not answer in TLS (" in err
+    assert "the base URL (from MINT_BASE_URL) start with http:// instead of https://?" in err
 
 
 @pytest.mark.parametrize(

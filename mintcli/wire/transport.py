@@ -231,8 +231,8 @@ class Transport:
             )
         if isinstance(cause, ssl.SSLError) and cause.reason == "WRONG_VERSION_NUMBER":
             return ProtocolError(  # plain HTTP (or anything but TLS) where TLS was asked for
-                f"the server at {host} does not answer in TLS ({_reason(cause)}); "
-                f"does {self._where()} need http:// instead of https://?"
+                f"the server at {host} does not answer in TLS ({_reason(cause)}); should "
+                f"the base URL (from {self._source}) start with http:// instead of https://?"
             )
         if isinstance(cause, socket.gaierror) and not self.route.proxy:
             what = f"cannot resolve the host name {host}"
