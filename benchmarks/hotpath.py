@@ -10,6 +10,8 @@ socket read returns on a busy loopback) and times, in this process:
   handle    the whole per-read path of a run: decoder, accumulator, text sink,
             one write + flush per read to /dev/null (what ``mint chat`` does)
   journal   the same with the --resume journal on
+  write     one Terminal.write per piece, to /dev/null (the stdout cost of a
+            network read that brought one piece, as a slow stream's reads do)
   httpx-sse the framing the minimal client uses (httpx_sse's line decoder),
             for comparison
 
@@ -114,6 +116,12 @@ def main() -> None:
 
         return go
 
+    piece = reply_text(1).encode()
+
+    def write() -> None:
+        for _ in range(args.pieces):
+            term.write(piece)
+
     def httpx_sse() -> None:
         # httpx's own byte -> text -> line decoders, then httpx-sse's event decoder:
         # the path iter_sse() takes, minus the socket.
@@ -134,6 +142,7 @@ def main() -> None:
         ("decode", decode),
         ("handle", handle(False)),
         ("journal", handle(True)),
+        ("write", write),
         ("httpx-sse", httpx_sse),
     ]:
         seconds = best(fn)

@@ -57,7 +57,9 @@ _MEANINGS = {
     ExitCode.SERVER: "server error: HTTP 5xx or an error reported inside the stream",
     ExitCode.RATE_LIMITED: "rate limited: HTTP 429",
     ExitCode.NETWORK: "network failure or timeout",
-    ExitCode.PROTOCOL: "protocol error: malformed or truncated stream",
+    ExitCode.PROTOCOL: (
+        "protocol error: malformed or truncated stream, an answer that is not HTTP, or a redirect"
+    ),
     ExitCode.ITEMS_FAILED: "some items of a batch failed (their result lines say why)",
     ExitCode.SCHEMA: "the reply is not JSON, or not valid against --schema",
     ExitCode.WRITE_FAILED: (
@@ -184,6 +186,9 @@ class WriteFailed(MintError):
     conversation) refused the bytes: a full disk, an I/O error, a closed fd."""
 
     exit_code = ExitCode.WRITE_FAILED
+    # Of a write to stdout that failed part of the way: the bytes that did not
+    # get out, which the journal keeps so that --resume prints them first.
+    unprinted = b""
 
 
 # Errors of a write that found no room or a broken device (exit 11), as

@@ -47,6 +47,15 @@ class Terminal:
     _held: str = field(default="", repr=False)
     # stderr lines and the status line may come from several threads (mint batch).
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    # stdout's file descriptor, written with os.write (None: a stream without one).
+    _fd: int | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        try:
+            self.stdout.flush()  # from here on, nothing waits in its buffer
+            self._fd = self.stdout.fileno()
+        except (AttributeError, OSError, ValueError):
+            self._fd = None
 
     @classmethod
     def from_process(cls) -> Terminal:
@@ -82,9 +91,18 @@ class Terminal:
         with critical():
             if data:
                 self.stdout_mid_line = not data.endswith(b"\n")
+            fd, sent = self._fd, 0
             try:
-                self.stdout.write(data)
-                self.stdout.flush()
+                if fd is None:
+                    self.stdout.write(data)
+                    self.stdout.flush()
+                else:
+                    # Straight to the file descriptor (one system call, as the
+                    # flush was): a write that stops part of the way tells how
+                    # far it got, where a buffered stream keeps the rest unsaid.
+                    sent = os.write(fd, data)
+                    while sent < len(data):
+                        sent += os.write(fd, memoryview(data)[sent:])
             except BrokenPipeError:
                 raise  # the reader left: exit 141 quietly (mintcli.cli.main)
             except (OSError, ValueError) as exc:
@@ -95,7 +113,10 @@ class Terminal:
                     silence_stdout()
                 if isinstance(exc, ValueError):  # the stream object itself is closed
                     exc = OSError(errno.EBADF, os.strerror(errno.EBADF))
-                raise write_failed("to stdout", exc) from None
+                error = write_failed("to stdout", exc)
+                if fd is not None and not self.escape_stdout:  # escaped: not the data
+                    error.unprinted = data[sent:]
+                raise error from None
 
     # -- stderr -----------------------------------------------------------------
     def _style(self, text: str, code: str) -> str:

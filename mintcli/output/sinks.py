@@ -41,6 +41,9 @@ class RunInfo:
     # A --resume: what the earlier run received (and printed), so that the text
     # sink knows where its output stopped: mid-line or not.
     resumed_events: list[Event] = field(default_factory=list)
+    # A --resume: the bytes of output the earlier run's last write to stdout did
+    # not get out (a full disk), printed before anything else.
+    owed: bytes = b""
     conversation: str | None = None  # where the exchange is saved (unless --no-log)
     schema: bool = False  # --schema: the reply is JSON, checked when it ends
     extract: str | None = None  # -x: "first", --extract-last: "last" (the code block)
@@ -139,6 +142,8 @@ class TextSink(Sink):
                 # a reply that had come whole: its run ended the line (it stopped
                 # while saving the exchange), so this one adds nothing
                 self._last = "\n"
+        if info.owed:  # its run stopped writing these instead: they end the output now
+            self._last = info.owed[-1:].decode("latin-1")
 
     # Whether what the earlier run printed ended as the reply's text did (-x prints
     # only a code block, so its earlier output is not known from the text).
@@ -257,9 +262,14 @@ class JSONSink(Sink):
         super().__init__(term, show_reasoning)
         self._info: RunInfo | None = None
         self._result: dict[str, Any] | None = None
+        self._written = False  # the object is on stdout already
 
     def start(self, info: RunInfo) -> None:
         self._info = info
+        # The earlier run failed while writing the object of a finished reply: the
+        # bytes it owes complete that object, and this run has nothing to add.
+        if info.owed and any(type(e) is Finish for e in info.resumed_events):
+            self._written = True
 
     def events(self, events: list[Event]) -> None:
         pass  # everything is in the final object
@@ -302,7 +312,7 @@ class JSONSink(Sink):
             self._result["stats"] = stats
 
     def close(self) -> None:
-        if self._result is not None:
+        if self._result is not None and not self._written:
             self._out.append(orjson.dumps(self._result) + b"\n")
             self._result = None
         self.flush()

@@ -95,6 +95,7 @@ def run_config(
             journal=journal.id if journal is not None else None,
             resumed=state.id if state is not None else None,
             resumed_events=state.events() if state is not None else [],
+            owed=state.unprinted if state is not None else b"",
             conversation=pending.id if pending is not None else None,
             schema=request.schema is not None,
             extract=extract_mode(settings),

@@ -23,7 +23,7 @@ import orjson
 
 from mintcli.base.events import Event, MessageStart, TextDelta
 from mintcli.base.terminal import Terminal, critical, deadline, signals_as_errors
-from mintcli.errors import MintError, TruncatedStream
+from mintcli.errors import MintError, TruncatedStream, WriteFailed
 from mintcli.output.accumulate import Accumulator, ReadBatch, Reply
 from mintcli.output.sinks import RunInfo, Sink
 from mintcli.output.stats import Stats
@@ -134,12 +134,23 @@ class ChatRun:
                 self.journal.close(remove=finished)  # no-op when _finish kept it
 
     def _stream(self) -> Reply:
+        if self.config.info.owed:
+            self._pay_owed(self.config.info.owed)
         self.sink.start(self.config.info)
         self.sink.flush()
         self._attempts()
         if (refused := self.acc.refused()) is not None:
             raise refused
         return self._finish(None, self._check())
+
+    def _pay_owed(self, owed: bytes) -> None:
+        """A --resume first prints what the earlier run's failed write to stdout
+        did not get out, so the output reads as if nothing had failed; the
+        journal then owes nothing (a later failure records its own tail)."""
+        with critical():
+            self.term.write(owed)
+            if self.journal is not None:
+                self.journal.note({"o": ""})
 
     def _attempts(self) -> None:
         if self.acc.finish_reason is not None:
@@ -358,7 +369,10 @@ class ChatRun:
             and journal is not None
             and self.acc.received
         ):
-            journal.note({"x": int(error.exit_code), "m": error.message})
+            fail: dict[str, Any] = {"x": int(error.exit_code), "m": error.message}
+            if isinstance(error, WriteFailed) and error.unprinted:
+                fail["o"] = error.unprinted.decode("latin-1")  # for --resume to print
+            journal.note(fail)
             journal.close(remove=False)
             if journal.exists:  # not when the disk had no room for it at all
                 error.notes.append(

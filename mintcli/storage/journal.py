@@ -12,7 +12,7 @@ Records (one JSON object per line, keys present only when non-empty):
   batch:  {"t": text, "r": reasoning, "c": [tool calls]}
   usage:  {"u": {"input_tokens", "output_tokens"}}   (closing one attempt)
   finish: {"f": finish reason}
-  fail:   {"x": exit code, "m": message}            (the run gave up)
+  fail:   {"x": exit code, "m": message, "o": what stdout missed, Latin-1} (gave up)
 """
 
 from __future__ import annotations
@@ -221,6 +221,7 @@ class JournalState:
     finish_reason: str | None = None
     failure: str | None = None
     locked: bool = False
+    unprinted: bytes = b""  # the newest "o": stdout's missed bytes ({"o": ""}: printed since)
 
     @property
     def id(self) -> str:
@@ -300,7 +301,7 @@ def _add_record(state: JournalState, rec: Any, text: list[str], reasoning: list[
     """Fold one record into the state; False when it is not one mint writes."""
     if not isinstance(rec, dict):
         return False
-    t, r, c, u, f = (rec.get(k) for k in ("t", "r", "c", "u", "f"))
+    t, r, c, u, f, o = (rec.get(k) for k in ("t", "r", "c", "u", "f", "o"))
     if (
         not isinstance(t, str | None)
         or not isinstance(r, str | None)
@@ -324,6 +325,8 @@ def _add_record(state: JournalState, rec: Any, text: list[str], reasoning: list[
         state.finish_reason = f
     if "x" in rec:
         state.failure = str(rec.get("m"))
+    if isinstance(o, str):
+        state.unprinted = o.encode("latin-1", "replace")
     return True
 
 

@@ -1,5 +1,6 @@
 """The wire, beside ``protocols/``: HTTP transport, routes and proxies, connections, SSE
-framing, recording. httpx is imported here only (transport.py), never from __init__.
+framing, recording, what response headers say (headers.py). httpx is imported by
+transport.py and its helpers, never from __init__.
 
 May import protocols (a sibling), request, storage, store, options, base and errors.
 """

@@ -4,12 +4,10 @@ exceptions and HTTP statuses become mint errors."""
 
 from __future__ import annotations
 
-import email.utils
 import errno
-import math
+import re
 import socket
 import ssl
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,7 +30,14 @@ from mintcli.errors import (
 from mintcli.options.settings import Common
 from mintcli.protocols import error_message
 from mintcli.wire.bodies import Response, body_pieces
-from mintcli.wire.connections import ONE, ThreadConnections
+from mintcli.wire.connections import (
+    ONE,
+    ThreadConnections,
+    cut_short,
+    not_http,
+    note_first_bytes,
+)
+from mintcli.wire.headers import LOCATION, parse_retry_after, response_headers, unfollowed
 from mintcli.wire.network import Route, check_route, route, tls_context, trust
 
 if TYPE_CHECKING:
@@ -45,37 +50,11 @@ MAX_BODY_BYTES = 16 * 1024 * 1024  # a whole JSON reply (a server that did not s
 MAX_ERROR_BYTES = 64 * 1024  # an error body: only its message is wanted
 
 
-def parse_retry_after(headers: httpx.Headers) -> float | None:
-    """``retry-after-ms`` (milliseconds), else ``Retry-After`` (seconds or an HTTP date)."""
-    ms = headers.get("retry-after-ms")
-    if ms:
-        try:
-            return _wait(float(ms) / 1000.0)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return _wait(float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
-def _wait(seconds: float) -> float:
-    """A server's wait hint as seconds; "inf" or "nan" is no usable hint."""
-    if math.isnan(seconds) or math.isinf(seconds):
-        raise ValueError(seconds)
-    return max(0.0, seconds)
-
-
-def status_error(status: int, body: bytes, headers: httpx.Headers, url: str) -> MintError:
-    """A non-2xx response as a mint error (see ``errors.error_for_status``)."""
+def status_error(
+    status: int, body: bytes, headers: httpx.Headers, url: str, location: str | None = None
+) -> MintError:
+    """A non-2xx response as a mint error (see ``errors.error_for_status``);
+    ``location``: where a redirect pointed."""
     message: str | None = None
     try:
         message = error_message(orjson.loads(body))
@@ -85,6 +64,11 @@ def status_error(status: int, body: bytes, headers: httpx.Headers, url: str) -> 
     error = error_for_status(status, message, parse_retry_after(headers))
     if status == 404:
         error.message += f" (the URL was {redact_url(url)}: does the base URL end with /v1?)"
+    if location is not None:
+        error.message += (
+            f" (a redirect to {clip(location, 200)}, which mint does not follow: "
+            "is the base URL right?)"
+        )
     return error
 
 
@@ -98,8 +82,10 @@ def _os_error(exc: BaseException) -> BaseException | None:
     return None
 
 
-def _reason(exc: BaseException) -> str:
+def _reason(exc: BaseException, *, bare: bool = False) -> str:
     text = str(exc) or type(exc).__name__
+    if bare:  # h11 quotes the server's line as "bytearray(b'...')": keep the b'...'
+        text = re.sub(r"bytearray\((.*)\)", r"\1", text)
     # httpx nests the OS error text; keep it short and on one line.
     return clip(" ".join(text.split()), 300)
 
@@ -144,11 +130,14 @@ class Transport:
         certs = trust(settings.ca_cert, settings.source("ca_cert"))
         verify = tls_context(base_url, self.route, certs)
         proxy = self.route.proxy
-        pool: dict[str, Any] = {"verify": verify, "proxy": proxy}
+        # What httpx.Client builds from verify= and proxy=, noting what it reads first.
+        pool: httpx.BaseTransport = note_first_bytes(
+            httpx.HTTPTransport(verify=verify, proxy=proxy, trust_env=False)
+        )
         if threads:
-            pool = {"transport": ThreadConnections(
-                lambda: httpx.HTTPTransport(verify=verify, proxy=proxy, limits=ONE, trust_env=False)
-            )}  # fmt: skip
+            pool = ThreadConnections(lambda: note_first_bytes(
+                httpx.HTTPTransport(verify=verify, proxy=proxy, limits=ONE, trust_env=False)
+            ))  # fmt: skip
         self._client = httpx.Client(
             trust_env=False,  # proxies and certificates come from network.py
             timeout=httpx.Timeout(
@@ -159,7 +148,8 @@ class Transport:
             ),
             headers={"User-Agent": USER_AGENT},
             follow_redirects=False,
-            **pool,
+            event_hooks={"response": [unfollowed]},
+            transport=pool,
         )
 
     def close(self) -> None:
@@ -182,12 +172,26 @@ class Transport:
         except httpx.ConnectError as exc:
             raise self._connect_error(exc) from None
         except httpx.ReadTimeout:
-            raise NetworkError(f"no data from {host} within the idle timeout") from None
+            raise self._cut(host, f"no data from {host} within the idle timeout") from None
         except httpx.WriteTimeout:
             raise NetworkError(f"timed out sending the request to {host}") from None
         except httpx.PoolTimeout:
             raise NetworkError("timed out waiting for a connection") from None
-        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+        except httpx.RemoteProtocolError as exc:
+            if not cut_short(exc):
+                # Bytes that are not HTTP (a status line like "HTTP/1.1 abc", a
+                # header h11 refuses, a bad chunk size): the same server answers
+                # the same way again, so this is final, not a network blip.
+                raise ProtocolError(
+                    f"the server at {host} sent a reply that is not valid HTTP "
+                    f"({_reason(exc, bare=True)})"
+                ) from None
+            raise self._cut(host, f"connection to {host} broke: {_reason(exc)}") from None
+        except httpx.LocalProtocolError as exc:  # a request h11 will not send: never better
+            raise ProtocolError(f"cannot send the request to {host}: {_reason(exc)}") from None
+        except httpx.ReadError as exc:
+            raise self._cut(host, f"connection to {host} broke: {_reason(exc)}") from None
+        except httpx.WriteError as exc:
             raise NetworkError(f"connection to {host} broke: {_reason(exc)}") from None
         except httpx.ProxyError as exc:
             raise NetworkError(f"the {self.route.describe()} failed: {_reason(exc)}") from None
@@ -195,6 +199,19 @@ class Transport:
             raise ConfigError(f"cannot use {self._where()}: {_reason(exc)}") from None
         except httpx.TransportError as exc:
             raise NetworkError(f"network error talking to {host}: {_reason(exc)}") from None
+
+    @staticmethod
+    def _cut(host: str, message: str) -> MintError:
+        """A connection that ended, or went quiet, before the answer was whole:
+        a network failure, retried; unless what the server sent first was not
+        HTTP at all (another protocol's server on that port), which is final."""
+        head = not_http()
+        if head is None:
+            return NetworkError(message)
+        return ProtocolError(
+            f"the server at {host} does not answer in HTTP (it sent {clip(repr(head), 100)}); "
+            "is the port in the base URL right?"
+        )
 
     def _where(self) -> str:
         if self.route.proxy:
@@ -211,6 +228,11 @@ class Transport:
                 "(or ca_cert in the config file, or SSL_CERT_FILE)",
                 retryable=False,
                 setup=True,
+            )
+        if isinstance(cause, ssl.SSLError) and cause.reason == "WRONG_VERSION_NUMBER":
+            return ProtocolError(  # plain HTTP (or anything but TLS) where TLS was asked for
+                f"the server at {host} does not answer in TLS ({_reason(cause)}); should "
+                f"the base URL (from {self._source}) start with http:// instead of https://?"
             )
         if isinstance(cause, socket.gaierror) and not self.route.proxy:
             what = f"cannot resolve the host name {host}"
@@ -253,7 +275,7 @@ class Transport:
         if self._verbose is None:
             return
         self._verbose(f"< {raw.http_version} {raw.status_code} {raw.reason_phrase}")
-        for k, v in raw.headers.items():
+        for k, v in response_headers(raw):
             self._verbose(f"< {k}: {v}")
 
     # -- requests ------------------------------------------------------------------------
@@ -317,11 +339,12 @@ class Transport:
         try:
             self._log_response(raw)
             if recorder is not None:
-                recorder.response(raw.status_code, raw.headers.items())
+                recorder.response(raw.status_code, response_headers(raw))
             if raw.status_code >= 300:
                 content = self._read(raw, MAX_ERROR_BYTES, truncate=True)
                 response.complete = len(content) < MAX_ERROR_BYTES
-                raise status_error(raw.status_code, content, raw.headers, url)
+                where = raw.extensions.get(LOCATION)
+                raise status_error(raw.status_code, content, raw.headers, url, where)
             ctype = raw.headers.get("content-type", "")
             if "text/event-stream" not in ctype.lower():  # media types ignore case
                 content = self._read(raw, MAX_BODY_BYTES)
@@ -365,7 +388,8 @@ class Transport:
             self._log_response(raw)
             if raw.status_code >= 300:
                 content = self._read(raw, MAX_ERROR_BYTES, truncate=True)
-                raise status_error(raw.status_code, content, raw.headers, url)
+                where = raw.extensions.get(LOCATION)
+                raise status_error(raw.status_code, content, raw.headers, url, where)
             content = self._read(raw, MAX_BODY_BYTES)
         finally:
             raw.close()
