@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from mintcli.base.capped import CONFIG_BYTES, over, read_at_most
+from mintcli.base.capped import CONFIG_BYTES, open_unwaited, over, read_at_most
 from mintcli.errors import ConfigError, MintError, UsageError
 from mintcli.options.kinds import not_utf8
 from mintcli.options.settings import Opt, Settings, config_rows, env_name, table
@@ -46,7 +46,7 @@ class Config:
 
 def _read_toml(path: Path) -> dict[str, Any] | None:
     try:
-        fh = path.open("rb")
+        fh = open_unwaited(path)  # every command reads it, Tab completion too: never wait
     except FileNotFoundError:
         return None  # no config file: nothing to parse (and no TOML parser to import)
     except OSError as exc:
@@ -67,6 +67,8 @@ def _read_toml(path: Path) -> dict[str, Any] | None:
         raise ConfigError(f"config {path} is not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config {path} is not valid TOML: {exc}") from None
+    except RecursionError:  # tomllib parses nested tables and arrays by recursion
+        raise ConfigError(f"config {path} is not valid TOML: it nests too deeply") from None
 
 
 def _check_table(table_: Mapping[str, Any], where: str, rows: dict[str, Opt]) -> dict[str, Any]:

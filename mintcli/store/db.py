@@ -160,7 +160,8 @@ def has_fts(conn: sqlite3.Connection) -> bool:
 def _creation_lock(path: Path) -> Iterator[None]:
     lock = path.with_name(".logs.db.lock")
     try:
-        fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        # O_NONBLOCK: a FIFO there fails at once (ENXIO) instead of waiting for a reader
+        fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o600)
     except OSError as exc:  # a symlink (ELOOP), a directory (EISDIR), no permission...
         if os.path.islink(lock) or (os.path.lexists(lock) and not os.path.isfile(lock)):
             raise ConfigError(f"{lock} is a symbolic link or not a file; mint will not use it"

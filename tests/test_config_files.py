@@ -1,0 +1,118 @@
+"""The config file and the other files mint opens on its own, when they are not
+what mint expects: a FIFO never hangs a command (Tab completion included), a
+file tomllib cannot parse is exit 3 naming it, and the error boundary never
+trips over the config it reads to learn the keys to redact."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import MINT, never_internal, run_mint
+
+HANG = 15  # seconds: a run that waits on a FIFO fails the test here instead of hanging
+
+
+def one_error(r: subprocess.CompletedProcess[bytes], code: int) -> str:
+    err = r.stderr.decode()
+    assert r.returncode == code, err
+    lines = [line for line in err.splitlines() if line.startswith("mint: error:")]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+def config_file(env: dict[str, str]) -> Path:
+    path = Path(env["XDG_CONFIG_HOME"]) / "mint" / "config.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def test_a_fifo_as_the_config_file_is_read_as_empty_never_waited_on(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    os.mkfifo(config_file(env))
+    for args in (["chat", "--mock", "--no-log", "hi"], ["_complete", "models"]):
+        r = run_mint(args, env, timeout=HANG)
+        assert r.returncode == 0, r.stderr
+    r = run_mint(["chat", "--mock", "--no-log", "hi"], env, timeout=HANG)
+    assert r.stdout == b"Mock reply to: hi\n"
+    named = tmp_path / "named-fifo"
+    os.mkfifo(named)
+    r = run_mint(["_complete", "profiles"], {**env, "MINT_CONFIG": str(named)}, timeout=HANG)
+    assert (r.returncode, r.stdout) == (0, b""), r.stderr
+    r = run_mint(["chat", "--dry-run", "hi"], {**env, "MINT_CONFIG": str(named)}, timeout=HANG)
+    assert r.returncode == 0, r.stderr
+
+
+def test_a_config_from_process_substitution_is_still_read(env: dict[str, str]) -> None:
+    # /dev/fd/N: a pipe whose writer is there; its text arrives after mint opened it
+    script = 'MINT_CONFIG=<(sleep 0.3; printf \'model = "from-the-pipe"\\n\') "$@"'
+    r = subprocess.run(
+        ["bash", "-c", script, "bash", *MINT, "chat", "--dry-run", "hi"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=HANG,
+    )
+    never_internal(r.stderr)
+    assert r.returncode == 0, r.stderr
+    assert b'"model": "from-the-pipe"' in r.stdout
+
+
+def test_fifos_among_the_files_mint_opens_on_its_own_never_hang(env: dict[str, str]) -> None:
+    cache = Path(env["XDG_CACHE_HOME"]) / "mint"
+    cache.mkdir(parents=True)
+    os.mkfifo(cache / "models")  # what Tab offers for -m
+    r = run_mint(["_complete", "models"], env, timeout=HANG)
+    assert (r.returncode, r.stdout) == (0, b""), r.stderr
+
+    journals = Path(env["XDG_STATE_HOME"]) / "mint" / "journals"
+    os.makedirs(journals, mode=0o700, exist_ok=True)
+    os.mkfifo(journals / "20261206-000000-ffffff.jsonl")
+    for args in (["journal", "list"], ["_complete", "journals"]):
+        r = run_mint(args, env, timeout=HANG)
+        assert r.returncode == 0, r.stderr
+        assert b"ffffff" not in r.stdout  # not a journal mint can read
+    r = run_mint(["chat", "--resume", "20261206-000000-ffffff"], env, timeout=HANG)
+    assert one_error(r, 2).startswith("mint: error: no unfinished reply with ID")
+
+    data = Path(env["XDG_DATA_HOME"]) / "mint"
+    data.mkdir(mode=0o700, parents=True)
+    os.mkfifo(data / ".logs.db.lock")  # taken while the log database is first made
+    r = run_mint(["chat", "--mock", "hi"], env, timeout=HANG)  # saved: the log is made
+    assert r.stdout == b"Mock reply to: hi\n"
+    line = one_error(r, 3)
+    assert f"{data / '.logs.db.lock'} is a symbolic link or not a file" in line
+
+
+@pytest.fixture
+def deep(tmp_path: Path) -> Path:
+    path = tmp_path / "deep.toml"
+    path.write_text("x = " + "{a=" * 500 + "1" + "}" * 500 + "\n")
+    return path
+
+
+def test_a_config_nested_too_deeply_is_exit_3_naming_the_file(
+    env: dict[str, str], deep: Path
+) -> None:
+    env = {**env, "MINT_CONFIG": str(deep)}
+    for args in (["chat", "hi"], ["models"], ["batch", "-"]):
+        line = one_error(run_mint(args, env), 3)
+        assert line == f"mint: error: config {deep} is not valid TOML: it nests too deeply"
+    # completion says nothing rather than fail
+    r = run_mint(["_complete", "models"], env)
+    assert (r.returncode, r.stdout) == (0, b""), r.stderr
+
+
+def test_the_error_boundary_reports_the_error_whatever_the_config_holds(
+    env: dict[str, str], deep: Path
+) -> None:
+    """The boundary reads the config again for keys to redact: the error printed is
+    the one that happened (a usage error here), not one from that reading."""
+    env = {**env, "MINT_CONFIG": str(deep)}
+    r = run_mint(["chat", "--no-such-option", "hi"], env)
+    assert one_error(r, 2).startswith("mint: error: No such option '--no-such-option'.")
+    r = run_mint(["log", "show", "no-such-conversation"], env)
+    assert one_error(r, 2).startswith("mint: error: no conversation")
