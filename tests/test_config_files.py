@@ -116,3 +116,56 @@ def test_the_error_boundary_reports_the_error_whatever_the_config_holds(
     assert one_error(r, 2).startswith("mint: error: No such option '--no-such-option'.")
     r = run_mint(["log", "show", "no-such-conversation"], env)
     assert one_error(r, 2).startswith("mint: error: no conversation")
+
+
+# -- tools declared in the config file -------------------------------------------------
+
+
+def test_a_config_tool_that_cannot_run_is_exit_3_naming_the_file_and_table(
+    env: dict[str, str],
+) -> None:
+    path = config_file(env)
+    path.write_text('[tools.get_weather]\ncommand = "/nonexistent/x --metric"\n')
+    missing = f"mint: error: {path}: [tools.get_weather] command: /nonexistent/x: command not found"
+    for args in (["chat", "--mock", "--no-log", "hi"], ["batch", "--mock", "-"]):
+        r = run_mint(args, env, input=b'{"prompt": "hi"}\n')
+        assert one_error(r, 3) == missing
+        assert r.stdout == b""
+    path.write_text('[profiles.p.mcp.fs]\ncommand = "/nonexistent/server /srv"\n')
+    r = run_mint(["chat", "--mock", "--no-log", "--profile", "p", "hi"], env)
+    assert one_error(r, 3) == (
+        f"mint: error: {path} [profiles.p]: [mcp.fs] command: cannot start "
+        "/nonexistent/server: No such file or directory"
+    )
+    # typed on the command line: a usage error about the flag, as before
+    r = run_mint(["chat", "--mock", "--no-log", "--tool-cmd", "w=/nonexistent/z", "hi"], env)
+    assert one_error(r, 2) == "mint: error: --tool-cmd w: /nonexistent/z: command not found"
+    r = run_mint(["chat", "--mock", "--no-log", "--mcp", "/nonexistent/z", "hi"], env)
+    assert one_error(r, 2).startswith("mint: error: --mcp '/nonexistent/z': cannot start")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[tools.w]\ncommand = "/bin/cat \'oops"\n', ": [tools.w] command: No closing quotation"),
+        (
+            '[profiles.p.mcp.fs]\ncommand = "srv \\"x"\n',
+            " [profiles.p]: [mcp.fs] command: No closing quotation",
+        ),
+        ('[tools."a b"]\ncommand = "/bin/cat"\n', ": [tools.a b]: a tool name is 1-64 letters"),
+        (
+            'tool_cmd = ["w=/bin/cat"]\n',
+            ': tool_cmd is not a config key; declare each as a [tools.NAME] table with command = "..."',
+        ),
+        ('[profiles.p]\ntool_cmd = ["w=/bin/cat"]\n', " [profiles.p]: tool_cmd is not a config key"),
+        ('mcp = ["/bin/cat"]\n', ': mcp must be [mcp.NAME] tables, each with command = "..."'),
+    ],
+)
+def test_config_tool_tables_are_checked_when_the_file_is_read(
+    env: dict[str, str], text: str, message: str
+) -> None:
+    path = config_file(env)
+    path.write_text(text)
+    # any command, and whether or not the profile is used: the whole file is checked
+    line = one_error(run_mint(["chat", "--mock", "--no-log", "hi"], env), 3)
+    assert line.startswith(f"mint: error: {path}{message}"), line

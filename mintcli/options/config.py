@@ -12,6 +12,7 @@ and not on the day that profile is used.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -25,6 +26,8 @@ from mintcli.options.settings import Opt, Settings, config_rows, env_name, table
 
 S = TypeVar("S", bound=Settings)
 
+_TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # what the APIs accept as a tool name
+
 
 def config_path(environ: Mapping[str, str] | None = None) -> Path:
     env = os.environ if environ is None else environ
@@ -37,7 +40,8 @@ def config_path(environ: Mapping[str, str] | None = None) -> Path:
 
 @dataclass
 class Config:
-    """A checked config file: values already converted by their kinds."""
+    """A checked config file: values already converted by their kinds (and, for
+    the values of tool tables, where each was declared: see :func:`_tool_tables`)."""
 
     path: Path
     top: dict[str, Any] = field(default_factory=dict)
@@ -77,6 +81,11 @@ def _check_table(table_: Mapping[str, Any], where: str, rows: dict[str, Opt]) ->
         opt = rows.get(key)
         if opt is None:
             raise ConfigError(f"{where}: unknown setting {key!r}")
+        if opt.config_table:
+            raise ConfigError(
+                f"{where}: {key} is not a config key; declare each as a "
+                f'[{opt.config_table}.NAME] table with command = "..."'
+            )
         try:
             out[key] = opt.kind.from_toml(value)
         except ValueError as exc:
@@ -88,23 +97,42 @@ def _what(name: str, opt: Opt) -> str:
     return "the API key" if opt.kind.secret else name
 
 
-def _tool_tables(table_: dict[str, Any], where: str) -> dict[str, Any]:
-    """``[tools.NAME] command = ...`` and ``[mcp.NAME] command = ...`` as the
-    values of --tool-cmd and --mcp (popped from ``table_``)."""
+def _tool_tables(table_: dict[str, Any], where: str, rows: dict[str, Opt]) -> dict[str, Any]:
+    """The ``[TABLE.NAME] command = ...`` tables of the settings that have them
+    (popped from ``table_``): ``[tools.NAME]`` as ``--tool-cmd NAME=COMMAND``,
+    ``[mcp.NAME]`` as ``--mcp COMMAND``. Each value's own place in the file goes
+    with it, under ``"SETTING VALUE"``, for messages about a command that cannot
+    run (see :func:`resolve`)."""
     out: dict[str, Any] = {}
-    for key, setting_name in (("tools", "tool_cmd"), ("mcp", "mcp")):
-        if not isinstance(table_.get(key), dict):
-            continue  # absent, or mcp = [...] (checked as a setting)
+    for opt in rows.values():
+        key, setting_name = opt.config_table, opt.name
+        if key is None or key not in table_:
+            continue
+        named = setting_name == "tool_cmd"  # its values are NAME=COMMAND; --mcp's COMMAND
         tables = table_.pop(key)
         bad = f'{where}: {key} must be [{key}.NAME] tables, each with command = "..."'
+        if not isinstance(tables, dict):
+            raise ConfigError(bad)
         values = []
         for name, body in tables.items():
             command = body.get("command") if isinstance(body, dict) else None
             if not isinstance(command, str) or set(body) != {"command"}:
                 raise ConfigError(f"{bad} (see [{key}.{name}])")
+            label = f"{where}: [{key}.{name}] command"
+            if named and not _TOOL_NAME.match(name):
+                raise ConfigError(f"{where}: [{key}.{name}]: a tool name is 1-64 letters, "
+                                  "digits, '_' or '-'")  # fmt: skip
             if not command.strip():
-                raise ConfigError(f"{where}: [{key}.{name}] command is empty")
-            values.append(f"{name}={command}" if key == "tools" else command)
+                raise ConfigError(f"{label} is empty")
+            import shlex  # only for a file that declares tools
+
+            try:
+                shlex.split(command)
+            except ValueError as exc:  # unterminated quotes: the command cannot be split
+                raise ConfigError(f"{label}: {exc}") from None
+            value = f"{name}={command}" if named else command
+            values.append(value)
+            out[f"{setting_name} {value}"] = label
         out[setting_name] = tuple(values)
     return out
 
@@ -120,7 +148,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         return config
     rows = config_rows()
     profiles = data.pop("profiles", {})
-    tools = _tool_tables(data, str(path))
+    tools = _tool_tables(data, str(path), rows)
     config.top = {**_check_table(data, str(path), rows), **tools}
     if not isinstance(profiles, dict):
         raise ConfigError(f"{path}: profiles must be a table of [profiles.NAME] tables")
@@ -128,7 +156,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         where = f"{path} [profiles.{name}]"
         if not isinstance(body, dict):
             raise ConfigError(f"{where}: a profile must be a table of settings")
-        tools = _tool_tables(body, where)
+        tools = _tool_tables(body, where, rows)
         config.profiles[name] = {**_check_table(body, where, rows), **tools}
     return config
 
@@ -207,6 +235,8 @@ def resolve(
                 if name in layer:
                     values[name] = layer[name]
                     sources[name] = label
+                    for value in layer[name] if opt.config_table else ():
+                        sources[f"{name} {value}"] = layer[f"{name} {value}"]
                     break
     return cls(**values, sources=sources)
 

@@ -43,6 +43,8 @@ class Opt:
     default: Any = None
     env: bool = True  # MINT_<NAME> may set it
     config: bool = True  # the config file may set it
+    # ... only through [TABLE.NAME] tables, each with command = "..." (not as a key)
+    config_table: str | None = None
     metavar: str | None = None
     off_flag: str | None = None  # for a boolean: the flag that turns it off
     optional_value: bool = False  # the flag may be given without a value (--resume [ID])
@@ -118,6 +120,11 @@ class Settings:
     def source(self, name: str) -> str:
         """Where a setting came from, for messages: a flag, a variable, a file."""
         return self.sources.get(name, "the default")
+
+    def source_of(self, name: str, value: str) -> str:
+        """Where one value of a repeatable setting came from: for a tool the
+        config file declares, its table (``FILE: [tools.NAME] command``)."""
+        return self.sources.get(f"{name} {value}") or self.source(name)
 
     def given(self, name: str) -> bool:
         """Whether the user typed this option on the command line."""

@@ -153,13 +153,15 @@ class RequestSettings(Common):
         section=TOOLS,
         help="Whether and which tool the model must call.")
     tool_cmd: tuple[str, ...] = setting(
-        (), "--tool-cmd", kind=kinds.COMMANDS, env=False, metavar="NAME=COMMAND", section=TOOLS,
+        (), "--tool-cmd", kind=kinds.COMMANDS, env=False, config_table="tools",
+        metavar="NAME=COMMAND", section=TOOLS,
         help="Run the tool NAME by starting COMMAND (split like a shell would, run without "
         "one) with the call's arguments as one JSON object on stdin; its stdout is the "
         "result. Its schema comes from --tool (else any object). Repeatable; config: "
         "[tools.NAME] command = ...")
     mcp: tuple[str, ...] = setting(
-        (), "--mcp", kind=kinds.COMMANDS, env=False, metavar="'COMMAND ARGS'", section=TOOLS,
+        (), "--mcp", kind=kinds.COMMANDS, env=False, config_table="mcp",
+        metavar="'COMMAND ARGS'", section=TOOLS,
         help="Start an MCP server over stdio and offer its tools to the model; mint runs "
         "the calls. Repeatable; config: [mcp.NAME] command = ...")
     max_steps: int = setting(

@@ -26,6 +26,7 @@ import orjson
 from mintcli.base.sanitize import clip
 from mintcli.errors import UsageError
 from mintcli.toolloop.proc import Outcome, decode
+from mintcli.toolloop.unrunnable import Unrunnable
 
 PROTOCOL_VERSION = "2025-06-18"  # asked for in the initialize handshake
 # The stateless revision: no handshake; a server says it speaks it in its answer
@@ -54,7 +55,7 @@ class McpServer:
         try:
             self.argv = shlex.split(command)
         except ValueError as exc:
-            raise UsageError(f"--mcp {command!r}: {exc}") from None
+            raise Unrunnable("mcp", command, str(exc)) from None
         if not self.argv:
             raise UsageError("--mcp: the command is empty")
         self.command = command
@@ -78,7 +79,7 @@ class McpServer:
             )
         except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the command
             reason = getattr(exc, "strerror", None) or exc
-            raise UsageError(f"--mcp {command!r}: cannot start {self.argv[0]}: {reason}") from None
+            raise Unrunnable("mcp", command, f"cannot start {self.argv[0]}: {reason}") from None
         for target in (self._read_stdout, self._read_stderr):
             threading.Thread(target=target, daemon=True, name="mint-mcp").start()
 
