@@ -169,3 +169,27 @@ def test_config_tool_tables_are_checked_when_the_file_is_read(
     # any command, and whether or not the profile is used: the whole file is checked
     line = one_error(run_mint(["chat", "--mock", "--no-log", "hi"], env), 3)
     assert line.startswith(f"mint: error: {path}{message}"), line
+
+
+# -- an empty ID ----------------------------------------------------------------------
+
+
+def test_an_empty_id_is_a_usage_error_everywhere(env: dict[str, str]) -> None:
+    """'' once meant a new conversation to --conversation, the latest to log show and
+    journal show, and 'give an ID' to rm: now one clear line, exit 2, nothing done."""
+    r = run_mint(["chat", "--mock", "hi"], env)  # a conversation that '' must not reach
+    assert r.returncode == 0, r.stderr
+    log_before = run_mint(["log", "list"], env).stdout
+    for args, line in [
+        (["chat", "--mock", "--conversation", "", "hi"], "--conversation: conversation"),
+        (["chat", "--mock", "--conversation= ", "hi"], "--conversation: conversation"),
+        (["log", "show", ""], "conversation ID"),
+        (["log", "rm", ""], "conversation ID"),
+        (["journal", "show", ""], "journal ID"),
+        (["journal", "rm", ""], "journal ID"),
+    ]:
+        r = run_mint(args, env)
+        got = one_error(r, 2)
+        assert got.startswith(f"mint: error: {line} must not be empty (got '"), (args, got)
+        assert r.stdout == b"", args
+    assert run_mint(["log", "list"], env).stdout == log_before  # nothing saved or removed

@@ -217,7 +217,8 @@ class ChatSettings(RequestSettings):
         "-c", "--continue", section=CONVERSATIONS,
         help="Continue the latest saved conversation (see 'mint log list').")
     conversation: str | None = arg(
-        None, "--conversation", metavar="ID", complete="conversation", section=CONVERSATIONS,
+        None, "--conversation", kind=kinds.NAME, metavar="ID", complete="conversation",
+        section=CONVERSATIONS,
         help="Continue the saved conversation ID.")
     tool_result: tuple[str, ...] = arg(
         (), "--tool-result", kind=kinds.MANY, metavar="CALL_ID=JSON|@FILE",
