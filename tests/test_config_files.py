@@ -131,6 +131,12 @@ def test_a_config_tool_that_cannot_run_is_exit_3_naming_the_file_and_table(
         r = run_mint(args, env, input=b'{"prompt": "hi"}\n')
         assert one_error(r, 3) == missing
         assert r.stdout == b""
+    # -x cannot run with the tool loop: the line says the tools came from the file
+    r = run_mint(["chat", "--mock", "--no-log", "-x", "hi"], env)
+    assert one_error(r, 2) == (
+        "mint: error: -x/--extract does not work with the tool loop "
+        f"(--tool-cmd, --mcp; {path} declares tools)"
+    )
     path.write_text('[profiles.p.mcp.fs]\ncommand = "/nonexistent/server /srv"\n')
     r = run_mint(["chat", "--mock", "--no-log", "--profile", "p", "hi"], env)
     assert one_error(r, 3) == (
