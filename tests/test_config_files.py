@@ -61,7 +61,9 @@ def test_a_config_from_process_substitution_is_still_read(env: dict[str, str]) -
     assert b'"model": "from-the-pipe"' in r.stdout
 
 
-def test_fifos_among_the_files_mint_opens_on_its_own_never_hang(env: dict[str, str]) -> None:
+def test_fifos_among_the_files_mint_opens_on_its_own_never_hang(
+    env: dict[str, str], refused_url: str
+) -> None:
     cache = Path(env["XDG_CACHE_HOME"]) / "mint"
     cache.mkdir(parents=True)
     os.mkfifo(cache / "models")  # what Tab offers for -m
@@ -77,6 +79,14 @@ def test_fifos_among_the_files_mint_opens_on_its_own_never_hang(env: dict[str, s
         assert b"ffffff" not in r.stdout  # not a journal mint can read
     r = run_mint(["chat", "--resume", "20261206-000000-ffffff"], env, timeout=HANG)
     assert one_error(r, 2).startswith("mint: error: no unfinished reply with ID")
+
+    job = Path(env["XDG_STATE_HOME"]) / "mint" / "batches" / "abc"
+    os.makedirs(job, mode=0o700)
+    os.mkfifo(job / "job.json")  # remote batch jobs, all read to find a batch's job
+    r = run_mint(["batch", "status", "batch_x"], {**env, "MINT_BASE_URL": refused_url}, timeout=HANG)
+    assert one_error(r, 3) == (
+        f"mint: error: the job file {job / 'job.json'} is not a file; remove its directory"
+    )
 
     data = Path(env["XDG_DATA_HOME"]) / "mint"
     data.mkdir(mode=0o700, parents=True)
