@@ -203,6 +203,7 @@ def test_an_empty_id_is_a_usage_error_everywhere(env: dict[str, str]) -> None:
         (["log", "rm", ""], "conversation ID"),
         (["journal", "show", ""], "journal ID"),
         (["journal", "rm", ""], "journal ID"),
+        (["chat", "--resume", ""], "--resume: resume"),  # --resume alone: the latest
     ]:
         r = run_mint(args, env)
         got = one_error(r, 2)

@@ -11,6 +11,7 @@ import click
 from click.core import ParameterSource
 
 from mintcli.options import kinds
+from mintcli.options.rows import NO_VALUE
 from mintcli.options.settings import OTHER, SECTIONS, Opt, env_name, table
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -29,7 +30,7 @@ class TableOption(click.Option):
         elif isinstance(opt.kind, kinds.Many):
             extra = {"multiple": True}
         elif opt.optional_value:
-            extra = {"is_flag": False, "flag_value": ""}
+            extra = {"is_flag": False, "flag_value": NO_VALUE}
         metavar = opt.metavar
         if isinstance(opt.kind, kinds.Choice):
             metavar = "[" + "|".join(opt.kind.choices) + "]"

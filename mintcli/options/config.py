@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 from mintcli.base.capped import CONFIG_BYTES, open_unwaited, over, read_at_most
 from mintcli.errors import ConfigError, MintError, UsageError
 from mintcli.options.kinds import not_utf8
+from mintcli.options.rows import NO_VALUE
 from mintcli.options.settings import Opt, Settings, config_rows, env_name, table
 
 S = TypeVar("S", bound=Settings)
@@ -166,8 +167,10 @@ def _from_command_line(name: str, opt: Opt, raw: Any) -> Any:
     values = raw if isinstance(raw, tuple) else (raw,)
     if any(isinstance(v, str) and not_utf8(v) for v in values):
         raise UsageError(f"{flag}: the value is not valid UTF-8")
-    if not isinstance(raw, str) or not opt.kind.takes_value or opt.optional_value:
-        return raw  # a switch, a repeatable flag, or --resume [ID]
+    if opt.optional_value and raw == NO_VALUE:
+        return ""  # the flag alone: --resume, the latest
+    if not isinstance(raw, str) or not opt.kind.takes_value:
+        return raw  # a switch or a repeatable flag
     try:
         return opt.kind.from_text(raw)
     except ValueError as exc:

@@ -71,6 +71,11 @@ def arg(default: Any, *flags: str, help: str, section: str, **more: Any) -> Any:
     return setting(default, *flags, help=help, section=section, env=False, config=False, **more)
 
 
+# What click hands over for a flag with an optional value given alone (--resume):
+# a NUL, which no argument can hold, so that --resume '' is told apart from it.
+NO_VALUE = "\0"
+
+
 def env_name(name: str) -> str:
     return "MINT_" + name.upper()
 

@@ -266,8 +266,8 @@ class ChatSettings(RequestSettings):
         help="Save every request's response (status, headers, body chunks and their "
         "times; secrets removed) for 'mint mock --replay FILE'.")
     resume: str | None = arg(
-        None, "--resume", metavar="[ID]", optional_value=True, complete="journal",
-        section=JOURNAL,
+        None, "--resume", kind=kinds.NAME, metavar="[ID]", optional_value=True,
+        complete="journal", section=JOURNAL,
         help="Continue an unfinished reply (the latest, or ID); prints only the rest.")
     journal: bool = setting(
         True, "--journal", kind=kinds.BOOLEAN, off_flag="--no-journal", section=JOURNAL,
