@@ -95,6 +95,16 @@ def test_fifos_among_the_files_mint_opens_on_its_own_never_hang(
     assert r.stdout == b"Mock reply to: hi\n"
     line = one_error(r, 3)
     assert f"{data / '.logs.db.lock'} is a symbolic link or not a file" in line
+    (data / ".logs.db.lock").unlink()
+    assert run_mint(["chat", "--mock", "hi"], env).returncode == 0  # the log is made
+    for suffix in ("-journal", "-wal", "-shm"):  # SQLite's own files beside the log
+        side = data / f"logs.db{suffix}"
+        side.unlink(missing_ok=True)
+        os.mkfifo(side)
+        for args in (["log", "list"], ["chat", "--mock", "hi"]):
+            line = one_error(run_mint(args, env, timeout=HANG), 3)
+            assert f"{side} is a symbolic link or not a file" in line
+        side.unlink()
 
 
 @pytest.fixture

@@ -86,6 +86,8 @@ def open_db(create: bool, doing: str = "open the log database") -> sqlite3.Conne
     private_dir(path.parent)
     if not _check_file(path, create):
         return None
+    for suffix in ("-journal", "-wal", "-shm"):  # SQLite opens these itself: a FIFO hangs it
+        _check_file(path.with_name(path.name + suffix), create=False)
     conn = None
     try:
         conn = connect(path)
