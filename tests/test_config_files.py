@@ -105,6 +105,12 @@ def test_fifos_among_the_files_mint_opens_on_its_own_never_hang(
             line = one_error(run_mint(args, env, timeout=HANG), 3)
             assert f"{side} is a symbolic link or not a file" in line
         side.unlink()
+    old = data / "conversations"  # files of an older mint, imported under their own lock
+    old.mkdir(mode=0o700)
+    (old / "a.json").write_text("{}")
+    os.mkfifo(old / ".lock")
+    line = one_error(run_mint(["log", "list"], env, timeout=HANG), 3)
+    assert f"cannot lock {old}" in line
 
 
 @pytest.fixture
