@@ -268,7 +268,13 @@ def test_every_option_in_the_table_reaches_help_man_completions_and_config(
                 assert env_name(opt.name) in page, opt.name
                 if opt.flags:
                     assert f"env: {env_name(opt.name)}" in " ".join(helptext.split()), opt.name
-            if opt.config:
+            if opt.config_table:  # only as tables: [tools.NAME] command = ...
+                words = " ".join(helptext.split())
+                assert f"config: [{opt.config_table}.NAME] command = " in words, opt.name
+                config.write_text(f'[{opt.config_table}.t]\ncommand = "/bin/true -x"\n')
+                loaded = resolve(settings, {}, environ={"MINT_CONFIG": str(config)})
+                assert getattr(loaded, opt.name)[0].endswith("/bin/true -x"), opt.name
+            elif opt.config:
                 value = _sample(opt.kind)
                 config.write_text(f"{opt.name} = {json.dumps(value)}\n")
                 loaded = resolve(settings, {}, environ={"MINT_CONFIG": str(config)})

@@ -632,8 +632,10 @@ def man_page() -> str:
         ".TP",
         "\\fI$XDG_CONFIG_HOME/mint/config.toml\\fR",
         "TOML config: any setting above by its name (model, protocol, base_url, "
-        "api_key, format, ...), a models list offered by shell completion, and "
-        "[profiles.NAME] tables chosen with \\fB\\-\\-profile\\fR.",
+        "api_key, format, ...), a models list offered by shell completion, "
+        '[tools.NAME] and [mcp.NAME] tables with command = "..." for '
+        "\\fB\\-\\-tool\\-cmd\\fR and \\fB\\-\\-mcp\\fR (their only form in the file), "
+        "and [profiles.NAME] tables chosen with \\fB\\-\\-profile\\fR.",
         ".TP",
         "\\fI$XDG_STATE_HOME/mint/journals/\\fR",
         "Journals of unfinished replies, for \\fB\\-\\-resume\\fR.",

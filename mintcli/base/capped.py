@@ -10,6 +10,7 @@ from filling memory; past one, the caller names it in a clear error.
 from __future__ import annotations
 
 import errno
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -39,6 +40,25 @@ def read_file_at_most(path: Path, cap: int) -> bytes | None:
         raise OSError(errno.EINVAL, "no file has a NUL byte in its name") from None
     with fh:
         return read_at_most(fh, cap)
+
+
+def open_unwaited(path: Path, flags: int = 0) -> BinaryIO:
+    """``path`` open for reading (``flags`` added, e.g. ``os.O_NOFOLLOW``) without
+    ever waiting in the open: for a file mint opens on its own (the config file,
+    its caches, journals), where a FIFO nobody writes to would otherwise block
+    every command. Such a FIFO opens at once and reads as empty; a pipe with a
+    writer (``MINT_CONFIG=<(...)``) reads to its end as usual. OSError as open
+    raises it."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC | flags)
+    except ValueError:  # a NUL byte in the name: no file is called that
+        raise OSError(errno.EINVAL, "no file has a NUL byte in its name") from None
+    try:
+        os.set_blocking(fd, True)  # reads wait for a writer's data as usual
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def over(cap: int) -> str:

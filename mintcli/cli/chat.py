@@ -50,7 +50,11 @@ def run_chat(
     if extract and settings.format not in ("text", "json"):
         raise UsageError("-x/--extract works with --format text or json")
     if extract and (settings.tool_cmd or settings.mcp):
-        raise UsageError("-x/--extract does not work with the tool loop (--tool-cmd, --mcp)")
+        where = settings.source("tool_cmd" if settings.tool_cmd else "mcp")
+        declared = "" if where.startswith("-") else f"; {where} declares tools"
+        raise UsageError(
+            f"-x/--extract does not work with the tool loop (--tool-cmd, --mcp{declared})"
+        )
     if settings.resume is not None:
         prepared = resume(settings, words)  # the journal's exchange
     else:

@@ -11,6 +11,7 @@ import click
 from click.core import ParameterSource
 
 from mintcli.options import kinds
+from mintcli.options.rows import NO_VALUE
 from mintcli.options.settings import OTHER, SECTIONS, Opt, env_name, table
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -29,7 +30,7 @@ class TableOption(click.Option):
         elif isinstance(opt.kind, kinds.Many):
             extra = {"multiple": True}
         elif opt.optional_value:
-            extra = {"is_flag": False, "flag_value": ""}
+            extra = {"is_flag": False, "flag_value": NO_VALUE}
         metavar = opt.metavar
         if isinstance(opt.kind, kinds.Choice):
             metavar = "[" + "|".join(opt.kind.choices) + "]"
@@ -93,6 +94,18 @@ class IdArgument(click.Argument):
         super().__init__(["ident"], metavar="ID", required=required)
         self.complete = complete
 
+    def check(self, value: Any) -> None:
+        """An ID given must name something: '' is a usage error (it would have
+        meant "the latest" to one command and "none" to another)."""
+        if not isinstance(value, str):
+            return  # not given
+        try:
+            kinds.NAME.from_text(value)
+        except ValueError as exc:
+            from mintcli.errors import UsageError
+
+            raise UsageError(f"{self.complete} ID {exc} (got {value!r})") from None
+
 
 def adopt(settings: Any, term: Any) -> None:
     """What the terminal takes from a command's settings, before the command
@@ -151,6 +164,8 @@ def command(
                     from mintcli.errors import UsageError
 
                     raise UsageError(f"{a.human_readable_name}: the value is not valid UTF-8")
+                if isinstance(a, IdArgument):
+                    a.check(given_text)
             resolved = resolve(settings, given) if settings is not None else None
             term = ctx.find_root().obj
             if resolved is not None:

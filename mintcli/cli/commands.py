@@ -155,8 +155,12 @@ def save_models_cache(names: list[str]) -> None:
 
 
 def read_models_cache() -> list[str]:
+    from mintcli.base.capped import CONFIG_BYTES, open_unwaited, read_at_most
+
     try:
-        text = _models_cache().read_text(encoding="utf-8")
+        with open_unwaited(_models_cache()) as fh:  # Tab must never wait on a FIFO
+            data = read_at_most(fh, CONFIG_BYTES)
+        text = (data or b"").decode("utf-8")
     except (OSError, UnicodeDecodeError):
         return []
     # one id a line (an id may hold a space)

@@ -189,18 +189,23 @@ def _all_keys(term: Terminal, args: list[str]) -> None:
     """Before an error is printed: every API key this run could be using joins
     the secrets, for errors raised before a command's settings were resolved
     (an option's check quotes the value it got) and by commands that use no
-    key at all (``mint log show KEY``). Only on this path: it reads the config."""
-    from mintcli.options.config import configured
+    key at all (``mint log show KEY``). Only on this path: it reads the config.
+    It never raises: whatever it meets (the error may be about that very config
+    file), the error being handled is still the one printed."""
+    try:
+        from mintcli.options.config import configured
 
-    term.secrets.add(os.environ.get(opts.env_name("api_key")))
-    flags = opts.Common.rows["api_key"].flags  # as the option table spells them
-    for at, arg in enumerate(args):
-        if arg in flags and at + 1 < len(args):
-            term.secrets.add(args[at + 1])
-        elif arg.startswith(tuple(f"{flag}=" for flag in flags)):
-            term.secrets.add(arg.partition("=")[2])
-    for key in configured("api_key"):
-        term.secrets.add(key)
+        term.secrets.add(os.environ.get(opts.env_name("api_key")))
+        flags = opts.Common.rows["api_key"].flags  # as the option table spells them
+        for at, arg in enumerate(args):
+            if arg in flags and at + 1 < len(args):
+                term.secrets.add(args[at + 1])
+            elif arg.startswith(tuple(f"{flag}=" for flag in flags)):
+                term.secrets.add(arg.partition("=")[2])
+        for key in configured("api_key"):
+            term.secrets.add(key)
+    except Exception:  # the keys found so far are kept; the error still shows
+        pass
 
 
 def main(argv: list[str] | None = None) -> int:

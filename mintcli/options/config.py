@@ -12,18 +12,22 @@ and not on the day that profile is used.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from mintcli.base.capped import CONFIG_BYTES, over, read_at_most
+from mintcli.base.capped import CONFIG_BYTES, open_unwaited, over, read_at_most
 from mintcli.errors import ConfigError, MintError, UsageError
 from mintcli.options.kinds import not_utf8
+from mintcli.options.rows import NO_VALUE
 from mintcli.options.settings import Opt, Settings, config_rows, env_name, table
 
 S = TypeVar("S", bound=Settings)
+
+_TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # what the APIs accept as a tool name
 
 
 def config_path(environ: Mapping[str, str] | None = None) -> Path:
@@ -37,7 +41,8 @@ def config_path(environ: Mapping[str, str] | None = None) -> Path:
 
 @dataclass
 class Config:
-    """A checked config file: values already converted by their kinds."""
+    """A checked config file: values already converted by their kinds (and, for
+    the values of tool tables, where each was declared: see :func:`_tool_tables`)."""
 
     path: Path
     top: dict[str, Any] = field(default_factory=dict)
@@ -46,7 +51,7 @@ class Config:
 
 def _read_toml(path: Path) -> dict[str, Any] | None:
     try:
-        fh = path.open("rb")
+        fh = open_unwaited(path)  # every command reads it, Tab completion too: never wait
     except FileNotFoundError:
         return None  # no config file: nothing to parse (and no TOML parser to import)
     except OSError as exc:
@@ -67,6 +72,8 @@ def _read_toml(path: Path) -> dict[str, Any] | None:
         raise ConfigError(f"config {path} is not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config {path} is not valid TOML: {exc}") from None
+    except RecursionError:  # tomllib parses nested tables and arrays by recursion
+        raise ConfigError(f"config {path} is not valid TOML: it nests too deeply") from None
 
 
 def _check_table(table_: Mapping[str, Any], where: str, rows: dict[str, Opt]) -> dict[str, Any]:
@@ -75,6 +82,11 @@ def _check_table(table_: Mapping[str, Any], where: str, rows: dict[str, Opt]) ->
         opt = rows.get(key)
         if opt is None:
             raise ConfigError(f"{where}: unknown setting {key!r}")
+        if opt.config_table:
+            raise ConfigError(
+                f"{where}: {key} is not a config key; declare each as a "
+                f'[{opt.config_table}.NAME] table with command = "..."'
+            )
         try:
             out[key] = opt.kind.from_toml(value)
         except ValueError as exc:
@@ -86,23 +98,42 @@ def _what(name: str, opt: Opt) -> str:
     return "the API key" if opt.kind.secret else name
 
 
-def _tool_tables(table_: dict[str, Any], where: str) -> dict[str, Any]:
-    """``[tools.NAME] command = ...`` and ``[mcp.NAME] command = ...`` as the
-    values of --tool-cmd and --mcp (popped from ``table_``)."""
+def _tool_tables(table_: dict[str, Any], where: str, rows: dict[str, Opt]) -> dict[str, Any]:
+    """The ``[TABLE.NAME] command = ...`` tables of the settings that have them
+    (popped from ``table_``): ``[tools.NAME]`` as ``--tool-cmd NAME=COMMAND``,
+    ``[mcp.NAME]`` as ``--mcp COMMAND``. Each value's own place in the file goes
+    with it, under ``"SETTING VALUE"``, for messages about a command that cannot
+    run (see :func:`resolve`)."""
     out: dict[str, Any] = {}
-    for key, setting_name in (("tools", "tool_cmd"), ("mcp", "mcp")):
-        if not isinstance(table_.get(key), dict):
-            continue  # absent, or mcp = [...] (checked as a setting)
+    for opt in rows.values():
+        key, setting_name = opt.config_table, opt.name
+        if key is None or key not in table_:
+            continue
+        named = setting_name == "tool_cmd"  # its values are NAME=COMMAND; --mcp's COMMAND
         tables = table_.pop(key)
         bad = f'{where}: {key} must be [{key}.NAME] tables, each with command = "..."'
+        if not isinstance(tables, dict):
+            raise ConfigError(bad)
         values = []
         for name, body in tables.items():
             command = body.get("command") if isinstance(body, dict) else None
             if not isinstance(command, str) or set(body) != {"command"}:
                 raise ConfigError(f"{bad} (see [{key}.{name}])")
+            label = f"{where}: [{key}.{name}] command"
+            if named and not _TOOL_NAME.match(name):
+                raise ConfigError(f"{where}: [{key}.{name}]: a tool name is 1-64 letters, "
+                                  "digits, '_' or '-'")  # fmt: skip
             if not command.strip():
-                raise ConfigError(f"{where}: [{key}.{name}] command is empty")
-            values.append(f"{name}={command}" if key == "tools" else command)
+                raise ConfigError(f"{label} is empty")
+            import shlex  # only for a file that declares tools
+
+            try:
+                shlex.split(command)
+            except ValueError as exc:  # unterminated quotes: the command cannot be split
+                raise ConfigError(f"{label}: {exc}") from None
+            value = f"{name}={command}" if named else command
+            values.append(value)
+            out[f"{setting_name} {value}"] = label
         out[setting_name] = tuple(values)
     return out
 
@@ -118,7 +149,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         return config
     rows = config_rows()
     profiles = data.pop("profiles", {})
-    tools = _tool_tables(data, str(path))
+    tools = _tool_tables(data, str(path), rows)
     config.top = {**_check_table(data, str(path), rows), **tools}
     if not isinstance(profiles, dict):
         raise ConfigError(f"{path}: profiles must be a table of [profiles.NAME] tables")
@@ -126,7 +157,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         where = f"{path} [profiles.{name}]"
         if not isinstance(body, dict):
             raise ConfigError(f"{where}: a profile must be a table of settings")
-        tools = _tool_tables(body, where)
+        tools = _tool_tables(body, where, rows)
         config.profiles[name] = {**_check_table(body, where, rows), **tools}
     return config
 
@@ -136,8 +167,10 @@ def _from_command_line(name: str, opt: Opt, raw: Any) -> Any:
     values = raw if isinstance(raw, tuple) else (raw,)
     if any(isinstance(v, str) and not_utf8(v) for v in values):
         raise UsageError(f"{flag}: the value is not valid UTF-8")
-    if not isinstance(raw, str) or not opt.kind.takes_value or opt.optional_value:
-        return raw  # a switch, a repeatable flag, or --resume [ID]
+    if opt.optional_value and raw == NO_VALUE:
+        return ""  # the flag alone: --resume, the latest
+    if not isinstance(raw, str) or not opt.kind.takes_value:
+        return raw  # a switch or a repeatable flag
     try:
         return opt.kind.from_text(raw)
     except ValueError as exc:
@@ -205,6 +238,8 @@ def resolve(
                 if name in layer:
                     values[name] = layer[name]
                     sources[name] = label
+                    for value in layer[name] if opt.config_table else ():
+                        sources[f"{name} {value}"] = layer[f"{name} {value}"]
                     break
     return cls(**values, sources=sources)
 

@@ -43,6 +43,8 @@ class Opt:
     default: Any = None
     env: bool = True  # MINT_<NAME> may set it
     config: bool = True  # the config file may set it
+    # ... only through [TABLE.NAME] tables, each with command = "..." (not as a key)
+    config_table: str | None = None
     metavar: str | None = None
     off_flag: str | None = None  # for a boolean: the flag that turns it off
     optional_value: bool = False  # the flag may be given without a value (--resume [ID])
@@ -67,6 +69,11 @@ def flag(*flags: str, help: str, section: str, **more: Any) -> Any:
 def arg(default: Any, *flags: str, help: str, section: str, **more: Any) -> Any:
     """A command-line option that is not a setting (no MINT_* variable, no config key)."""
     return setting(default, *flags, help=help, section=section, env=False, config=False, **more)
+
+
+# What click hands over for a flag with an optional value given alone (--resume):
+# a NUL, which no argument can hold, so that --resume '' is told apart from it.
+NO_VALUE = "\0"
 
 
 def env_name(name: str) -> str:
@@ -118,6 +125,11 @@ class Settings:
     def source(self, name: str) -> str:
         """Where a setting came from, for messages: a flag, a variable, a file."""
         return self.sources.get(name, "the default")
+
+    def source_of(self, name: str, value: str) -> str:
+        """Where one value of a repeatable setting came from: for a tool the
+        config file declares, its table (``FILE: [tools.NAME] command``)."""
+        return self.sources.get(f"{name} {value}") or self.source(name)
 
     def given(self, name: str) -> bool:
         """Whether the user typed this option on the command line."""

@@ -153,13 +153,15 @@ class RequestSettings(Common):
         section=TOOLS,
         help="Whether and which tool the model must call.")
     tool_cmd: tuple[str, ...] = setting(
-        (), "--tool-cmd", kind=kinds.COMMANDS, env=False, metavar="NAME=COMMAND", section=TOOLS,
+        (), "--tool-cmd", kind=kinds.COMMANDS, env=False, config_table="tools",
+        metavar="NAME=COMMAND", section=TOOLS,
         help="Run the tool NAME by starting COMMAND (split like a shell would, run without "
         "one) with the call's arguments as one JSON object on stdin; its stdout is the "
         "result. Its schema comes from --tool (else any object). Repeatable; config: "
         "[tools.NAME] command = ...")
     mcp: tuple[str, ...] = setting(
-        (), "--mcp", kind=kinds.COMMANDS, env=False, metavar="'COMMAND ARGS'", section=TOOLS,
+        (), "--mcp", kind=kinds.COMMANDS, env=False, config_table="mcp",
+        metavar="'COMMAND ARGS'", section=TOOLS,
         help="Start an MCP server over stdio and offer its tools to the model; mint runs "
         "the calls. Repeatable; config: [mcp.NAME] command = ...")
     max_steps: int = setting(
@@ -215,7 +217,8 @@ class ChatSettings(RequestSettings):
         "-c", "--continue", section=CONVERSATIONS,
         help="Continue the latest saved conversation (see 'mint log list').")
     conversation: str | None = arg(
-        None, "--conversation", metavar="ID", complete="conversation", section=CONVERSATIONS,
+        None, "--conversation", kind=kinds.NAME, metavar="ID", complete="conversation",
+        section=CONVERSATIONS,
         help="Continue the saved conversation ID.")
     tool_result: tuple[str, ...] = arg(
         (), "--tool-result", kind=kinds.MANY, metavar="CALL_ID=JSON|@FILE",
@@ -263,8 +266,8 @@ class ChatSettings(RequestSettings):
         help="Save every request's response (status, headers, body chunks and their "
         "times; secrets removed) for 'mint mock --replay FILE'.")
     resume: str | None = arg(
-        None, "--resume", metavar="[ID]", optional_value=True, complete="journal",
-        section=JOURNAL,
+        None, "--resume", kind=kinds.NAME, metavar="[ID]", optional_value=True,
+        complete="journal", section=JOURNAL,
         help="Continue an unfinished reply (the latest, or ID); prints only the rest.")
     journal: bool = setting(
         True, "--journal", kind=kinds.BOOLEAN, off_flag="--no-journal", section=JOURNAL,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -24,6 +25,7 @@ from typing import Any
 
 import orjson
 
+from mintcli.base.capped import open_unwaited
 from mintcli.errors import ConfigError, write_failed
 from mintcli.storage.paths import lock_or_refuse, private_dir, state_dir
 
@@ -151,7 +153,10 @@ def load(path: Path) -> Job | None:
     """The job in ``path`` (a job.json), or None when there is none or it is
     not one mint can read (an older format)."""
     try:
-        data: Any = orjson.loads(path.read_bytes())
+        with open_unwaited(path) as fh:  # a FIFO here must not hang 'mint batch status'
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                raise ConfigError(f"the job file {path} is not a file; remove its directory")
+            data: Any = orjson.loads(fh.read())
     except FileNotFoundError:
         return None
     except (OSError, orjson.JSONDecodeError) as exc:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import stat
 import threading
 import time
 from collections.abc import Iterator
@@ -29,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from mintcli.base.capped import open_unwaited
 from mintcli.base.events import Event, Finish, ReasoningDelta, TextDelta, ToolCall, Usage
 from mintcli.errors import WRITE_ERRNOS, ConfigError, MintError, UsageError, write_failed
 from mintcli.storage.paths import lock_or_refuse, private_dir, state_dir
@@ -245,8 +247,9 @@ class JournalState:
 def read_lines(path: Path) -> list[bytes]:
     """A journal's lines, the header first (never through a symbolic link)."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-        with os.fdopen(fd, "rb") as fh:
+        with open_unwaited(path, os.O_NOFOLLOW) as fh:  # a FIFO among them: no wait
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                raise UsageError(f"cannot read journal {path}: not a regular file")
             return fh.read().split(b"\n")
     except OSError as exc:
         raise UsageError(f"cannot read journal {path}: {exc.strerror}") from None
@@ -337,7 +340,7 @@ fold = _add_record
 
 def _is_locked(path: Path) -> bool:
     try:
-        fd = os.open(path, os.O_RDONLY)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # never waits on a FIFO
     except OSError:
         return False
     try:

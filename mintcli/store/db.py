@@ -86,6 +86,8 @@ def open_db(create: bool, doing: str = "open the log database") -> sqlite3.Conne
     private_dir(path.parent)
     if not _check_file(path, create):
         return None
+    for suffix in ("-journal", "-wal", "-shm"):  # SQLite opens these itself: a FIFO hangs it
+        _check_file(path.with_name(path.name + suffix), create=False)
     conn = None
     try:
         conn = connect(path)
@@ -160,7 +162,8 @@ def has_fts(conn: sqlite3.Connection) -> bool:
 def _creation_lock(path: Path) -> Iterator[None]:
     lock = path.with_name(".logs.db.lock")
     try:
-        fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        # O_NONBLOCK: a FIFO there fails at once (ENXIO) instead of waiting for a reader
+        fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o600)
     except OSError as exc:  # a symlink (ELOOP), a directory (EISDIR), no permission...
         if os.path.islink(lock) or (os.path.lexists(lock) and not os.path.isfile(lock)):
             raise ConfigError(f"{lock} is a symbolic link or not a file; mint will not use it"

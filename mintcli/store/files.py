@@ -13,6 +13,7 @@ from pathlib import Path
 
 import orjson
 
+from mintcli.base.capped import open_unwaited
 from mintcli.errors import UsageError
 from mintcli.storage.paths import data_dir
 from mintcli.store.model import Conversation
@@ -26,8 +27,7 @@ def conversations_dir() -> Path:
 
 def load(path: Path) -> Conversation:
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-        with os.fdopen(fd, "rb") as fh:
+        with open_unwaited(path, os.O_NOFOLLOW) as fh:  # a FIFO reads as empty: damaged
             obj = orjson.loads(fh.read())
     except OSError as exc:
         raise UsageError(f"cannot read conversation {path}: {exc.strerror}") from None

@@ -125,7 +125,9 @@ def _folder_lock(directory: Path) -> Iterator[bool]:
         return
     private_dir(directory)  # refuses a symlink or another user's folder
     try:
-        fd = os.open(directory / ".lock", os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        # O_NONBLOCK: a FIFO there fails at once (ENXIO) instead of waiting for a reader
+        flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK
+        fd = os.open(directory / ".lock", flags, 0o600)
     except OSError as exc:
         raise ConfigError(f"cannot lock {directory}: {exc.strerror}") from None
     try:

@@ -20,6 +20,7 @@ from mintcli.request.model import ChatRequest
 from mintcli.toolloop.output import reply_message, tool_message
 from mintcli.toolloop.proc import Outcome
 from mintcli.toolloop.toolbox import Toolbox
+from mintcli.toolloop.unrunnable import Unrunnable
 
 if TYPE_CHECKING:
     from mintcli.base.events import ToolCall
@@ -38,7 +39,10 @@ class ItemTools:
 
         declared = load_tools(settings.tool, settings.tools)
         secrets = [settings.api_key] if settings.api_key else []
-        self.box = Toolbox.build(settings.tool_cmd, settings.mcp, declared, secrets)
+        try:
+            self.box = Toolbox.build(settings.tool_cmd, settings.mcp, declared, secrets)
+        except Unrunnable as exc:  # named as given: a flag, or a table of the config file
+            raise exc.placed(settings) from None
         self.max_steps = settings.max_steps
         self.timeout = settings.tool_timeout
         self.limit = settings.tool_output_max

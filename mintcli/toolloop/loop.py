@@ -24,6 +24,7 @@ from mintcli.toolloop.chain import ChainJournal, read_steps
 from mintcli.toolloop.output import LoopSink, call_line, loop_sink, reply_message, tool_message
 from mintcli.toolloop.proc import Outcome
 from mintcli.toolloop.toolbox import Toolbox
+from mintcli.toolloop.unrunnable import Unrunnable
 
 if TYPE_CHECKING:
     from mintcli.options.settings import ChatSettings
@@ -90,7 +91,10 @@ class ToolLoop:
         secrets = [settings.api_key] if settings.api_key else []
         resumed = state is not None
         declared = () if resumed else request.tools
-        box = Toolbox.build(tuple(spec["tool_cmd"]), tuple(spec["mcp"]), declared, secrets)
+        try:
+            box = Toolbox.build(tuple(spec["tool_cmd"]), tuple(spec["mcp"]), declared, secrets)
+        except Unrunnable as exc:  # named as given: a flag, or a table of the config file
+            raise exc if resumed else exc.placed(settings) from None
         if not resumed:
             request = replace(request, tools=(*request.tools, *box.specs))
         if settings.verbose:

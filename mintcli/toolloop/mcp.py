@@ -26,6 +26,7 @@ import orjson
 from mintcli.base.sanitize import clip
 from mintcli.errors import UsageError
 from mintcli.toolloop.proc import Outcome, decode
+from mintcli.toolloop.unrunnable import Unrunnable
 
 if TYPE_CHECKING:
     from mintcli.toolloop.watchdog import Watchdog
@@ -57,7 +58,7 @@ class McpServer:
         try:
             self.argv = shlex.split(command)
         except ValueError as exc:
-            raise UsageError(f"--mcp {command!r}: {exc}") from None
+            raise Unrunnable("mcp", command, str(exc)) from None
         if not self.argv:
             raise UsageError("--mcp: the command is empty")
         self.command = command
@@ -81,7 +82,7 @@ class McpServer:
             )
         except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the command
             reason = getattr(exc, "strerror", None) or exc
-            raise UsageError(f"--mcp {command!r}: cannot start {self.argv[0]}: {reason}") from None
+            raise Unrunnable("mcp", command, f"cannot start {self.argv[0]}: {reason}") from None
         self.watchdog = watchdog
         if watchdog is not None:  # a server that ignores the end of its stdin dies with mint too
             watchdog.add(self.proc.pid)

@@ -21,6 +21,7 @@ from mintcli.errors import UsageError
 from mintcli.request.model import ToolSpec
 from mintcli.toolloop.mcp import MAX_TOOLS, McpServer
 from mintcli.toolloop.proc import Outcome, run_command
+from mintcli.toolloop.unrunnable import Unrunnable
 from mintcli.toolloop.watchdog import Watchdog
 
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -50,15 +51,15 @@ def parse_tool_cmd(value: str) -> tuple[str, list[str]]:
     try:
         argv = shlex.split(command)
     except ValueError as exc:
-        raise UsageError(f"--tool-cmd {name}: {exc}") from None
+        raise Unrunnable("tool_cmd", value, str(exc)) from None
     if not argv:
-        raise UsageError(f"--tool-cmd {name}: the command is empty")
+        raise Unrunnable("tool_cmd", value, "the command is empty")
     program = argv[0]
     found = shutil.which(program) if "/" not in program else program
     if found is None or not os.path.isfile(found):
-        raise UsageError(f"--tool-cmd {name}: {program}: command not found")
+        raise Unrunnable("tool_cmd", value, f"{program}: command not found")
     if not os.access(found, os.X_OK):
-        raise UsageError(f"--tool-cmd {name}: {program}: not executable")
+        raise Unrunnable("tool_cmd", value, f"{program}: not executable")
     return name, argv
 
 
