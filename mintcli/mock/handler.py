@@ -190,7 +190,9 @@ class Handler(WireHandler):
         self.send_response(recorded.status)
         for name, value in recorded.headers:
             if name.lower() not in _NOT_REPLAYED:
-                self.send_header(name, value)
+                # http.server writes a header as Latin-1; a value beyond it (a
+                # gateway that sent UTF-8 there) goes out as its UTF-8 bytes.
+                self.send_header(name, value.encode("utf-8").decode("latin-1"))
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
