@@ -94,6 +94,17 @@ class IdArgument(click.Argument):
         self.complete = complete
 
 
+class InputArgument(click.Argument):
+    """Words naming an input file, or beginning with one of ``words`` (a verb
+    whose IDs follow, as ``mint batch status ID``): shell completion offers the
+    words and file names, and nothing more once one of the words is typed."""
+
+    def __init__(self, metavar: str, words: tuple[str, ...]) -> None:
+        super().__init__(["words"], metavar=metavar, nargs=-1)
+        self.complete = "file"
+        self.words = words
+
+
 def adopt(settings: Any, term: Any) -> None:
     """What the terminal takes from a command's settings, before the command
     runs: the API key and a base-URL password join the secrets redacted from
