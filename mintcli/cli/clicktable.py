@@ -121,6 +121,8 @@ def adopt(settings: Any, term: Any) -> None:
             term.secrets.add(urlsplit(base_url).password)
     if getattr(settings, "escape", True) is False:
         term.escape_stdout = False
+    if getattr(settings, "format", None) in ("json", "jsonl"):
+        term.stdout_json = True
 
 
 def _texts(value: Any) -> tuple[str, ...]:
