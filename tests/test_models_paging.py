@@ -53,9 +53,21 @@ def test_a_page_with_nothing_new_ends_the_listing_with_a_warning(
     r = _models(sse_server, env, same, same, same)
     assert r.returncode == 0 and r.stdout == b"claude-x\n"
     assert r.stderr.decode() == (
-        "mint: warning: the server says more models follow but gave no new page; 1 listed\n"
+        "mint: warning: the server says more models follow but sent none not listed already;"
+        " 1 listed\n"
     )
     assert len(sse_server.requests) == 2
+
+
+def test_more_without_a_cursor_ends_the_listing_with_a_warning(
+    sse_server: SSEServer, env: dict[str, str]
+) -> None:
+    body = {"data": [{"id": "claude-x"}], "has_more": True}
+    page = Canned(body=[json.dumps(body).encode()], headers={"Content-Type": "application/json"})
+    r = _models(sse_server, env, page)
+    assert r.returncode == 0 and r.stdout == b"claude-x\n"
+    assert "gave no last_id to ask for them; 1 listed" in r.stderr.decode()
+    assert len(sse_server.requests) == 1
 
 
 def test_pages_that_never_end_stop_at_the_cap(sse_server: SSEServer, env: dict[str, str]) -> None:

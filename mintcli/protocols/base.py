@@ -133,11 +133,13 @@ def list_models(
         models += new
         if not paged or body.get("has_more") is not True:
             return models, None
+        # The same page again (whatever the cursor), or no cursor to ask for the
+        # next: following either would loop, so what was listed is all there is.
+        if not new:
+            return models, "the server says more models follow but sent none not listed already"
         last = body.get("last_id")
-        if not new or not isinstance(last, str) or not last:
-            # the same page again, or no cursor to ask for the next: following
-            # it would loop, so what was listed is all mint can list
-            return models, "the server says more models follow but gave no new page"
+        if not isinstance(last, str) or not last:
+            return models, "the server says more models follow but gave no last_id to ask for them"
         params = {"limit": str(MODEL_PAGE), "after_id": last}
     return models, f"the server says more models follow after {MODEL_PAGES} pages; stopped there"
 
