@@ -222,13 +222,9 @@ def _dispatch(cmds: list[Cmd], actions: Actions) -> list[str]:
 BASH = Actions(
     words=lambda w: f'COMPREPLY=($(compgen -W "{w}" -- "$cur")); return',
     dynamic=lambda k: f"_mint_words {k}; return",
-    # one file name a line (mapfile), so a name with a space stays one word
-    files='compopt -o filenames 2>/dev/null; mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return',
+    files="_mint_files; return",
     other="COMPREPLY=(); return",
-    words_and_files=lambda w: (
-        "compopt -o filenames 2>/dev/null; "
-        f'mapfile -t COMPREPLY < <(compgen -W "{w}" -- "$cur"; compgen -f -- "$cur"); return'
-    ),
+    words_and_files=lambda w: f"_mint_files {w}; return",
     no_verb='[[ -n "$verb" ]] && { COMPREPLY=(); return; }; ',
 )
 
@@ -246,6 +242,16 @@ BASH_WORDS = [
     "        printf -v quoted %q \"$word\"",
     '        COMPREPLY+=("$quoted")',
     '    done < <(mint _complete "$1" 2>/dev/null)',
+    "}",
+    "",
+    # The words given (fixed ones, such as batch verbs) that begin with what was
+    # typed, then file names, one a line: a name with a space stays one word.
+    "_mint_files() {",
+    "    local word",
+    "    compopt -o filenames 2>/dev/null",
+    "    COMPREPLY=()",
+    '    for word in "$@"; do [[ "$word" == "$cur"* ]] && COMPREPLY+=("$word"); done',
+    '    while IFS= read -r word; do COMPREPLY+=("$word"); done < <(compgen -f -- "$cur")',
     "}",
     "",
 ]
