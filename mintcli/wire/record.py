@@ -238,8 +238,8 @@ def _headers(raw: Any) -> list[tuple[str, str]]:
 
 def _apply(response: Recorded, rec: dict[str, Any]) -> None:
     if "status" in rec:
-        if type(rec["status"]) is not int or not 100 <= rec["status"] <= 599:
-            raise ValueError("status must be a whole number from 100 to 599")
+        if type(rec["status"]) is not int or not 200 <= rec["status"] <= 599:
+            raise ValueError("status must be a whole number from 200 to 599")
         response.status = rec["status"]
         response.headers = _headers(rec.get("headers"))
     elif "data" in rec:
