@@ -53,7 +53,10 @@ class Cmd:
     options: tuple[Opt, ...]
     subcommands: tuple[str, ...]
     arg_choices: tuple[str, ...]
-    arg_complete: str | None  # DYNAMIC kind of the positional argument, if any
+    arg_complete: str | None  # DYNAMIC kind of the positional argument, or "file"
+    # arg_choices are verbs (mint batch status ID...): once one is typed, IDs follow
+    # and nothing is offered
+    arg_verbs: bool = False
 
 
 def _context(path: tuple[str, ...]) -> click.Context:
@@ -109,12 +112,18 @@ def commands() -> list[Cmd]:
             subs = tuple(sorted(n for n, c in cmd.commands.items() if not c.hidden))
         arg_choices: tuple[str, ...] = ()
         arg_complete = None
+        arg_verbs = False
         for param in cmd.params:
             if isinstance(param, click.Argument) and isinstance(param.type, click.Choice):
                 arg_choices = tuple(str(c) for c in param.type.choices)
             if isinstance(param, click.Argument) and getattr(param, "complete", None):
                 arg_complete = param.complete  # type: ignore[attr-defined]
-        found.append(Cmd(path, cmd, _options(cmd, ctx), subs, arg_choices, arg_complete))
+            if isinstance(param, click.Argument) and getattr(param, "words", None):
+                arg_choices = tuple(param.words)  # type: ignore[attr-defined]
+                arg_verbs = True
+        found.append(
+            Cmd(path, cmd, _options(cmd, ctx), subs, arg_choices, arg_complete, arg_verbs)
+        )
         if isinstance(cmd, click.Group):
             for name in subs:
                 visit(cmd.commands[name], (*path, name))
@@ -132,12 +141,18 @@ def _words(items: Iterator[str] | tuple[str, ...] | list[str]) -> str:
 
 def _walk_cases(cmds: list[Cmd]) -> list[str]:
     """Case arms (bash and zsh alike) that follow the words typed so far down
-    the command tree, leaving the command they name in ``$cmdpath``."""
-    return [
+    the command tree, leaving the command they name in ``$cmdpath`` (and in
+    ``$verb`` a verb typed after it, such as ``mint batch status``)."""
+    arms = [
         f'            "{" ".join(c.path)}:{sub}") cmdpath="{" ".join((*c.path, sub))}" ;;'
         for c in cmds
         for sub in c.subcommands
     ]
+    for c in cmds:
+        if c.arg_verbs:
+            pattern = "|".join(f'"{" ".join(c.path)}:{w}"' for w in c.arg_choices)
+            arms.append(f'            {pattern}) verb="$w" ;;')
+    return arms
 
 
 @dataclass(frozen=True)
@@ -149,8 +164,12 @@ class Actions:
     dynamic: Callable[[str], str]
     files: str
     other: str
+    words_and_files: Callable[[str], str]
+    no_verb: str  # goes on only when no verb was typed
 
     def pick(self, choices: tuple[str, ...], complete: str | None) -> str:
+        if choices and complete == "file":
+            return self.words_and_files(_words(choices))
         if choices:
             return self.words(_words(choices))
         if complete in DYNAMIC:
@@ -178,7 +197,10 @@ def _argument_cases(cmds: list[Cmd], actions: Actions) -> list[str]:
     for c in cmds:
         if c.subcommands or c.arg_choices or c.arg_complete:
             words = c.subcommands or c.arg_choices
-            out.append(f'        "{" ".join(c.path)}") {actions.pick(words, c.arg_complete)} ;;')
+            guard = actions.no_verb if c.arg_verbs else ""
+            out.append(
+                f'        "{" ".join(c.path)}") {guard}{actions.pick(words, c.arg_complete)} ;;'
+            )
     return out
 
 
@@ -200,8 +222,10 @@ def _dispatch(cmds: list[Cmd], actions: Actions) -> list[str]:
 BASH = Actions(
     words=lambda w: f'COMPREPLY=($(compgen -W "{w}" -- "$cur")); return',
     dynamic=lambda k: f"_mint_words {k}; return",
-    files='compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return',
+    files="_mint_files; return",
     other="COMPREPLY=(); return",
+    words_and_files=lambda w: f"_mint_files {w}; return",
+    no_verb='[[ -n "$verb" ]] && { COMPREPLY=(); return; }; ',
 )
 
 
@@ -220,6 +244,16 @@ BASH_WORDS = [
     '    done < <(mint _complete "$1" 2>/dev/null)',
     "}",
     "",
+    # The words given (fixed ones, such as batch verbs) that begin with what was
+    # typed, then file names, one a line: a name with a space stays one word.
+    "_mint_files() {",
+    "    local word",
+    "    compopt -o filenames 2>/dev/null",
+    "    COMPREPLY=()",
+    '    for word in "$@"; do [[ "$word" == "$cur"* ]] && COMPREPLY+=("$word"); done',
+    '    while IFS= read -r word; do COMPREPLY+=("$word"); done < <(compgen -f -- "$cur")',
+    "}",
+    "",
 ]
 
 
@@ -233,7 +267,7 @@ def bash_script() -> str:
         *BASH_WORDS,
         "_mint() {",
         '    local cur="${COMP_WORDS[COMP_CWORD]}" prev="${COMP_WORDS[COMP_CWORD-1]}"',
-        '    local cmdpath="" w i',
+        '    local cmdpath="" verb="" w i',
         "    # --opt=value: bash splits it at '=' into three words",
         '    if [[ "$cur" == "=" ]]; then cur=""',
         '    elif [[ "$prev" == "=" ]]; then prev="${COMP_WORDS[COMP_CWORD-2]}"; fi',
@@ -276,6 +310,8 @@ ZSH = Actions(
     ),
     files="_files; return",
     other="return",
+    words_and_files=lambda w: f"compadd -- {w}; _files; return",
+    no_verb='[[ -n "$verb" ]] && return; ',
 )
 
 
@@ -288,7 +324,7 @@ def zsh_script() -> str:
         "",
         "_mint() {",
         "    local cur=${words[CURRENT]} prev=${words[CURRENT-1]}",
-        '    local cmdpath="" w i',
+        '    local cmdpath="" verb="" w i',
         "    local -a described found",
         "    for (( i = 2; i < CURRENT; i++ )); do",
         "        w=${words[i]}",
@@ -355,11 +391,16 @@ def fish_script() -> str:
             lines.append(
                 f"complete -c mint -n {_fish_quote(cond)} -a {sub} -d {_fish_quote(_short_help(c, sub))}"
             )
+        arg_cond = cond
+        if c.arg_verbs:  # after a verb come IDs: no word or file to offer
+            arg_cond += f"; and not __fish_seen_subcommand_from {_words(c.arg_choices)}"
         if c.arg_choices:
             lines.append(
-                f"complete -c mint -n {_fish_quote(cond)} -a {_fish_quote(_words(c.arg_choices))}"
+                f"complete -c mint -n {_fish_quote(arg_cond)} -a {_fish_quote(_words(c.arg_choices))}"
             )
-        if c.arg_complete:
+        if c.arg_complete == "file":
+            lines.append(f"complete -c mint -n {_fish_quote(arg_cond)} -F")
+        if c.arg_complete in DYNAMIC:
             lines.append(
                 f"complete -c mint -n {_fish_quote(cond)} "
                 f"-a '(mint _complete {c.arg_complete}s 2>/dev/null)'"

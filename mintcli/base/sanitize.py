@@ -59,6 +59,18 @@ def escape_bytes(data: bytes) -> bytes:
     return _BYTES.sub(_visible_bytes, data)
 
 
+def _json_escape(match: re.Match[bytes]) -> bytes:
+    return b"\\u%04x" % ord(match.group().decode("utf-8"))
+
+
+def escape_json_bytes(data: bytes) -> bytes:
+    """JSON text for a terminal: what escape_bytes escapes, as JSON escapes
+    (``\\u009b``), so what is shown is still valid JSON with the same strings.
+    Such characters can only be inside strings: JSON between tokens is spaces,
+    tabs and newlines, and an escape is one character of a string."""
+    return _BYTES.sub(_json_escape, data)
+
+
 def redact_headers(headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> dict[str, str]:
     items = headers.items() if isinstance(headers, Mapping) else headers
     return {k: (REDACTED if k.lower() in SECRET_HEADERS else v) for k, v in items}

@@ -18,7 +18,13 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import BinaryIO, TextIO
 
-from mintcli.base.sanitize import Secrets, escape_bytes, escape_line, escape_text
+from mintcli.base.sanitize import (
+    Secrets,
+    escape_bytes,
+    escape_json_bytes,
+    escape_line,
+    escape_text,
+)
 from mintcli.errors import ExitCode, Interrupted, RunTimeout, write_failed
 
 
@@ -36,6 +42,9 @@ class Terminal:
     # Show control characters in stdout data as visible escapes (on a terminal,
     # unless --no-escape); pipes and files get the exact bytes.
     escape_stdout: bool = False
+    # stdout is JSON text (--format json/jsonl, mint batch): escaped as JSON
+    # (\u009b), so that what a terminal shows still parses.
+    stdout_json: bool = False
     # The API key, kept out of everything written to stderr.
     secrets: Secrets = field(default_factory=Secrets, repr=False)
     # A one-line status shown on a TTY stderr while waiting; erased before output.
@@ -87,7 +96,7 @@ class Terminal:
         if self._status_shown:
             self.clear_status()
         if self.escape_stdout:
-            data = escape_bytes(data)
+            data = escape_json_bytes(data) if self.stdout_json else escape_bytes(data)
         with critical():
             if data:
                 self.stdout_mid_line = not data.endswith(b"\n")

@@ -120,6 +120,7 @@ class Output:
 
     def __init__(self, term: Terminal) -> None:
         self.term = term
+        term.stdout_json = True  # result lines are JSON: a terminal shows them as JSON
 
     def write(self, data: bytes) -> None:
         self.term.write(data)

@@ -107,6 +107,17 @@ class IdArgument(click.Argument):
             raise UsageError(f"{self.complete} ID {exc} (got {value!r})") from None
 
 
+class InputArgument(click.Argument):
+    """Words naming an input file, or beginning with one of ``words`` (a verb
+    whose IDs follow, as ``mint batch status ID``): shell completion offers the
+    words and file names, and nothing more once one of the words is typed."""
+
+    def __init__(self, metavar: str, words: tuple[str, ...]) -> None:
+        super().__init__(["words"], metavar=metavar, nargs=-1)
+        self.complete = "file"
+        self.words = words
+
+
 def adopt(settings: Any, term: Any) -> None:
     """What the terminal takes from a command's settings, before the command
     runs: the API key and a base-URL password join the secrets redacted from
@@ -123,6 +134,8 @@ def adopt(settings: Any, term: Any) -> None:
             term.secrets.add(urlsplit(base_url).password)
     if getattr(settings, "escape", True) is False:
         term.escape_stdout = False
+    if getattr(settings, "format", None) in ("json", "jsonl"):
+        term.stdout_json = True
 
 
 def _texts(value: Any) -> tuple[str, ...]:

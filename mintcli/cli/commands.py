@@ -6,18 +6,22 @@ import contextlib
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import orjson
 
+from mintcli.base.sanitize import REDACTED
 from mintcli.base.terminal import Terminal
 from mintcli.errors import MintError
 from mintcli.options.settings import MockSettings, ModelsSettings
-from mintcli.protocols import parse_model_list
+from mintcli.protocols import list_models
 from mintcli.request.model import join_url
 from mintcli.storage.paths import cache_dir, private_dir
 
 
 def run_models(settings: ModelsSettings, term: Terminal) -> None:
+    from urllib.parse import urlencode
+
     from mintcli.cli.chat import maybe_mock
     from mintcli.protocols import get_protocol
     from mintcli.wire.transport import Transport
@@ -28,16 +32,25 @@ def run_models(settings: ModelsSettings, term: Terminal) -> None:
         base_url = mock_url or settings.base_url
         url = join_url(base_url, "/models")
         transport = Transport(base_url, settings, verbose=term.diag if settings.verbose else None)
+
+        def fetch(params: dict[str, str]) -> Any:
+            query = ("&" if "?" in url else "?") + urlencode(params) if params else ""
+            return transport.get_json(url + query, protocol.headers(key))
+
         try:
-            body = transport.get_json(url, protocol.headers(key))
+            listed, incomplete = list_models(fetch, protocol.name)
         finally:
             transport.close()
-    models = term.secrets.redact_json(parse_model_list(body))  # a key sent back as an id
-    save_models_cache([m["id"] for m in models])
+    models = term.secrets.redact_json(listed)  # a key sent back as an id
+    # An id the key was redacted from names no model: shown, never offered by Tab.
+    kept = [m["id"] for m, raw in zip(models, listed, strict=True) if m["id"] == raw["id"]]
+    save_models_cache(kept)
     if settings.format == "json":
         term.write(orjson.dumps(models) + b"\n")
     else:
         term.write("".join(f"{m['id']}\n" for m in models).encode())
+    if incomplete:
+        term.warn(f"{incomplete}; {len(models)} listed")
 
 
 def run_mock(settings: MockSettings) -> None:
@@ -163,5 +176,7 @@ def read_models_cache() -> list[str]:
         text = (data or b"").decode("utf-8")
     except (OSError, UnicodeDecodeError):
         return []
-    # one id a line (an id may hold a space)
-    return [line.strip() for line in text.splitlines() if line.strip()]
+    # one id a line (an id may hold a space); an id the key was redacted from
+    # (in a cache an older mint wrote) names no model
+    names = (line.strip() for line in text.splitlines())
+    return [n for n in names if n and REDACTED not in n]

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from mintcli import __version__
-from mintcli.cli.clicktable import CONTEXT, MintGroup, command
+from mintcli.cli.clicktable import CONTEXT, InputArgument, MintGroup, command
 from mintcli.cli.history import journal, log_group
 from mintcli.errors import ExitCode, UsageError, exit_status_help
 from mintcli.options import settings as opts  # the option table: one settings class per command
@@ -87,7 +87,7 @@ def chat(settings: opts.ChatSettings, term: Any, prompt: tuple[str, ...]) -> Non
     cli,
     "batch",
     opts.BatchSettings,
-    click.Argument(["words"], metavar="[INPUT|-] | status|fetch|cancel ID...", nargs=-1),
+    InputArgument("[INPUT|-] | status|fetch|cancel ID...", ("status", "fetch", "cancel")),
     epilog=f"""\b
 Examples:
   mint batch prompts.jsonl > results.jsonl

@@ -12,9 +12,17 @@ _mint_words() {
     done < <(mint _complete "$1" 2>/dev/null)
 }
 
+_mint_files() {
+    local word
+    compopt -o filenames 2>/dev/null
+    COMPREPLY=()
+    for word in "$@"; do [[ "$word" == "$cur"* ]] && COMPREPLY+=("$word"); done
+    while IFS= read -r word; do COMPREPLY+=("$word"); done < <(compgen -f -- "$cur")
+}
+
 _mint() {
     local cur="${COMP_WORDS[COMP_CWORD]}" prev="${COMP_WORDS[COMP_CWORD-1]}"
-    local cmdpath="" w i
+    local cmdpath="" verb="" w i
     # --opt=value: bash splits it at '=' into three words
     if [[ "$cur" == "=" ]]; then cur=""
     elif [[ "$prev" == "=" ]]; then prev="${COMP_WORDS[COMP_CWORD-2]}"; fi
@@ -36,6 +44,7 @@ _mint() {
             "log:search") cmdpath="log search" ;;
             "log:show") cmdpath="log show" ;;
             "log:stats") cmdpath="log stats" ;;
+            "batch:status"|"batch:fetch"|"batch:cancel") verb="$w" ;;
         esac
     done
     case "$cmdpath:$prev" in
@@ -43,17 +52,17 @@ _mint() {
         "batch:--base-url") COMPREPLY=(); return ;;
         "batch:--api-key") COMPREPLY=(); return ;;
         "batch:--profile") _mint_words profiles; return ;;
-        "batch:--ca-cert") compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        "batch:--ca-cert") _mint_files; return ;;
         "batch:--connect-timeout") COMPREPLY=(); return ;;
         "batch:--idle-timeout") COMPREPLY=(); return ;;
         "batch:-m"|"batch:--model") _mint_words models; return ;;
         "batch:-s"|"batch:--system") COMPREPLY=(); return ;;
         "batch:--max-tokens") COMPREPLY=(); return ;;
         "batch:--temperature") COMPREPLY=(); return ;;
-        "batch:--schema") compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        "batch:--schema") _mint_files; return ;;
         "batch:-o"|"batch:--option") COMPREPLY=(); return ;;
-        "batch:--tool") compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return ;;
-        "batch:--tools") compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        "batch:--tool") _mint_files; return ;;
+        "batch:--tools") _mint_files; return ;;
         "batch:--tool-choice") COMPREPLY=($(compgen -W "auto none required" -- "$cur")); return ;;
         "batch:--tool-cmd") COMPREPLY=(); return ;;
         "batch:--mcp") COMPREPLY=(); return ;;
@@ -65,7 +74,7 @@ _mint() {
         "batch:--retry-max") COMPREPLY=(); return ;;
         "batch:--template") COMPREPLY=(); return ;;
         "batch:--shard") COMPREPLY=(); return ;;
-        "batch:-O"|"batch:--output") compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        "batch:-O"|"batch:--output") _mint_files; return ;;
         "batch:-j"|"batch:--concurrency") COMPREPLY=(); return ;;
         "batch:--rpm") COMPREPLY=(); return ;;
         "batch:--part-size") COMPREPLY=(); return ;;
@@ -74,17 +83,17 @@ _mint() {
         "chat:--base-url") COMPREPLY=(); return ;;
         "chat:--api-key") COMPREPLY=(); return ;;
         "chat:--profile") _mint_words profiles; return ;;
-        "chat:--ca-cert") compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        "chat:--ca-cert") _mint_files; return ;;
         "chat:--connect-timeout") COMPREPLY=(); return ;;
         "chat:--idle-timeout") COMPREPLY=(); return ;;
         "chat:-m"|"chat:--model") _mint_words models; return ;;
         "chat:-s"|"chat:--system") COMPREPLY=(); return ;;
         "chat:--max-tokens") COMPREPLY=(); return ;;
         "chat:--temperature") COMPREPLY=(); return ;;
-        "chat:--schema") compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        "chat:--schema") _mint_files; return ;;
         "chat:-o"|"chat:--option") COMPREPLY=(); return ;;
-        "chat:--tool") compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return ;;
-        "chat:--tools") compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        "chat:--tool") _mint_files; return ;;
+        "chat:--tools") _mint_files; return ;;
         "chat:--tool-choice") COMPREPLY=($(compgen -W "auto none required" -- "$cur")); return ;;
         "chat:--tool-cmd") COMPREPLY=(); return ;;
         "chat:--mcp") COMPREPLY=(); return ;;
@@ -94,15 +103,15 @@ _mint() {
         "chat:--max-retries") COMPREPLY=(); return ;;
         "chat:--retry-base") COMPREPLY=(); return ;;
         "chat:--retry-max") COMPREPLY=(); return ;;
-        "chat:--messages") compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        "chat:--messages") _mint_files; return ;;
         "chat:--stdin-timeout") COMPREPLY=(); return ;;
-        "chat:-a"|"chat:--attach") compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        "chat:-a"|"chat:--attach") _mint_files; return ;;
         "chat:--conversation") _mint_words conversations; return ;;
         "chat:--tool-result") COMPREPLY=(); return ;;
         "chat:-f"|"chat:--format") COMPREPLY=($(compgen -W "text raw jsonl json" -- "$cur")); return ;;
         "chat:--render") COMPREPLY=($(compgen -W "auto always never" -- "$cur")); return ;;
         "chat:--timeout") COMPREPLY=(); return ;;
-        "chat:--record") compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        "chat:--record") _mint_files; return ;;
         "chat:--resume") _mint_words journals; return ;;
         "journal list:-f"|"journal list:--format") COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
         "log list:-f"|"log list:--format") COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
@@ -118,12 +127,12 @@ _mint() {
         "log stats:--by") COMPREPLY=($(compgen -W "day week model" -- "$cur")); return ;;
         "mock:--host") COMPREPLY=(); return ;;
         "mock:--port") COMPREPLY=(); return ;;
-        "mock:--script") compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return ;;
-        "mock:--log") compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        "mock:--script") _mint_files; return ;;
+        "mock:--log") _mint_files; return ;;
         "mock:--piece-chars") COMPREPLY=(); return ;;
         "mock:--delay") COMPREPLY=(); return ;;
         "mock:--first-byte-delay") COMPREPLY=(); return ;;
-        "mock:--replay") compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        "mock:--replay") _mint_files; return ;;
         "mock:--fault") COMPREPLY=(); return ;;
         "mock:--batch-delay") COMPREPLY=(); return ;;
         "mock:--batch-fault") COMPREPLY=(); return ;;
@@ -131,7 +140,7 @@ _mint() {
         "models:--base-url") COMPREPLY=(); return ;;
         "models:--api-key") COMPREPLY=(); return ;;
         "models:--profile") _mint_words profiles; return ;;
-        "models:--ca-cert") compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        "models:--ca-cert") _mint_files; return ;;
         "models:--connect-timeout") COMPREPLY=(); return ;;
         "models:--idle-timeout") COMPREPLY=(); return ;;
         "models:-f"|"models:--format") COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
@@ -159,6 +168,7 @@ _mint() {
     fi
     case "$cmdpath" in
         "") COMPREPLY=($(compgen -W "batch chat completion journal log mock models" -- "$cur")); return ;;
+        "batch") [[ -n "$verb" ]] && { COMPREPLY=(); return; }; _mint_files status fetch cancel; return ;;
         "completion") COMPREPLY=($(compgen -W "bash zsh fish" -- "$cur")); return ;;
         "journal") COMPREPLY=($(compgen -W "list rm show" -- "$cur")); return ;;
         "journal rm") _mint_words journals; return ;;

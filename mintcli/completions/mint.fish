@@ -11,6 +11,8 @@ complete -c mint -n '__fish_use_subcommand' -a mock -d 'Run a local mock of the 
 complete -c mint -n '__fish_use_subcommand' -a models -d 'List the models the gateway offers ({base}/models).'
 complete -c mint -n '__fish_use_subcommand' -s V -l version -d 'Show the version and exit.'
 complete -c mint -n '__fish_use_subcommand' -s h -l help -d 'Show this message and exit.'
+complete -c mint -n '__fish_seen_subcommand_from batch; and not __fish_seen_subcommand_from status fetch cancel' -a 'status fetch cancel'
+complete -c mint -n '__fish_seen_subcommand_from batch; and not __fish_seen_subcommand_from status fetch cancel' -F
 complete -c mint -n '__fish_seen_subcommand_from batch' -l protocol -x -a 'openai anthropic' -d 'Wire protocol.'
 complete -c mint -n '__fish_seen_subcommand_from batch' -l base-url -x -d 'Gateway base URL.'
 complete -c mint -n '__fish_seen_subcommand_from batch' -l api-key -x -d 'API key.'

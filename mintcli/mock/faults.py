@@ -71,6 +71,8 @@ def parse_fault(spec: str | dict[str, Any]) -> Fault:
                     raise ValueError
             elif key == "retry_after":
                 values[key] = float(raw)
+                if not 0 <= values[key] <= 1e9:  # inf and nan too: no header can say them
+                    raise ValueError
             else:
                 values[key] = raw
         except ValueError:

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import orjson
 
 from mintcli.base.sanitize import redact_headers
-from mintcli.mock import batch_routes, framing, render, shape, validate
+from mintcli.mock import batch_routes, framing, models, render, shape, validate
 from mintcli.mock.body import read_body
 from mintcli.mock.faults import Fault
 from mintcli.mock.refusal import Refusal
@@ -142,7 +142,11 @@ class Handler(WireHandler):
         protocol = "anthropic" if "anthropic-version" in self.headers else "openai"
         # /v1/models/{id}: any id, as chat takes any model name (ids hold slashes).
         model = path[len("/v1/models/") :] if path != "/v1/models" else None
-        self._send_json(200, render.models_body(protocol, model))
+        query = self.path.partition("?")[2]
+        try:
+            self._send_json(200, models.models_body(protocol, model, query))
+        except Refusal as refusal:
+            self._refuse(refusal)
 
     def do_POST(self) -> None:
         try:
@@ -190,7 +194,9 @@ class Handler(WireHandler):
         self.send_response(recorded.status)
         for name, value in recorded.headers:
             if name.lower() not in _NOT_REPLAYED:
-                self.send_header(name, value)
+                # http.server writes a header as Latin-1; a value beyond it (a
+                # gateway that sent UTF-8 there) goes out as its UTF-8 bytes.
+                self.send_header(name, value.encode("utf-8").decode("latin-1"))
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

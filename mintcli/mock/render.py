@@ -26,36 +26,6 @@ def split(text: str, n: int) -> list[str]:
     return [text[i : i + n] for i in range(0, len(text), n)] if text else []
 
 
-MODELS = (
-    "openai/gpt-4o",
-    "openai/gpt-4o-mini",
-    "anthropic/claude-sonnet-4-5",
-    "anthropic/claude-haiku-4-5",
-    "mock/echo",
-)
-
-
-def _model(protocol: str, m: str) -> dict[str, Any]:
-    if protocol == "anthropic":
-        return {"type": "model", "id": m, "display_name": m.split("/")[-1],
-                "created_at": "2025-01-01T00:00:00Z"}  # fmt: skip
-    owner = m.split("/")[0] if "/" in m else "system"
-    return {"id": m, "object": "model", "created": 1735689600, "owned_by": owner}
-
-
-def models_body(protocol: str, model: str | None = None) -> bytes:
-    """``GET /v1/models`` in the protocol's shape, or ``/v1/models/{model}``."""
-    if model is not None:
-        return orjson.dumps(_model(protocol, model))
-    data = [_model(protocol, m) for m in MODELS]
-    body: dict[str, Any]
-    if protocol == "anthropic":
-        body = {"data": data, "has_more": False, "first_id": MODELS[0], "last_id": MODELS[-1]}
-    else:
-        body = {"object": "list", "data": data}
-    return orjson.dumps(body)
-
-
 def reply_id(prefix: str, body: bytes) -> str:
     return prefix + hashlib.sha1(body).hexdigest()[:20]
 

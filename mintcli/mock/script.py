@@ -20,6 +20,8 @@ Script rules (``--script FILE``, a JSON array or one JSON object per line):
   lenient (true: requests this rule matches skip validation; a rule with only
   match and lenient gives no reply of its own)
   steps:            a tool-using model's replies, one per step of a chain (mock/agent.py)
+Each key's type and range is checked when the script is loaded: piece_chars 1
+and up, delays 0 to 3600 seconds, text x repeat at most 16 Mi characters.
 The first matching rule wins; without one the default reply is used: for a
 structured-output request (OpenAI ``response_format``, Anthropic
 ``output_config.format``, json_schema) or a tool the
@@ -103,15 +105,35 @@ _REPLY_KEYS: dict[str, type | tuple[type, ...]] = {
     "reasoning": str,
     "interleave": bool,
     "finish_reason": str,
-    "piece_chars": int,
-    "delay": (int, float),
-    "first_byte_delay": (int, float),
-    "repeat": int,
     "ids": bool,
     "honor_last_event_id": bool,
     "stream": bool,
     "lenient": bool,  # no request validation for what this rule matches (server.py)
 }
+# Bounds a script is held to when it is loaded, so a typo cannot make the mock
+# fail on every request later. One answer stays bounded: text x repeat is at
+# most 16 Mi characters (the largest reply the benchmarks use is 3 Mi); a wait
+# is at most an hour (a delay is per piece, so a reply can still take days).
+MAX_REPLY_CHARS = 16 * 1024 * 1024
+MAX_SECONDS = 3600.0
+MAX_COUNT = 2**31 - 1
+_COUNTS = {"piece_chars": 1, "repeat": 0}  # key: its least value
+_MATCH_KEYS = ("model", "prompt", "protocol")
+_USAGE_KEYS = ("input_tokens", "output_tokens")
+
+
+def _count(value: Any, where: str, key: str, least: int) -> int:
+    if type(value) is not int or not least <= value <= MAX_COUNT:
+        raise MockScriptError(f"{where}: {key} must be a whole number from {least} to {MAX_COUNT}")
+    return value
+
+
+def _seconds(value: Any, where: str, key: str) -> float:
+    if type(value) not in (int, float) or not 0 <= value <= MAX_SECONDS:  # NaN fails too
+        raise MockScriptError(
+            f"{where}: {key} must be a number of seconds from 0 to {MAX_SECONDS:g}"
+        )
+    return float(value)
 
 
 def _calls(raw: Any, where: str) -> tuple[MockCall, ...]:
@@ -121,18 +143,66 @@ def _calls(raw: Any, where: str) -> tuple[MockCall, ...]:
     for i, call in enumerate(raw):
         if not isinstance(call, dict) or not isinstance(call.get("name"), str):
             raise MockScriptError(f"{where}: tool_calls[{i}] needs a name")
+        if not isinstance(call.get("id", ""), str):
+            raise MockScriptError(f"{where}: tool_calls[{i}]: id must be a string")
         args = call.get("arguments", {})
         text = args if isinstance(args, str) else orjson.dumps(args).decode()
         calls.append(MockCall(str(call.get("id") or ""), call["name"], text))
     return tuple(calls)
 
 
+def _usage(value: Any, where: str) -> dict[str, int]:
+    if not isinstance(value, dict):
+        raise MockScriptError(f"{where}: usage must be an object")
+    for key in value:
+        if key not in _USAGE_KEYS:
+            raise MockScriptError(
+                f"{where}: usage: unknown key {key!r} (input_tokens, output_tokens)"
+            )
+    return {k: _count(v, where, f"usage.{k}", 0) for k, v in value.items()}
+
+
+def _match(value: Any, where: str) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise MockScriptError(f"{where}: match must be an object")
+    for key, given in value.items():
+        if key not in _MATCH_KEYS:
+            raise MockScriptError(f"{where}: match: unknown key {key!r} (model, prompt, protocol)")
+        if not isinstance(given, str):
+            raise MockScriptError(f"{where}: match.{key} must be a string")
+    if value.get("protocol") not in (None, "openai", "anthropic"):
+        raise MockScriptError(f'{where}: match.protocol must be "openai" or "anthropic"')
+    return value
+
+
+def _steps(value: Any, where: str, step: bool) -> tuple[dict[str, Any], ...]:
+    if step:
+        raise MockScriptError(f"{where}: a step cannot have steps of its own")
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise MockScriptError(f"{where}: steps must be a list of rule objects (one per step)")
+    parts = [parse_rule(v, f"{where}: step {i}", step=True) for i, v in enumerate(value)]
+    if any(p.model or p.prompt or p.protocol for p in parts):
+        raise MockScriptError(f"{where}: a step has no match of its own")
+    return tuple(p.fields for p in parts)
+
+
+def _bounded(fields: dict[str, Any], where: str) -> None:
+    """text x repeat within MAX_REPLY_CHARS, for the rule and each of its steps
+    (a step takes the rule's repeat when it has none of its own)."""
+    for part in (fields, *fields.get("steps", ())):
+        repeat = max(1, part.get("repeat", fields.get("repeat", 1)))
+        text = len(part.get("text", ""))
+        if text * repeat > MAX_REPLY_CHARS:
+            raise MockScriptError(
+                f"{where}: text x repeat is {text * repeat} characters, "
+                f"more than the mock's limit of {MAX_REPLY_CHARS} for one answer"
+            )
+
+
 def parse_rule(obj: Any, where: str, step: bool = False) -> Rule:
     if not isinstance(obj, dict):
         raise MockScriptError(f"{where}: a rule must be a JSON object")
-    match = obj.get("match") or {}
-    if not isinstance(match, dict):
-        raise MockScriptError(f"{where}: match must be an object")
+    match = _match(obj.get("match") or {}, where)
     fields: dict[str, Any] = {}
     for key, value in obj.items():
         if key == "match":
@@ -140,26 +210,26 @@ def parse_rule(obj: Any, where: str, step: bool = False) -> Rule:
         if key == "tool_calls":
             fields[key] = _calls(value, where)
         elif key == "usage":
-            if not isinstance(value, dict):
-                raise MockScriptError(f"{where}: usage must be an object")
-            fields[key] = {k: int(v) for k, v in value.items()}
-        elif key == "steps" and isinstance(value, list) and not step:
-            parts = [parse_rule(v, f"{where}: step {i}", step=True) for i, v in enumerate(value)]
-            if any(p.model or p.prompt or p.protocol for p in parts):
-                raise MockScriptError(f"{where}: a step has no match of its own")
-            fields[key] = tuple(p.fields for p in parts)
+            fields[key] = _usage(value, where)
+        elif key == "steps":
+            fields[key] = _steps(value, where, step)
         elif key == "fault":
             try:
                 fields[key] = parse_fault(value)
             except FaultSpecError as exc:
                 raise MockScriptError(f"{where}: {exc}") from None
+        elif key in _COUNTS:
+            fields[key] = _count(value, where, key, _COUNTS[key])
+        elif key in ("delay", "first_byte_delay"):
+            fields[key] = _seconds(value, where, key)
         elif key in _REPLY_KEYS:
-            expected = _REPLY_KEYS[key]
-            if not isinstance(value, expected) or (isinstance(value, bool) and expected is int):
-                raise MockScriptError(f"{where}: {key} has the wrong type")
+            if not isinstance(value, _REPLY_KEYS[key]):
+                raise MockScriptError(f"{where}: {key} must be a {_type_word(_REPLY_KEYS[key])}")
             fields[key] = value
         else:
             raise MockScriptError(f"{where}: unknown rule key {key!r}")
+    if not step:
+        _bounded(fields, where)
     try:
         model = match.get("model")
         prompt = match.get("prompt")
@@ -171,6 +241,10 @@ def parse_rule(obj: Any, where: str, step: bool = False) -> Rule:
         )
     except re.error as exc:
         raise MockScriptError(f"{where}: bad regular expression: {exc}") from None
+
+
+def _type_word(kind: type | tuple[type, ...]) -> str:
+    return "string" if kind is str else "boolean (true or false)"
 
 
 def load_script(path: Path) -> list[Rule]:

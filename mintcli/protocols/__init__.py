@@ -8,10 +8,18 @@ from mintcli.protocols.base import (
     StreamDecoder,
     WireProtocol,
     error_message,
+    list_models,
     parse_model_list,
 )
 
-__all__ = ["StreamDecoder", "WireProtocol", "error_message", "get_protocol", "parse_model_list"]
+__all__ = [
+    "StreamDecoder",
+    "WireProtocol",
+    "error_message",
+    "get_protocol",
+    "list_models",
+    "parse_model_list",
+]
 
 
 def get_protocol(name: str) -> WireProtocol:

@@ -3,6 +3,7 @@ model lists and tool-call arguments."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 import orjson
@@ -105,6 +106,42 @@ def parse_model_list(body: Any) -> list[dict[str, Any]]:
     # nor does one whose id holds a line break or another control character
     # (one id a line is what `mint models` prints and completion reads).
     return [m for m in data if isinstance(m, dict) and _printable_id(m.get("id"))]
+
+
+# Anthropic's GET /models comes in pages (``has_more``, ``last_id``; the next
+# page is asked for with ``after_id``, up to 1000 models a page); OpenAI's in
+# one body. Ten pages of 1000 is far more than any gateway lists, and bounds
+# what a server that says "more" forever can make mint read (16 MiB a page).
+MODEL_PAGE = 1000
+MODEL_PAGES = 10
+
+
+def list_models(
+    fetch: Callable[[dict[str, str]], Any], protocol: str
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Every model of ``GET /models``, each id once, and why the listing may be
+    incomplete (None: it is whole). ``fetch`` gets one page for its query
+    parameters."""
+    paged = protocol == "anthropic"
+    params = {"limit": str(MODEL_PAGE)} if paged else {}
+    models: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for _ in range(MODEL_PAGES):
+        body = fetch(params)
+        new = [m for m in parse_model_list(body) if m["id"] not in seen]
+        seen.update(m["id"] for m in new)
+        models += new
+        if not paged or body.get("has_more") is not True:
+            return models, None
+        # The same page again (whatever the cursor), or no cursor to ask for the
+        # next: following either would loop, so what was listed is all there is.
+        if not new:
+            return models, "the server says more models follow but sent none not listed already"
+        last = body.get("last_id")
+        if not isinstance(last, str) or not last:
+            return models, "the server says more models follow but gave no last_id to ask for them"
+        params = {"limit": str(MODEL_PAGE), "after_id": last}
+    return models, f"the server says more models follow after {MODEL_PAGES} pages; stopped there"
 
 
 def _printable_id(value: Any) -> bool:

@@ -31,6 +31,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import os
+import re
 import stat
 import time
 from collections.abc import Iterable
@@ -184,12 +185,17 @@ def load(path: Path) -> list[Recorded]:
             continue
         try:
             rec = orjson.loads(line)
+            if not isinstance(rec, dict):
+                raise ValueError("not a JSON object")
             if number == 1 or "mint_recording" in rec:
                 if rec.get("mint_recording") != VERSION:
                     raise ValueError("not a mint recording (no header line)")
                 run += 1
                 continue
-            _apply(responses.setdefault((run, int(rec["attempt"])), Recorded()), rec)
+            attempt = rec.get("attempt")
+            if type(attempt) is not int or not 1 <= attempt <= 2**31 - 1:
+                raise ValueError("attempt must be a whole number of at least 1")
+            _apply(responses.setdefault((run, attempt), Recorded()), rec)
         except (orjson.JSONDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ConfigError(f"--replay {path}: line {number}: {exc}") from None
     served = [r for _, r in sorted(responses.items()) if r.status]
@@ -198,14 +204,54 @@ def load(path: Path) -> list[Recorded]:
     return served
 
 
+# What a line of a recording may hold, checked when it is loaded so that a bad
+# file is one error naming its line, not a failure on every request served.
+# A time is at most a day after its request (--pace waits for it).
+MAX_T = 86400.0
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an HTTP field name (RFC 9110)
+
+
+def _t(rec: dict[str, Any]) -> float:
+    t: Any = rec.get("t")
+    if type(t) not in (int, float) or not 0 <= t <= MAX_T:  # NaN fails too
+        raise ValueError(f"t must be a number of seconds from 0 to {MAX_T:g}")
+    return float(t)
+
+
+def _headers(raw: Any) -> list[tuple[str, str]]:
+    if not isinstance(raw, list):
+        raise ValueError("headers must be a list of [name, value] pairs")
+    pairs = []
+    for pair in raw:
+        if not (
+            isinstance(pair, list) and len(pair) == 2 and all(isinstance(p, str) for p in pair)
+        ):
+            raise ValueError("headers must be a list of [name, value] pairs of strings")
+        name, value = pair
+        if not _TOKEN.fullmatch(name):
+            raise ValueError(f"header name {name!r} is not an HTTP field name")
+        if any(c in value for c in "\r\n\0"):
+            raise ValueError(f"header {name}: a value cannot hold CR, LF or NUL")
+        pairs.append((name, value))
+    return pairs
+
+
 def _apply(response: Recorded, rec: dict[str, Any]) -> None:
     if "status" in rec:
-        response.status = int(rec["status"])
-        response.headers = [(str(k), str(v)) for k, v in rec["headers"]]
+        if type(rec["status"]) is not int or not 200 <= rec["status"] <= 599:
+            raise ValueError("status must be a whole number from 200 to 599")
+        response.status = rec["status"]
+        response.headers = _headers(rec.get("headers"))
     elif "data" in rec:
-        response.chunks.append((float(rec["t"]), str(rec["data"]).encode("utf-8")))
+        if not isinstance(rec["data"], str):
+            raise ValueError("data must be a string")
+        response.chunks.append((_t(rec), rec["data"].encode("utf-8")))
     elif "b64" in rec:
-        response.chunks.append((float(rec["t"]), base64.b64decode(rec["b64"])))
+        if not isinstance(rec["b64"], str):
+            raise ValueError("b64 must be a string")
+        response.chunks.append((_t(rec), base64.b64decode(rec["b64"], validate=True)))
     elif "end" in rec:
+        if rec["end"] not in ("complete", "broken"):
+            raise ValueError('end must be "complete" or "broken"')
         response.complete = rec["end"] == "complete"
-        response.end = float(rec["t"])
+        response.end = _t(rec)
