@@ -6,7 +6,10 @@ The tables (README "Log database" has the short version):
 
 * ``conversations``: one row per conversation (``id`` as ``mint log list`` shows it).
 * ``exchanges``: one row per finished request and reply: time, model,
-  protocol, host of the base URL, tokens, finish reason, duration.
+  protocol, host of the base URL, tokens, finish reason, duration. A
+  conversation forked from another (two mints continued it at once) gets
+  copies of the earlier exchanges; ``copy_of`` names the row a copy repeats
+  (null: the request itself), so stats count each request once.
 * ``messages``: the conversation's messages in order, each as JSON (``body``),
   with the exchange that added it. A message whose content is a string keeps
   it in ``texts`` (``body.content`` is then null and ``text_content`` is 1).
@@ -16,13 +19,15 @@ The tables (README "Log database" has the short version):
 * ``tool_calls``: one row per call an assistant message made; ``tool_results``:
   one row per tool message (its text is in ``texts``).
 * ``texts_fts``: the full-text index of ``texts`` (FTS5, kept by triggers),
-  absent where SQLite lacks FTS5.
+  absent where SQLite lacks FTS5. It indexes the text as the view
+  ``texts_indexed`` gives it: each Han, Hiragana or Katakana character set
+  apart (``store/cjk.py``, a function every connection of mint registers).
 * the view ``message_texts``: each message with its whole text, time and model.
 """
 
 from __future__ import annotations
 
-CURRENT = 1
+CURRENT = 2
 
 V1 = """
 CREATE TABLE conversations (
@@ -89,15 +94,47 @@ SELECT m.id, m.conversation_id, m.position, m.role, e.time, e.model,
 FROM messages AS m LEFT JOIN exchanges AS e ON e.id = m.exchange_id;
 """
 
-# Separate from V1: where SQLite has no FTS5 it is left out (search then scans).
-FTS = """
-CREATE VIRTUAL TABLE texts_fts USING fts5(text, content="texts", content_rowid="id");
-CREATE TRIGGER texts_fts_insert AFTER INSERT ON texts BEGIN
-    INSERT INTO texts_fts(rowid, text) VALUES (new.id, new.text);
-END;
-CREATE TRIGGER texts_fts_delete AFTER DELETE ON texts BEGIN
-    INSERT INTO texts_fts(texts_fts, rowid, text) VALUES ('delete', old.id, old.text);
+# Copies of exchanges (a fork): each names the row that made the request; when
+# that row goes (``mint log rm``), the oldest copy takes its place, so a request
+# stays counted while any row of it is left.
+V2 = """
+ALTER TABLE exchanges ADD COLUMN copy_of INTEGER;
+DROP INDEX exchanges_usage;
+-- covers mint log stats: the sums read the index, not the rows
+CREATE INDEX exchanges_requests ON exchanges(time, model, input_tokens, output_tokens)
+    WHERE copy_of IS NULL;
+CREATE INDEX exchanges_copies ON exchanges(copy_of) WHERE copy_of IS NOT NULL;
+CREATE TRIGGER exchanges_copy_heir AFTER DELETE ON exchanges
+WHEN EXISTS (SELECT 1 FROM exchanges WHERE copy_of = old.id) BEGIN
+    UPDATE exchanges SET copy_of = (SELECT min(id) FROM exchanges WHERE copy_of = old.id)
+        WHERE copy_of = old.id AND id > (SELECT min(id) FROM exchanges WHERE copy_of = old.id);
+    UPDATE exchanges SET copy_of = NULL WHERE copy_of = old.id;
 END;
 """
 
-MIGRATIONS = [V1]
+# Not a migration: where SQLite has no FTS5 it is left out (search then scans).
+# Made when a database is created, and again (the old index dropped, this one
+# filled) by the move to version 2, which changed what the index sees.
+FTS = """
+CREATE VIEW texts_indexed AS SELECT id, mint_index_text(text) AS text FROM texts;
+CREATE VIRTUAL TABLE texts_fts USING fts5(text, content="texts_indexed", content_rowid="id");
+CREATE TRIGGER texts_fts_insert AFTER INSERT ON texts BEGIN
+    INSERT INTO texts_fts(rowid, text) VALUES (new.id, mint_index_text(new.text));
+END;
+CREATE TRIGGER texts_fts_delete AFTER DELETE ON texts BEGIN
+    INSERT INTO texts_fts(texts_fts, rowid, text)
+        VALUES ('delete', old.id, mint_index_text(old.text));
+END;
+"""
+
+# The index of version 1 (the text as stored), removed by the move to version 2.
+FTS_DROP = """
+DROP TRIGGER IF EXISTS texts_fts_insert;
+DROP TRIGGER IF EXISTS texts_fts_delete;
+DROP TABLE IF EXISTS texts_fts;
+DROP VIEW IF EXISTS texts_indexed;
+"""
+
+FTS_SINCE = 2  # the version whose migration (re)makes the index
+
+MIGRATIONS = [V1, V2]

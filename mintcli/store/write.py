@@ -226,7 +226,8 @@ def save(
 def _copy_exchanges(
     conn: sqlite3.Connection, source: str, target: str, count: int
 ) -> dict[int, int]:
-    """The first ``count`` exchanges of ``source`` into ``target``: old id -> new id."""
+    """The first ``count`` exchanges of ``source`` into ``target``: old id -> new id.
+    Each copy names the row that made the request (a copy of a copy, its original)."""
     ids: dict[int, int] = {}
     rows = conn.execute(
         "SELECT id FROM exchanges WHERE conversation_id = ? AND position < ? ORDER BY position",
@@ -235,9 +236,10 @@ def _copy_exchanges(
     for (old,) in rows:
         row = conn.execute(
             "INSERT INTO exchanges (conversation_id, position, time, model, protocol, host,"
-            " input_tokens, output_tokens, usage, finish_reason, duration, extra)"
+            " input_tokens, output_tokens, usage, finish_reason, duration, extra, copy_of)"
             " SELECT ?, position, time, model, protocol, host, input_tokens, output_tokens,"
-            " usage, finish_reason, duration, extra FROM exchanges WHERE id = ?",
+            " usage, finish_reason, duration, extra, coalesce(copy_of, id) FROM exchanges"
+            " WHERE id = ?",
             (target, old),
         )
         assert row.lastrowid is not None
