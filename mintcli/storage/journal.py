@@ -34,6 +34,7 @@ from mintcli.errors import WRITE_ERRNOS, ConfigError, MintError, UsageError, wri
 from mintcli.storage.paths import lock_or_refuse, private_dir, state_dir
 
 if TYPE_CHECKING:
+    from mintcli.base.sanitize import Secrets
     from mintcli.options.settings import ChatSettings
     from mintcli.request.model import ChatRequest
 
@@ -94,10 +95,12 @@ class Journal:
 
     @classmethod
     def start(
-        cls, settings: ChatSettings, request: ChatRequest, pending: Any, **more: Any
-    ) -> Journal:
+        cls, settings: ChatSettings, request: ChatRequest, pending: Any, *, secrets: Secrets,
+        **more: Any,
+    ) -> Journal:  # fmt: skip
         """A run's new journal (``pending``: where its exchange is saved, or None);
-        its header holds what a --resume needs, never the key or a URL's password."""
+        its header holds what a --resume needs, never the key or a URL's password
+        (a key typed into a prompt is ``[redacted]`` there, and so in a --resume)."""
         from mintcli.base.sanitize import redact_url
 
         return cls.prepare({
@@ -105,8 +108,8 @@ class Journal:
             "base_url": redact_url(settings.base_url),
             "mock": settings.mock,
             "format": settings.format,
-            "request": request.as_json(),
-            "log": pending.as_json() if pending is not None else None,
+            "request": secrets.redact_json(request.as_json()),
+            "log": secrets.redact_json(pending.as_json()) if pending is not None else None,
             **more,
         })  # fmt: skip
 
