@@ -22,17 +22,6 @@ from mintcli.store import schema
 
 FAST = ["--retry-base", "0.01"]
 
-# The index of schema version 1, as mint before version 2 made it (to build an old database).
-OLD_FTS = """
-CREATE VIRTUAL TABLE texts_fts USING fts5(text, content="texts", content_rowid="id");
-CREATE TRIGGER texts_fts_insert AFTER INSERT ON texts BEGIN
-    INSERT INTO texts_fts(rowid, text) VALUES (new.id, new.text);
-END;
-CREATE TRIGGER texts_fts_delete AFTER DELETE ON texts BEGIN
-    INSERT INTO texts_fts(texts_fts, rowid, text) VALUES ('delete', old.id, old.text);
-END;
-"""
-
 
 def db_file(env: dict[str, str]) -> Path:
     return Path(env["XDG_DATA_HOME"]) / "mint" / "logs.db"
@@ -153,7 +142,7 @@ def test_chinese_and_japanese_words_are_found_inside_sentences(env: dict[str, st
         (hit,) = search(word)
         assert hit["role"] == "assistant", word
     snippet = search("明月")[0]["snippet"]
-    assert "[明月]" in snippet and "床前" in snippet and "\u200b" not in snippet
+    assert "[明月]" in snippet and "床前" in snippet and "\x1f" not in snippet
     assert search("明日") == [] and search("月明") == []  # a phrase, in order
     assert search("写一") == [{**search("写一")[0], "role": "user"}]
     prompt = "東京タワーに行きました。用Python写代码 and plain words"
@@ -167,24 +156,32 @@ def test_chinese_and_japanese_words_are_found_inside_sentences(env: dict[str, st
 
 
 def old_database(env: dict[str, str]) -> Path:
-    """A log database of schema version 1 with a conversation forked once."""
+    """A log database of schema version 1: conversation B forked from A (its first
+    exchange a copy of A's), C and D imported from files without times."""
     path = db_file(env)
     path.parent.mkdir(parents=True, mode=0o700)
+    rows = [
+        ("A", 0, 1e9 + 0.123456, 10, 1), ("A", 1, 1e9 + 50.5, 20, 2),
+        ("B", 0, 1e9 + 0.123456, 10, 1), ("B", 1, 1e9 + 60.25, 30, 3),
+        ("C", 0, 0.0, 10, 1), ("D", 0, 0.0, 10, 1),
+    ]  # fmt: skip
     with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as conn:
-        conn.executescript(schema.V1 + OLD_FTS)
-        for ident, exchanges in (("20261201-000000-aaaaaa", 2), ("20261201-000000-bbbbbb", 1)):
-            conn.execute("INSERT INTO conversations VALUES (?, 1e9, 1e9)", (ident,))
-            for n in range(exchanges):
-                conn.execute(
-                    "INSERT INTO exchanges (conversation_id, position, time, model, input_tokens,"
-                    " output_tokens) VALUES (?, ?, 1e9, 'm', 10, 1)",
-                    (ident, n),
-                )
-            text = "床前明月光 one" if exchanges == 2 else "another"
-            conn.execute("INSERT INTO messages (conversation_id, position, exchange_id, role, body,"
-                         " text_content, digest) VALUES (?, 0, 1, 'user', '{}', 1, x'')", (ident,))  # fmt: skip
-            conn.execute("INSERT INTO texts (message_id, part, text) VALUES"
-                         " ((SELECT max(id) FROM messages), 0, ?)", (text,))  # fmt: skip
+        conn.executescript(schema.V1 + schema.FTS_V1)
+        for name, position, when, tokens_in, tokens_out in rows:
+            ident = f"20261201-000000-{name * 6}".lower()
+            conn.execute("INSERT OR IGNORE INTO conversations VALUES (?, 1e9, ?)", (ident, when))
+            conn.execute(
+                "INSERT INTO exchanges (conversation_id, position, time, model, input_tokens,"
+                " output_tokens, duration) VALUES (?, ?, ?, 'm', ?, ?, 1.5)",
+                (ident, position, when, tokens_in, tokens_out),
+            )
+            if position == 0:
+                text = {"A": "床前明月光 one", "B": "another"}.get(name, "old")
+                conn.execute("INSERT INTO messages (conversation_id, position, exchange_id, role,"
+                             " body, text_content, digest) VALUES (?, 0, (SELECT max(id) FROM"
+                             " exchanges), 'user', '{}', 1, x'')", (ident,))  # fmt: skip
+                conn.execute("INSERT INTO texts (message_id, part, text) VALUES"
+                             " ((SELECT max(id) FROM messages), 0, ?)", (text,))  # fmt: skip
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA user_version = 1")
     os.chmod(path, 0o600)
@@ -196,15 +193,16 @@ def test_an_old_database_is_moved_to_version_2(env: dict[str, str]) -> None:
     # Tab reads it without upgrading it or leaving a file behind
     before = sorted(os.listdir(db_file(env).parent))
     r = run_mint(["_complete", "conversations"], env)
-    assert r.stdout.decode().split() == ["20261201-000000-bbbbbb", "20261201-000000-aaaaaa"]
+    assert r.stdout.decode().split() == [f"20261201-000000-{c * 6}" for c in "badc"]
     assert sorted(os.listdir(db_file(env).parent)) == before
     assert query(env, "PRAGMA user_version") == [(1,)]
-    # the first command moves it: the index made anew, copies not known as such
+    # the first command moves it: the index made anew, the copy known as one
     found = json.loads(run_mint(["log", "search", "-f", "json", "明月"], env).stdout)
     assert [h["snippet"] for h in found] == ["床前[明月]光 one"]
     assert query(env, "PRAGMA user_version") == [(schema.CURRENT,)]
-    assert query(env, "SELECT count(*) FROM exchanges WHERE copy_of IS NULL") == [(3,)]
-    assert stats(env) == [3, 30, 3]
+    assert query(env, "SELECT conversation_id, position, copy_of FROM exchanges"
+                      " WHERE copy_of IS NOT NULL") == [("20261201-000000-bbbbbb", 0, 1)]  # fmt: skip
+    assert stats(env) == [5, 80, 8]
     assert run_mint(["log", "search", "another"], env).stdout.count(b"\n") == 1
     assert run_mint(["log", "rm", "20261201-000000-bbbbbb"], env).returncode == 0
     assert run_mint(["log", "search", "another"], env).stdout == b""

@@ -8,17 +8,21 @@ Han, Hiragana and Katakana character is made a token of its own, and a query
 word written in them becomes a phrase: ``明月`` is the token ``明`` followed by
 the token ``月``, found inside any longer run.
 
-The index sees the text through :func:`index_text` (a zero-width space around
-each such character: a separator to ``unicode61``, invisible, and taken out
-again of the snippets that FTS5 cuts from that text). The stored text is
-never changed. Korean writes spaces between words and is left as it is.
+The index sees the text through :func:`index_text`: a MARK (the control
+character U+001F, one byte, a separator to ``unicode61``) around each run of
+such characters and between them. A block of text that has any is kept a
+second time so (``texts.indexed``), as the index's content: FTS5 reads it back
+to cut snippets, which then lose their marks (:func:`shown`). The text itself
+is never changed, and the schema calls no function of mint's, so any SQLite
+tool can read, search and change the database. Korean writes spaces between
+words and is left as it is.
 """
 
 from __future__ import annotations
 
 import re
 
-MARK = "\u200b"  # ZERO WIDTH SPACE: not a letter or digit, so unicode61 splits there
+MARK = "\x1f"  # not a letter or digit, so unicode61 splits there; 1 byte where kept
 
 # Han (CJK unified ideographs with extensions A to H, compatibility ideographs),
 # the iteration and closing marks 々〆〇, Hiragana, Katakana (with its phonetic
@@ -36,12 +40,21 @@ def _apart(run: re.Match[str]) -> str:
 
 def index_text(text: str) -> str:
     """The text as the index sees it: each Han or kana character set apart."""
+    if text.isascii():  # most text: checked in microseconds, not scanned
+        return text
     return _RUN.sub(_apart, text)
 
 
-def index_value(value: str | bytes | None) -> str | bytes | None:
-    """:func:`index_text` for SQLite (which may hand over a value that is not text)."""
-    return index_text(value) if isinstance(value, str) else value
+def indexed(text: str) -> str | None:
+    """What ``texts.indexed`` keeps for a block: its indexed form, or None when
+    that is the text itself (no Han or kana in it)."""
+    spaced = index_text(text)
+    return spaced if spaced != text else None
+
+
+def indexed_value(value: str | bytes | None) -> str | None:
+    """:func:`indexed` for SQLite (the move to schema 2 fills the column with it)."""
+    return indexed(value) if isinstance(value, str) else None
 
 
 def shown(snippet: str) -> str:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from mintcli.errors import ConfigError, MintError, WriteFailed
 from mintcli.storage.paths import data_dir, private_dir
-from mintcli.store.cjk import index_value
+from mintcli.store.cjk import indexed_value
 from mintcli.store.schema import CURRENT, FTS, FTS_DROP, FTS_SINCE, MIGRATIONS
 
 BUSY_TIMEOUT = 60.0  # seconds a writer waits for the others (each holds the lock briefly)
@@ -76,11 +76,6 @@ def connect(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None)
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA secure_delete = ON")
-    # The index's triggers and view call it (a database without it cannot change
-    # its texts); the schema is mint's own file, so its triggers may call it even
-    # where SQLite was built to trust no schema.
-    conn.create_function("mint_index_text", 1, index_value, deterministic=True)
-    conn.execute("PRAGMA trusted_schema = ON")
     return conn
 
 
@@ -125,8 +120,20 @@ def _migrate(conn: sqlite3.Connection, path: Path) -> None:
                 for statement in _statements(script):
                     conn.execute(statement)
             if version < FTS_SINCE:
+                if version > 0:  # the texts already there, as the new index sees them
+                    _fill_indexed(conn)
                 _create_fts(conn, fill=version > 0)
             conn.execute(f"PRAGMA user_version = {CURRENT}")
+
+
+def _fill_indexed(conn: sqlite3.Connection) -> None:
+    """``texts.indexed`` for the blocks with Han or kana in them (only a block
+    with a character beyond ASCII is looked at)."""
+    conn.create_function("mint_indexed", 1, indexed_value, deterministic=True)
+    conn.execute(
+        "UPDATE texts SET indexed = mint_indexed(text)"
+        " WHERE text GLOB '*[^' || char(1) || '-' || char(127) || ']*'"
+    )
 
 
 def _statements(script: str) -> list[str]:

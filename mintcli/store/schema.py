@@ -16,12 +16,14 @@ The tables (README "Log database" has the short version):
 * ``texts``: the text of each message, in blocks of about 64 KiB (a long
   reply is written and indexed a block at a time); for a content made of
   parts, its text parts joined (for search; the parts stay in ``body``).
+  ``indexed``: the block as the index sees it where that differs (Chinese or
+  Japanese in it: each Han or kana character set apart, ``store/cjk.py``).
 * ``tool_calls``: one row per call an assistant message made; ``tool_results``:
   one row per tool message (its text is in ``texts``).
 * ``texts_fts``: the full-text index of ``texts`` (FTS5, kept by triggers),
-  absent where SQLite lacks FTS5. It indexes the text as the view
-  ``texts_indexed`` gives it: each Han, Hiragana or Katakana character set
-  apart (``store/cjk.py``, a function every connection of mint registers).
+  absent where SQLite lacks FTS5. Its content is the view ``texts_indexed``
+  (``indexed``, or else ``text``). No trigger or view calls a function of
+  mint's: any SQLite tool can read and change the database.
 * the view ``message_texts``: each message with its whole text, time and model.
 """
 
@@ -97,8 +99,21 @@ FROM messages AS m LEFT JOIN exchanges AS e ON e.id = m.exchange_id;
 # Copies of exchanges (a fork): each names the row that made the request; when
 # that row goes (``mint log rm``), the oldest copy takes its place, so a request
 # stays counted while any row of it is left.
+# Copies made before version 2 are known by being the same in every column but
+# the conversation (the time of the save, to the microsecond, above all): an
+# exchange without a time (0, from an old file) is never taken for a copy.
 V2 = """
+ALTER TABLE texts ADD COLUMN indexed TEXT;
 ALTER TABLE exchanges ADD COLUMN copy_of INTEGER;
+UPDATE exchanges SET copy_of = (
+    SELECT min(o.id) FROM exchanges AS o WHERE o.id < exchanges.id
+        AND o.time = exchanges.time AND o.position = exchanges.position
+        AND o.model IS exchanges.model AND o.protocol IS exchanges.protocol
+        AND o.host IS exchanges.host AND o.input_tokens IS exchanges.input_tokens
+        AND o.output_tokens IS exchanges.output_tokens AND o.usage IS exchanges.usage
+        AND o.finish_reason IS exchanges.finish_reason AND o.duration IS exchanges.duration
+        AND o.extra IS exchanges.extra
+) WHERE time > 0;
 DROP INDEX exchanges_usage;
 -- covers mint log stats: the sums read the index, not the rows
 CREATE INDEX exchanges_requests ON exchanges(time, model, input_tokens, output_tokens)
@@ -114,20 +129,30 @@ END;
 
 # Not a migration: where SQLite has no FTS5 it is left out (search then scans).
 # Made when a database is created, and again (the old index dropped, this one
-# filled) by the move to version 2, which changed what the index sees.
+# filled from ``indexed``, which the move fills first) by the move to version 2.
 FTS = """
-CREATE VIEW texts_indexed AS SELECT id, mint_index_text(text) AS text FROM texts;
+CREATE VIEW texts_indexed AS SELECT id, coalesce(indexed, text) AS text FROM texts;
 CREATE VIRTUAL TABLE texts_fts USING fts5(text, content="texts_indexed", content_rowid="id");
 CREATE TRIGGER texts_fts_insert AFTER INSERT ON texts BEGIN
-    INSERT INTO texts_fts(rowid, text) VALUES (new.id, mint_index_text(new.text));
+    INSERT INTO texts_fts(rowid, text) VALUES (new.id, coalesce(new.indexed, new.text));
 END;
 CREATE TRIGGER texts_fts_delete AFTER DELETE ON texts BEGIN
     INSERT INTO texts_fts(texts_fts, rowid, text)
-        VALUES ('delete', old.id, mint_index_text(old.text));
+        VALUES ('delete', old.id, coalesce(old.indexed, old.text));
 END;
 """
 
-# The index of version 1 (the text as stored), removed by the move to version 2.
+# The index of version 1 (the text as stored), removed by the move to version 2;
+# kept here for the tests and the benchmark that build a database of version 1.
+FTS_V1 = """
+CREATE VIRTUAL TABLE texts_fts USING fts5(text, content="texts", content_rowid="id");
+CREATE TRIGGER texts_fts_insert AFTER INSERT ON texts BEGIN
+    INSERT INTO texts_fts(rowid, text) VALUES (new.id, new.text);
+END;
+CREATE TRIGGER texts_fts_delete AFTER DELETE ON texts BEGIN
+    INSERT INTO texts_fts(texts_fts, rowid, text) VALUES ('delete', old.id, old.text);
+END;
+"""
 FTS_DROP = """
 DROP TRIGGER IF EXISTS texts_fts_insert;
 DROP TRIGGER IF EXISTS texts_fts_delete;
