@@ -238,3 +238,19 @@ def test_tab_creates_nothing(make_mock: Any, env: dict[str, str], tmp_path: Path
     assert out.stdout == b"\n" and not (tmp_path / "none").exists(), out.stderr
     with pytest.raises(FileNotFoundError):
         os.lstat(tmp_path / "none")
+
+
+def test_the_import_knows_the_copies_the_file_store_made(env: dict[str, str]) -> None:
+    """The file store of earlier mints copied a fork's earlier exchanges too."""
+    folder = Path(env["XDG_DATA_HOME"]) / "mint" / "conversations"
+    folder.mkdir(parents=True)
+    first = {"time": 1.8e9 + 0.25, "model": "m", "protocol": "openai",
+             "usage": {"input_tokens": 10, "output_tokens": 1}, "finish_reason": "stop"}  # fmt: skip
+    users = [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]
+    for name, second in (("a", 20), ("b", 30)):
+        later = {**first, "time": 1.8e9 + second, "usage": {"input_tokens": second,
+                                                             "output_tokens": 2}}  # fmt: skip
+        (folder / f"20261201-000000-{name * 6}.json").write_text(json.dumps({
+            "v": 1, "created": 1.8e9, "updated": 1.8e9 + second, "messages": users * 2,
+            "exchanges": [first, later]}))  # fmt: skip
+    assert stats(env) == [3, 60, 5]  # the first exchange once, not twice

@@ -96,24 +96,28 @@ SELECT m.id, m.conversation_id, m.position, m.role, e.time, e.model,
 FROM messages AS m LEFT JOIN exchanges AS e ON e.id = m.exchange_id;
 """
 
-# Copies of exchanges (a fork): each names the row that made the request; when
-# that row goes (``mint log rm``), the oldest copy takes its place, so a request
-# stays counted while any row of it is left.
-# Copies made before version 2 are known by being the same in every column but
-# the conversation (the time of the save, to the microsecond, above all): an
+# Copies made before version 2 (and by the file store, in the files it left
+# for the import) are known by being the same in every column but the
+# conversation: the time of the save, to the microsecond, above all. An
 # exchange without a time (0, from an old file) is never taken for a copy.
-V2 = """
-ALTER TABLE texts ADD COLUMN indexed TEXT;
-ALTER TABLE exchanges ADD COLUMN copy_of INTEGER;
+MARK_COPIES = """
 UPDATE exchanges SET copy_of = (
-    SELECT min(o.id) FROM exchanges AS o WHERE o.id < exchanges.id
+    SELECT min(o.id) FROM exchanges AS o WHERE o.copy_of IS NULL AND o.id < exchanges.id
         AND o.time = exchanges.time AND o.position = exchanges.position
         AND o.model IS exchanges.model AND o.protocol IS exchanges.protocol
         AND o.host IS exchanges.host AND o.input_tokens IS exchanges.input_tokens
         AND o.output_tokens IS exchanges.output_tokens AND o.usage IS exchanges.usage
         AND o.finish_reason IS exchanges.finish_reason AND o.duration IS exchanges.duration
         AND o.extra IS exchanges.extra
-) WHERE time > 0;
+) WHERE copy_of IS NULL AND time > 0;
+"""
+
+# Copies of exchanges (a fork): each names the row that made the request; when
+# that row goes (``mint log rm``), the oldest copy takes its place, so a request
+# stays counted while any row of it is left.
+V2 = """
+ALTER TABLE texts ADD COLUMN indexed TEXT;
+ALTER TABLE exchanges ADD COLUMN copy_of INTEGER;
 DROP INDEX exchanges_usage;
 -- covers mint log stats: the sums read the index, not the rows
 CREATE INDEX exchanges_requests ON exchanges(time, model, input_tokens, output_tokens)
@@ -125,7 +129,7 @@ WHEN EXISTS (SELECT 1 FROM exchanges WHERE copy_of = old.id) BEGIN
         WHERE copy_of = old.id AND id > (SELECT min(id) FROM exchanges WHERE copy_of = old.id);
     UPDATE exchanges SET copy_of = NULL WHERE copy_of = old.id;
 END;
-"""
+""" + MARK_COPIES
 
 # Not a migration: where SQLite has no FTS5 it is left out (search then scans).
 # Made when a database is created, and again (the old index dropped, this one
