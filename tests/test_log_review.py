@@ -228,6 +228,15 @@ def test_tab_creates_nothing(make_mock: Any, env: dict[str, str], tmp_path: Path
     before = sorted(os.listdir(data / "mint"))
     assert run_mint(["_complete", "conversations"], env).stdout == f"{ident}\n".encode()
     assert sorted(os.listdir(data / "mint")) == before
+    # while a writer has it open (its -wal and -shm there), read through them
+    with contextlib.closing(sqlite3.connect(db_file(env), isolation_level=None)) as writer:
+        writer.execute("BEGIN IMMEDIATE")
+        writer.execute("INSERT INTO conversations VALUES ('20261201-000000-dddddd', 0, 0)")
+        writer.execute("COMMIT")  # in the -wal only
+        during = sorted(os.listdir(data / "mint"))
+        listed = run_mint(["_complete", "conversations"], env).stdout.split()
+        assert listed == [ident.encode(), b"20261201-000000-dddddd"]
+        assert sorted(os.listdir(data / "mint")) == during
     # bash's completion runs the same command
     script = (
         f"source {Path(__file__).parent.parent / 'completions' / 'mint.bash'}\n"
