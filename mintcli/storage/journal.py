@@ -98,9 +98,8 @@ class Journal:
         cls, settings: ChatSettings, request: ChatRequest, pending: Any, *, secrets: Secrets,
         **more: Any,
     ) -> Journal:  # fmt: skip
-        """A run's new journal (``pending``: where its exchange is saved, or None);
-        its header holds what a --resume needs, never the key or a URL's password
-        (a key typed into a prompt is ``[redacted]`` there, and so in a --resume)."""
+        """A run's new journal (``pending``: where its exchange is saved, or None); its header
+        holds what a --resume needs, never the key (even typed into a prompt) or a password."""
         from mintcli.base.sanitize import redact_url
 
         return cls.prepare({
