@@ -54,11 +54,6 @@ def journal_dir() -> Path:
     return state_dir() / "journals"
 
 
-def _ensure_dir(path: Path) -> None:
-    private_dir(path.parent)  # the "mint" directory above is private too
-    private_dir(path)
-
-
 def new_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S") + "-" + os.urandom(3).hex()
 
@@ -87,7 +82,8 @@ class Journal:
     def prepare(cls, header: dict[str, Any], directory: Path | None = None) -> Journal:
         """A new journal; its directory is checked now, its file made later."""
         directory = directory or journal_dir()
-        _ensure_dir(directory)
+        private_dir(directory.parent)  # the "mint" directory above is private too
+        private_dir(directory)
         prune(directory)
         jid = new_id()
         head = {"v": JOURNAL_VERSION, "id": jid, "created": time.time(), **header}
@@ -357,12 +353,10 @@ def prune(directory: Path, now: float | None = None) -> list[Path]:
     except OSError:
         return removed
     for path in entries:
-        try:
+        with contextlib.suppress(OSError):  # gone meanwhile, or not ours to remove
             if now - path.stat().st_mtime > EXPIRY_SECONDS:
                 path.unlink()
                 removed.append(path)
-        except OSError:
-            continue
     return removed
 
 
@@ -374,10 +368,8 @@ def unfinished(directory: Path | None = None) -> list[JournalState]:
     prune(directory)
     states: list[JournalState] = []
     for path in directory.glob("*.jsonl"):
-        try:
+        with contextlib.suppress(UsageError):  # damaged: left out
             states.append(load(path))
-        except UsageError:
-            continue
     states.sort(key=lambda s: (s.header.get("created", 0), s.id), reverse=True)
     return states
 
