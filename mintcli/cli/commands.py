@@ -140,7 +140,7 @@ def run_complete(what: str, term: Terminal) -> None:
     elif what == "journals":
         names = [s.id for s in journal.unfinished()]
     elif what == "conversations":
-        names = conversations.ids()
+        names = conversations.ids_to_complete()
     else:
         names = []
     words = (n for n in dict.fromkeys(names) if n and n.isprintable())

@@ -140,13 +140,14 @@ def _save(
     chain: list[dict[str, Any]] | None,
     cut: bool,
 ) -> str:
+    from dataclasses import replace
+
     from mintcli.request.model import assistant_message
 
-    secrets = term.secrets  # a key the server echoed in its reply is not stored
-    if chain:
-        from dataclasses import replace
-
-        pending = replace(pending, messages=[*pending.messages, *secrets.redact_json(chain)])
+    # Neither a key typed or piped into a prompt nor one the server echoed is
+    # stored: once per save, over the messages (a -c then sends "[redacted]").
+    secrets = term.secrets
+    pending = replace(pending, messages=secrets.redact_json([*pending.messages, *(chain or ())]))
     exchange = {
         "model": reply.model or run.request.model,
         "protocol": run.settings.protocol,
@@ -256,7 +257,7 @@ def send(
             if settings.journal:
                 journal = Journal.reopen(state.path)
         elif settings.journal:
-            journal = Journal.start(settings, request, prepared.pending)
+            journal = Journal.start(settings, request, prepared.pending, secrets=term.secrets)
         _stream(run, base_url, headers, term, acc, journal, state)
 
 

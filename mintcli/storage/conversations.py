@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Conversation", "Pending", "all_conversations", "conversations_dir", "ensure_dir", "find",
-    "ids", "load", "remove", "session", "take_notices", "text_of",
+    "ids", "ids_to_complete", "load", "remove", "session", "take_notices", "text_of",
 ]  # fmt: skip
 
 # Things to tell the user that came up while the log was opened (the import of
@@ -80,6 +80,24 @@ def ids() -> list[str]:
 
     with session(False, "read the log") as conn:
         return read.ids(conn) if conn is not None else []
+
+
+def ids_to_complete() -> list[str]:
+    """The IDs shell completion offers (those of conversation files waiting for
+    the import too), read without creating, importing or upgrading anything:
+    a Tab leaves the disk as it was."""
+    import sqlite3
+
+    from mintcli.store import read
+    from mintcli.store.db import peek
+    from mintcli.store.files import waiting_files
+
+    names = []
+    conn = peek()
+    if conn is not None:
+        with contextlib.closing(conn), contextlib.suppress(sqlite3.Error):  # damaged, busy
+            names = read.ids(conn)
+    return names + [p.stem for p in waiting_files()]
 
 
 def find(ident: str | None) -> Conversation:

@@ -36,6 +36,7 @@ from mintcli.errors import WRITE_ERRNOS, ConfigError, MintError, UsageError, wri
 from mintcli.storage.paths import lock_or_refuse, private_dir, state_dir
 
 if TYPE_CHECKING:
+    from mintcli.base.sanitize import Secrets
     from mintcli.options.settings import ChatSettings
     from mintcli.request.model import ChatRequest
 
@@ -53,11 +54,6 @@ def _write_all(fd: int, data: bytes) -> None:
 
 def journal_dir() -> Path:
     return state_dir() / "journals"
-
-
-def _ensure_dir(path: Path) -> None:
-    private_dir(path.parent)  # the "mint" directory above is private too
-    private_dir(path)
 
 
 def new_id() -> str:
@@ -88,7 +84,8 @@ class Journal:
     def prepare(cls, header: dict[str, Any], directory: Path | None = None) -> Journal:
         """A new journal; its directory is checked now, its file made later."""
         directory = directory or journal_dir()
-        _ensure_dir(directory)
+        private_dir(directory.parent)  # the "mint" directory above is private too
+        private_dir(directory)
         prune(directory)
         jid = new_id()
         head = {"v": JOURNAL_VERSION, "id": jid, "created": time.time(), **header}
@@ -96,10 +93,11 @@ class Journal:
 
     @classmethod
     def start(
-        cls, settings: ChatSettings, request: ChatRequest, pending: Any, **more: Any
-    ) -> Journal:
-        """A run's new journal (``pending``: where its exchange is saved, or None);
-        its header holds what a --resume needs, never the key or a URL's password."""
+        cls, settings: ChatSettings, request: ChatRequest, pending: Any, *, secrets: Secrets,
+        **more: Any,
+    ) -> Journal:  # fmt: skip
+        """A run's new journal (``pending``: where its exchange is saved, or None); its header
+        holds what a --resume needs, never the key (even typed into a prompt) or a password."""
         from mintcli.base.sanitize import redact_url
 
         return cls.prepare({
@@ -107,8 +105,8 @@ class Journal:
             "base_url": redact_url(settings.base_url),
             "mock": settings.mock,
             "format": settings.format,
-            "request": request.as_json(),
-            "log": pending.as_json() if pending is not None else None,
+            "request": secrets.redact_json(request.as_json()),
+            "log": secrets.redact_json(pending.as_json()) if pending is not None else None,
             **more,
         })  # fmt: skip
 
@@ -361,12 +359,10 @@ def prune(directory: Path, now: float | None = None) -> list[Path]:
     except OSError:
         return removed
     for path in entries:
-        try:
+        with contextlib.suppress(OSError):  # gone meanwhile, or not ours to remove
             if now - path.stat().st_mtime > EXPIRY_SECONDS:
                 path.unlink()
                 removed.append(path)
-        except OSError:
-            continue
     return removed
 
 
@@ -378,10 +374,8 @@ def unfinished(directory: Path | None = None) -> list[JournalState]:
     prune(directory)
     states: list[JournalState] = []
     for path in directory.glob("*.jsonl"):
-        try:
+        with contextlib.suppress(UsageError):  # damaged: left out
             states.append(load(path))
-        except UsageError:
-            continue
     states.sort(key=lambda s: (s.header.get("created", 0), s.id), reverse=True)
     return states
 

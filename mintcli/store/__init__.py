@@ -8,7 +8,8 @@ What it does, by module:
   ``text_of``; no database needed to import it.
 * ``db``: opening the database (checks, pragmas, schema version and forward
   migrations, a lock for the first creation) and turning SQLite's failures
-  into mint's errors. The schema itself is in ``schema``.
+  into mint's errors; ``peek`` reads it changing nothing (shell completion).
+  The schema itself is in ``schema``.
 * ``write``: one finished exchange saved in one transaction (a reply's text
   written in blocks, never put together), and whole conversations for the import.
 * ``read``: conversations by ID, unique prefix or the latest; the listing; removal.
@@ -16,7 +17,10 @@ What it does, by module:
   (``conversations/ID.json``), imported once, checked, then moved to
   ``conversations.imported/``.
 * ``search`` and ``stats``: ``mint log search`` (FTS5, or a substring scan
-  where SQLite lacks it) and ``mint log stats``.
+  where SQLite lacks it) and ``mint log stats`` (which skips the copies of
+  exchanges a forked conversation starts with).
+* ``cjk``: Chinese and Japanese text as the index sees it (each Han or kana
+  character a word of its own), and a query word in them as a phrase.
 
 Imports: the standard library's ``sqlite3`` (only in ``db`` and the modules
 that use a connection, which are imported only when the log is read or

@@ -19,7 +19,8 @@ from pathlib import Path
 
 from mintcli.errors import ConfigError, MintError, WriteFailed
 from mintcli.storage.paths import data_dir, private_dir
-from mintcli.store.schema import CURRENT, FTS, MIGRATIONS
+from mintcli.store.cjk import indexed_value
+from mintcli.store.schema import CURRENT, FTS, FTS_DROP, FTS_SINCE, MIGRATIONS
 
 BUSY_TIMEOUT = 60.0  # seconds a writer waits for the others (each holds the lock briefly)
 
@@ -120,9 +121,21 @@ def _migrate(conn: sqlite3.Connection, path: Path) -> None:
             for script in MIGRATIONS[version:]:
                 for statement in _statements(script):
                     conn.execute(statement)
-            if version == 0:
-                _create_fts(conn)
+            if version < FTS_SINCE:
+                if version > 0:  # the texts already there, as the new index sees them
+                    _fill_indexed(conn)
+                _create_fts(conn, fill=version > 0)
             conn.execute(f"PRAGMA user_version = {CURRENT}")
+
+
+def _fill_indexed(conn: sqlite3.Connection) -> None:
+    """``texts.indexed`` for the blocks with Han or kana in them (only a block
+    with a character beyond ASCII is looked at)."""
+    conn.create_function("mint_indexed", 1, indexed_value, deterministic=True)
+    conn.execute(
+        "UPDATE texts SET indexed = mint_indexed(text)"
+        " WHERE text GLOB '*[^' || char(1) || '-' || char(127) || ']*'"
+    )
 
 
 def _statements(script: str) -> list[str]:
@@ -140,17 +153,23 @@ def _statements(script: str) -> list[str]:
     return out
 
 
-def _create_fts(conn: sqlite3.Connection) -> None:
-    with contextlib.suppress(sqlite3.OperationalError):  # no FTS5 here: search scans
-        conn.execute("SAVEPOINT fts")
-        try:
-            for statement in _statements(FTS):
-                conn.execute(statement)
-        except sqlite3.OperationalError:
-            conn.execute("ROLLBACK TO fts")
-            raise
-        finally:
-            conn.execute("RELEASE fts")
+def _create_fts(conn: sqlite3.Connection, fill: bool) -> None:
+    """The index, made anew (``fill``: indexing the texts already there)."""
+    for statement in _statements(FTS_DROP):
+        conn.execute(statement)
+    conn.execute("SAVEPOINT fts")
+    try:
+        for statement in _statements(FTS):
+            conn.execute(statement)
+    except sqlite3.OperationalError as exc:
+        conn.execute("ROLLBACK TO fts")
+        conn.execute("RELEASE fts")
+        if "fts5" in str(exc):
+            return  # no FTS5 here: search scans
+        raise
+    conn.execute("RELEASE fts")
+    if fill:
+        conn.execute("INSERT INTO texts_fts (texts_fts) VALUES ('rebuild')")
 
 
 def has_fts(conn: sqlite3.Connection) -> bool:
@@ -188,6 +207,29 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
             conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+
+
+def peek() -> sqlite3.Connection | None:
+    """The database opened for reading only, changing nothing on disk (shell
+    completion): no folder or file made, no migration, and no ``-wal``/``-shm``
+    files left behind. None where there is none or it cannot be read.
+
+    A read-only connection to a WAL database makes those two files and cannot
+    remove them; so unless a writer has them open already, the file is opened
+    as immutable (a writer starting meanwhile may make the read fail: None)."""
+    path = db_path()
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return None
+    if not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid():
+        return None
+    live = all(os.path.exists(f"{path}{end}") for end in ("-wal", "-shm"))
+    uri = path.resolve().as_uri() + ("?mode=ro" if live else "?immutable=1")
+    try:
+        return sqlite3.connect(uri, uri=True, timeout=1.0)
+    except sqlite3.Error:
+        return None
 
 
 @contextlib.contextmanager

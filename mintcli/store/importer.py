@@ -25,6 +25,7 @@ from mintcli.store import read, write
 from mintcli.store.db import transaction
 from mintcli.store.files import conversations_dir, load, waiting_files
 from mintcli.store.model import Conversation
+from mintcli.store.schema import MARK_COPIES
 
 BACKUP = "conversations.imported"
 
@@ -81,6 +82,7 @@ def _import(
                     "holds, with other messages (move one of them away)"
                 )
             imported.append(path)
+        conn.execute(MARK_COPIES)  # the file store copied a fork's earlier exchanges too
         for path in imported:  # read again: the whole history is never held at once
             conversation = load(path)
             back = read.load(conn, conversation.id)

@@ -1,7 +1,9 @@
 """``mint log search``: messages whose text holds every word of the query,
 newest first. With FTS5 the words are matched as whole words through the
-index (``word*`` matches a prefix); without it every text is scanned for the
-words as substrings, and the caller says so."""
+index (``word*`` matches a prefix), and a word in Chinese or Japanese as a
+phrase of its characters, found inside a longer run of them (``store/cjk.py``);
+without the index every text is scanned for the words as substrings, and the
+caller says so."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import sqlite3
 from dataclasses import dataclass
 
 from mintcli.errors import UsageError
+from mintcli.store import cjk
 from mintcli.store.db import has_fts
 from mintcli.store.stats import within
 
@@ -27,11 +30,12 @@ class Hit:
 
 
 def fts_query(query: str) -> str:
-    """The words as FTS5 strings (so ``c++`` or ``don't`` are not syntax), all required."""
+    """The words as FTS5 strings (so ``c++`` or ``don't`` are not syntax), all
+    required; a string holding Han or kana characters is a phrase of them."""
     terms = []
     for word in query.split():
         prefix = word.endswith("*") and len(word) > 1
-        core = word[:-1] if prefix else word
+        core = cjk.index_text(word[:-1] if prefix else word)
         terms.append('"' + core.replace('"', '""') + '"' + ("*" if prefix else ""))
     return " ".join(terms)
 
@@ -94,4 +98,6 @@ def search(
         args = [*[f"%{w}%" for w in escaped], *params, limit, words[0]]
     sql = f"WITH hit AS ({hit}) {show}"
     rows = conn.execute(sql, args).fetchall()
+    if indexed:  # the snippet was cut from the text as the index sees it
+        rows = [(*row[:-1], cjk.shown(row[-1])) for row in rows]
     return [Hit(*row) for row in rows], indexed

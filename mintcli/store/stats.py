@@ -28,9 +28,11 @@ def within(
 def stats(
     conn: sqlite3.Connection, by: str, since: float | None, until: float | None
 ) -> list[dict[str, Any]]:
-    """One row per model (and per day or week): requests, input and output tokens."""
+    """One row per model (and per day or week): requests, input and output tokens.
+    A copy of an exchange (in a forked conversation) is the same request: not counted."""
     period = PERIODS.get(by)
     where, params = within("time", since, until)
+    where.append("copy_of IS NULL")
     columns = f"{period} AS period, model" if period else "model"
     groups = "period, model" if period else "model"
     rows = conn.execute(

@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from mintcli.store.cjk import indexed
 from mintcli.store.db import transaction
 from mintcli.store.model import Conversation, text_of
 
@@ -90,13 +91,9 @@ def insert_message(
     if text is not None:
         for part, block in enumerate(blocks(text)):
             digest.update(block.encode("utf-8", "surrogatepass"))
-            conn.execute(
-                "INSERT INTO texts (message_id, part, text) VALUES (?, ?, ?)", (ident, part, block)
-            )
+            _insert_text(conn, ident, part, block)
     elif searchable := text_of(content):
-        conn.execute(
-            "INSERT INTO texts (message_id, part, text) VALUES (?, 0, ?)", (ident, searchable)
-        )
+        _insert_text(conn, ident, 0, searchable)
     conn.execute("UPDATE messages SET digest = ? WHERE id = ?", (digest.digest(), ident))
     for n, call in enumerate(message.get("tool_calls") or ()):
         call = call if isinstance(call, dict) else {}
@@ -114,6 +111,14 @@ def insert_message(
             "INSERT INTO tool_results (message_id, call_id) VALUES (?, ?)",
             (ident, _text(message.get("tool_call_id"))),
         )
+
+
+def _insert_text(conn: sqlite3.Connection, message: int | None, part: int, text: str) -> None:
+    """A block of a message's text, with its form for the index where that differs."""
+    conn.execute(
+        "INSERT INTO texts (message_id, part, text, indexed) VALUES (?, ?, ?, ?)",
+        (message, part, text, indexed(text)),
+    )
 
 
 def _text(value: Any) -> str | None:
@@ -226,7 +231,8 @@ def save(
 def _copy_exchanges(
     conn: sqlite3.Connection, source: str, target: str, count: int
 ) -> dict[int, int]:
-    """The first ``count`` exchanges of ``source`` into ``target``: old id -> new id."""
+    """The first ``count`` exchanges of ``source`` into ``target``: old id -> new id.
+    Each copy names the row that made the request (a copy of a copy, its original)."""
     ids: dict[int, int] = {}
     rows = conn.execute(
         "SELECT id FROM exchanges WHERE conversation_id = ? AND position < ? ORDER BY position",
@@ -235,9 +241,10 @@ def _copy_exchanges(
     for (old,) in rows:
         row = conn.execute(
             "INSERT INTO exchanges (conversation_id, position, time, model, protocol, host,"
-            " input_tokens, output_tokens, usage, finish_reason, duration, extra)"
+            " input_tokens, output_tokens, usage, finish_reason, duration, extra, copy_of)"
             " SELECT ?, position, time, model, protocol, host, input_tokens, output_tokens,"
-            " usage, finish_reason, duration, extra FROM exchanges WHERE id = ?",
+            " usage, finish_reason, duration, extra, coalesce(copy_of, id) FROM exchanges"
+            " WHERE id = ?",
             (target, old),
         )
         assert row.lastrowid is not None
@@ -256,8 +263,8 @@ def _copy_message(
     )
     new = row.lastrowid
     conn.execute(
-        "INSERT INTO texts (message_id, part, text) SELECT ?, part, text FROM texts"
-        " WHERE message_id = ? ORDER BY part",
+        "INSERT INTO texts (message_id, part, text, indexed) SELECT ?, part, text, indexed"
+        " FROM texts WHERE message_id = ? ORDER BY part",
         (new, old),
     )
     conn.execute(

@@ -123,7 +123,9 @@ class ToolLoop:
         if state is not None and settings.journal:
             journal = ChainJournal.reopen(state.path)
         elif settings.journal:
-            journal = ChainJournal.start(settings, run.request, run.pending, loop=self.spec)
+            journal = ChainJournal.start(
+                settings, run.request, run.pending, secrets=term.secrets, loop=self.spec
+            )
         assert journal is None or isinstance(journal, ChainJournal)
         sink = loop_sink(settings.format, term, settings.reasoning, settings.quiet)
         transport, recorder = Transport.open(settings, base_url, term, settings.record)
