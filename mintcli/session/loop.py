@@ -18,6 +18,7 @@ from typing import Any
 from mintcli.base.terminal import Terminal
 from mintcli.errors import ExitCode, Interrupted, MintError, UsageError
 from mintcli.options.settings import ChatSettings
+from mintcli.session import calls
 from mintcli.session.line import LineReader
 from mintcli.session.turn import Turn
 from mintcli.storage.conversations import Conversation, find, text_of
@@ -73,10 +74,16 @@ class Session:
         # again when the turn failed before anything was kept (an error, or
         # Ctrl-C before the answer began): prompt, attachments, conversation.
         self.failed: tuple[str, tuple[str, ...], Conversation | None] | None = None
+        # Results for the calls the conversation ends on, which mint did not run:
+        # sent before the next prompt (see calls.py).
+        self.answers: list[dict[str, Any]] = []
+        self.changed = self.cut = False  # whether the turn being run changed it; cut short
         if settings.continue_last or settings.conversation is not None:
             if settings.continue_last and settings.conversation is not None:
                 raise UsageError("give either -c/--continue or --conversation ID, not both")
             self.history = find(settings.conversation)
+            if not settings.tool_result:  # else the first turn sends those
+                self._left_open(calls.CONTINUED, [])
 
     # -- turns -------------------------------------------------------------------------
     def turn(self, prompt: str, history: Conversation | None = None) -> None:
@@ -88,12 +95,16 @@ class Session:
         self.first = first.replace(attach=(), messages=None, tool_result=())
         self.attach = ()
         self.failed = (prompt, attach, history)
+        turn = Turn(history or self._answered(settings), self._ended)
+        self.changed = False
+        why = calls.NO_COMMAND
         try:
-            turn = Turn(history or self.history, self._ended)
             self.run_chat(settings, (prompt,), self.term, turn)
         except MintError as error:
             if error.exit_code == ExitCode.TERMINATED:
                 raise  # SIGTERM ends the session
+            if error.exit_code == ExitCode.STEP_LIMIT:
+                why = calls.step_limit(settings.max_steps)
             self.term.error(error.message)
             for note in error.notes:
                 self.term.note(note)
@@ -104,8 +115,29 @@ class Session:
             # single mint chat then exits); the session goes on, so it takes them again.
             for sig, handler in self.handlers.items():
                 signal.signal(sig, handler)
+        if self.changed:
+            self._left_open(calls.STOPPED if turn.results or self.cut else why, turn.results)
+
+    def _answered(self, settings: ChatSettings) -> Conversation | None:
+        """The conversation with the results for its open calls, if any (not
+        when --tool-result answers them on the first turn)."""
+        history = self.history
+        if history is None or not self.answers or settings.tool_result:
+            return history
+        from dataclasses import replace
+
+        return replace(history, messages=[*history.messages, *self.answers])
+
+    def _left_open(self, why: str, finished: list[dict[str, Any]]) -> None:
+        """After the conversation changed: what answers the calls it ends on,
+        and a note naming those mint did not run."""
+        messages = self.history.messages if self.history is not None else []
+        self.answers, unrun = calls.answers(messages, finished, why)
+        if unrun:
+            self.term.note(calls.note(unrun, why))
 
     def _ended(self, messages: list[dict[str, Any]] | None, saved: str | None, cut: bool) -> None:
+        self.changed, self.cut = messages is not None, cut
         if messages is not None:
             self.failed = None  # the answer (or what came of it) is kept
         if saved is not None:
@@ -114,6 +146,8 @@ class Session:
             self.history = Conversation("", 0.0, 0.0, messages, [])
         if cut and messages is None:
             self.term.note("stopped before the answer began (nothing saved)")
+        elif cut and calls.open_calls(messages or []):
+            self.term.note("stopped while tools ran (the reply's calls are kept, marked cut)")
         elif cut:
             self.term.note("answer cut short (what came is kept, marked cut)")
 
