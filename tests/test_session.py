@@ -432,16 +432,24 @@ def test_calls_left_at_max_steps_are_answered_as_not_run(
 ) -> None:
     args = ("-m", "m1", "--tool-cmd", "say=echo said", "--max-steps", "1")
     you, e = open_session(scripted, env, spawn_pty, *args)
-    you.type(b"call the tool\r")
-    you.wait_for(b"reached --max-steps (1)")
-    you.wait_for(PROMPT, 2)
+    you.turn(b"call the tool\r", b"reached --max-steps (1)", 2)
     assert b"tool calls left unanswered: say (c1)" in you.seen
-    assert b"(--max-steps 1)" in you.seen
-    you.hello_then_leave(3)
+    assert b"(the tool loop reached its step limit (--max-steps 1))" in you.seen
+    you.turn(b"hello\r", b"friend.", 3)
     last = sent(scripted)
     assert [m["role"] for m in last] == ["user", "assistant", "tool", "user"]
     assert "its step limit (--max-steps 1)" in last[2]["content"]
-    assert [m["role"] for m in conversation(e)["messages"]][-3:] == ["tool", "user", "assistant"]
+    you.turn(b"call the tool again\r", b"reached --max-steps (1)", 4)
+    you.type(b"\x04")  # the session ends on the calls: saved so
+    assert you.child.wait() == 0
+    assert conversation(e)["messages"][-1]["tool_calls"][0]["id"] == "c1"
+
+    # Continued in a new session: the note comes when it opens, the results with the prompt.
+    you, e = open_session(scripted, env, spawn_pty, "-c")
+    assert b"going on answers them as not run (the conversation was continued" in you.seen
+    you.hello_then_leave(2)
+    roles = [m["role"] for m in conversation(e)["messages"]]
+    assert roles == ["user", "assistant", "tool", "user", "assistant"] * 2
 
 
 def test_ctrl_c_while_a_tool_runs_keeps_the_turn_and_what_finished(

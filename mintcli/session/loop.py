@@ -38,7 +38,9 @@ Type a prompt and press Enter; the answer streams below it.
   //TEXT               send /TEXT as a prompt
   /help                this text
   /exit, Ctrl-D        end the session
-Ctrl-C stops an answer (what came is kept, marked cut) or clears the line."""
+Ctrl-C stops an answer (what came is kept, marked cut) or clears the line;
+inside an unfinished \"\"\" block, Ctrl-C or Ctrl-D drops the block.
+Tool calls mint did not run are answered as "not run" when you go on."""
 
 
 class _Terminated(BaseException):
