@@ -444,10 +444,15 @@ def test_calls_left_at_max_steps_are_answered_as_not_run(
     assert you.child.wait() == 0
     assert conversation(e)["messages"][-1]["tool_calls"][0]["id"] == "c1"
 
-    # Continued in a new session: the note comes when it opens, the results with the prompt.
+    # Continued in a new session: the note comes when it opens, the results with the prompt
+    # (also after a first turn whose --tool-result failed).
     you, e = open_session(scripted, env, spawn_pty, "-c")
     assert b"going on answers them as not run (the conversation was continued" in you.seen
-    you.hello_then_leave(2)
+    you.type(b"\x04")
+    assert you.child.wait() == 0
+    you, e = open_session(scripted, env, spawn_pty, "-c", "-i", "--tool-result", "c9=x")
+    you.turn(b"hello\r", b"--tool-result c9: the last reply made no such call (c1)", 2)
+    you.hello_then_leave(3)
     roles = [m["role"] for m in conversation(e)["messages"]]
     assert roles == ["user", "assistant", "tool", "user", "assistant"] * 2
 

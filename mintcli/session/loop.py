@@ -84,8 +84,8 @@ class Session:
             if settings.continue_last and settings.conversation is not None:
                 raise UsageError("give either -c/--continue or --conversation ID, not both")
             self.history = find(settings.conversation)
-            if not settings.tool_result:  # else the first turn sends those
-                self._left_open(calls.CONTINUED, [])
+            # --tool-result answers them in the first turn (these serve if it fails)
+            self._left_open(calls.CONTINUED, [], told=not settings.tool_result)
 
     # -- turns -------------------------------------------------------------------------
     def turn(self, prompt: str, history: Conversation | None = None) -> None:
@@ -130,12 +130,12 @@ class Session:
 
         return replace(history, messages=[*history.messages, *self.answers])
 
-    def _left_open(self, why: str, finished: list[dict[str, Any]]) -> None:
+    def _left_open(self, why: str, finished: list[dict[str, Any]], told: bool = True) -> None:
         """After the conversation changed: what answers the calls it ends on,
         and a note naming those mint did not run."""
         messages = self.history.messages if self.history is not None else []
         self.answers, unrun = calls.answers(messages, finished, why)
-        if unrun:
+        if unrun and told:
             self.term.note(calls.note(unrun, why))
 
     def _ended(self, messages: list[dict[str, Any]] | None, saved: str | None, cut: bool) -> None:
