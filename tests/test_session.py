@@ -16,6 +16,7 @@ PROMPT = "›".encode()
 RULES = [
     {"match": {"prompt": "^hello"}, "text": "Hi **there**, friend."},
     {"match": {"prompt": "^slow"}, "text": "word " * 400, "delay": 0.02},
+    {"match": {"prompt": "^less slow"}, "text": "word " * 150, "delay": 0.02},  # 3 s
     {"match": {"prompt": "line one\nline two"}, "text": "two lines seen"},
     {"match": {"prompt": "pasted\nlines"}, "text": "one pasted prompt"},
     {"match": {"prompt": "^deep"}, "reasoning": "think " * 200, "text": "answer", "delay": 0.02},
@@ -510,7 +511,7 @@ def test_ctrl_d_typed_while_an_answer_streams_ends_the_session_after_it(
     import termios
 
     you, e = open_session(scripted, env, spawn_pty, "-m", "m1")
-    you.type(b"slow please\r")
+    you.type(b"less slow please\r")
     you.wait_for(b"word word word")
     you.type(b"\x04")  # the terminal is in line mode now: it holds an end of file
     assert you.child.wait() == 0  # as a Ctrl-D at the prompt: exit 0, no error
@@ -518,7 +519,7 @@ def test_ctrl_d_typed_while_an_answer_streams_ends_the_session_after_it(
     assert you.seen.endswith(b"word \r\n" + PROMPT + b" \r\n")  # the whole answer, a prompt, gone
     assert b"mint: error" not in you.seen
     (saved,) = conversations(e)
-    assert saved["messages"][1]["content"] == "word " * 400  # whole, not cut
+    assert saved["messages"][1]["content"] == "word " * 150  # whole, not cut
     assert "cut" not in saved["exchanges"][0]
     lflag = termios.tcgetattr(you.child.fd)[3]
     assert lflag & termios.ECHO and lflag & termios.ICANON
