@@ -441,7 +441,8 @@ def test_calls_left_at_max_steps_are_answered_as_not_run(
     assert [m["role"] for m in last] == ["user", "assistant", "tool", "user"]
     assert "its step limit (--max-steps 1)" in last[2]["content"]
     you.turn(b"call the tool again\r", b"reached --max-steps (1)", 4)
-    you.type(b"\x04")  # the session ends on the calls: saved so
+    you.type(b"\x04")  # the session ends on the calls: saved so, and said so
+    you.wait_for(b"the saved conversation ends on tool calls without results")
     assert you.child.wait() == 0
     assert conversation(e)["messages"][-1]["tool_calls"][0]["id"] == "c1"
 

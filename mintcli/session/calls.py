@@ -57,7 +57,21 @@ def answers(
     return out, unrun
 
 
+def listed(found: list[dict[str, Any]]) -> str:
+    return ", ".join(f"{name_of(c)} ({c.get('id')})" for c in found)
+
+
 def note(unrun: list[dict[str, Any]], why: str) -> str:
     """The line that tells which calls are left unanswered and what happens to them."""
-    listed = ", ".join(f"{name_of(c)} ({c.get('id')})" for c in unrun)
-    return f"tool calls left unanswered: {listed}; going on answers them as not run ({why})"
+    return f"tool calls left unanswered: {listed(unrun)}; going on answers them as not run ({why})"
+
+
+def leaving(results: list[dict[str, Any]], unrun: list[dict[str, Any]]) -> str:
+    """The line for a session that ends before those results were sent."""
+    ids = {str(c.get("id")) for c in unrun}
+    done = [m for m in results if str(m.get("tool_call_id")) not in ids]
+    lost = f"; the results that finished ({len(done)}) are not saved" if done else ""
+    return (
+        "the saved conversation ends on tool calls without results"
+        f"{lost}; mint chat -c asks for a --tool-result for each, a session sends them as not run"
+    )

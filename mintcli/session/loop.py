@@ -79,13 +79,15 @@ class Session:
         # Results for the calls the conversation ends on, which mint did not run:
         # sent before the next prompt (see calls.py).
         self.answers: list[dict[str, Any]] = []
+        self.unrun: list[dict[str, Any]] = []  # the calls of those that were not run
         self.changed = self.cut = False  # whether the turn being run changed it; cut short
         if settings.continue_last or settings.conversation is not None:
             if settings.continue_last and settings.conversation is not None:
                 raise UsageError("give either -c/--continue or --conversation ID, not both")
             self.history = find(settings.conversation)
-            # --tool-result answers them in the first turn (these serve if it fails)
-            self._left_open(calls.CONTINUED, [], told=not settings.tool_result)
+            # told after the greeting, unless --tool-result answers them in the first
+            # turn (these serve if that fails)
+            self._left_open(calls.CONTINUED, [], told=False)
 
     # -- turns -------------------------------------------------------------------------
     def turn(self, prompt: str, history: Conversation | None = None) -> None:
@@ -134,9 +136,14 @@ class Session:
         """After the conversation changed: what answers the calls it ends on,
         and a note naming those mint did not run."""
         messages = self.history.messages if self.history is not None else []
-        self.answers, unrun = calls.answers(messages, finished, why)
-        if unrun and told:
-            self.term.note(calls.note(unrun, why))
+        self.answers, self.unrun = calls.answers(messages, finished, why)
+        if self.unrun and told:
+            self.term.note(calls.note(self.unrun, why))
+
+    def leaving(self) -> None:
+        """Said when the session ends on calls whose results were never sent."""
+        if self.answers and self.settings.log:
+            self.term.note(calls.leaving(self.answers, self.unrun))
 
     def _ended(self, messages: list[dict[str, Any]] | None, saved: str | None, cut: bool) -> None:
         self.changed, self.cut = messages is not None, cut
@@ -238,6 +245,8 @@ def _run(settings: ChatSettings, words: tuple[str, ...], term: Terminal, run_cha
         model = str(history.last.get("model") or model)  # a continued conversation keeps its own
     where = f"conversation {history.id}" if history is not None else "a new chat"
     term.note(f"{where} with {model}; /help for help, Ctrl-D to end")
+    if session.unrun and not settings.tool_result:
+        term.note(calls.note(session.unrun, calls.CONTINUED))
     if words:
         session.turn(" ".join(words))
     while True:
@@ -245,11 +254,13 @@ def _run(settings: ChatSettings, words: tuple[str, ...], term: Terminal, run_cha
             line = reader.read()
         except EOFError:
             print()
+            session.leaving()
             return
         if line is None or not line.strip():
             continue
         if line.startswith("/") and not line.startswith("//"):
             if not session.command(line):
+                session.leaving()
                 return
             continue
         session.turn(line[1:] if line.startswith("//") else line)  # //text sends /text
