@@ -118,7 +118,7 @@ class Pending:
     def start(cls, continued: Conversation | None, messages: list[dict[str, Any]]) -> Pending:
         from mintcli.storage.journal import new_id
 
-        if continued is None:
+        if continued is None or not continued.id:  # not in the log (a session's memory)
             return cls(new_id(), 0, messages, time.time())
         return cls(continued.id, len(continued.exchanges), messages, continued.created)
 
