@@ -165,9 +165,10 @@ class ToolLoop:
         chain = self.chain
         if reply is None or reply.tool_calls or not reply.has_words:
             reply = self.calling  # the last reply whose calls were being run
-            if reply is None or run.turn is None:
-                return False
-            at = max(i for i, m in enumerate(chain) if m.get("role") == "assistant")
+            at = max((i for i, m in enumerate(chain) if m.get("role") == "assistant"), default=-1)
+            ids = [c.get("id") for c in chain[at].get("tool_calls") or ()] if at >= 0 else []
+            if reply is None or run.turn is None or ids != [c.id for c in reply.tool_calls]:
+                return False  # (or stopped before that reply joined the chain)
             done = chain[at + 1 :] or [
                 tool_message(c.id, self.finished[c.id])
                 for c in reply.tool_calls
@@ -221,9 +222,9 @@ class ToolLoop:
                     self._step_limit(run, reply, sink, journal)
                 if journal is not None:
                     journal.write({"s": step})
+                self.calling, self.finished = reply, {}  # for a session's Ctrl-C
                 sink.step_done(reply)
                 self.chain.append(reply_message(reply))
-                self.calling, self.finished = reply, {}
                 todo = (list(reply.tool_calls), {})
             calls, done = todo
             results = self._execute(calls, done, journal, sink)
@@ -306,8 +307,9 @@ class ToolLoop:
     ) -> dict[str, Outcome]:
         """Run the calls not yet done, all at once; each result is journaled
         and shown the moment it ends."""
-        results = self.finished = dict(done)
+        results = dict(done)
         lock = threading.Lock()
+        self.finished = results  # what a session keeps if Ctrl-C stops the tools
 
         def finished(call: ToolCall, outcome: Outcome, refused: bool = False) -> None:
             with lock:
