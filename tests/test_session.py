@@ -16,11 +16,21 @@ PROMPT = "›".encode()
 RULES = [
     {"match": {"prompt": "^hello"}, "text": "Hi **there**, friend."},
     {"match": {"prompt": "^slow"}, "text": "word " * 400, "delay": 0.02},
+    {"match": {"prompt": "^less slow"}, "text": "word " * 150, "delay": 0.02},  # 3 s
     {"match": {"prompt": "line one\nline two"}, "text": "two lines seen"},
     {"match": {"prompt": "pasted\nlines"}, "text": "one pasted prompt"},
     {"match": {"prompt": "^deep"}, "reasoning": "think " * 200, "text": "answer", "delay": 0.02},
     {"match": {"prompt": "^flaky"}, "text": "recovered", "fault": "status=400,times=1"},
     {"match": {"prompt": "^late"}, "text": "late answer", "first_byte_delay": 1},
+    {"match": {"prompt": "^call"}, "steps": [
+        {"tool_calls": [{"id": "c1", "name": "say", "arguments": {}}]},
+        {"text": "after the tools"},
+    ]},
+    {"match": {"prompt": "^two tools"}, "steps": [
+        {"tool_calls": [{"id": "c1", "name": "fast", "arguments": {}},
+                        {"id": "c2", "name": "slow", "arguments": {}}]},
+        {"text": "after the tools"},
+    ]},
     {"match": {"prompt": "^tool then slow"}, "steps": [
         {"tool_calls": [{"id": "c1", "name": "say", "arguments": {}}]},
         {"text": "word " * 400, "delay": 0.02},
@@ -377,3 +387,140 @@ def test_retry_after_ctrl_c_before_the_answer_began_asks_that_prompt(
     assert you.child.wait() == 0
     (saved,) = conversations(e)
     assert [m["content"] for m in saved["messages"]] == ["late one", "late answer"]
+
+
+def sent(server: Any, back: int = 1) -> list[dict[str, Any]]:
+    """The messages of a request the mock got (the last one by default)."""
+    return list(json.loads(server.log_path.read_bytes().splitlines()[-back])["body"]["messages"])
+
+
+@pytest.mark.parametrize("protocol", ["openai", "anthropic"])
+def test_calls_mint_did_not_run_are_answered_as_not_run_when_the_session_goes_on(
+    scripted: Any, env: dict[str, str], spawn_pty: Any, protocol: str
+) -> None:
+    tool = '{"name": "say", "parameters": {"type": "object"}}'
+    args = ("-m", "m1", "--protocol", protocol, "--tool", tool)  # declared, no command
+    you, e = open_session(scripted, env, spawn_pty, *args)
+    you.type(b"call the tool\r")
+    you.wait_for(b"going on answers them as not run")
+    you.wait_for(PROMPT, 2)
+    assert b"tool calls left unanswered: say (c1)" in you.seen
+    # the mock refuses what the API would refuse (it reads the Anthropic turn of
+    # results and text as results, and answers them, as its script says)
+    you.turn(b"hello\r", b"friend." if protocol == "openai" else b"after the tools", 3)
+    you.type(b"\x04")
+    assert you.child.wait() == 0
+    assert b"mint: error" not in you.seen
+    why = "The tool say was not run, so there is no result: mint has no command for this tool"
+    if protocol == "openai":
+        assert [m["role"] for m in sent(scripted)] == ["user", "assistant", "tool", "user"]
+        assert sent(scripted)[2]["tool_call_id"] == "c1"
+        assert sent(scripted)[2]["content"].startswith(why)
+    else:  # one user turn: the result (an error, the API's way), then the prompt
+        result, prompt = sent(scripted)[2]["content"]
+        assert result["type"] == "tool_result" and result["tool_use_id"] == "c1"
+        assert result["is_error"] is True and result["content"].startswith(why)
+        assert prompt == {"type": "text", "text": "hello"}
+    roles = [m["role"] for m in conversation(e)["messages"]]
+    assert roles == ["user", "assistant", "tool", "user", "assistant"]
+    # the conversation stays one that can go on
+    r = run_mint(["chat", "-c", "and now?"], e)
+    assert r.returncode == 0, r.stderr
+
+
+def test_calls_left_at_max_steps_are_answered_as_not_run(
+    scripted: Any, env: dict[str, str], spawn_pty: Any
+) -> None:
+    args = ("-m", "m1", "--tool-cmd", "say=echo said", "--max-steps", "1")
+    you, e = open_session(scripted, env, spawn_pty, *args)
+    you.turn(b"call the tool\r", b"reached --max-steps (1)", 2)
+    assert b"tool calls left unanswered: say (c1)" in you.seen
+    assert b"(the tool loop reached its step limit (--max-steps 1))" in you.seen
+    you.turn(b"hello\r", b"friend.", 3)
+    last = sent(scripted)
+    assert [m["role"] for m in last] == ["user", "assistant", "tool", "user"]
+    assert "its step limit (--max-steps 1)" in last[2]["content"]
+    you.turn(b"call the tool again\r", b"reached --max-steps (1)", 4)
+    you.type(b"\x04")  # the session ends on the calls: saved so, and said so
+    you.wait_for(b"the saved conversation ends on tool calls without results")
+    assert you.child.wait() == 0
+    assert conversation(e)["messages"][-1]["tool_calls"][0]["id"] == "c1"
+
+    # Continued in a new session: the note comes when it opens, the results with the prompt
+    # (also after a first turn whose --tool-result failed).
+    you, e = open_session(scripted, env, spawn_pty, "-c")
+    assert b"going on answers them as not run (the conversation was continued" in you.seen
+    you.type(b"\x04")
+    assert you.child.wait() == 0
+    you, e = open_session(scripted, env, spawn_pty, "-c", "-i", "--tool-result", "c9=x")
+    you.turn(b"hello\r", b"--tool-result c9: the last reply made no such call (c1)", 2)
+    you.hello_then_leave(3)
+    roles = [m["role"] for m in conversation(e)["messages"]]
+    assert roles == ["user", "assistant", "tool", "user", "assistant"] * 2
+
+
+def test_ctrl_c_while_a_tool_runs_keeps_the_turn_and_what_finished(
+    scripted: Any, env: dict[str, str], spawn_pty: Any
+) -> None:
+    tools = ("--tool-cmd", "fast=echo done", "--tool-cmd", "slow=sleep 30")
+    you, e = open_session(scripted, env, spawn_pty, "-m", "m1", *tools)
+    you.type(b"two tools\r")
+    you.wait_for(b"tool fast {}: ok")  # the fast one has finished; the slow one runs
+    you.type(b"\x03")
+    you.wait_for(b"stopped while tools ran")
+    you.wait_for(PROMPT, 2)
+    assert b"tool calls left unanswered: slow (c2)" in you.seen
+    assert b"mint: error" not in you.seen
+    # kept in the log at once, marked cut, and not left to --resume
+    saved = conversation(e)
+    assert [m["role"] for m in saved["messages"]] == ["user", "assistant"]
+    assert saved["exchanges"][0]["cut"] is True
+    assert json.loads(run_mint(["journal", "list", "--format", "json"], e).stdout) == []
+    you.hello_then_leave(3)
+    last = sent(scripted)
+    assert [m["role"] for m in last] == ["user", "assistant", "tool", "tool", "user"]
+    assert last[2]["content"].strip() == "done"  # finished: kept
+    assert "Ctrl-C stopped the tools" in last[3]["content"]
+    roles = [m["role"] for m in conversation(e)["messages"]]
+    assert roles == ["user", "assistant", "tool", "tool", "user", "assistant"]
+
+
+def test_ctrl_d_inside_a_block_drops_it_and_the_session_goes_on(
+    scripted: Any, env: dict[str, str], spawn_pty: Any
+) -> None:
+    you, e = open_session(scripted, env, spawn_pty, "-m", "m1")
+    you.type(b'"""\rhalf a block\r')
+    you.wait_for(b"half a block")
+    you.wait_reading()
+    you.type(b"\x04")  # Ctrl-D on the block's empty line
+    you.wait_for(b'mint: the """ block was not sent')
+    you.wait_for(PROMPT, 2)
+    you.wait_reading()
+    you.type(b"a line that goes on \\\r")
+    you.wait_for("…".encode(), 3)
+    you.wait_reading()
+    you.type(b"\x03")  # Ctrl-C there drops those lines too, saying so
+    you.wait_for(b"mint: the lines ending in \\ were not sent")
+    you.wait_for(PROMPT, 3)
+    you.hello_then_leave(4)
+    assert [m["content"] for m in conversation(e)["messages"]] == ["hello", "Hi **there**, friend."]
+
+
+def test_ctrl_d_typed_while_an_answer_streams_ends_the_session_after_it(
+    scripted: Any, env: dict[str, str], spawn_pty: Any
+) -> None:
+    import termios
+
+    you, e = open_session(scripted, env, spawn_pty, "-m", "m1")
+    you.type(b"less slow please\r")
+    you.wait_for(b"word word word")
+    you.type(b"\x04")  # the terminal is in line mode now: it holds an end of file
+    assert you.child.wait() == 0  # as a Ctrl-D at the prompt: exit 0, no error
+    you.seen = you.child.read_until(None, timeout=5, what="the end", got=you.seen)
+    assert you.seen.endswith(b"word \r\n" + PROMPT + b" \r\n")  # the whole answer, a prompt, gone
+    assert b"mint: error" not in you.seen
+    (saved,) = conversations(e)
+    assert saved["messages"][1]["content"] == "word " * 150  # whole, not cut
+    assert "cut" not in saved["exchanges"][0]
+    lflag = termios.tcgetattr(you.child.fd)[3]
+    assert lflag & termios.ECHO and lflag & termios.ICANON

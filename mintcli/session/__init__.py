@@ -9,6 +9,8 @@
   (stdlib ``readline``), multi-line input, Ctrl-C and Ctrl-D.
 * ``turn.py``: :class:`Turn`, what ``cli/chat.py`` is told about a session's turn
   and tells it back.
+* ``calls.py``: the results that answer the tool calls a turn ended on and
+  mint did not run (sent before the next prompt, so the conversation goes on).
 
 Imports: ``readline`` (only here, only in a session), ``mintcli.options.config`` (/model
 and /system are checked as their flags are), ``mintcli.storage.conversations``

@@ -6,7 +6,8 @@ interpreter has one (GNU readline or libedit); the history is kept in
 over from one session to the next. Multi-line input: end a line with ``\\`` to
 go on on the next line, or enclose lines between two lines holding only
 ``\"\"\"``. Ctrl-C clears the line being typed; Ctrl-D on an empty line ends
-the session.
+the session (also when typed while the answer before streamed); either key
+inside an unfinished block of lines drops the block with a note.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ def open_history(path: Path) -> str | None:
 class LineReader:
     def __init__(self, color: bool, note: Callable[[str], None] = print) -> None:
         self.readline: Any = None
+        self.note = note
         try:
             import readline
         except ImportError:  # an interpreter built without it: plain input() still works
@@ -79,23 +81,61 @@ class LineReader:
             readline.set_history_length(HISTORY_LINES)
 
     def read(self) -> str | None:
-        """The next prompt (or slash command); None when Ctrl-C cleared the line.
-        Raises EOFError at Ctrl-D."""
+        """The next prompt (or slash command); None when Ctrl-C cleared the line
+        or Ctrl-C/Ctrl-D dropped an unfinished block of lines. Raises EOFError
+        at Ctrl-D on an empty prompt, or typed while the answer before streamed."""
+        if self._eof_typed_ahead():
+            # shown as at a prompt where Ctrl-D was typed (the caller ends the line)
+            print(self.prompt.replace("\001", "").replace("\002", ""), end="", flush=True)
+            raise EOFError
         try:
             first = self._line(self.prompt)
+        except KeyboardInterrupt:
+            print()  # the cleared line stays on the screen; a fresh prompt below it
+            return None
+        lines = [first]
+        try:
             if first.strip() == FENCE:
                 lines = []
                 while (line := self._line(self.more)).strip() != FENCE:
                     lines.append(line)
                 return "\n".join(lines)
-            lines = [first]
             while lines[-1].endswith("\\"):
                 lines[-1] = lines[-1][:-1]
                 lines.append(self._line(self.more))
             return "\n".join(lines)
-        except KeyboardInterrupt:
-            print()  # the cleared line stays on the screen; a fresh prompt below it
+        except (KeyboardInterrupt, EOFError):
+            # An unfinished block is dropped, never sent half (nor does Ctrl-D
+            # end the session from inside it): back to a fresh prompt, saying so.
+            print()
+            block = 'the """ block was' if first.strip() == FENCE else "the lines ending in \\ were"
+            self.note(f"{block} not sent")
             return None
+
+    def _eof_typed_ahead(self) -> bool:
+        """Whether a Ctrl-D was typed on an empty line while the answer before
+        streamed (the terminal in line mode then holds an end of file, and
+        nothing before it). Left there, readline would read it as a NUL once
+        it takes the terminal, and drop it without a word; taken here, it ends
+        the session as a Ctrl-D at the prompt does. Typed-ahead text is left to
+        readline."""
+        import fcntl
+        import select
+        import struct
+        import sys
+        import termios
+
+        try:
+            fd = sys.stdin.fileno()
+            if not termios.tcgetattr(fd)[3] & termios.ICANON:
+                return False
+            if not select.select([fd], [], [], 0)[0]:
+                return False
+            (waiting,) = struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0" * 4))
+            # readable with no byte to read before it: an end of file comes first
+            return waiting == 0 and os.read(fd, 1) == b""
+        except (OSError, ValueError, termios.error):
+            return False
 
     def _line(self, prompt: str) -> str:
         line = input(prompt)

@@ -18,6 +18,7 @@ from typing import Any
 from mintcli.base.terminal import Terminal
 from mintcli.errors import ExitCode, Interrupted, MintError, UsageError
 from mintcli.options.settings import ChatSettings
+from mintcli.session import calls
 from mintcli.session.line import LineReader
 from mintcli.session.turn import Turn
 from mintcli.storage.conversations import Conversation, find, text_of
@@ -37,7 +38,9 @@ Type a prompt and press Enter; the answer streams below it.
   //TEXT               send /TEXT as a prompt
   /help                this text
   /exit, Ctrl-D        end the session
-Ctrl-C stops an answer (what came is kept, marked cut) or clears the line."""
+Ctrl-C stops an answer (what came is kept, marked cut) or clears the line;
+inside an unfinished \"\"\" block, Ctrl-C or Ctrl-D drops the block.
+Tool calls mint did not run are answered as "not run" when you go on."""
 
 
 class _Terminated(BaseException):
@@ -73,10 +76,18 @@ class Session:
         # again when the turn failed before anything was kept (an error, or
         # Ctrl-C before the answer began): prompt, attachments, conversation.
         self.failed: tuple[str, tuple[str, ...], Conversation | None] | None = None
+        # Results for the calls the conversation ends on, which mint did not run:
+        # sent before the next prompt (see calls.py).
+        self.answers: list[dict[str, Any]] = []
+        self.unrun: list[dict[str, Any]] = []  # the calls of those that were not run
+        self.changed = self.cut = False  # whether the turn being run changed it; cut short
         if settings.continue_last or settings.conversation is not None:
             if settings.continue_last and settings.conversation is not None:
                 raise UsageError("give either -c/--continue or --conversation ID, not both")
             self.history = find(settings.conversation)
+            # told after the greeting, unless --tool-result answers them in the first
+            # turn (these serve if that fails)
+            self._left_open(calls.CONTINUED, [], told=False)
 
     # -- turns -------------------------------------------------------------------------
     def turn(self, prompt: str, history: Conversation | None = None) -> None:
@@ -88,12 +99,16 @@ class Session:
         self.first = first.replace(attach=(), messages=None, tool_result=())
         self.attach = ()
         self.failed = (prompt, attach, history)
+        turn = Turn(history or self._answered(settings), self._ended)
+        self.changed = False
+        why = calls.NO_COMMAND
         try:
-            turn = Turn(history or self.history, self._ended)
             self.run_chat(settings, (prompt,), self.term, turn)
         except MintError as error:
             if error.exit_code == ExitCode.TERMINATED:
                 raise  # SIGTERM ends the session
+            if error.exit_code == ExitCode.STEP_LIMIT:
+                why = calls.step_limit(settings.max_steps)
             self.term.error(error.message)
             for note in error.notes:
                 self.term.note(note)
@@ -104,8 +119,34 @@ class Session:
             # single mint chat then exits); the session goes on, so it takes them again.
             for sig, handler in self.handlers.items():
                 signal.signal(sig, handler)
+        if self.changed:
+            self._left_open(calls.STOPPED if turn.results or self.cut else why, turn.results)
+
+    def _answered(self, settings: ChatSettings) -> Conversation | None:
+        """The conversation with the results for its open calls, if any (not
+        when --tool-result answers them on the first turn)."""
+        history = self.history
+        if history is None or not self.answers or settings.tool_result:
+            return history
+        from dataclasses import replace
+
+        return replace(history, messages=[*history.messages, *self.answers])
+
+    def _left_open(self, why: str, finished: list[dict[str, Any]], told: bool = True) -> None:
+        """After the conversation changed: what answers the calls it ends on,
+        and a note naming those mint did not run."""
+        messages = self.history.messages if self.history is not None else []
+        self.answers, self.unrun = calls.answers(messages, finished, why)
+        if self.unrun and told:
+            self.term.note(calls.note(self.unrun, why))
+
+    def leaving(self) -> None:
+        """Said when the session ends on calls whose results were never sent."""
+        if self.answers and self.settings.log:
+            self.term.note(calls.leaving(self.answers, self.unrun))
 
     def _ended(self, messages: list[dict[str, Any]] | None, saved: str | None, cut: bool) -> None:
+        self.changed, self.cut = messages is not None, cut
         if messages is not None:
             self.failed = None  # the answer (or what came of it) is kept
         if saved is not None:
@@ -114,6 +155,8 @@ class Session:
             self.history = Conversation("", 0.0, 0.0, messages, [])
         if cut and messages is None:
             self.term.note("stopped before the answer began (nothing saved)")
+        elif cut and calls.open_calls(messages or []):
+            self.term.note("stopped while tools ran (the reply's calls are kept, marked cut)")
         elif cut:
             self.term.note("answer cut short (what came is kept, marked cut)")
 
@@ -202,6 +245,8 @@ def _run(settings: ChatSettings, words: tuple[str, ...], term: Terminal, run_cha
         model = str(history.last.get("model") or model)  # a continued conversation keeps its own
     where = f"conversation {history.id}" if history is not None else "a new chat"
     term.note(f"{where} with {model}; /help for help, Ctrl-D to end")
+    if session.unrun and not settings.tool_result:
+        term.note(calls.note(session.unrun, calls.CONTINUED))
     if words:
         session.turn(" ".join(words))
     while True:
@@ -209,11 +254,13 @@ def _run(settings: ChatSettings, words: tuple[str, ...], term: Terminal, run_cha
             line = reader.read()
         except EOFError:
             print()
+            session.leaving()
             return
         if line is None or not line.strip():
             continue
         if line.startswith("/") and not line.startswith("//"):
             if not session.command(line):
+                session.leaving()
                 return
             continue
         session.turn(line[1:] if line.startswith("//") else line)  # //text sends /text

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -19,3 +19,7 @@ class Turn:
     # Ctrl-C before anything came), the ID it was saved under (None: --no-log,
     # or nothing saved), and whether Ctrl-C cut it short.
     ended: Callable[[list[dict[str, Any]] | None, str | None, bool], None]
+    # Filled by the tool loop when Ctrl-C stopped the tools of a reply that is
+    # kept with its calls: the results (tool messages) that had finished. The
+    # session sends them, and "not run" for the other calls, with the next prompt.
+    results: list[dict[str, Any]] = field(default_factory=list)

@@ -134,6 +134,8 @@ class ToolLoop:
         self.usage = UsageTotals()
         self.attempts = 0
         self.streaming: Accumulator | None = None  # what the step being streamed has received
+        self.calling: Reply | None = None  # the last reply whose calls were run (session hook)
+        self.finished: dict[str, Outcome] = {}  # what its calls' runs gave so far (session hook)
         try:
             # Ctrl-C between two steps is an Interrupted too (each step and the
             # tools' wait set their own handlers inside).
@@ -165,17 +167,31 @@ class ToolLoop:
     def _keep_cut(self, run: Run, journal: ChainJournal | None) -> bool:
         """In a session, a Ctrl-C while an answer streams keeps what came (the
         chain so far and the answer, marked cut), as it does without tools. Cut
-        while a tool runs, or before the answer began, the turn is not kept: a
-        call would be left without its result."""
+        while tools run, or before a later step's answer began, the turn is kept
+        up to the last reply's calls (marked cut); the results that finished go
+        to the session, which sends them (and "not run" for the other calls)
+        with the next prompt. Cut before the first answer began: nothing kept."""
         from mintcli.run.exchange import save_exchange
 
         acc = self.streaming
         reply = acc.reply() if acc is not None and acc.received else None
+        chain = self.chain
         if reply is None or reply.tool_calls or not reply.has_words:
-            return False
+            reply = self.calling  # the last reply whose calls were being run
+            at = max((i for i, m in enumerate(chain) if m.get("role") == "assistant"), default=-1)
+            ids = [c.get("id") for c in chain[at].get("tool_calls") or ()] if at >= 0 else []
+            if reply is None or run.turn is None or ids != [c.id for c in reply.tool_calls]:
+                return False  # (or stopped before that reply joined the chain)
+            done = chain[at + 1 :] or [
+                tool_message(c.id, self.finished[c.id])
+                for c in reply.tool_calls
+                if c.id in self.finished
+            ]
+            run.turn.results.extend(done)
+            chain = chain[:at]
         if journal is not None:
             journal.path.unlink(missing_ok=True)  # the conversation keeps it instead
-        save_exchange(run, reply, self.term, self.chain, cut=True)
+        save_exchange(run, reply, self.term, chain, cut=True)
         return True
 
     def _steps(
@@ -219,6 +235,7 @@ class ToolLoop:
                     self._step_limit(run, reply, sink, journal)
                 if journal is not None:
                     journal.write({"s": step})
+                self.calling, self.finished = reply, {}  # for a session's Ctrl-C
                 sink.step_done(reply)
                 self.chain.append(reply_message(reply))
                 todo = (list(reply.tool_calls), {}, set())
@@ -308,6 +325,7 @@ class ToolLoop:
         in ``lost`` (started before mint stopped, no result) is not run again."""
         results = dict(done)
         lock = threading.Lock()
+        self.finished = results  # what a session keeps if Ctrl-C stops the tools
 
         def finished(call: ToolCall, outcome: Outcome, refused: bool = False) -> None:
             with lock:
