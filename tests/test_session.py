@@ -405,9 +405,9 @@ def test_calls_mint_did_not_run_are_answered_as_not_run_when_the_session_goes_on
     you.wait_for(b"going on answers them as not run")
     you.wait_for(PROMPT, 2)
     assert b"tool calls left unanswered: say (c1)" in you.seen
-    # the mock refuses what the API would refuse (it reads the Anthropic turn of
-    # results and text as results, and answers them, as its script says)
-    you.turn(b"hello\r", b"friend." if protocol == "openai" else b"after the tools", 3)
+    # the mock refuses what the API would refuse, and reads the Anthropic turn of
+    # results and text as the prompt it holds
+    you.turn(b"hello\r", b"friend.", 3)
     you.type(b"\x04")
     assert you.child.wait() == 0
     assert b"mint: error" not in you.seen

@@ -30,12 +30,25 @@ def content_text(content: Any) -> str:
     return ""
 
 
+def prompt_text(content: Any) -> str:
+    """What the user typed in a message: its text, without the tool results an
+    Anthropic user turn may carry before it."""
+    if isinstance(content, list):
+        texts = (b for b in content if isinstance(b, dict) and b.get("type") == "text")
+        return "".join(str(b.get("text", "")) for b in texts)
+    return content_text(content)
+
+
 def is_tool_result(message: dict[str, Any]) -> bool:
+    """Tool results and nothing else: an Anthropic user turn that also holds
+    text is a new prompt (the results of calls left unanswered go with it)."""
     if message.get("role") == "tool":
         return True
     content = message.get("content")
-    return isinstance(content, list) and any(
-        isinstance(b, dict) and b.get("type") == "tool_result" for b in content
+    return (
+        isinstance(content, list)
+        and any(isinstance(b, dict) and b.get("type") == "tool_result" for b in content)
+        and not prompt_text(content).strip()
     )
 
 

@@ -41,6 +41,7 @@ from mintcli.base.capped import MiB, read_named
 from mintcli.mock import agent
 from mintcli.mock.agent import content_text as content_text  # re-exported
 from mintcli.mock.agent import is_tool_result
+from mintcli.mock.agent import prompt_text as prompt_text  # re-exported
 from mintcli.mock.faults import Fault, FaultSpecError, parse_fault
 from mintcli.mock.instance import minimal_instance
 
@@ -325,7 +326,7 @@ def _tool_choice_name(choice: Any, tools: list[Any]) -> str | None:
 
 def default_reply(body: dict[str, Any], messages: list[dict[str, Any]]) -> Reply:
     last = messages[-1] if messages else {}
-    prompt = content_text(last.get("content"))
+    prompt = prompt_text(last.get("content"))
     if is_tool_result(last):
         return Reply(text=agent.quote_results(messages))
     schema = _json_reply_schema(body)
@@ -356,7 +357,7 @@ def choose_reply(
     user: dict[str, Any] = next(
         (m for m in reversed(messages) if m.get("role") == "user" and not is_tool_result(m)), {}
     )
-    prompt = content_text(user.get("content"))
+    prompt = prompt_text(user.get("content"))
     for rule in rules:
         if rule.matches(protocol, model, prompt):
             reply: Reply = agent.pick_step(replace(base, **rule.fields), messages)

@@ -30,8 +30,8 @@ from mintcli.mock.script import (
     Reply,
     Rule,
     choose_reply,
-    content_text,
     load_script,
+    prompt_text,
 )
 from mintcli.options.settings import MockSettings
 from mintcli.wire.record import Recorded
@@ -177,7 +177,7 @@ class MockServer:
         user = next(
             (m for m in reversed(messages) if isinstance(m, dict) and m.get("role") == "user"), {}
         )
-        prompt = content_text(user.get("content"))
+        prompt = prompt_text(user.get("content"))
         model = str(body.get("model", ""))
         return any(r.matches(protocol, model, prompt) for r in self.lenient_rules)
 

@@ -22,7 +22,7 @@ from mintcli.mock.script import (
     _subject,
     _tool_name,
     _tool_schema,
-    content_text,
+    prompt_text,
 )
 
 _ID_PREFIX = {"openai": "call_", "anthropic": "toolu_"}
@@ -71,7 +71,7 @@ def _tool_choice(
 
 def _prompt(messages: list[dict[str, Any]]) -> str:
     user: dict[str, Any] = next((m for m in reversed(messages) if m.get("role") == "user"), {})
-    return content_text(user.get("content"))
+    return prompt_text(user.get("content"))
 
 
 def _ids(reply: Reply, protocol: str, messages: list[dict[str, Any]]) -> Reply:
