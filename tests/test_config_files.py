@@ -161,7 +161,7 @@ def test_a_config_tool_that_cannot_run_is_exit_3_naming_the_file_and_table(
     r = run_mint(["chat", "--mock", "--no-log", "-x", "hi"], env)
     assert one_error(r, 2) == (
         "mint: error: -x/--extract does not work with the tool loop "
-        f"(--tool-cmd, --mcp; {path} declares tools)"
+        f"(--tool-cmd, --mcp; {path} declares tools, which --no-tools leaves out)"
     )
     path.write_text('[profiles.p.mcp.fs]\ncommand = "/nonexistent/server /srv"\n')
     r = run_mint(["chat", "--mock", "--no-log", "--profile", "p", "hi"], env)
@@ -226,3 +226,20 @@ def test_an_empty_id_is_a_usage_error_everywhere(env: dict[str, str]) -> None:
         assert got.startswith(f"mint: error: {line} must not be empty (got '"), (args, got)
         assert r.stdout == b"", args
     assert run_mint(["log", "list"], env).stdout == log_before  # nothing saved or removed
+
+
+def test_no_tools_leaves_out_the_tools_the_config_file_declares(env: dict[str, str]) -> None:
+    config_file(env).write_text('[tools.say]\ncommand = "echo said"\n')
+    # declared in the file, the tool loop rules out -x and --schema, and says how to leave it
+    r = run_mint(["chat", "--mock", "--no-log", "-x", "show code"], env)
+    assert "declares tools, which --no-tools leaves out" in one_error(r, 2)
+    r = run_mint(["chat", "--mock", "--no-log", "--schema", '{"type": "object"}', "x"], env)
+    assert "declares tools, which --no-tools leaves out" in one_error(r, 2)
+    r = run_mint(["chat", "--mock", "--dry-run", "hi"], env)
+    assert r.returncode == 0 and b'"say"' in r.stdout
+    r = run_mint(["chat", "--mock", "--dry-run", "--no-tools", "hi"], env)
+    assert r.returncode == 0 and b'"tools"' not in r.stdout, r.stdout
+    r = run_mint(["chat", "--mock", "--no-log", "--no-tools", "hi"], env)
+    assert r.returncode == 0 and r.stdout == b"Mock reply to: hi\n"
+    r = run_mint(["chat", "--mock", "--no-tools", "--tool-cmd", "a=echo", "hi"], env)
+    assert "--no-tools cannot be combined with --tool-cmd" in one_error(r, 2)

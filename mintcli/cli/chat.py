@@ -50,8 +50,7 @@ def run_chat(
     if extract and settings.format not in ("text", "json"):
         raise UsageError("-x/--extract works with --format text or json")
     if extract and (settings.tool_cmd or settings.mcp):
-        where = settings.source("tool_cmd" if settings.tool_cmd else "mcp")
-        declared = "" if where.startswith("-") else f"; {where} declares tools"
+        declared = f"; {d}" if (d := settings.tools_from_file()) else ""
         raise UsageError(
             f"-x/--extract does not work with the tool loop (--tool-cmd, --mcp{declared})"
         )

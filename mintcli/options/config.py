@@ -221,11 +221,16 @@ def resolve(
 
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
+    no_tools = bool(given.get("no_tools"))  # --no-tools: the file's tool tables are left out
     for opt in rows:
         name = opt.name
         if name in given:
+            if no_tools and opt.config_table and given[name]:
+                raise UsageError(f"--no-tools cannot be combined with {opt.flags[-1]}")
             values[name] = _from_command_line(name, opt, given[name])
             sources[name] = opt.flags[-1]
+            continue
+        if no_tools and opt.config_table:
             continue
         var = env_name(name)
         raw = env.get(var) if opt.env else None

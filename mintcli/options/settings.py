@@ -164,6 +164,10 @@ class RequestSettings(Common):
         metavar="'COMMAND ARGS'", section=TOOLS,
         help="Start an MCP server over stdio and offer its tools to the model; mint runs "
         "the calls. Repeatable; config: [mcp.NAME] command = ...")
+    no_tools: bool = flag(
+        "--no-tools", section=TOOLS,
+        help="Leave out the tools the config file declares ([tools.NAME], [mcp.NAME]) for "
+        "this run.")
     max_steps: int = setting(
         10, "--max-steps", kind=kinds.Integer(1), metavar="N", section=TOOLS,
         help="With runnable tools: at most N requests in the tool loop (exit 13 when "
@@ -192,6 +196,14 @@ class RequestSettings(Common):
     retry_max: float = setting(
         60.0, "--retry-max", kind=kinds.Number(0.0), metavar="SECONDS", section=RETRIES,
         help="Longest single backoff delay.")
+
+    def tools_from_file(self) -> str:
+        """For an option the tool loop rules out: where the tools came from, when
+        the user did not type them (the config file's tables)."""
+        where = self.source("tool_cmd" if self.tool_cmd else "mcp")
+        if where.startswith("-"):
+            return ""
+        return f"{where} declares tools, which --no-tools leaves out"
 
 
 class ChatSettings(RequestSettings):

@@ -85,7 +85,8 @@ class ToolLoop:
             spec = {**saved, **{k: getattr(settings, k) for k in limits if settings.given(k)}}
         else:
             if request.schema is not None:
-                raise UsageError("--schema cannot be combined with --tool-cmd or --mcp")
+                whence = f" ({w})" if (w := settings.tools_from_file()) else ""
+                raise UsageError(f"--schema cannot be combined with --tool-cmd or --mcp{whence}")
             spec = {"tool_cmd": list(settings.tool_cmd), "mcp": list(settings.mcp)}
             spec.update({k: getattr(settings, k) for k in limits})
         secrets = [settings.api_key] if settings.api_key else []
