@@ -256,3 +256,14 @@ def test_a_connection_cut_every_time_is_exit_7(raw_server: RawServer, env: dict[
     r = chat(raw_server, env)
     assert r.returncode == 7, r.stderr
     assert raw_server.requests == 3
+
+
+def test_a_remote_batch_names_the_redirect_too(raw_server: RawServer, env: dict[str, str]) -> None:
+    raw_server.answer(
+        b"HTTP/1.1 307 Moved\r\nLocation: https://elsewhere/v1/files\r\nContent-Length: 0\r\n\r\n"
+    )
+    e = {**env, "MINT_BASE_URL": raw_server.base_url}
+    r = run_mint(["batch", "--remote", "--max-retries", "0", "--lines", "-"], e, input=b"hi\n")
+    err = r.stderr.decode()
+    assert r.returncode == 8, err
+    assert "a redirect to https://elsewhere/v1/files, which mint does not follow" in err
