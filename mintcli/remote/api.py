@@ -24,7 +24,6 @@ from mintcli.errors import MintError, ProtocolError, write_failed
 from mintcli.options.settings import BatchSettings
 from mintcli.run.retry import RetryPolicy
 from mintcli.wire.bodies import body_pieces
-from mintcli.wire.headers import LOCATION
 from mintcli.wire.transport import MAX_BODY_BYTES, MAX_ERROR_BYTES, Transport, status_error
 
 
@@ -92,9 +91,7 @@ class Api:
                 finally:
                     raw.close()
             if raw.status_code >= 300:
-                raise status_error(
-                    raw.status_code, answer, raw.headers, url, raw.extensions.get(LOCATION)
-                )
+                raise status_error(raw, answer, url)
             try:
                 return orjson.loads(answer)
             except orjson.JSONDecodeError:
@@ -137,9 +134,7 @@ class Api:
                 raw = self._send(self.client.build_request("GET", url, headers=self.headers))
                 try:
                     if raw.status_code >= 300:
-                        content = _read(raw, MAX_ERROR_BYTES)
-                        where = raw.extensions.get(LOCATION)
-                        raise status_error(raw.status_code, content, raw.headers, url, where)
+                        raise status_error(raw, _read(raw, MAX_ERROR_BYTES), url)
                     _save(body_pieces(raw), partial, limit, path)
                 finally:
                     raw.close()

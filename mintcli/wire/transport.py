@@ -50,18 +50,17 @@ MAX_BODY_BYTES = 16 * 1024 * 1024  # a whole JSON reply (a server that did not s
 MAX_ERROR_BYTES = 64 * 1024  # an error body: only its message is wanted
 
 
-def status_error(
-    status: int, body: bytes, headers: httpx.Headers, url: str, location: str | None = None
-) -> MintError:
-    """A non-2xx response as a mint error (see ``errors.error_for_status``);
-    ``location``: where a redirect pointed."""
+def status_error(raw: httpx.Response, body: bytes, url: str) -> MintError:
+    """A non-2xx response (``body``: as much of it as was read) as a mint error
+    (see ``errors.error_for_status``), naming where a redirect pointed."""
+    status, location = raw.status_code, raw.extensions.get(LOCATION)
     message: str | None = None
     try:
         message = error_message(orjson.loads(body))
     except orjson.JSONDecodeError:
         text = body.decode("utf-8", "replace").strip()
         message = clip(text.splitlines()[0], 300) if text else None
-    error = error_for_status(status, message, parse_retry_after(headers))
+    error = error_for_status(status, message, parse_retry_after(raw.headers))
     if status == 404:
         error.message += f" (the URL was {redact_url(url)}: does the base URL end with /v1?)"
     if location is not None:
@@ -343,8 +342,7 @@ class Transport:
             if raw.status_code >= 300:
                 content = self._read(raw, MAX_ERROR_BYTES, truncate=True)
                 response.complete = len(content) < MAX_ERROR_BYTES
-                where = raw.extensions.get(LOCATION)
-                raise status_error(raw.status_code, content, raw.headers, url, where)
+                raise status_error(raw, content, url)
             ctype = raw.headers.get("content-type", "")
             if "text/event-stream" not in ctype.lower():  # media types ignore case
                 content = self._read(raw, MAX_BODY_BYTES)
@@ -388,8 +386,7 @@ class Transport:
             self._log_response(raw)
             if raw.status_code >= 300:
                 content = self._read(raw, MAX_ERROR_BYTES, truncate=True)
-                where = raw.extensions.get(LOCATION)
-                raise status_error(raw.status_code, content, raw.headers, url, where)
+                raise status_error(raw, content, url)
             content = self._read(raw, MAX_BODY_BYTES)
         finally:
             raw.close()
