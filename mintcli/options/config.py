@@ -12,7 +12,6 @@ and not on the day that profile is used.
 from __future__ import annotations
 
 import os
-import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,13 +20,11 @@ from typing import Any, TypeVar
 
 from mintcli.base.capped import CONFIG_BYTES, open_unwaited, over, read_at_most
 from mintcli.errors import ConfigError, MintError, UsageError
-from mintcli.options.kinds import not_utf8
+from mintcli.options.kinds import TOOL_NAME, not_utf8
 from mintcli.options.rows import NO_VALUE
 from mintcli.options.settings import Opt, Settings, config_rows, env_name, table
 
 S = TypeVar("S", bound=Settings)
-
-_TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # what the APIs accept as a tool name
 
 
 def config_path(environ: Mapping[str, str] | None = None) -> Path:
@@ -120,7 +117,7 @@ def _tool_tables(table_: dict[str, Any], where: str, rows: dict[str, Opt]) -> di
             if not isinstance(command, str) or set(body) != {"command"}:
                 raise ConfigError(f"{bad} (see [{key}.{name}])")
             label = f"{where}: [{key}.{name}] command"
-            if named and not _TOOL_NAME.match(name):
+            if named and not TOOL_NAME.match(name):
                 raise ConfigError(f"{where}: [{key}.{name}]: a tool name is 1-64 letters, "
                                   "digits, '_' or '-'")  # fmt: skip
             if not command.strip():

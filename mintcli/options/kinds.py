@@ -13,6 +13,10 @@ import math
 import re
 from typing import Any
 
+# A tool's name as both APIs take it (a function name, a tool_use name); the
+# config's [tools.NAME], --tool-cmd, tool definitions and MCP names are held to it.
+TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
 
 def not_utf8(text: str) -> bool:
     """Python decodes argv and the environment with surrogateescape: bytes that

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any, ClassVar
 
 import orjson
@@ -17,6 +16,7 @@ from mintcli.base.events import (
     ToolCall,
 )
 from mintcli.errors import ProtocolError, UsageError, error_for_stream
+from mintcli.options.kinds import TOOL_NAME
 from mintcli.protocols.base import (
     OWNED,
     ArgumentsBudget,
@@ -34,7 +34,6 @@ from mintcli.request.model import ChatRequest
 from mintcli.wire.sse import SSEEvent
 
 _DONE = b"[DONE]"
-_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 class OpenAIProtocol:
@@ -103,7 +102,7 @@ class OpenAIProtocol:
             body["response_format"] = {
                 "type": "json_schema",
                 "json_schema": {
-                    "name": title if isinstance(title, str) and _NAME.match(title) else "reply",
+                    "name": title if isinstance(title, str) and TOOL_NAME.match(title) else "reply",
                     "strict": True,
                     "schema": request.schema,
                 },

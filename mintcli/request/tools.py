@@ -9,14 +9,13 @@ then writes its own wire shape:
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from mintcli.base.capped import read_json
 from mintcli.errors import UsageError
+from mintcli.options.kinds import TOOL_NAME
 from mintcli.request.model import ToolSpec
 
-_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _EMPTY_SCHEMA: dict[str, Any] = {"type": "object", "properties": {}}
 
 
@@ -26,7 +25,7 @@ def normalize_tool(obj: Any, where: str) -> ToolSpec:
     if obj.get("type") == "function" and isinstance(obj.get("function"), dict):
         obj = obj["function"]
     name = obj.get("name")
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not TOOL_NAME.match(name):
         raise UsageError(
             f"{where}: tool name must be 1-64 letters, digits, '_' or '-' (got {name!r})"
         )

@@ -18,13 +18,13 @@ import orjson
 
 from mintcli.base.events import ToolCall
 from mintcli.errors import UsageError
+from mintcli.options.kinds import TOOL_NAME
 from mintcli.request.model import ToolSpec
 from mintcli.toolloop.mcp import MAX_TOOLS, McpServer
 from mintcli.toolloop.proc import Outcome, run_command
 from mintcli.toolloop.unrunnable import Unrunnable
 from mintcli.toolloop.watchdog import Watchdog
 
-_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _BAD = re.compile(r"[^A-Za-z0-9_-]")
 JOIN_AFTER_CANCEL = 2.0  # how long cancelled calls may take to notice
 
@@ -43,7 +43,7 @@ def parse_tool_cmd(value: str) -> tuple[str, list[str]]:
     """``NAME=COMMAND`` -> (name, argv); a command that cannot run is a usage
     error now, before anything is sent."""
     name, sep, command = value.partition("=")
-    if not sep or not _NAME.match(name):
+    if not sep or not TOOL_NAME.match(name):
         raise UsageError(
             f"--tool-cmd expects NAME=COMMAND with NAME 1-64 letters, digits, '_' or '-' "
             f"(got {value!r})"
@@ -65,11 +65,11 @@ def parse_tool_cmd(value: str) -> tuple[str, list[str]]:
 
 def wire_name(name: str, taken: set[str]) -> str:
     """An MCP tool name the API accepts (``^[a-zA-Z0-9_-]{1,64}$``), unique."""
-    if _NAME.match(name) and name not in taken:
+    if TOOL_NAME.match(name) and name not in taken:
         return name
     base = _BAD.sub("_", name)[:55] or "tool"
     digest = hashlib.sha1(name.encode()).hexdigest()[:8]
-    return base if _NAME.match(base) and base not in taken else f"{base}_{digest}"
+    return base if TOOL_NAME.match(base) and base not in taken else f"{base}_{digest}"
 
 
 def tool_env(secrets: list[str]) -> dict[str, str]:
