@@ -141,9 +141,25 @@ class Session:
             self.term.note(calls.note(self.unrun, why))
 
     def leaving(self) -> None:
-        """Said when the session ends on calls whose results were never sent."""
-        if self.answers and self.settings.log:
-            self.term.note(calls.leaving(self.answers, self.unrun))
+        """When the session ends on calls whose results were never sent: the
+        results that finished are saved in the conversation (a tool that ran
+        may have done work, taken long or cost money), and a note says what the
+        conversation ends on. A save that fails is the session's error."""
+        history = self.history
+        if not self.answers or not self.settings.log or history is None:
+            return
+        done = calls.finished(self.answers, self.unrun)
+        saved = None
+        try:
+            if done:
+                from mintcli.storage.conversations import Pending
+
+                # as a turn's save does: a key a tool printed is not stored
+                messages = self.term.secrets.redact_json([*history.messages, *done])
+                saved = Pending.start(history, messages).save_messages()
+        finally:
+            still = self.unrun if saved else calls.open_calls(history.messages)
+            self.term.note(calls.leaving(len(done), still, saved))
 
     def _ended(self, messages: list[dict[str, Any]] | None, saved: str | None, cut: bool) -> None:
         self.changed, self.cut = messages is not None, cut

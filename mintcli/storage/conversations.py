@@ -171,3 +171,16 @@ class Pending:
                 text,
                 time.time(),
             )
+
+    def save_messages(self) -> str:
+        """Save the messages alone, with no reply after them: what they add
+        joins the conversation's last exchange (a session's tool results that
+        finished before Ctrl-C stopped the tools, kept as the session ends).
+        Returns the conversation's ID: a new one if it moved on meanwhile."""
+        from mintcli.store import write
+
+        with session(True, "save the conversation") as conn:
+            assert conn is not None  # asked to create it
+            return write.save(
+                conn, (self.id, self.base, self.created, self.messages), None, {}, None, time.time()
+            )
