@@ -3,7 +3,8 @@
 the log itself, one SQLite database, is the package ``mintcli/store/``.
 
 An exchange is saved only once its reply has finished, in one transaction, so
-a reply that fails leaves the conversation as it was. If another mint
+a reply that fails leaves the conversation as it was (the one thing saved
+without a reply: tool results a session keeps as it ends, ``save_messages``). If another mint
 continued the same conversation in the meantime, the exchange is saved as a
 new conversation instead of being mixed into the other's. Nothing here opens
 the database before it is needed: a new conversation (no ``-c``) touches it
