@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from conftest import mock_env, run_mint, scripted_mock
-from test_session import PROMPT, conversation, open_session, sent
+from test_session import PROMPT, conversation, conversations, open_session, sent
 
 RULES = [
     {"match": {"prompt": "^hello"}, "text": "Hi **there**, friend."},
@@ -157,3 +157,47 @@ def test_a_save_that_fails_as_the_session_ends_says_so_and_is_its_error(
         b"the results of the tool calls that finished (1) could not be saved; the saved"
         b" conversation ends on tool calls without results: say (c1)" in you.seen
     )
+
+
+def test_results_for_a_conversation_that_moved_on_meanwhile_are_saved_as_a_branch(
+    scripted: Any, env: dict[str, str], spawn_pty: Any
+) -> None:
+    you, e = open_session(scripted, env, spawn_pty, "-m", "m1", *TOOLS)
+    stop_the_tools(you, b"tool then late\r", b"tool say {}: ok")
+    # Another mint goes on with the conversation (its own result) before the session ends.
+    r = run_mint(["chat", "-c", "--tool-result", "c1=elsewhere", *TOOLS, "next"], e)
+    assert r.returncode == 0, r.stderr
+    (other,) = conversations(e)
+    you.type(b"\x04")
+    you.wait_for(b"mint chat -c goes on from them")
+    assert you.child.wait() == 0
+    branch, moved = conversations(e)  # the latest first
+    assert moved == other and branch["id"] != other["id"]
+    assert f"saved in conversation {branch['id']}".encode() in you.seen
+    assert [m["role"] for m in branch["messages"]] == ["user", "assistant", "tool"]
+    assert branch["messages"][2]["content"].strip() == "said"
+    assert branch["messages"][:2] == moved["messages"][:2]
+    assert branch["exchanges"] == moved["exchanges"][:1]
+
+
+def test_results_of_a_turn_the_log_refused_are_saved_with_it_when_the_log_takes_them(
+    scripted: Any, env: dict[str, str], spawn_pty: Any
+) -> None:
+    data = Path(env["XDG_DATA_HOME"]) / "mint"
+    data.mkdir(parents=True, mode=0o700)
+    refused = data / "logs.db"
+    refused.symlink_to(data / "elsewhere.db")  # the cut turn's save fails
+    you, e = open_session(scripted, env, spawn_pty, "-m", "m1", *TOOLS)
+    stop_the_tools(you, b"tool then late\r", b"tool say {}: ok")
+    assert b"mint: error:" in you.seen
+    refused.unlink()  # the log takes what the session kept in memory
+    you.type(b"\x04")
+    you.wait_for(b"mint chat -c goes on from them")
+    assert you.child.wait() == 0
+    (saved,) = conversations(e)
+    assert saved["id"] and [m["role"] for m in saved["messages"]] == ["user", "assistant", "tool"]
+    m = mock_env(env, scripted)
+    r = run_mint(["chat", "-c", *TOOLS, "next"], m)
+    assert r.returncode == 0 and r.stdout == b"went on\n", r.stderr
+    r = run_mint(["log", "list"], m)
+    assert r.returncode == 0 and saved["id"][:6].encode() in r.stdout, r.stderr
