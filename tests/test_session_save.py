@@ -5,7 +5,9 @@ refuses requests as the real APIs do."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -201,3 +203,16 @@ def test_results_of_a_turn_the_log_refused_are_saved_with_it_when_the_log_takes_
     assert r.returncode == 0 and r.stdout == b"went on\n", r.stderr
     r = run_mint(["log", "list"], m)
     assert r.returncode == 0 and saved["id"][:6].encode() in r.stdout, r.stderr
+
+
+def test_sigterm_at_the_prompt_saves_the_results_too(
+    scripted: Any, env: dict[str, str], spawn_pty: Any
+) -> None:
+    you, e = open_session(scripted, env, spawn_pty, "-m", "m1", *TOOLS)
+    stop_the_tools(you, b"tool then late\r", b"tool say {}: ok")
+    you.wait_reading()
+    os.kill(you.child.pid, signal.SIGTERM)
+    you.wait_for(b"mint: error: terminated")
+    assert you.child.wait() == 143
+    assert b"tool calls that finished (1) are saved in conversation" in you.seen
+    assert [m["role"] for m in conversation(e)["messages"]] == ["user", "assistant", "tool"]

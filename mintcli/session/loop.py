@@ -263,6 +263,21 @@ def _run(settings: ChatSettings, words: tuple[str, ...], term: Terminal, run_cha
     term.note(f"{where} with {model}; /help for help, Ctrl-D to end")
     if session.unrun and not settings.tool_result:
         term.note(calls.note(session.unrun, calls.CONTINUED))
+    try:
+        _prompts(session, reader, words)
+    except BaseException:
+        # SIGTERM ends the session too (at the prompt, or in a turn): the results
+        # that finished are saved all the same, and what ended it stays the error.
+        try:
+            session.leaving()
+        except MintError as error:
+            term.error(error.message)
+        raise
+    session.leaving()
+
+
+def _prompts(session: Session, reader: LineReader, words: tuple[str, ...]) -> None:
+    """Turns, until Ctrl-D or /exit."""
     if words:
         session.turn(" ".join(words))
     while True:
@@ -270,13 +285,11 @@ def _run(settings: ChatSettings, words: tuple[str, ...], term: Terminal, run_cha
             line = reader.read()
         except EOFError:
             print()
-            session.leaving()
             return
         if line is None or not line.strip():
             continue
         if line.startswith("/") and not line.startswith("//"):
             if not session.command(line):
-                session.leaving()
                 return
             continue
         session.turn(line[1:] if line.startswith("//") else line)  # //text sends /text
