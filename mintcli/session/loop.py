@@ -165,6 +165,9 @@ class Session:
         self.changed, self.cut = messages is not None, cut
         if messages is not None:
             self.failed = None  # the answer (or what came of it) is kept
+            # The results waiting went with it; those of its own calls come after
+            # the turn (not if SIGTERM ends it first: then nothing is left to save).
+            self.answers, self.unrun = [], []
         if saved is not None:
             self.history = find(saved)  # as saved: the next turn continues it
         elif messages is not None:  # --no-log: the conversation lives in memory only
