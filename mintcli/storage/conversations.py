@@ -3,10 +3,10 @@
 the log itself, one SQLite database, is the package ``mintcli/store/``.
 
 An exchange is saved only once its reply has finished, in one transaction, so
-a reply that fails leaves the conversation as it was (the one thing saved
-without a reply: tool results a session keeps as it ends, ``save_messages``). If another mint
-continued the same conversation in the meantime, the exchange is saved as a
-new conversation instead of being mixed into the other's. Nothing here opens
+a reply that fails leaves the conversation as it was (saved without a reply:
+only the tool results a session keeps as it ends, ``save_messages``). If
+another mint continued the same conversation in the meantime, the exchange is
+saved as a new conversation instead of being mixed into the other's. Nothing here opens
 the database before it is needed: a new conversation (no ``-c``) touches it
 only when its reply is saved, and importing this module loads no ``sqlite3``.
 """
