@@ -199,6 +199,8 @@ def test_results_of_a_turn_the_log_refused_are_saved_with_it_when_the_log_takes_
     (saved,) = conversations(e)
     assert saved["id"] and [m["role"] for m in saved["messages"]] == ["user", "assistant", "tool"]
     m = mock_env(env, scripted)
+    r = run_mint(["log", "show"], m)  # a conversation with no exchange of its own yet
+    assert r.returncode == 0 and b"said" in r.stdout, r.stderr
     r = run_mint(["chat", "-c", *TOOLS, "next"], m)
     assert r.returncode == 0 and r.stdout == b"went on\n", r.stderr
     r = run_mint(["log", "list"], m)
