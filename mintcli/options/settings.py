@@ -237,7 +237,7 @@ class ChatSettings(RequestSettings):
         section=CONVERSATIONS,
         help="The result of one of the tool calls the last reply made (of the conversation "
         "continued, or of --messages), sent as given; @FILE reads a file, @- stdin. One for "
-        "each call.")
+        "each call without a result in the conversation.")
     approve: bool = flag(
         "--approve", section=TOOLS,
         help="Ask on the terminal before each tool call (y, n, or a for always this tool).")

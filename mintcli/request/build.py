@@ -312,10 +312,12 @@ def tool_results(
     """``--tool-result CALL_ID=...`` (the results already read) as tool messages,
     one for each call the last reply of the history made, in the order it made
     them. A continued conversation whose last reply made calls needs their
-    results (both APIs refuse a request that leaves a call unanswered)."""
-    last = history[-1] if history else {}
-    calls = last.get("tool_calls") if last.get("role") == "assistant" else None
-    ids = [str(c.get("id")) for c in calls or () if isinstance(c, dict)]
+    results (both APIs refuse a request that leaves a call unanswered); those
+    the conversation holds already are not given again."""
+    from mintcli.store.model import last_calls
+
+    made, answered = last_calls(history)
+    ids = [i for i in (str(c.get("id")) for c in made) if i not in answered]
     if not given:
         if continued and ids:
             raise UsageError(
@@ -326,16 +328,21 @@ def tool_results(
     if not ids:
         raise UsageError(
             "--tool-result: the last reply of the conversation made no tool call "
-            "(continue one with -c or --conversation ID)"
+            + ("left without a result " if made else "")
+            + "(continue one with -c or --conversation ID)"
         )
     for call_id in given:
+        if call_id in answered:
+            raise UsageError(f"--tool-result {call_id}: the conversation holds its result already")
         if call_id not in ids:
-            made = ", ".join(ids)
-            raise UsageError(f"--tool-result {call_id}: the last reply made no such call ({made})")
+            listed = ", ".join(ids)
+            raise UsageError(
+                f"--tool-result {call_id}: the last reply made no such call ({listed})"
+            )
     missing = [i for i in ids if i not in given]
     if missing:
         raise UsageError(
-            f"the last reply made {len(ids)} tool calls: give a --tool-result for each "
+            f"the last reply made {len(made)} tool calls: give a --tool-result for each "
             f"(missing: {', '.join(missing)})"
         )
     return [{"role": "tool", "tool_call_id": i, "content": given[i]} for i in ids]

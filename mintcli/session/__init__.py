@@ -10,10 +10,12 @@
 * ``turn.py``: :class:`Turn`, what ``cli/chat.py`` is told about a session's turn
   and tells it back.
 * ``calls.py``: the results that answer the tool calls a turn ended on and
-  mint did not run (sent before the next prompt, so the conversation goes on).
+  mint did not run (sent before the next prompt, so the conversation goes on;
+  those that finished are saved if the session ends first).
 
 Imports: ``readline`` (only here, only in a session), ``mintcli.options.config`` (/model
-and /system are checked as their flags are), ``mintcli.storage.conversations``
-and ``mintcli.storage.paths`` (``mintcli.cli.chat.run_chat`` is passed in, not imported). Nothing
-imports this package unless a session opens; this ``__init__`` imports nothing.
+and /system are checked as their flags are), ``mintcli.storage.conversations``,
+``mintcli.storage.paths`` and ``mintcli.store.model`` (``mintcli.cli.chat.run_chat`` is
+passed in, not imported). Nothing imports this package unless a session opens;
+this ``__init__`` imports nothing.
 """

@@ -6,7 +6,10 @@ declared (``--tool`` without ``--tool-cmd``/``--mcp``), the loop reached
 that goes on past a call without its result, so before the next prompt the
 session sends, for each such call, the result that finished or one saying
 plainly that the tool was not run and why, marked as an error (Anthropic's
-``is_error``; for OpenAI, which has no such flag, the text says it).
+``is_error``; for OpenAI, which has no such flag, the text says it). A session
+that ends before the next prompt saves the results that finished in the
+conversation (they join its last exchange), so that nothing a tool did is
+lost; the other calls stay open there.
 """
 
 from __future__ import annotations
@@ -23,11 +26,10 @@ def step_limit(steps: int) -> str:
 
 
 def open_calls(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The calls of the last message, when it is a reply that made calls."""
-    last = messages[-1] if messages else {}
-    if last.get("role") != "assistant":
-        return []
-    return [c for c in last.get("tool_calls") or () if isinstance(c, dict)]
+    """The calls of the last reply that have no result in ``messages`` yet."""
+    from mintcli.store.model import open_calls
+
+    return open_calls(messages)
 
 
 def name_of(call: dict[str, Any]) -> str:
@@ -66,12 +68,26 @@ def note(unrun: list[dict[str, Any]], why: str) -> str:
     return f"tool calls left unanswered: {listed(unrun)}; going on answers them as not run ({why})"
 
 
-def leaving(results: list[dict[str, Any]], unrun: list[dict[str, Any]]) -> str:
-    """The line for a session that ends before those results were sent."""
+def finished(results: list[dict[str, Any]], unrun: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Of the results that answer the open calls, those a tool gave (not "not run")."""
     ids = {str(c.get("id")) for c in unrun}
-    done = [m for m in results if str(m.get("tool_call_id")) not in ids]
-    lost = f"; the results that finished ({len(done)}) are not saved" if done else ""
+    return [m for m in results if str(m.get("tool_call_id")) not in ids]
+
+
+def leaving(done: int, still: list[dict[str, Any]], saved: str | None) -> str:
+    """The line for a session that ends before the results were sent: ``done``
+    results that finished, saved in conversation ``saved`` (None: their save
+    failed), and the calls the saved conversation leaves without a result."""
+    head = "the saved conversation ends on tool calls without results"
+    if done and saved:
+        kept = f"the results of the tool calls that finished ({done}) are saved"
+        kept += f" in conversation {saved}"
+        if not still:
+            return f"{kept}; mint chat -c goes on from them"
+        head = f"{kept}; it ends on tool calls without results"
+    elif done:
+        head = f"the results of the tool calls that finished ({done}) could not be saved; {head}"
     return (
-        "the saved conversation ends on tool calls without results"
-        f"{lost}; mint chat -c asks for a --tool-result for each, a session sends them as not run"
+        f"{head}: {listed(still)}; mint chat -c asks for a --tool-result for each,"
+        " a session sends them as not run"
     )

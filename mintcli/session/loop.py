@@ -141,14 +141,33 @@ class Session:
             self.term.note(calls.note(self.unrun, why))
 
     def leaving(self) -> None:
-        """Said when the session ends on calls whose results were never sent."""
-        if self.answers and self.settings.log:
-            self.term.note(calls.leaving(self.answers, self.unrun))
+        """When the session ends on calls whose results were never sent: the
+        results that finished are saved in the conversation (a tool that ran
+        may have done work, taken long or cost money), and a note says what the
+        conversation ends on. A save that fails is the session's error."""
+        history = self.history
+        if not self.answers or not self.settings.log or history is None:
+            return
+        done = calls.finished(self.answers, self.unrun)
+        saved = None
+        try:
+            if done:
+                from mintcli.storage.conversations import Pending
+
+                # as a turn's save does: a key a tool printed is not stored
+                messages = self.term.secrets.redact_json([*history.messages, *done])
+                saved = Pending.start(history, messages).save_messages()
+        finally:
+            still = self.unrun if saved else calls.open_calls(history.messages)
+            self.term.note(calls.leaving(len(done), still, saved))
 
     def _ended(self, messages: list[dict[str, Any]] | None, saved: str | None, cut: bool) -> None:
         self.changed, self.cut = messages is not None, cut
         if messages is not None:
             self.failed = None  # the answer (or what came of it) is kept
+            # The results waiting went with it; those of its own calls come after
+            # the turn (not if SIGTERM ends it first: then nothing is left to save).
+            self.answers, self.unrun = [], []
         if saved is not None:
             self.history = find(saved)  # as saved: the next turn continues it
         elif messages is not None:  # --no-log: the conversation lives in memory only
@@ -247,6 +266,21 @@ def _run(settings: ChatSettings, words: tuple[str, ...], term: Terminal, run_cha
     term.note(f"{where} with {model}; /help for help, Ctrl-D to end")
     if session.unrun and not settings.tool_result:
         term.note(calls.note(session.unrun, calls.CONTINUED))
+    try:
+        _prompts(session, reader, words)
+    except BaseException:
+        # SIGTERM ends the session too (at the prompt, or in a turn): the results
+        # that finished are saved all the same, and what ended it stays the error.
+        try:
+            session.leaving()
+        except MintError as error:
+            term.error(error.message)
+        raise
+    session.leaving()
+
+
+def _prompts(session: Session, reader: LineReader, words: tuple[str, ...]) -> None:
+    """Turns, until Ctrl-D or /exit."""
     if words:
         session.turn(" ".join(words))
     while True:
@@ -254,13 +288,11 @@ def _run(settings: ChatSettings, words: tuple[str, ...], term: Terminal, run_cha
             line = reader.read()
         except EOFError:
             print()
-            session.leaving()
             return
         if line is None or not line.strip():
             continue
         if line.startswith("/") and not line.startswith("//"):
             if not session.command(line):
-                session.leaving()
                 return
             continue
         session.turn(line[1:] if line.startswith("//") else line)  # //text sends /text

@@ -3,9 +3,10 @@
 the log itself, one SQLite database, is the package ``mintcli/store/``.
 
 An exchange is saved only once its reply has finished, in one transaction, so
-a reply that fails leaves the conversation as it was. If another mint
-continued the same conversation in the meantime, the exchange is saved as a
-new conversation instead of being mixed into the other's. Nothing here opens
+a reply that fails leaves the conversation as it was (saved without a reply:
+only the tool results a session keeps as it ends, ``save_messages``). If
+another mint continued the same conversation in the meantime, the exchange is
+saved as a new conversation instead of being mixed into the other's. Nothing here opens
 the database before it is needed: a new conversation (no ``-c``) touches it
 only when its reply is saved, and importing this module loads no ``sqlite3``.
 """
@@ -170,4 +171,17 @@ class Pending:
                 exchange,
                 text,
                 time.time(),
+            )
+
+    def save_messages(self) -> str:
+        """Save the messages alone, with no reply after them: what they add
+        joins the conversation's last exchange (a session's tool results that
+        finished before Ctrl-C stopped the tools, kept as the session ends).
+        Returns the conversation's ID: a new one if it moved on meanwhile."""
+        from mintcli.store import write
+
+        with session(True, "save the conversation") as conn:
+            assert conn is not None  # asked to create it
+            return write.save(
+                conn, (self.id, self.base, self.created, self.messages), None, {}, None, time.time()
             )

@@ -36,3 +36,25 @@ def text_of(content: Any) -> str:
     return "".join(
         str(p.get("text", "")) for p in parts if isinstance(p, dict) and p.get("type") == "text"
     )
+
+
+def last_calls(messages: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], set[str]]:
+    """The tool calls of the last reply, when nothing but their results follows
+    it, and the IDs of the calls those results answer. A saved conversation can
+    hold some of them: a session that ends after Ctrl-C stopped the tools keeps
+    the results that had finished, without a reply after them."""
+    at = len(messages)
+    while at and messages[at - 1].get("role") == "tool":
+        at -= 1
+    reply = messages[at - 1] if at else {}
+    if reply.get("role") != "assistant":
+        return [], set()
+    made = [c for c in reply.get("tool_calls") or () if isinstance(c, dict)]
+    return made, {str(m.get("tool_call_id")) for m in messages[at:]}
+
+
+def open_calls(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The calls of the last reply that no result answers yet, in its order:
+    both APIs refuse a conversation that goes on past one of them."""
+    made, answered = last_calls(messages)
+    return [c for c in made if str(c.get("id")) not in answered]

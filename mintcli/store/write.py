@@ -169,7 +169,7 @@ def insert_conversation(conn: sqlite3.Connection, conversation: Conversation) ->
 def save(
     conn: sqlite3.Connection,
     pending: tuple[str, int, float, list[dict[str, Any]]],
-    reply: dict[str, Any],
+    reply: dict[str, Any] | None,
     exchange: dict[str, Any],
     text: Iterable[str] | None,
     now: float,
@@ -177,7 +177,10 @@ def save(
     """The finished exchange, in one transaction; returns the conversation's ID
     (a new one when another mint continued the conversation meanwhile).
     ``pending``: the conversation's ID, its number of exchanges and creation
-    time when the request was built, and the messages up to the reply."""
+    time when the request was built, and the messages up to the reply.
+    ``reply`` None: the messages alone, which join the conversation's last
+    exchange (the tool results a session keeps when it ends after Ctrl-C
+    stopped the tools have no reply of their own)."""
     from mintcli.storage.journal import new_id
 
     wanted, base, started, messages = pending
@@ -197,7 +200,11 @@ def save(
         )
         kept = _copy_exchanges(conn, source, ident, base) if source else {}
         position = len(kept) if source else (known[0] if known is not None else 0)
-        new = insert_exchange(conn, ident, position, {"time": now, **exchange})
+        new: int | None = None
+        if reply is not None:
+            new = insert_exchange(conn, ident, position, {"time": now, **exchange})
+        else:
+            new = _last_exchange(conn, ident)
         stored = conn.execute(
             "SELECT id, digest, exchange_id FROM messages WHERE conversation_id = ?"
             " ORDER BY position",
@@ -224,8 +231,17 @@ def save(
         for position, message in enumerate(messages):
             if position not in kept_rows:
                 insert_message(conn, ident, position, new, message)
-        insert_message(conn, ident, len(messages), new, reply, text)
+        if reply is not None:
+            insert_message(conn, ident, len(messages), new, reply, text)
     return ident
+
+
+def _last_exchange(conn: sqlite3.Connection, conversation: str) -> int | None:
+    row = conn.execute(
+        "SELECT id FROM exchanges WHERE conversation_id = ? ORDER BY position DESC LIMIT 1",
+        (conversation,),
+    ).fetchone()
+    return int(row[0]) if row is not None else None
 
 
 def _copy_exchanges(
@@ -253,7 +269,7 @@ def _copy_exchanges(
 
 
 def _copy_message(
-    conn: sqlite3.Connection, old: int, target: str, position: int, exchange: int
+    conn: sqlite3.Connection, old: int, target: str, position: int, exchange: int | None
 ) -> None:
     row = conn.execute(
         "INSERT INTO messages (conversation_id, position, exchange_id, role, body,"
