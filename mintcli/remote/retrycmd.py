@@ -39,7 +39,8 @@ def retry_command(job: Any, settings: BatchSettings) -> str:
             continue
         words += _flag(name, value)
     output = settings.output or job.output
-    words += ["-O", _relative(output)]
+    if output:  # (without -O there is nothing to retry into: no hint is given)
+        words += ["-O", _relative(output)]
     stdin = job.input is None or job.input == str(job.dir / "input.jsonl")
     if not stdin:
         words.append(_relative(job.input))
