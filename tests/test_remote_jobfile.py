@@ -141,6 +141,13 @@ DAMAGE = {
     "tag: not 8 hexadecimal digits": lambda j: j.update(tag="../x"),
     "parts: not a list": lambda j: j.update(parts={}),
     "'extra': not a field of a job file": lambda j: j.update(extra=1),
+    # fetch writes to the job's -O file: never one the job was not made for.
+    "id: not the hash of its input_sha256, output, protocol and base_url": lambda j: j.update(
+        output="/tmp/elsewhere.jsonl"
+    ),
+    "settings.protocol: not the job's protocol": lambda j: j["settings"].update(
+        protocol="anthropic"
+    ),
 }
 
 
@@ -158,7 +165,7 @@ def test_a_damaged_job_file_is_one_configuration_error_naming_it(
         path.write_text(whole)
         edit(path, change)
         runs = [["batch", "--remote", "--resume", *FAST, "-O", "out.jsonl", "prompts.jsonl"]]
-        if "batch" in what:  # the by-id commands read every job file too
+        if "batch" in what or "output" in what:  # the by-id commands read every job file too
             runs += [["batch", "fetch", batch], ["batch", "status", batch]]
         for argv in runs:
             r = run_mint(argv, menv, cwd=tmp_path, timeout=20)

@@ -59,6 +59,8 @@ def _check(data: dict[str, Any], path: Path, kept: tuple[str, ...]) -> dict[str,
         raise Damaged(f"id: {data['id']} is not the name of its directory")
     data["dir"] = path.parent
     data["settings"] = _settings(data["settings"], kept)
+    if data["settings"].get("protocol", data["protocol"]) != data["protocol"]:
+        raise Damaged("settings.protocol: not the job's protocol")
     data["parts"] = [_part(n, part) for n, part in enumerate(data["parts"])]
     spans = sorted(r for p in data["parts"] for r in p["ranges"])
     for (_, end), (first, _) in itertools.pairwise(spans):

@@ -23,14 +23,14 @@ from mintcli.options.settings import BatchSettings
 
 def retry_command(job: Any, settings: BatchSettings) -> str:
     """The words of the command, quoted; then how its input is given."""
-    from mintcli.remote.job import KEPT, with_kept
+    from mintcli.remote.job import KEPT, with_kept, without_userinfo
 
     kept = with_kept(settings, job.settings)
     words = ["mint", "batch", "--remote", "--resume", "--retry-failed"]
     if settings.mock:
         words.append("--mock")
     elif settings.given("base_url"):
-        words += ["--base-url", job.base_url]
+        words += ["--base-url", without_userinfo(settings.base_url)]  # where fetch went
     if settings.given("profile") and settings.profile:
         words += ["--profile", settings.profile]
     for name in KEPT:
