@@ -57,9 +57,16 @@ def test_fetch_names_the_command_that_retries_its_failed_items(
         "mint batch --remote --resume --retry-failed --template 'Q: {}' --max-tokens 77 "
         "-O 'it'\"'\"'s later.jsonl' prompts.jsonl"
     )
-    # What fetch said before: run fetch again, which resends nothing.
-    again = run_mint(["batch", "fetch", "--resume", "--retry-failed", *ids], mock_env(env, faulty))
-    assert b"the same command" not in fetch.stderr + again.stderr
+    # What fetch said before, fetch again, would resend nothing: it is refused, and
+    # says what does.
+    again = run_mint(
+        ["batch", "fetch", "--resume", "--retry-failed", *ids], mock_env(env, faulty), cwd=tmp_path
+    )
+    assert again.returncode == 2
+    assert again.stderr.decode() == (
+        "mint: error: mint batch fetch collects what the job sent; to send its failed items "
+        f"again: {command}\n"
+    )
     # The command as a shell reads it works: only the failed item goes, as the job sent it.
     clean = make_mock(batch_delay=0.05)
     argv = shlex.split(command)

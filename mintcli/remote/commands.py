@@ -81,6 +81,11 @@ def _fetch(
     if len(jobs) > 1:
         raise UsageError("these batches belong to different jobs: fetch one job at a time")
     job = next(iter(jobs.values()))
+    if settings.retry_failed:  # it would only fetch again, and fail the same items again
+        raise UsageError(
+            "mint batch fetch collects what the job sent; to send its failed items again: "
+            + retry_command(job, settings)
+        )
     lock_job(job.id)  # held (its fd open) until mint exits
     if job.input is None:
         raise UsageError("the job does not say where its input is")
