@@ -129,10 +129,10 @@ def part(job: dict[str, Any]) -> dict[str, Any]:
 
 DAMAGE = {
     # A billion items: mint walked them all (5 GB and no end).
-    "parts[0].ranges: item 999999999, but the input has 3 lines": lambda j: part(j).update(
+    "parts[0].ranges: item 1000000000 of an input of 3 lines": lambda j: part(j).update(
         ranges=[[0, 1_000_000_000]], count=1_000_000_000
     ),
-    "parts[0].ranges: item 3, but the input has 3 lines": lambda j: part(j).update(
+    "parts[0].ranges: item 4 of an input of 3 lines": lambda j: part(j).update(
         ranges=[[0, 4]], count=4
     ),
     "parts[0].batch: '../../x' is not a remote id": lambda j: part(j).update(batch="../../x"),

@@ -79,10 +79,8 @@ def check_items(job: Any, sha256: str, lines: int) -> None:
     for part in job.parts:
         for _, end in part.ranges:
             if end > lines:
-                raise damaged(
-                    job.path,
-                    f"parts[{part.n}].ranges: item {end - 1}, but the input has {lines} lines",
-                )
+                of = plural(lines, "line")  # (items counted from 1 here, as lines are)
+                raise damaged(job.path, f"parts[{part.n}].ranges: item {end} of an input of {of}")
 
 
 def _part(n: int, data: Any) -> dict[str, Any]:
