@@ -242,3 +242,10 @@ def test_every_unreadable_results_line_is_counted(
     failed = sum("error" in x for x in jsonl(r.stdout))
     assert r.returncode == (9 if failed else 0)
     assert failed == (3 if fault == "garbled=1" else 0)
+
+
+def test_one_failed_item_of_a_local_batch_is_one_item(make_mock: Any, env: dict[str, str]) -> None:
+    server = make_mock(fault="status=400")
+    r = run_mint(["batch", "-"], mock_env(env, server), input=b'{"prompt": "hi"}\n')
+    assert r.returncode == 9
+    assert b"mint: error: 1 of 1 item failed; their result lines say why\n" in r.stderr
