@@ -65,7 +65,7 @@ def _check(data: dict[str, Any], path: Path, kept: tuple[str, ...]) -> dict[str,
     spans = sorted(r for p in data["parts"] for r in p["ranges"])
     for (_, end), (first, _) in itertools.pairwise(spans):
         if first < end:
-            raise Damaged(f"parts: two parts hold item {first}")
+            raise Damaged(f"parts: two parts hold item {first + 1}")  # (from 1, as lines)
     return data
 
 
