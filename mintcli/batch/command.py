@@ -20,7 +20,7 @@ from mintcli.base.terminal import Terminal, signals_as_errors
 from mintcli.batch.items import Defaults, Item, Reader
 from mintcli.batch.pacing import SharedPacer
 from mintcli.batch.pool import Outcome, Pool
-from mintcli.batch.progress import Progress
+from mintcli.batch.progress import Progress, plural
 from mintcli.batch.results import FileOutput, Output, ResultSink, lock_output, read_previous
 from mintcli.errors import ExitCode, Interrupted, ItemsFailed, MintError, UsageError
 from mintcli.options.settings import PROTOCOLS, BatchSettings
@@ -239,7 +239,8 @@ def _outcome(
     failed = tally.failed + skipped_failed
     if failed:
         error = ItemsFailed(
-            f"{failed} of {tally.finished + skipped} items failed; their result lines say why"
+            f"{failed} of {plural(tally.finished + skipped, 'item')} failed; "
+            "their result lines say why"
         )
         if path:
             error.notes.append("to retry them: the same command with --resume --retry-failed")

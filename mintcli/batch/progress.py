@@ -11,6 +11,11 @@ from mintcli.batch.pool import Tally
 EVERY = 0.2  # seconds between two updates of the status line
 
 
+def plural(count: int, word: str) -> str:
+    """``1 item``, ``2 items``: for the counts messages give."""
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
 class Progress:
     def __init__(self, term: Terminal) -> None:
         self.term = term

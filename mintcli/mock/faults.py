@@ -23,6 +23,7 @@ from typing import Any
 
 KINDS = ("status", "drop", "stall", "error", "malformed", "truncate")
 _INT_KEYS = {*KINDS, "times", "retry_after_ms"}
+MAX_WAIT = 1e9  # the longest retry_after (seconds) a fault takes: 31 years
 
 
 class FaultSpecError(ValueError):
@@ -71,12 +72,13 @@ def parse_fault(spec: str | dict[str, Any]) -> Fault:
                     raise ValueError
             elif key == "retry_after":
                 values[key] = float(raw)
-                if not 0 <= values[key] <= 1e9:  # inf and nan too: no header can say them
+                if not 0 <= values[key] <= MAX_WAIT:  # inf and nan too: no header can say them
                     raise ValueError
             else:
                 values[key] = raw
         except ValueError:
-            raise FaultSpecError(f"fault {canonical!r}: {key} needs a number >= 0") from None
+            bound = f"from 0 to {MAX_WAIT:.0f}" if key == "retry_after" else ">= 0"
+            raise FaultSpecError(f"fault {canonical!r}: {key} needs a number {bound}") from None
     kind = kinds[0]
     if kind == "status" and not 400 <= values["status"] <= 599:
         raise FaultSpecError(f"fault {canonical!r}: status must be 400-599")

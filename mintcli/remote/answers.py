@@ -41,6 +41,16 @@ class Unfinished(ProtocolError):
     goes on past MAX_PAGES pages)."""
 
 
+def segment(value: str) -> str:
+    """An id as one segment of a URL path. Every id mint puts in a path was
+    checked to be a plain token where it entered (the server's answer, the
+    job file, the command line), and a plain token needs no quoting; it is
+    quoted all the same, so that nothing in it can ever reach another path."""
+    from urllib.parse import quote
+
+    return quote(value, safe=":=")
+
+
 def plain_id(value: str, what: str) -> str:
     """``value`` if it is one plain token (see the module's docstring)."""
     if ID.fullmatch(value) is None:

@@ -113,9 +113,13 @@ class Results:
         fh = self.files[found[0]]
         fh.seek(found[1])
         line = fh.readline(LINE_MAX + 1)
-        if len(line) > LINE_MAX and not line.endswith(b"\n"):
-            raise too_long(cid)
-        return self.provider.outcome(line)
+        try:
+            if len(line) > LINE_MAX and not line.endswith(b"\n"):
+                raise too_long(cid)
+            return self.provider.outcome(line)
+        except MintError:  # a line with an item's custom_id that is not a result after all
+            self.unreadable += 1
+            raise
 
     def close(self) -> None:
         for fh in self.files:

@@ -8,11 +8,11 @@ their results and writes the job's result lines, as the run would have.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import orjson
 
+from mintcli.base.capped import open_unwaited
 from mintcli.base.terminal import Terminal
 from mintcli.batch.items import Defaults
 from mintcli.batch.results import lock_output
@@ -22,8 +22,10 @@ from mintcli.protocols import get_protocol
 from mintcli.remote.answers import ID
 from mintcli.remote.api import Api
 from mintcli.remote.job import Job, find_batch, lock_job, with_kept, without_userinfo
-from mintcli.remote.plan import BLOCK
+from mintcli.remote.jobcheck import check_items
+from mintcli.remote.plan import digest_of
 from mintcli.remote.providers import get_provider
+from mintcli.remote.retrycmd import retry_command
 from mintcli.remote.run import Remote
 
 COMMANDS = ("status", "fetch", "cancel")
@@ -79,21 +81,25 @@ def _fetch(
     if len(jobs) > 1:
         raise UsageError("these batches belong to different jobs: fetch one job at a time")
     job = next(iter(jobs.values()))
+    if settings.retry_failed:  # it would only fetch again, and fail the same items again
+        raise UsageError(
+            "mint batch fetch collects what the job sent; to send its failed items again: "
+            + retry_command(job, settings)
+        )
     lock_job(job.id)  # held (its fd open) until mint exits
     if job.input is None:
         raise UsageError("the job does not say where its input is")
     source = Path(job.input)
-    try:
-        stream = source.open("rb")
+    try:  # never waiting on a FIFO put there: it reads as empty, not the input
+        stream = open_unwaited(source)
     except OSError as exc:
         raise UsageError(f"the job's input {source}: {exc.strerror or exc}") from None
     with stream:
-        digest = hashlib.sha256()
-        while block := stream.read(BLOCK):
-            digest.update(block)
+        digest = digest_of(stream)
         if digest.hexdigest() != job.input_sha256:
             raise UsageError(f"the job's input {source} has changed since it was submitted")
-        stream.seek(0)
+        check_items(job, digest.hexdigest(), digest.lines)
+        retry = retry_command(job, settings)
         settings = with_kept(settings, job.settings).replace(
             output=settings.output or job.output, no_wait=False
         )
@@ -101,6 +107,7 @@ def _fetch(
         if path is not None:
             lock_output(path)
         remote = Remote(settings, term, base_url, api_key, Defaults.from_settings(settings), path)
+        remote.retry = retry
         try:
             remote.attach(job, stream)
         finally:

@@ -27,6 +27,7 @@ import orjson
 
 from mintcli.base.capped import open_unwaited
 from mintcli.errors import ConfigError, write_failed
+from mintcli.remote.jobcheck import check, damaged
 from mintcli.storage.paths import lock_or_refuse, private_dir, state_dir
 
 VERSION = 1
@@ -163,12 +164,14 @@ def load(path: Path) -> Job | None:
         raise ConfigError(f"cannot read the job file {path}: {exc}") from None
     if not isinstance(data, dict) or data.pop("version", None) != VERSION:
         return None
-    try:
-        data["dir"] = Path(data["dir"])
-        data["parts"] = [Part(**p) for p in data["parts"]]
-        return Job(**data)
-    except (KeyError, TypeError):
-        raise ConfigError(f"the job file {path} is damaged; remove its directory") from None
+    data = check(data, path, KEPT)
+    # The id is made of where the job reads and writes and whom it talks to:
+    # an edit of any of these (another -O file, say) shows as a mismatch.
+    made_of = (data["input_sha256"], data["output"], data["protocol"], data["base_url"])
+    if data["id"] != job_id(*made_of):
+        raise damaged(path, "id: not the hash of its input_sha256, output, protocol and base_url")
+    data["parts"] = [Part(**p) for p in data["parts"]]
+    return Job(**data)
 
 
 def all_jobs() -> list[Job]:

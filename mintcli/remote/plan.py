@@ -52,21 +52,50 @@ def request_body(item: Item, protocol: str) -> dict[str, Any] | str:
     return body
 
 
-def hashed(stream: BinaryIO, spool_dir: Path) -> tuple[BinaryIO, str, Path | None]:
-    """The input as a seekable file, the sha256 of its bytes, and the copy
+class Digest:
+    """The sha256 of the input's bytes, and how many lines it has (the last
+    may lack its newline): no item of the input has an index past that, which
+    bounds what a job file may say it sent (jobcheck.check_items)."""
+
+    def __init__(self) -> None:
+        self.sha = hashlib.sha256()
+        self.newlines = 0
+        self.last = b"\n"
+
+    def feed(self, block: bytes) -> None:
+        self.sha.update(block)
+        self.newlines += block.count(b"\n")
+        self.last = block[-1:]
+
+    @property
+    def lines(self) -> int:
+        return self.newlines + (self.last != b"\n")
+
+    def hexdigest(self) -> str:
+        return self.sha.hexdigest()
+
+
+def digest_of(stream: BinaryIO) -> Digest:
+    """The digest of a seekable file, read to its end and rewound."""
+    digest = Digest()
+    try:
+        while block := stream.read(BLOCK):
+            digest.feed(block)
+        stream.seek(0)
+    except OSError as exc:
+        raise UsageError(f"cannot read the input: {exc.strerror or exc}") from None
+    return digest
+
+
+def hashed(stream: BinaryIO, spool_dir: Path) -> tuple[BinaryIO, Digest, Path | None]:
+    """The input as a seekable file, its digest, and the copy
     made of a pipe or a terminal (``spool_dir/input-PID.spool``, 0600, read
     as it is copied; the job keeps it for 'mint batch fetch'). The copy is
     capped (:data:`SPOOL_BYTES`, and each line at TEXT_BYTES as the input's
     reader caps it), and removed when it fails or is interrupted."""
-    digest = hashlib.sha256()
     if _regular(stream):
-        try:
-            while block := stream.read(BLOCK):
-                digest.update(block)
-            stream.seek(0)
-        except OSError as exc:
-            raise UsageError(f"cannot read the input: {exc.strerror or exc}") from None
-        return stream, digest.hexdigest(), None
+        return stream, digest_of(stream), None
+    digest = Digest()
     spool = spool_dir / f"input-{os.getpid()}.spool"
     fd = os.open(spool, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
     copy: IO[bytes] = os.fdopen(fd, "w+b")
@@ -80,7 +109,7 @@ def hashed(stream: BinaryIO, spool_dir: Path) -> tuple[BinaryIO, str, Path | Non
             if not block:
                 break
             lines.feed(block)
-            digest.update(block)
+            digest.feed(block)
             try:
                 copy.write(block)
             except OSError as exc:
@@ -90,7 +119,7 @@ def hashed(stream: BinaryIO, spool_dir: Path) -> tuple[BinaryIO, str, Path | Non
         copy.close()
         spool.unlink(missing_ok=True)
         raise
-    return copy, digest.hexdigest(), spool  # type: ignore[return-value]
+    return copy, digest, spool  # type: ignore[return-value]
 
 
 class _LineCap:

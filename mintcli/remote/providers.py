@@ -21,7 +21,16 @@ from mintcli.errors import (
     error_for_status,
 )
 from mintcli.protocols.base import error_kind, error_message
-from mintcli.remote.answers import Unfinished, count, epoch, ident, listed, newest, string
+from mintcli.remote.answers import (
+    Unfinished,
+    count,
+    epoch,
+    ident,
+    listed,
+    newest,
+    segment,
+    string,
+)
 from mintcli.remote.api import Api
 from mintcli.remote.job import Part, all_jobs
 
@@ -204,10 +213,10 @@ class OpenAIBatches(Provider):
         return self._id(found, "batch") if found is not None else None
 
     def status(self, api: Api, batch: str) -> Status:
-        return self._status(api.call("GET", f"/batches/{batch}"))
+        return self._status(api.call("GET", f"/batches/{segment(batch)}"))
 
     def cancel(self, api: Api, batch: str) -> Status:
-        return self._status(api.call("POST", f"/batches/{batch}/cancel"))
+        return self._status(api.call("POST", f"/batches/{segment(batch)}/cancel"))
 
     def _status(self, obj: Any) -> Status:
         state = self.redact(string(obj, "status", "batch"))
@@ -230,7 +239,7 @@ class OpenAIBatches(Provider):
             done,
             failed,
             count(counts, "total"),
-            tuple(f"/files/{f}/content" for f in files),
+            tuple(f"/files/{segment(f)}/content" for f in files),
             problem,
         )
 
@@ -312,10 +321,10 @@ class AnthropicBatches(Provider):
         return None
 
     def status(self, api: Api, batch: str) -> Status:
-        return self._status(api.call("GET", f"/messages/batches/{batch}"))
+        return self._status(api.call("GET", f"/messages/batches/{segment(batch)}"))
 
     def cancel(self, api: Api, batch: str) -> Status:
-        return self._status(api.call("POST", f"/messages/batches/{batch}/cancel"))
+        return self._status(api.call("POST", f"/messages/batches/{segment(batch)}/cancel"))
 
     def _status(self, obj: Any) -> Status:
         state = self.redact(string(obj, "processing_status", "batch"))
@@ -324,7 +333,7 @@ class AnthropicBatches(Provider):
         done = failed + count(counts, "succeeded")
         ended = state == "ended"
         batch = self._id(obj, "batch")
-        downloads = (f"/messages/batches/{batch}/results",) if ended else ()
+        downloads = (f"/messages/batches/{segment(batch)}/results",) if ended else ()
         total = done + count(counts, "processing")
         return Status(state, ended, done, failed, total, downloads)
 

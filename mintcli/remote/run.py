@@ -19,7 +19,7 @@ from typing import BinaryIO
 from mintcli.base.terminal import Terminal, signals_as_errors
 from mintcli.batch.command import USAGE, _open_input, _output_path
 from mintcli.batch.items import Defaults, Reader
-from mintcli.batch.progress import clock
+from mintcli.batch.progress import clock, plural
 from mintcli.batch.results import FileOutput, Output, lock_output, read_previous
 from mintcli.errors import Interrupted, ItemsFailed, RequestRejected, UsageError
 from mintcli.options.settings import BatchSettings
@@ -35,7 +35,8 @@ from mintcli.remote.job import (
     lock_job,
     without_userinfo,
 )
-from mintcli.remote.plan import build_parts, hashed
+from mintcli.remote.jobcheck import check_items
+from mintcli.remote.plan import Digest, build_parts, hashed
 from mintcli.remote.providers import Provider, Status, get_provider
 
 FIRST_POLL = 1.0  # seconds before the first poll; then half as long again each time
@@ -98,19 +99,25 @@ class Remote:
         self.api = Api(base_url, settings, headers, warn, term.diag if settings.verbose else None)
         self.started = time.monotonic()
         self._downloads: dict[int, tuple[str, ...]] = {}  # part -> its results, once ended
+        # What sends the failed items again ('mint batch fetch' sets its own).
+        self.retry = "the same command with --resume --retry-failed"
 
-    def job_for(self, stream: BinaryIO, digest: str, named: str | None, spool: Path | None) -> Job:
+    def job_for(
+        self, stream: BinaryIO, digest: Digest, named: str | None, spool: Path | None
+    ) -> Job:
         """The unfinished job of this input and -O (with --resume), or a new one."""
         settings = self.settings
         resume = settings.resume or settings.retry_failed
         output = str(self.path.resolve()) if self.path else None
         base_url = without_userinfo(self.base_url)
-        ident = job_id(digest, output, settings.protocol, base_url)
+        ident = job_id(digest.hexdigest(), output, settings.protocol, base_url)
         lock_job(ident)  # held (its fd open) until mint exits
         if self.path is not None:
             lock_output(self.path)
         directory = jobs_dir() / ident
         job = load(directory / "job.json")
+        if job is not None:
+            check_items(job, digest.hexdigest(), digest.lines)
         if job is not None and not job.finished and not resume:
             raise UsageError(
                 f"this input already has an unfinished remote job (batches: "
@@ -128,7 +135,7 @@ class Remote:
         directory.mkdir(mode=0o700)
         if spool is not None:
             named = str(spool.replace(directory / "input.jsonl"))
-        job = Job(ident, directory, settings.protocol, digest, output, base_url, named)
+        job = Job(ident, directory, settings.protocol, digest.hexdigest(), output, base_url, named)
         job.settings = kept_settings(settings)
         try:
             return self._plan(stream, job, resume)
@@ -278,7 +285,8 @@ class Remote:
 
     def _finish(self, job: Job, written: Written, skipped_failed: int) -> None:
         if written.unreadable:
-            self.term.warn(f"{written.unreadable} lines of the batch results could not be read")
+            lines = plural(written.unreadable, "line")
+            self.term.warn(f"{lines} of the batch results could not be read")
         job.finished = True
         job.save()
         for part in job.parts:  # the results are in the -O file now
@@ -293,9 +301,9 @@ class Remote:
             )
         failed = written.failed + skipped_failed
         if failed:
-            error = ItemsFailed(f"{failed} items failed; their result lines say why")
+            error = ItemsFailed(f"{plural(failed, 'item')} failed; their result lines say why")
             if self.path:
-                error.notes.append("to retry them: the same command with --resume --retry-failed")
+                error.notes.append(f"to retry them: {self.retry}")
             raise error
 
 

@@ -28,7 +28,7 @@ class RetryPolicy:
         if error.retry_after is not None:
             if error.retry_after > self.cap:
                 error.message += (
-                    f" (the server asked to wait {error.retry_after:.0f}s before trying "
+                    f" (the server asked to wait {_duration(error.retry_after)} before trying "
                     f"again, longer than --retry-max {self.cap:g}s: not retried)"
                 )
                 return None
@@ -36,3 +36,16 @@ class RetryPolicy:
         full = min(self.cap, self.base * (2.0**retries_done))
         r = (rng or random).random()
         return full / 2 + r * full / 2
+
+
+def _duration(seconds: float) -> str:
+    """A server's wait as a person reads it: ``0.5s``, ``120s``, ``3 days``;
+    past a year the figure (a header may say 1e308) means only "never"."""
+    if seconds < 10:
+        return f"{seconds:.2g}s"
+    if seconds < 100_000:
+        return f"{seconds:.0f}s"
+    if seconds < 365 * 86_400:
+        days = round(seconds / 86_400)
+        return f"{days} day{'' if days == 1 else 's'}"
+    return "more than a year"
