@@ -122,6 +122,10 @@ def test_strict_rules_apply_only_with_strict_and_reach_tools_and_defs(mock: str)
     fmt["json_schema"]["strict"] = True
     error = refused(openai(mock, response_format=fmt))
     assert (error["param"], error["code"]) == ("response_format", "invalid_json_schema")
+    # The format's name follows a function name's rule.
+    bad_name = {"type": "json_schema", "json_schema": {"name": "a.b", "schema": STRICT_OK}}
+    error = refused(openai(mock, response_format=bad_name))
+    assert (error["param"], error["code"]) == ("response_format.json_schema.name", "invalid_value")
     # $defs and anyOf are walked too.
     defs = {**STRICT_OK, "$defs": {"Pair": {"anyOf": [{"type": "null"}, loose]}}}
     fmt["json_schema"]["schema"] = defs

@@ -163,23 +163,32 @@ def _response_format(body: dict[str, Any]) -> None:
             raise openai_missing("response_format.json_schema")
         if not isinstance(spec.get("name"), str):
             raise openai_missing("response_format.json_schema.name")
+        _name(spec["name"], "response_format.json_schema.name")  # [F] as a function's
         if spec.get("strict") is True:  # what --schema sends
             validate_strict.check(
                 spec.get("schema"), f"response_format '{spec['name']}'", "response_format"
             )
 
 
-def _name_length(name: Any, param: str) -> None:
-    # [F] at most 64 characters; [E] the real answer to a longer name is a length
-    # error, not the pattern's ("Invalid 'tools[0].function.name': string too long.
-    # Expected a string with maximum length 64, but got a string with length 67
-    # instead.", quoted in public bug reports).
+def _name(name: Any, param: str) -> None:
+    """A function's or a response format's name ([F]: letters, digits, "_" and "-",
+    at most 64). [E] a longer one gets a length error, not the pattern's ("Invalid
+    'tools[0].function.name': string too long. Expected a string with maximum length
+    64, but got a string with length 67 instead.", quoted in public bug reports)."""
     if isinstance(name, str) and len(name) > 64:
         raise Refusal(
             400,
             f"Invalid '{param}': string too long. Expected a string with maximum length 64, "
             f"but got a string with length {len(name)} instead.",
             code="string_above_max_length",
+            param=param,
+        )
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise Refusal(
+            400,
+            f"Invalid '{param}': string does not match pattern. Expected a "
+            "string that matches the pattern '^[a-zA-Z0-9_-]+$'.",
+            code="invalid_value",
             param=param,
         )
 
@@ -334,15 +343,7 @@ def _tools(body: dict[str, Any]) -> None:
         if not isinstance(spec, dict) or "name" not in spec:
             raise openai_missing(f"{where}.{kind}.name")
         name = spec["name"]
-        _name_length(name, f"{where}.{kind}.name")
-        if not isinstance(name, str) or not _NAME.fullmatch(name):
-            raise Refusal(
-                400,
-                f"Invalid '{where}.{kind}.name': string does not match pattern. Expected a "
-                "string that matches the pattern '^[a-zA-Z0-9_-]+$'.",
-                code="invalid_value",
-                param=f"{where}.{kind}.name",
-            )
+        _name(name, f"{where}.{kind}.name")
         names.append(name)
         if kind == "function" and spec.get("strict") is True:
             validate_strict.check(spec.get("parameters"), f"function '{name}'", None)
