@@ -150,8 +150,8 @@ def test_metadata_the_real_apis_refuse(menv: dict[str, str], mock: str) -> None:
     # Anthropic does not know.
     run = ["chat", "-o", 'metadata={"run": 7}', "hi"]
     r = run_mint(run, menv)
-    assert r.returncode == 4 and "Invalid type for 'metadata.run': expected a string" in (
-        r.stderr.decode()
+    assert r.returncode == 4 and r.stderr.decode().endswith(
+        "Invalid type for 'metadata.run': expected a string, but got an integer instead.\n"
     )
     r = run_mint(["chat", "--protocol", "anthropic", *run[1:]], menv)
     assert r.returncode == 4
