@@ -321,7 +321,9 @@ def test_request_bodies(sse_server: SSEServer, env: dict[str, str], tmp_path: Pa
         "-o",
         "user=alice",
         "-o",
-        'metadata={"user_id": "ci-7"}',  # the README's example, valid for both APIs
+        "store=true",
+        "-o",
+        'metadata={"run": "7"}',  # the README's OpenAI example (the API refuses a number)
         "-o",
         'stop=["END", "STOP"]',  # a JSON array parsed as one
         "hello",
@@ -344,7 +346,8 @@ def test_request_bodies(sse_server: SSEServer, env: dict[str, str], tmp_path: Pa
         "temperature": 0.5,
         "top_p": 0.9,
         "user": "alice",
-        "metadata": {"user_id": "ci-7"},
+        "store": True,
+        "metadata": {"run": "7"},
         "stop": ["END", "STOP"],
     }
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -149,7 +150,7 @@ def test_metadata_the_real_apis_refuse(menv: dict[str, str], mock: str) -> None:
     # The README's old example: a number where OpenAI takes only strings, and a key
     # Anthropic does not know.
     run = ["chat", "-o", 'metadata={"run": 7}', "hi"]
-    r = run_mint(run, menv)
+    r = run_mint(["chat", "-o", "store=true", *run[1:]], menv)
     assert r.returncode == 4 and r.stderr.decode().endswith(
         "Invalid type for 'metadata.run': expected a string, but got an integer instead.\n"
     )
@@ -157,24 +158,30 @@ def test_metadata_the_real_apis_refuse(menv: dict[str, str], mock: str) -> None:
     assert r.returncode == 4
     assert r.stderr.decode().endswith("metadata.run: Extra inputs are not permitted\n")
     # OpenAI's limits: 16 pairs, keys of 64 characters, values of 512.
-    error = refused(openai(mock, metadata={f"k{i}": "v" for i in range(17)}))
+    error = refused(openai(mock, store=True, metadata={f"k{i}": "v" for i in range(17)}))
     assert (error["param"], error["code"]) == ("metadata", "object_above_max_properties")
-    error = refused(openai(mock, metadata={"k" * 65: "v"}))
+    error = refused(openai(mock, store=True, metadata={"k" * 65: "v"}))
     assert error["code"] == "property_name_above_max_length"
-    error = refused(openai(mock, metadata={"k": "v" * 513}))
+    error = refused(openai(mock, store=True, metadata={"k": "v" * 513}))
     assert (error["param"], error["code"]) == ("metadata.k", "string_above_max_length")
     edge = {f"{i:0>64}": "v" * 512 for i in range(16)}
-    assert openai(mock, metadata=edge).status_code == 200
+    assert openai(mock, store=True, metadata=edge).status_code == 200
     # Anthropic's user_id is a string (or null).
     assert refused(anthropic(mock, metadata={"user_id": 7}))["message"] == (
         "metadata.user_id: Input should be a valid string"
     )
     assert anthropic(mock, metadata={"user_id": None}).status_code == 200
-    # The README's example now is one both protocols take.
-    example = re.search(r"-o '(metadata=[^']*)'", README.read_text())
-    assert example, "the README's -o metadata example"
-    for protocol in ("openai", "anthropic"):
-        r = run_mint(["chat", "--protocol", protocol, "-o", example[1], "hi"], menv)
+    # OpenAI takes metadata only with store (checked after the values).
+    assert refused(openai(mock, metadata={"run": "7"}))["message"] == (
+        "The 'metadata' parameter is only allowed when 'store' is enabled."
+    )
+    # The README's examples are valid for the protocol each is shown with.
+    text = " ".join(README.read_text().split())
+    for protocol in ("OpenAI", "Anthropic"):
+        example = re.search(rf"`(-o [^`]*metadata=[^`]*)` with the {protocol}", text)
+        assert example, f"the README's -o metadata example for {protocol}"
+        args = ["chat", "--protocol", protocol.lower(), *shlex.split(example[1]), "hi"]
+        r = run_mint(args, menv)
         assert (r.returncode, r.stdout) == (0, b"Mock reply to: hi\n"), r.stderr
 
 

@@ -15,6 +15,9 @@ request validation, see validate.py). Sources:
       long. ..." code property_name_above_max_length; "Invalid 'metadata.k': string
       too long. ..." code string_above_max_length), worded as every OpenAI length
       error is.
+  [OS] the real 400 for metadata without ``"store": true``: "The 'metadata'
+      parameter is only allowed when 'store' is enabled." (tmc/langchaingo#1484,
+      langchain-ai/langchain-litellm#8, QwenLM/qwen-code#243).
   [A] anthropic-sdk-python src/anthropic/types/metadata_param.py: MetadataParam has
       one field, ``user_id: Optional[str]``.
   [AE] the real 400 for any other key, quoted in public code: "metadata.session_id:
@@ -69,6 +72,12 @@ def openai(body: dict[str, Any]) -> None:
                 code="string_above_max_length",
                 param=where,
             )
+    if body.get("store") is not True:  # [OS]
+        raise Refusal(
+            400,
+            "The 'metadata' parameter is only allowed when 'store' is enabled.",
+            param="metadata",
+        )
 
 
 def anthropic(body: dict[str, Any]) -> None:
