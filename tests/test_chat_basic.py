@@ -321,7 +321,11 @@ def test_request_bodies(sse_server: SSEServer, env: dict[str, str], tmp_path: Pa
         "-o",
         "user=alice",
         "-o",
-        'metadata={"a": [1, 2]}',
+        "store=true",
+        "-o",
+        'metadata={"run": "7"}',  # the README's OpenAI example (the API refuses a number)
+        "-o",
+        'stop=["END", "STOP"]',  # a JSON array parsed as one
         "hello",
         "world",
     )
@@ -342,7 +346,9 @@ def test_request_bodies(sse_server: SSEServer, env: dict[str, str], tmp_path: Pa
         "temperature": 0.5,
         "top_p": 0.9,
         "user": "alice",
-        "metadata": {"a": [1, 2]},
+        "store": True,
+        "metadata": {"run": "7"},
+        "stop": ["END", "STOP"],
     }
 
     sse_server.queue(Canned(body=[sse_file("anthropic_poem.sse")]))

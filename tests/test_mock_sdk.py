@@ -138,7 +138,7 @@ _json = st.recursive(
 )
 _FIELDS = ["model", "messages", "max_tokens", "stream", "stream_options", "temperature", "stop",
            "stop_sequences", "n", "tools", "tool_choice", "system", "thinking", "output_config",
-           "response_format", "parallel_tool_calls", "logit_bias", "top_logprobs"]  # fmt: skip
+           "response_format", "parallel_tool_calls", "logit_bias", "top_logprobs", "metadata"]  # fmt: skip
 _MESSAGE_KEYS = ["role", "content", "tool_calls", "tool_call_id"]
 
 

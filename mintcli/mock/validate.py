@@ -10,7 +10,9 @@ reject a request the provider accepts. ``mint mock --lenient`` (or a script rule
 with ``"lenient": true``) turns all of this off.
 
 The rules of each protocol are in validate_openai.py and validate_anthropic.py,
-the type and range helpers they share in validate_types.py.
+the type and range helpers they share in validate_types.py, OpenAI strict mode's
+schema rules in validate_strict.py and both protocols' metadata in
+validate_metadata.py.
 """
 
 from __future__ import annotations

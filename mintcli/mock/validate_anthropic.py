@@ -29,9 +29,11 @@ Error messages follow the real API's (pydantic's wording, ``field.path: message`
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
+from mintcli.mock import validate_metadata
 from mintcli.mock.refusal import Refusal
 from mintcli.mock.validate_types import (
     anthropic_choice,
@@ -61,6 +63,8 @@ BLOCK_TYPES = tuple(
         }
     )
 )  # fmt: skip
+# [E] what a custom tool's name may hold (see _tool_name).
+_TOOL_NAME = re.compile(r"[a-zA-Z0-9_-]{1,128}")
 # [P] the fields of MessageCountTokensParams.
 COUNT = frozenset(
     {
@@ -102,8 +106,8 @@ def check(path: str, body: Any, headers: Mapping[str, str]) -> None:
     for i, s in enumerate(anthropic_typed(body, "stop_sequences", "array") or ()):
         if not isinstance(s, str):
             raise anthropic_error(f"stop_sequences.{i}", "Input should be a valid string")
-    # [P] metadata: MetadataParam, an object.
-    anthropic_typed(body, "metadata", "object")
+    # [P] metadata: MetadataParam, an object holding user_id alone (validate_metadata.py).
+    validate_metadata.anthropic(body)
     anthropic_choice(body, "service_tier", ("auto", "standard_only"))
     _system(body)
     _thinking(body)
@@ -176,6 +180,7 @@ def _tools(body: dict[str, Any]) -> None:
                 if key not in tool:
                     raise anthropic_error(f"{where}.custom.{key}", "Field required")
             anthropic_typed(tool, "name", "string", f"{where}.custom.")
+            _tool_name(tool["name"], f"{where}.custom.name")
             anthropic_typed(tool, "input_schema", "object", f"{where}.custom.")
     choice = anthropic_typed(body, "tool_choice", "object")
     if choice is None:
@@ -187,6 +192,18 @@ def _tools(body: dict[str, Any]) -> None:
     if kind == "tool" and not isinstance(choice.get("name"), str):
         raise anthropic_error("tool_choice.tool.name", "Field required")
     anthropic_typed(choice, "disable_parallel_tool_use", "boolean", f"tool_choice.{kind}.")
+
+
+def _tool_name(name: str, where: str) -> None:
+    # [E] a custom tool's name: the real API answers "tools.0.custom.name: String
+    # should match pattern '^[a-zA-Z0-9_-]{1,128}$'" (home-assistant/core#147760, a
+    # name with a dot; modelcontextprotocol/modelcontextprotocol#1345, spaces) and,
+    # for a longer one, "tools.18.custom.name: String should have at most 128
+    # characters" (anthropics/claude-code#96152).
+    if len(name) > 128:
+        raise anthropic_error(where, "String should have at most 128 characters")
+    if not _TOOL_NAME.fullmatch(name):
+        raise anthropic_error(where, "String should match pattern '^[a-zA-Z0-9_-]{1,128}$'")
 
 
 def _messages(messages: Any) -> None:

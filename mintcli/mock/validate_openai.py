@@ -28,6 +28,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from mintcli.mock import validate_metadata, validate_strict
 from mintcli.mock.refusal import Refusal
 from mintcli.mock.validate_types import (
     openai_choice,
@@ -144,6 +145,7 @@ def _parameters(body: dict[str, Any]) -> None:
     openai_choice(body, "verbosity", ("low", "medium", "high"))
     openai_choice(body, "service_tier", ("auto", "default", "flex", "scale", "priority", "fast"))
     openai_choice(body, "prompt_cache_retention", ("in_memory", "24h"))
+    validate_metadata.openai(body)
     _response_format(body)
 
 
@@ -161,6 +163,34 @@ def _response_format(body: dict[str, Any]) -> None:
             raise openai_missing("response_format.json_schema")
         if not isinstance(spec.get("name"), str):
             raise openai_missing("response_format.json_schema.name")
+        _name(spec["name"], "response_format.json_schema.name")  # [F] as a function's
+        if spec.get("strict") is True:  # what --schema sends
+            validate_strict.check(
+                spec.get("schema"), f"response_format '{spec['name']}'", "response_format"
+            )
+
+
+def _name(name: Any, param: str) -> None:
+    """A function's or a response format's name ([F]: letters, digits, "_" and "-",
+    at most 64). [E] a longer one gets a length error, not the pattern's ("Invalid
+    'tools[0].function.name': string too long. Expected a string with maximum length
+    64, but got a string with length 67 instead.", quoted in public bug reports)."""
+    if isinstance(name, str) and len(name) > 64:
+        raise Refusal(
+            400,
+            f"Invalid '{param}': string too long. Expected a string with maximum length 64, "
+            f"but got a string with length {len(name)} instead.",
+            code="string_above_max_length",
+            param=param,
+        )
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise Refusal(
+            400,
+            f"Invalid '{param}': string does not match pattern. Expected a "
+            "string that matches the pattern '^[a-zA-Z0-9_-]+$'.",
+            code="invalid_value",
+            param=param,
+        )
 
 
 def _messages(messages: Any) -> None:
@@ -313,15 +343,21 @@ def _tools(body: dict[str, Any]) -> None:
         if not isinstance(spec, dict) or "name" not in spec:
             raise openai_missing(f"{where}.{kind}.name")
         name = spec["name"]
-        if not isinstance(name, str) or not _NAME.fullmatch(name):
-            raise Refusal(
-                400,
-                f"Invalid '{where}.{kind}.name': string does not match pattern. Expected a "
-                "string that matches the pattern '^[a-zA-Z0-9_-]+$'.",
-                code="invalid_value",
-                param=f"{where}.{kind}.name",
-            )
+        _name(name, f"{where}.{kind}.name")
         names.append(name)
+        if kind == "function" and spec.get("strict") is True:
+            validate_strict.check(spec.get("parameters"), f"function '{name}'", None)
+    if body.get("parallel_tool_calls") is not None and not tools:
+        # [E] a setting for tool calls, refused without tools (empty ones too):
+        # "Invalid value for 'parallel_tool_calls': 'parallel_tool_calls' is only
+        # allowed when 'tools' are specified." (quoted in public code, e.g. letta's
+        # OpenAI client and codex rollouts sending tools: [] with it).
+        raise Refusal(
+            400,
+            "Invalid value for 'parallel_tool_calls': 'parallel_tool_calls' is only "
+            "allowed when 'tools' are specified.",
+            param="parallel_tool_calls",
+        )
     choice = body.get("tool_choice")
     if choice is None:
         return

@@ -1,6 +1,6 @@
 """Type and range checks shared by the mock's request validation, with the error
 wording of each protocol: OpenAI's ("Invalid type for 'temperature': expected a
-decimal, but got string instead.", with ``param`` and ``code``) and Anthropic's
+decimal, but got a string instead.", with ``param`` and ``code``) and Anthropic's
 (pydantic's, "temperature: Input should be less than or equal to 1")."""
 
 from __future__ import annotations
@@ -61,10 +61,15 @@ _ANTHROPIC_NAMES = {
 
 
 def openai_invalid_type(param: str, kind: str, value: Any) -> Refusal:
+    # The type found takes an article as the one expected does ("but got an array
+    # instead", "but got a boolean instead", "but got null instead": real answers
+    # quoted in BerriAI/litellm's batch tests and public bug reports).
+    found = openai_kind(value)
+    if found != "null":
+        found = ("an " if found[0] in "aeiou" else "a ") + found
     return Refusal(
         400,
-        f"Invalid type for '{param}': expected {TYPES[kind][1]}, but got "
-        f"{openai_kind(value)} instead.",
+        f"Invalid type for '{param}': expected {TYPES[kind][1]}, but got {found} instead.",
         code="invalid_type",
         param=param,
     )
