@@ -93,11 +93,15 @@ class ToolLoop:
         resumed = state is not None
         declared = () if resumed else request.tools
         try:
-            box = Toolbox.build(tuple(spec["tool_cmd"]), tuple(spec["mcp"]), declared, secrets)
+            box = Toolbox.build(
+                tuple(spec["tool_cmd"]), tuple(spec["mcp"]), declared, secrets, term.secrets
+            )
         except Unrunnable as exc:  # named as given: a flag, or a table of the config file
             raise exc if resumed else exc.placed(settings) from None
         if not resumed:
             request = replace(request, tools=(*request.tools, *box.specs))
+        for warning in box.warnings:
+            term.warn(warning)
         if settings.verbose:
             for note in box.notes:
                 term.note(note)

@@ -32,6 +32,11 @@ if TYPE_CHECKING:
     from mintcli.toolloop.watchdog import Watchdog
 
 PROTOCOL_VERSION = "2025-06-18"  # asked for in the initialize handshake
+# The revisions with the initialize handshake that mint can speak: the methods it
+# uses (tools/list, tools/call, notifications/cancelled) are the same in all. A
+# server may answer initialize with another version than the one asked for; the
+# client disconnects from one it does not know (the lifecycle's version negotiation).
+HANDSHAKE_VERSIONS = ("2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25")
 # The stateless revision: no handshake; a server says it speaks it in its answer
 # to server/discover, and every request then carries the version in _meta.
 STATELESS_VERSION = "2026-07-28"
@@ -40,7 +45,11 @@ START_TIMEOUT = 30.0  # the probe, initialize and tools/list together
 # A server of an earlier revision answers server/discover with an error at once;
 # one that stays silent is taken for one after this long.
 PROBE_TIMEOUT = 5.0
-LINE_MAX = 64 << 20  # a longer line from the server is an error, not memory
+# One message from a server, in bytes: a longer line is an error, not memory. A
+# result is cut to --tool-output-max (default 1 MiB of text) anyway, and a tools/list
+# page of 128 tools is far smaller; 16 MiB is the cap on one SSE event too. Reading
+# it costs about twice its size at the peak (the line, then its parsed strings).
+LINE_MAX = 16 << 20
 STDERR_LINE = 500  # bytes kept of one line of a server's stderr (the last 20 lines are kept)
 MAX_TOOLS = 128  # the most tools OpenAI's Chat Completions accepts in one request
 SHUTDOWN_WAIT = 2.0  # after closing its stdin, as the official SDK waits
@@ -100,7 +109,7 @@ class McpServer:
                 if not line:
                     break
                 if len(line) > LINE_MAX:
-                    reason = "the server sent a line longer than 64 MiB"
+                    reason = f"the server sent a line longer than {LINE_MAX >> 20} MiB"
                     break
                 if not line.strip():
                     continue
@@ -109,7 +118,10 @@ class McpServer:
                 except orjson.JSONDecodeError:
                     reason = f"the server sent something that is not JSON: {decode(line[:80])!r}"
                     break
-                self._dispatch(message)
+                problem = self._dispatch(message)
+                if problem is not None:
+                    reason = f"the server sent something that is not JSON-RPC ({problem})"
+                    break
         except (OSError, ValueError):
             pass
         self._fail(reason)
@@ -125,9 +137,22 @@ class McpServer:
                     self._stderr.append(piece if piece.endswith(b"\n") else piece + b"\n")
                 whole = piece.endswith(b"\n")
 
-    def _dispatch(self, message: Any) -> None:
+    def _dispatch(self, message: Any) -> str | None:
+        """Hand on one message; what is wrong with it when it is no JSON-RPC 2.0
+        message at all (MCP sends nothing else on stdout: the server is broken,
+        and waiting for its answers would only end in a timeout)."""
         if not isinstance(message, dict):
-            return
+            return f"a JSON {type(message).__name__}, not an object"
+        if message.get("jsonrpc") != "2.0":
+            return 'no "jsonrpc": "2.0"'
+        if "method" in message and not isinstance(message["method"], str):
+            return "a method that is not a string"
+        ident = message.get("id")
+        if isinstance(ident, bool) or not isinstance(ident, str | int | float | None):
+            shown = clip(orjson.dumps(ident).decode(), 40)
+            return f"an id that is neither a string, a number nor null: {shown}"
+        if "method" not in message and ("id" not in message or not _answer(message)):
+            return "neither a request, a notification nor an answer"
         if "method" in message:
             if "id" in message:  # a request from the server (ping, ...): answer it
                 reply: dict[str, Any] = {"jsonrpc": "2.0", "id": message["id"]}
@@ -137,13 +162,14 @@ class McpServer:
                     reply["error"] = {"code": -32601, "message": "method not found"}
                 with contextlib.suppress(ServerGone):
                     self._send(reply)
-            return  # notifications (logging, progress, list_changed) are not needed
-        ident = message.get("id")
+            return None  # notifications (logging, progress, list_changed) are not needed
         with self._lock:
-            slot = self._waiting.pop(ident, None) if isinstance(ident, int) else None
+            # mint's ids are ints; true is an int to Python but not to JSON
+            slot = self._waiting.pop(ident, None) if type(ident) is int else None
         if slot is not None:
             slot[1] = message
             slot[0].set()
+        return None  # an answer to no request of mint's (one it gave up on) is dropped
 
     def _fail(self, reason: str) -> None:
         with self._lock:
@@ -204,7 +230,7 @@ class McpServer:
         deadline = time.monotonic() + START_TIMEOUT
         try:
             if not self._stateless():
-                self.request(
+                answer = self.request(
                     "initialize",
                     {
                         "protocolVersion": PROTOCOL_VERSION,
@@ -213,6 +239,7 @@ class McpServer:
                     },
                     max(0.1, deadline - time.monotonic()),
                 )
+                _check_version(answer)
                 self._send({"jsonrpc": "2.0", "method": "notifications/initialized"})
             tools: list[dict[str, Any]] = []
             cursor: str | None = None
@@ -301,6 +328,23 @@ class McpServer:
                 proc.wait()
         if self.watchdog is not None:
             self.watchdog.remove(proc.pid)
+
+
+def _answer(message: dict[str, Any]) -> bool:
+    """Whether a message without a method is a JSON-RPC answer: exactly one of
+    result and error."""
+    return ("result" in message) != ("error" in message)
+
+
+def _check_version(answer: Any) -> None:
+    """The initialize answer names a revision mint speaks (ServerGone if not)."""
+    version = answer.get("protocolVersion") if isinstance(answer, dict) else None
+    if version not in HANDSHAKE_VERSIONS:
+        said = f"version {clip(repr(version), 40)}" if version is not None else "no version"
+        raise ServerGone(
+            f"it answered initialize with protocol {said}; mint speaks "
+            f"{', '.join(HANDSHAKE_VERSIONS)} and {STATELESS_VERSION}"
+        )
 
 
 LAUNCHERS = ("python", "node", "npx", "uvx", "uv", "deno", "bun", "sh", "bash", "pipx")
