@@ -118,7 +118,9 @@ class McpServer:
                 except orjson.JSONDecodeError:
                     reason = f"the server sent something that is not JSON: {decode(line[:80])!r}"
                     break
-                problem = self._dispatch(message)
+                # a batch (an array of messages) is the 2025-03-26 revision's
+                batch = message if isinstance(message, list) and message else [message]
+                problem = next(filter(None, map(self._dispatch, batch)), None)
                 if problem is not None:
                     reason = f"the server sent something that is not JSON-RPC ({problem})"
                     break
@@ -142,7 +144,7 @@ class McpServer:
         message at all (MCP sends nothing else on stdout: the server is broken,
         and waiting for its answers would only end in a timeout)."""
         if not isinstance(message, dict):
-            return f"a JSON {type(message).__name__}, not an object"
+            return f"not an object: {clip(orjson.dumps(message).decode(), 40)}"
         if message.get("jsonrpc") != "2.0":
             return 'no "jsonrpc": "2.0"'
         if "method" in message and not isinstance(message["method"], str):
@@ -259,7 +261,10 @@ class McpServer:
                     return tools
         except TimeoutError:
             self.close()
-            raise UsageError(f"MCP server {self.command!r} did not answer in time") from None
+            raise UsageError(
+                f"MCP server {self.command!r} did not answer in time ({START_TIMEOUT:g} s to "
+                "start and list its tools)"
+            ) from None
         except (ServerGone, RuntimeError) as exc:
             self.close()
             raise UsageError(f"MCP server {self.command!r}: {exc}{self._stderr_tail()}") from None

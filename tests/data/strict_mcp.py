@@ -10,6 +10,8 @@ unknown method) and offers one tool, echo, which answers "ok" unless:
   version=V  initialize is answered with protocol version V
   idtrue     server/discover is answered with "id": true
   empty      every request is answered with the line {}
+  batch      every answer is sent as a batch of one (an array), as the
+             2025-03-26 revision allows
   long=N     tools/call is answered with one line of N MiB (written a MiB at a time)
 """
 
@@ -21,7 +23,7 @@ ECHO = {"name": "echo", "inputSchema": {"type": "object"}}
 
 
 def send(obj):
-    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.write(json.dumps([obj] if MODE == "batch" else obj) + "\n")
     sys.stdout.flush()
 
 
@@ -39,7 +41,7 @@ for line in sys.stdin:
         else:
             send({"jsonrpc": "2.0", "id": ident, "error": {"code": -32601, "message": "no"}})
     elif method == "initialize":
-        version = ARG if MODE == "version" else "2025-06-18"
+        version = {"version": ARG, "batch": "2025-03-26"}.get(MODE, "2025-06-18")
         send({"jsonrpc": "2.0", "id": ident, "result": {
             "protocolVersion": version, "capabilities": {"tools": {}},
             "serverInfo": {"name": "strict", "version": "1"}}})  # fmt: skip
