@@ -76,10 +76,14 @@ def test_a_key_in_a_tool_result_or_an_mcp_error_never_reaches_stdout_or_the_next
                 (result,) = obj["steps"][0]["tool_results"]
                 assert "[redacted]" in json.dumps(result)
                 assert any("[redacted]" in str(m.get("content")) for m in obj["messages"])
+    # a cut that leaves the key's start before the note hides that start too
+    r = run_mint(["chat", "-f", "jsonl", *cmd, "--tool-output-max", "20", "leak"], e)
+    (result,) = [x for x in jsonl(r.stdout) if x["type"] == "tool_result"]
+    assert result["output"].startswith("found [redacted]\n[output cut at 20 bytes;"), result
     # the model was never sent it either
     requests = [json.loads(line)["body"] for line in sent(server)[before:].splitlines()]
     results = [m["content"] for q in requests for m in q["messages"] if m["role"] == "tool"]
-    assert len(results) == 4 and all("[redacted]" in c for c in results), results
+    assert len(results) == 5 and all("[redacted]" in c for c in results), results
     assert SECRET not in json.dumps(results)
 
 

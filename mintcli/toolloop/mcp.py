@@ -25,7 +25,7 @@ import orjson
 
 from mintcli.base.sanitize import clip
 from mintcli.errors import UsageError
-from mintcli.toolloop.proc import Outcome, decode
+from mintcli.toolloop.proc import CUT_NOTE, Outcome, decode
 from mintcli.toolloop.unrunnable import Unrunnable
 
 if TYPE_CHECKING:
@@ -126,6 +126,10 @@ class McpServer:
                     break
         except (OSError, ValueError):
             pass
+        else:
+            # It broke the protocol (else it closed its stdout): no shutdown wait for
+            # one that may be blocked writing the rest of what mint stopped reading.
+            self.stuck = self.stuck or line != b""
         self._fail(reason)
 
     def _read_stderr(self) -> None:
@@ -386,7 +390,7 @@ def _outcome(result: Any, limit: int) -> Outcome:
     data = "\n".join(parts).encode()
     outcome = Outcome(decode(data[:limit]), truncated=len(data) > limit)
     if outcome.truncated:
-        outcome.output += f"\n[output cut at {limit} bytes; {len(data) - limit} more dropped]"
+        outcome.output += f"\n{CUT_NOTE}{limit} bytes; {len(data) - limit} more dropped]"
     if result.get("isError"):
         outcome.is_error = True
         outcome.error = "the tool reported an error"

@@ -17,12 +17,12 @@ from typing import Any
 import orjson
 
 from mintcli.base.events import ToolCall
-from mintcli.base.sanitize import Secrets, clip
+from mintcli.base.sanitize import REDACTED, SECRET_PART, Secrets, clip
 from mintcli.errors import UsageError
 from mintcli.options.kinds import TOOL_NAME
 from mintcli.request.model import ToolSpec
 from mintcli.toolloop.mcp import MAX_TOOLS, McpServer
-from mintcli.toolloop.proc import Outcome, run_command
+from mintcli.toolloop.proc import CUT_NOTE, Outcome, run_command
 from mintcli.toolloop.unrunnable import Unrunnable
 from mintcli.toolloop.watchdog import Watchdog
 
@@ -256,6 +256,12 @@ class Toolbox:
         key (a config file it reads, an error that quotes it) does not put it on
         stdout, in the journal, or in the next request."""
         outcome.output = self.shown.redact(outcome.output)
+        head, note, rest = outcome.output.rpartition(CUT_NOTE)
+        if outcome.truncated and note:  # the cut may have left the key's start before its note
+            text = head.removesuffix("\n")
+            keep = self.shown.tail(text)
+            if keep >= SECRET_PART:
+                outcome.output = text[:-keep] + REDACTED + head[len(text) :] + note + rest
         if outcome.error is not None:
             outcome.error = self.shown.redact(outcome.error)
         return outcome
