@@ -6,6 +6,8 @@ at once, the length of an MCP line, and MCP messages that are not JSON-RPC."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sys
 import time
 from collections.abc import Iterator
@@ -13,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SECRET, jsonl, mock_env, run_mint, scripted_mock
+from conftest import MINT, SECRET, finish, jsonl, mock_env, run_mint, scripted_mock
 from sse_server import Canned, SSEServer
 from test_hardening import clean_error, served
 from test_hostile_streams import DONE, anthropic, chunk
@@ -26,6 +28,7 @@ SCRIPT = [
     {"match": {"prompt": "^leak"}, "steps": [{"tool_calls": [
         {"id": "k", "name": "leak", "arguments": {}}]}]},
     {"match": {"prompt": "^many"}, "steps": [{"tool_calls": CALLS}]},
+    {"match": {"prompt": "^wait"}, "steps": [{"tool_calls": CALLS[:20]}]},
 ]  # fmt: skip
 
 
@@ -165,6 +168,50 @@ def test_at_most_16_tool_calls_run_at_once(
     assert not any(t["is_error"] for t in results)
     seen = [int(p.read_text()) for p in tmp_path.glob("seen-*")]
     assert len(seen) == 40 and 2 <= max(seen) <= 16, seen
+
+
+def test_a_call_still_waiting_for_its_turn_when_mint_is_killed_runs_on_resume(
+    env: dict[str, str], server: Any, tmp_path: Path, spawn: Any
+) -> None:
+    """Only the calls that had started are taken for lost (the model is told
+    their results were lost); the four that waited run after --resume, once."""
+    running, release, ran = tmp_path / "running", tmp_path / "release", tmp_path / "ran"
+    running.mkdir()
+    probe = tmp_path / "probe"
+    probe.write_text(
+        "#!/bin/sh\n"
+        f'echo $$ > "{running}/$MINT_TOOL_CALL_ID"\n'
+        f'while [ ! -e "{release}" ]; do sleep 0.05; done\n'
+        f'echo "$MINT_TOOL_CALL_ID" >> "{ran}"\n'
+    )
+    probe.chmod(0o755)
+    e = mock_env(env, server)
+    proc = spawn([*MINT, "chat", "--no-log", "-q", "--tool-cmd", f"probe={probe}", "wait"], e)
+    deadline = time.monotonic() + 20
+    while len(list(running.iterdir())) < 16 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.2)  # a 17th would have started by now
+    assert len(list(running.iterdir())) == 16
+    started = {p.name for p in running.iterdir()}
+    proc.send_signal(signal.SIGKILL)
+    finish(proc)
+    pids = [int(p.read_text()) for p in running.iterdir()]
+    while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.02)  # the watchdog kills the tools mint left running
+    release.touch()
+    r = run_mint(["chat", "--resume"], e)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.count(b"was running when mint stopped") == 16, r.stderr
+    late = sorted(ran.read_text().split())
+    assert len(late) == 4 and late == sorted({c["id"] for c in CALLS[:20]} - started)
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 # -- MCP: what a server sends is JSON-RPC, of a revision mint speaks ---------------------

@@ -356,11 +356,15 @@ class ToolLoop:
                     finished(call, Outcome("", True, error=refusal), refused=True)
                 else:
                     todo.append(call)
-            if journal is not None and todo:
-                # Before anything runs: a failed write (exit 11) runs nothing.
-                journal.write({"ts": [call.id for call in todo]})
+            def started(calls: list[ToolCall]) -> None:
+                # Before they run: a failed first write (exit 11) runs nothing; a
+                # call that waited for its turn is journaled when it comes.
+                if journal is not None:
+                    with lock:
+                        journal.write({"ts": [call.id for call in calls]})
+
             timeout, limit = float(self.spec["tool_timeout"]), int(self.spec["tool_output_max"])
-            self.box.run_all(todo, timeout, limit, finished)
+            self.box.run_all(todo, timeout, limit, finished, started)
         return results
 
     def _approved(self, call: ToolCall) -> bool:

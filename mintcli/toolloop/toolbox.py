@@ -200,24 +200,32 @@ class Toolbox:
         timeout: float,
         limit: int,
         on_result: Callable[[ToolCall, Outcome], None],
+        on_start: Callable[[list[ToolCall]], None] | None = None,
     ) -> None:
         """Run the calls, up to MAX_RUNNING at once, each in a thread; ``on_result``
         gets each result the moment its call ends, with the secrets redacted.
+        ``on_start`` is told of calls just before they start: the first
+        MAX_RUNNING at once (if it raises, nothing runs), then each one that
+        waited, when its turn comes.
         An exception in the waiting thread (Ctrl-C) cancels the calls still
         running (their process groups are killed, their results dropped) and
         those not started, and is raised again."""
         cancel = threading.Event()
         failures: list[Exception] = []  # raised again in the waiting thread
-        queue = iter(calls)
+        queue = enumerate(calls)
         taking = threading.Lock()
+        if on_start is not None and calls:
+            on_start(calls[:MAX_RUNNING])
 
         def work(ended: threading.Event) -> None:
             try:
                 while not cancel.is_set():
                     with taking:
-                        call = next(queue, None)
+                        n, call = next(queue, (0, None))
                     if call is None:
                         return
+                    if on_start is not None and n >= MAX_RUNNING:
+                        on_start([call])
                     try:
                         outcome = self.run(call, timeout, limit, cancel)
                     except OSError as exc:  # a pipe mint could not use: the call failed
