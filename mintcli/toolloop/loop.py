@@ -356,6 +356,7 @@ class ToolLoop:
                     finished(call, Outcome("", True, error=refusal), refused=True)
                 else:
                     todo.append(call)
+
             def started(calls: list[ToolCall]) -> None:
                 # Before they run: a failed first write (exit 11) runs nothing; a
                 # call that waited for its turn is journaled when it comes.

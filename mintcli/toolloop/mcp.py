@@ -25,6 +25,7 @@ import orjson
 
 from mintcli.base.sanitize import clip
 from mintcli.errors import UsageError
+from mintcli.toolloop.jsonrpc import problem as jsonrpc_problem
 from mintcli.toolloop.proc import CUT_NOTE, Outcome, decode
 from mintcli.toolloop.unrunnable import Unrunnable
 
@@ -145,20 +146,10 @@ class McpServer:
 
     def _dispatch(self, message: Any) -> str | None:
         """Hand on one message; what is wrong with it when it is no JSON-RPC 2.0
-        message at all (MCP sends nothing else on stdout: the server is broken,
-        and waiting for its answers would only end in a timeout)."""
-        if not isinstance(message, dict):
-            return f"not an object: {clip(orjson.dumps(message).decode(), 40)}"
-        if message.get("jsonrpc") != "2.0":
-            return 'no "jsonrpc": "2.0"'
-        if "method" in message and not isinstance(message["method"], str):
-            return "a method that is not a string"
-        ident = message.get("id")
-        if isinstance(ident, bool) or not isinstance(ident, str | int | float | None):
-            shown = clip(orjson.dumps(ident).decode(), 40)
-            return f"an id that is neither a string, a number nor null: {shown}"
-        if "method" not in message and ("id" not in message or not _answer(message)):
-            return "neither a request, a notification nor an answer"
+        message at all (jsonrpc.py)."""
+        wrong = jsonrpc_problem(message)
+        if wrong is not None:
+            return wrong
         if "method" in message:
             if "id" in message:  # a request from the server (ping, ...): answer it
                 reply: dict[str, Any] = {"jsonrpc": "2.0", "id": message["id"]}
@@ -169,8 +160,8 @@ class McpServer:
                 with contextlib.suppress(ServerGone):
                     self._send(reply)
             return None  # notifications (logging, progress, list_changed) are not needed
-        with self._lock:
-            # mint's ids are ints; true is an int to Python but not to JSON
+        ident = message.get("id")
+        with self._lock:  # mint's ids are ints (a float or a string is no answer of mint's)
             slot = self._waiting.pop(ident, None) if type(ident) is int else None
         if slot is not None:
             slot[1] = message
@@ -337,12 +328,6 @@ class McpServer:
                 proc.wait()
         if self.watchdog is not None:
             self.watchdog.remove(proc.pid)
-
-
-def _answer(message: dict[str, Any]) -> bool:
-    """Whether a message without a method is a JSON-RPC answer: exactly one of
-    result and error."""
-    return ("result" in message) != ("error" in message)
 
 
 def _check_version(answer: Any) -> None:
