@@ -103,7 +103,7 @@ class McpServer:
     def _read_stdout(self) -> None:
         stdout = self.proc.stdout
         assert stdout is not None
-        reason = "the server closed its stdout"
+        closed = reason = "the server closed its stdout"
         try:
             while True:
                 line = stdout.readline(LINE_MAX + 1)
@@ -112,13 +112,14 @@ class McpServer:
                 if len(line) > LINE_MAX:
                     reason = f"the server sent a line longer than {LINE_MAX >> 20} MiB"
                     break
-                if not line.strip():
+                if line.isspace():  # (strip would copy a long line)
                     continue
                 try:
                     message = orjson.loads(line)
                 except orjson.JSONDecodeError:
                     reason = f"the server sent something that is not JSON: {decode(line[:80])!r}"
                     break
+                del line  # not held while the next line is awaited
                 # a batch (an array of messages) is the 2025-03-26 revision's
                 batch = message if isinstance(message, list) and message else [message]
                 problem = next(filter(None, map(self._dispatch, batch)), None)
@@ -130,7 +131,7 @@ class McpServer:
         else:
             # It broke the protocol (else it closed its stdout): no shutdown wait for
             # one that may be blocked writing the rest of what mint stopped reading.
-            self.stuck = self.stuck or line != b""
+            self.stuck = self.stuck or reason is not closed
         self._fail(reason)
 
     def _read_stderr(self) -> None:
