@@ -26,7 +26,7 @@ import orjson
 from mintcli.base.sanitize import clip
 from mintcli.errors import UsageError
 from mintcli.toolloop.jsonrpc import problem as jsonrpc_problem
-from mintcli.toolloop.proc import CUT_NOTE, Outcome, decode
+from mintcli.toolloop.proc import CUT_NOTE, Capped, Outcome, decode
 from mintcli.toolloop.unrunnable import Unrunnable
 
 if TYPE_CHECKING:
@@ -373,10 +373,13 @@ def _outcome(result: Any, limit: int) -> Outcome:
             parts.append(f"[{item.get('type')} content: {item.get('mimeType', 'no type')}]")
     if not parts and result.get("structuredContent") is not None:
         parts.append(orjson.dumps(result["structuredContent"]).decode())
-    data = "\n".join(parts).encode()
-    outcome = Outcome(decode(data[:limit]), truncated=len(data) > limit)
+    data = Capped(limit)  # the parts joined by newlines, never all in one string
+    for n, part in enumerate(parts):
+        data.add(b"\n" if n else b"")
+        data.add(part.encode())
+    outcome = Outcome(decode(data.value()), truncated=data.dropped > 0)
     if outcome.truncated:
-        outcome.output += f"\n{CUT_NOTE}{limit} bytes; {len(data) - limit} more dropped]"
+        outcome.output += f"\n{CUT_NOTE}{limit} bytes; {data.dropped} more dropped]"
     if result.get("isError"):
         outcome.is_error = True
         outcome.error = "the tool reported an error"
