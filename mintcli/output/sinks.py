@@ -224,7 +224,9 @@ class JSONLSink(Sink):
         self._out.append(orjson.dumps(obj) + b"\n")
 
     def start(self, info: RunInfo) -> None:
-        head: dict[str, Any] = {"protocol": info.protocol, "model": info.model}
+        # The model as asked for; a key given as the model name (a slip of -m) is redacted.
+        model = self.term.secrets.redact(info.model)
+        head: dict[str, Any] = {"protocol": info.protocol, "model": model}
         if info.journal is not None:
             head["journal"] = info.journal
         if info.resumed is not None:
@@ -297,7 +299,7 @@ class JSONSink(Sink):
             "tool_calls": [c.as_json() for c in reply.tool_calls],
             "finish_reason": reply.finish_reason,
             "usage": reply.usage,
-            "model": reply.model or (info.model if info else None),
+            "model": self._model(reply),
             "protocol": info.protocol if info else None,
             **summary,
             "messages": [*(info.messages if info else ()), message],
@@ -315,6 +317,12 @@ class JSONSink(Sink):
         if error is not None:
             result["error"] = error
         self._result = result
+
+    def _model(self, reply: Reply) -> str | None:
+        """The model the server named (else the one asked for); a key given as
+        the model name, or echoed as one, is redacted."""
+        model = reply.model or (self._info.model if self._info else None)
+        return None if model is None else self.term.secrets.redact(model)
 
     def done(self, reply: Reply, summary: dict[str, Any]) -> None:
         self._build(reply, summary, None)

@@ -127,6 +127,7 @@ class AnthropicProtocol:
         if reply.get("type") != "message" or content is None:
             raise not_a_reply("message")
         out: list[Event] = [MessageStart(typed(reply, "id", str), typed(reply, "model", str))]
+        budget = ArgumentsBudget()
         for block in content:
             if not isinstance(block, dict):
                 raise ProtocolError("malformed reply: a content block is not an object")
@@ -138,6 +139,7 @@ class AnthropicProtocol:
                 thought = typed(block, "thinking", str)
                 out += [ReasoningDelta(thought)] if thought else []
             elif kind == "tool_use":
+                budget.call()
                 arguments = block.get("input")
                 name = typed(block, "name", str) or ""
                 if text_tool is not None and name == text_tool:
@@ -278,6 +280,8 @@ class AnthropicDecoder:
         name = typed(start, "name", str) or ""
         if btype == "tool_use" and self._text_tool is not None and name == self._text_tool:
             btype = "reply"  # --schema: this tool's input is the reply text
+        if btype == "tool_use":
+            self._budget.call()
         opened = _Block(btype, typed(start, "id", str) or "", name)
         self._blocks[typed(obj, "index", int) or 0] = opened
         if btype == "reply":

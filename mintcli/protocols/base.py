@@ -197,15 +197,35 @@ def error_kind(body: Any) -> str | None:
 # All the tool-call arguments of one response together, in characters: each
 # piece is bounded by the SSE event limit, but not how many pieces there are.
 MAX_ARGUMENTS = 16 * 1024 * 1024
+# The tool calls of one response. Each costs memory however short its arguments
+# (about 0.7 KB held until the reply ends), so their number needs a cap of its
+# own. Real replies hold a handful, rarely dozens: a request offers at most 128
+# tools, and every call's result goes back in the next request. 1,024 leaves
+# room for a model that calls one tool over a long list.
+MAX_CALLS = 1024
+
+
+def too_many_calls() -> ProtocolError:
+    return ProtocolError(
+        f"this reply makes more than {MAX_CALLS:,} tool calls, mint's limit for one reply"
+    )
 
 
 class ArgumentsBudget:
-    """Counts a response's tool-call argument text against MAX_ARGUMENTS."""
+    """Counts a response's tool calls against MAX_CALLS and their argument
+    text against MAX_ARGUMENTS."""
 
-    __slots__ = ("used",)
+    __slots__ = ("calls", "used")
 
     def __init__(self) -> None:
         self.used = 0
+        self.calls = 0
+
+    def call(self) -> None:
+        """One more call began."""
+        self.calls += 1
+        if self.calls > MAX_CALLS:
+            raise too_many_calls()
 
     def spend(self, piece: str) -> None:
         self.used += len(piece)

@@ -18,6 +18,7 @@ from mintcli.base.events import (
 from mintcli.errors import ProtocolError, UsageError, error_for_stream
 from mintcli.options.kinds import TOOL_NAME
 from mintcli.protocols.base import (
+    MAX_CALLS,
     OWNED,
     ArgumentsBudget,
     check_options,
@@ -26,6 +27,7 @@ from mintcli.protocols.base import (
     load_object,
     not_a_reply,
     parse_arguments,
+    too_many_calls,
     typed,
     usage_event,
 )
@@ -124,7 +126,10 @@ class OpenAIProtocol:
         message = choice["message"]
         out: list[Event] = [MessageStart(typed(reply, "id", str), typed(reply, "model", str))]
         out += _texts(message)
-        for i, call in enumerate(typed(message, "tool_calls", list) or ()):
+        calls = typed(message, "tool_calls", list) or ()
+        if len(calls) > MAX_CALLS:
+            raise too_many_calls()
+        for i, call in enumerate(calls):
             if not isinstance(call, dict):
                 raise ProtocolError("malformed reply: a tool call is not an object")
             fn = typed(call, "function", dict) or {}
@@ -253,6 +258,7 @@ class OpenAIDecoder:
                 # A new id where the pending call has another one is a new call:
                 # Gemini sends parallel calls one per chunk, all without an index.
                 key = index if call is None else max(self._calls) + 1
+                self._budget.call()
                 self._slots[index] = key
                 call = self._calls[key] = _PendingCall()
             if call_id:

@@ -149,7 +149,7 @@ def _save(
     secrets = term.secrets
     pending = replace(pending, messages=secrets.redact_json([*pending.messages, *(chain or ())]))
     exchange = {
-        "model": reply.model or run.request.model,
+        "model": secrets.redact(reply.model or run.request.model),  # a key given as -m
         "protocol": run.settings.protocol,
         "usage": reply.usage,
         "finish_reason": reply.finish_reason,

@@ -3,8 +3,9 @@
 The runner writes each step's reply to it as usual (text, calls, usage,
 finish); the loop adds its own records, which the plain reader ignores:
   step end:    {"s": N}            step N's reply is complete (its calls follow)
-  tools start: {"ts": [call ids]}  written before those calls start (one line:
-               a failed write leaves none, and then no tool runs)
+  tools start: {"ts": [call ids]}  written before those calls start (one line
+               for the first 16: a failed write leaves none, and then no tool
+               runs; a call that waited for its turn gets a line when it comes)
   tool result: {"tr": {"id", "name", "output", "is_error", "exit", "error",
                        "truncated", "duration_ms", "refused"}}
                written the moment that call ends, before any other result.

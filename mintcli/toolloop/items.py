@@ -40,9 +40,13 @@ class ItemTools:
         declared = load_tools(settings.tool, settings.tools)
         secrets = [settings.api_key] if settings.api_key else []
         try:
-            self.box = Toolbox.build(settings.tool_cmd, settings.mcp, declared, secrets)
+            self.box = Toolbox.build(
+                settings.tool_cmd, settings.mcp, declared, secrets, term.secrets
+            )
         except Unrunnable as exc:  # named as given: a flag, or a table of the config file
             raise exc.placed(settings) from None
+        for warning in self.box.warnings:
+            term.warn(warning)
         self.max_steps = settings.max_steps
         self.timeout = settings.tool_timeout
         self.limit = settings.tool_output_max

@@ -93,11 +93,15 @@ class ToolLoop:
         resumed = state is not None
         declared = () if resumed else request.tools
         try:
-            box = Toolbox.build(tuple(spec["tool_cmd"]), tuple(spec["mcp"]), declared, secrets)
+            box = Toolbox.build(
+                tuple(spec["tool_cmd"]), tuple(spec["mcp"]), declared, secrets, term.secrets
+            )
         except Unrunnable as exc:  # named as given: a flag, or a table of the config file
             raise exc if resumed else exc.placed(settings) from None
         if not resumed:
             request = replace(request, tools=(*request.tools, *box.specs))
+        for warning in box.warnings:
+            term.warn(warning)
         if settings.verbose:
             for note in box.notes:
                 term.note(note)
@@ -352,11 +356,16 @@ class ToolLoop:
                     finished(call, Outcome("", True, error=refusal), refused=True)
                 else:
                     todo.append(call)
-            if journal is not None and todo:
-                # Before anything runs: a failed write (exit 11) runs nothing.
-                journal.write({"ts": [call.id for call in todo]})
+
+            def started(calls: list[ToolCall]) -> None:
+                # Before they run: a failed first write (exit 11) runs nothing; a
+                # call that waited for its turn is journaled when it comes.
+                if journal is not None:
+                    with lock:
+                        journal.write({"ts": [call.id for call in calls]})
+
             timeout, limit = float(self.spec["tool_timeout"]), int(self.spec["tool_output_max"])
-            self.box.run_all(todo, timeout, limit, finished)
+            self.box.run_all(todo, timeout, limit, finished, started)
         return results
 
     def _approved(self, call: ToolCall) -> bool:

@@ -25,13 +25,19 @@ import orjson
 
 from mintcli.base.sanitize import clip
 from mintcli.errors import UsageError
-from mintcli.toolloop.proc import Outcome, decode
+from mintcli.toolloop.jsonrpc import problem as jsonrpc_problem
+from mintcli.toolloop.proc import CUT_NOTE, Capped, Outcome, decode
 from mintcli.toolloop.unrunnable import Unrunnable
 
 if TYPE_CHECKING:
     from mintcli.toolloop.watchdog import Watchdog
 
 PROTOCOL_VERSION = "2025-06-18"  # asked for in the initialize handshake
+# The revisions with the initialize handshake that mint can speak: the methods it
+# uses (tools/list, tools/call, notifications/cancelled) are the same in all. A
+# server may answer initialize with another version than the one asked for; the
+# client disconnects from one it does not know (the lifecycle's version negotiation).
+HANDSHAKE_VERSIONS = ("2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25")
 # The stateless revision: no handshake; a server says it speaks it in its answer
 # to server/discover, and every request then carries the version in _meta.
 STATELESS_VERSION = "2026-07-28"
@@ -40,7 +46,11 @@ START_TIMEOUT = 30.0  # the probe, initialize and tools/list together
 # A server of an earlier revision answers server/discover with an error at once;
 # one that stays silent is taken for one after this long.
 PROBE_TIMEOUT = 5.0
-LINE_MAX = 64 << 20  # a longer line from the server is an error, not memory
+# One message from a server, in bytes: a longer line is an error, not memory. A
+# result is cut to --tool-output-max (default 1 MiB of text) anyway, and a tools/list
+# page of 128 tools is far smaller; 16 MiB is the cap on one SSE event too. Reading
+# it costs about twice its size at the peak (the line, then its parsed strings).
+LINE_MAX = 16 << 20
 STDERR_LINE = 500  # bytes kept of one line of a server's stderr (the last 20 lines are kept)
 MAX_TOOLS = 128  # the most tools OpenAI's Chat Completions accepts in one request
 SHUTDOWN_WAIT = 2.0  # after closing its stdin, as the official SDK waits
@@ -93,25 +103,35 @@ class McpServer:
     def _read_stdout(self) -> None:
         stdout = self.proc.stdout
         assert stdout is not None
-        reason = "the server closed its stdout"
+        closed = reason = "the server closed its stdout"
         try:
             while True:
                 line = stdout.readline(LINE_MAX + 1)
                 if not line:
                     break
                 if len(line) > LINE_MAX:
-                    reason = "the server sent a line longer than 64 MiB"
+                    reason = f"the server sent a line longer than {LINE_MAX >> 20} MiB"
                     break
-                if not line.strip():
+                if line.isspace():  # (strip would copy a long line)
                     continue
                 try:
                     message = orjson.loads(line)
                 except orjson.JSONDecodeError:
                     reason = f"the server sent something that is not JSON: {decode(line[:80])!r}"
                     break
-                self._dispatch(message)
+                del line  # not held while the next line is awaited
+                # a batch (an array of messages) is the 2025-03-26 revision's
+                batch = message if isinstance(message, list) and message else [message]
+                problem = next(filter(None, map(self._dispatch, batch)), None)
+                if problem is not None:
+                    reason = f"the server sent something that is not JSON-RPC ({problem})"
+                    break
         except (OSError, ValueError):
             pass
+        else:
+            # It broke the protocol (else it closed its stdout): no shutdown wait for
+            # one that may be blocked writing the rest of what mint stopped reading.
+            self.stuck = self.stuck or reason is not closed
         self._fail(reason)
 
     def _read_stderr(self) -> None:
@@ -125,9 +145,12 @@ class McpServer:
                     self._stderr.append(piece if piece.endswith(b"\n") else piece + b"\n")
                 whole = piece.endswith(b"\n")
 
-    def _dispatch(self, message: Any) -> None:
-        if not isinstance(message, dict):
-            return
+    def _dispatch(self, message: Any) -> str | None:
+        """Hand on one message; what is wrong with it when it is no JSON-RPC 2.0
+        message at all (jsonrpc.py)."""
+        wrong = jsonrpc_problem(message)
+        if wrong is not None:
+            return wrong
         if "method" in message:
             if "id" in message:  # a request from the server (ping, ...): answer it
                 reply: dict[str, Any] = {"jsonrpc": "2.0", "id": message["id"]}
@@ -137,13 +160,14 @@ class McpServer:
                     reply["error"] = {"code": -32601, "message": "method not found"}
                 with contextlib.suppress(ServerGone):
                     self._send(reply)
-            return  # notifications (logging, progress, list_changed) are not needed
+            return None  # notifications (logging, progress, list_changed) are not needed
         ident = message.get("id")
-        with self._lock:
-            slot = self._waiting.pop(ident, None) if isinstance(ident, int) else None
+        with self._lock:  # mint's ids are ints (a float or a string is no answer of mint's)
+            slot = self._waiting.pop(ident, None) if type(ident) is int else None
         if slot is not None:
             slot[1] = message
             slot[0].set()
+        return None  # an answer to no request of mint's (one it gave up on) is dropped
 
     def _fail(self, reason: str) -> None:
         with self._lock:
@@ -204,7 +228,7 @@ class McpServer:
         deadline = time.monotonic() + START_TIMEOUT
         try:
             if not self._stateless():
-                self.request(
+                answer = self.request(
                     "initialize",
                     {
                         "protocolVersion": PROTOCOL_VERSION,
@@ -213,6 +237,7 @@ class McpServer:
                     },
                     max(0.1, deadline - time.monotonic()),
                 )
+                _check_version(answer)
                 self._send({"jsonrpc": "2.0", "method": "notifications/initialized"})
             tools: list[dict[str, Any]] = []
             cursor: str | None = None
@@ -232,7 +257,10 @@ class McpServer:
                     return tools
         except TimeoutError:
             self.close()
-            raise UsageError(f"MCP server {self.command!r} did not answer in time") from None
+            raise UsageError(
+                f"MCP server {self.command!r} did not answer in time ({START_TIMEOUT:g} s to "
+                "start and list its tools)"
+            ) from None
         except (ServerGone, RuntimeError) as exc:
             self.close()
             raise UsageError(f"MCP server {self.command!r}: {exc}{self._stderr_tail()}") from None
@@ -303,6 +331,17 @@ class McpServer:
             self.watchdog.remove(proc.pid)
 
 
+def _check_version(answer: Any) -> None:
+    """The initialize answer names a revision mint speaks (ServerGone if not)."""
+    version = answer.get("protocolVersion") if isinstance(answer, dict) else None
+    if version not in HANDSHAKE_VERSIONS:
+        said = f"version {clip(repr(version), 40)}" if version is not None else "no version"
+        raise ServerGone(
+            f"it answered initialize with protocol {said}; mint speaks "
+            f"{', '.join(HANDSHAKE_VERSIONS)} and {STATELESS_VERSION}"
+        )
+
+
 LAUNCHERS = ("python", "node", "npx", "uvx", "uv", "deno", "bun", "sh", "bash", "pipx")
 
 
@@ -334,10 +373,13 @@ def _outcome(result: Any, limit: int) -> Outcome:
             parts.append(f"[{item.get('type')} content: {item.get('mimeType', 'no type')}]")
     if not parts and result.get("structuredContent") is not None:
         parts.append(orjson.dumps(result["structuredContent"]).decode())
-    data = "\n".join(parts).encode()
-    outcome = Outcome(decode(data[:limit]), truncated=len(data) > limit)
+    data = Capped(limit)  # the parts joined by newlines, never all in one string
+    for n, part in enumerate(parts):
+        data.add(b"\n" if n else b"")
+        data.add(part.encode())
+    outcome = Outcome(decode(data.value()), truncated=data.dropped > 0)
     if outcome.truncated:
-        outcome.output += f"\n[output cut at {limit} bytes; {len(data) - limit} more dropped]"
+        outcome.output += f"\n{CUT_NOTE}{limit} bytes; {data.dropped} more dropped]"
     if result.get("isError"):
         outcome.is_error = True
         outcome.error = "the tool reported an error"

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 STDERR_KEEP = 4096  # the tail of a failing tool's stderr that the model is shown
 EXIT_GRACE = 1.0  # how long pipes may stay open after the tool itself exited
+CUT_NOTE = "[output cut at "  # how the note on a cut output begins (here and mcp.py)
 
 
 @dataclass
@@ -158,7 +159,7 @@ def run_command(
             outcome.error += f"; its stderr: {tail}"
     outcome.is_error = outcome.error is not None
     if outcome.truncated:
-        note = f"[output cut at {limit} bytes; {out.dropped} more bytes dropped]"
+        note = f"{CUT_NOTE}{limit} bytes; {out.dropped} more bytes dropped]"
         outcome.output = text + ("\n" if text and not text.endswith("\n") else "") + note
     return outcome
 

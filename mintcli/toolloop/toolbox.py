@@ -17,16 +17,22 @@ from typing import Any
 import orjson
 
 from mintcli.base.events import ToolCall
+from mintcli.base.sanitize import REDACTED, SECRET_PART, Secrets, clip
 from mintcli.errors import UsageError
 from mintcli.options.kinds import TOOL_NAME
 from mintcli.request.model import ToolSpec
 from mintcli.toolloop.mcp import MAX_TOOLS, McpServer
-from mintcli.toolloop.proc import Outcome, run_command
+from mintcli.toolloop.proc import CUT_NOTE, Outcome, run_command
 from mintcli.toolloop.unrunnable import Unrunnable
 from mintcli.toolloop.watchdog import Watchdog
 
 _BAD = re.compile(r"[^A-Za-z0-9_-]")
 JOIN_AFTER_CANCEL = 2.0  # how long cancelled calls may take to notice
+# The calls of one reply that run at once; the others wait for one to end. A
+# reply may hold up to 1,024 calls (protocols/base.py), and each --tool-cmd
+# call is a process: without this cap they would all start together. 16 keeps
+# a reply's usual handful (or a dozen fetches) fully parallel.
+MAX_RUNNING = 16
 
 
 @dataclass(frozen=True)
@@ -85,13 +91,15 @@ def tool_env(secrets: list[str]) -> dict[str, str]:
 class Toolbox:
     """Every runnable tool of the run, and the MCP servers behind some."""
 
-    def __init__(self, secrets: list[str]) -> None:
+    def __init__(self, secrets: list[str], shown: Secrets) -> None:
         self.tools: dict[str, Runnable] = {}
         self.specs: list[ToolSpec] = []  # tools the model is offered besides --tool ones
         self.servers: list[McpServer] = []
         self.env = tool_env(secrets)
         self.secrets = [s.encode() for s in secrets if s]
-        self.notes: list[str] = []
+        self.shown = shown  # the terminal's secrets: redacted from every result
+        self.notes: list[str] = []  # shown with -v
+        self.warnings: list[str] = []  # always shown
         self.declared: set[str] = set()  # --tool definitions (some may have no command)
         self.watchdog = Watchdog()  # started with the first tool or server
 
@@ -102,8 +110,9 @@ class Toolbox:
         mcp: tuple[str, ...],
         declared: tuple[ToolSpec, ...],
         secrets: list[str],
+        shown: Secrets,
     ) -> Toolbox:
-        box = cls(secrets)
+        box = cls(secrets, shown)
         box.declared = {t.name for t in declared}
         try:
             box._add_commands(tool_cmds, declared)
@@ -135,7 +144,16 @@ class Toolbox:
         for command in commands:  # all start at once; then each is asked in turn
             self.servers.append(McpServer(command, self.env, self.watchdog))
         for server in self.servers:
-            listed += [(server, t) for t in server.start() if isinstance(t.get("name"), str)]
+            for tool in server.start():
+                name = tool.get("name")
+                if isinstance(name, str) and name:
+                    listed.append((server, tool))
+                else:  # nothing to call it by: said, not dropped in silence
+                    shown = clip(repr(name), 40)
+                    what = "no name" if name in (None, "") else f"a name that is not text ({shown})"
+                    self.warnings.append(
+                        f"MCP server {server.command!r} lists a tool with {what}: it is left out"
+                    )
         counts: dict[str, int] = {}
         for _, tool in listed:
             counts[tool["name"]] = counts.get(tool["name"], 0) + 1
@@ -182,22 +200,38 @@ class Toolbox:
         timeout: float,
         limit: int,
         on_result: Callable[[ToolCall, Outcome], None],
+        on_start: Callable[[list[ToolCall]], None] | None = None,
     ) -> None:
-        """Run the calls at once, each in a thread; ``on_result`` gets each
-        result the moment its call ends. An exception in the waiting thread
-        (Ctrl-C) cancels the calls still running (their process groups are
-        killed, their results dropped) and is raised again."""
+        """Run the calls, up to MAX_RUNNING at once, each in a thread; ``on_result``
+        gets each result the moment its call ends, with the secrets redacted.
+        ``on_start`` is told of calls just before they start: the first
+        MAX_RUNNING at once (if it raises, nothing runs), then each one that
+        waited, when its turn comes.
+        An exception in the waiting thread (Ctrl-C) cancels the calls still
+        running (their process groups are killed, their results dropped) and
+        those not started, and is raised again."""
         cancel = threading.Event()
         failures: list[Exception] = []  # raised again in the waiting thread
+        queue = enumerate(calls)
+        taking = threading.Lock()
+        if on_start is not None and calls:
+            on_start(calls[:MAX_RUNNING])
 
-        def work(call: ToolCall, ended: threading.Event) -> None:
+        def work(ended: threading.Event) -> None:
             try:
-                try:
-                    outcome = self.run(call, timeout, limit, cancel)
-                except OSError as exc:  # a pipe mint could not use: the call failed
-                    outcome = Outcome("", True, error=f"the tool could not be run: {exc}")
-                if outcome is not None and not cancel.is_set():
-                    on_result(call, outcome)
+                while not cancel.is_set():
+                    with taking:
+                        n, call = next(queue, (0, None))
+                    if call is None:
+                        return
+                    if on_start is not None and n >= MAX_RUNNING:
+                        on_start([call])
+                    try:
+                        outcome = self.run(call, timeout, limit, cancel)
+                    except OSError as exc:  # a pipe mint could not use: the call failed
+                        outcome = Outcome("", True, error=f"the tool could not be run: {exc}")
+                    if outcome is not None and not cancel.is_set():
+                        on_result(call, self._redacted(outcome))
             except Exception as exc:  # the journal could not keep the result (a full disk)
                 failures.append(exc)
                 cancel.set()
@@ -209,9 +243,9 @@ class Toolbox:
         # killing its tool.
         running: list[threading.Event] = []
         try:
-            for call in calls:
+            for _ in range(min(len(calls), MAX_RUNNING)):
                 ended = threading.Event()
-                threading.Thread(target=work, args=(call, ended), daemon=True).start()
+                threading.Thread(target=work, args=(ended,), daemon=True).start()
                 running.append(ended)
             for ended in running:
                 while not ended.wait(0.2):
@@ -224,6 +258,21 @@ class Toolbox:
             for ended in running:
                 ended.wait(max(0.0, give_up - time.monotonic()))
             raise
+
+    def _redacted(self, outcome: Outcome) -> Outcome:
+        """A result as mint shows, stores and sends it on: a tool that prints the
+        key (a config file it reads, an error that quotes it) does not put it on
+        stdout, in the journal, or in the next request."""
+        outcome.output = self.shown.redact(outcome.output)
+        head, note, rest = outcome.output.rpartition(CUT_NOTE)
+        if outcome.truncated and note:  # the cut may have left the key's start before its note
+            text = head.removesuffix("\n")
+            keep = self.shown.tail(text)
+            if keep >= SECRET_PART:
+                outcome.output = text[:-keep] + REDACTED + head[len(text) :] + note + rest
+        if outcome.error is not None:
+            outcome.error = self.shown.redact(outcome.error)
+        return outcome
 
     def close(self) -> None:
         """Stop the MCP servers, all at once (each may take its shutdown wait)."""
