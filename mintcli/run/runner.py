@@ -189,11 +189,16 @@ class ChatRun:
             self.acc,
             self._last_event_id if self._decoder is not None else None,
             allow_last_event_id=self._last_event_id_works,
+            signed_reasoning=self.config.protocol.signed_reasoning(self.config.request),
         )
         if not plan.goes_on:
             self._decoder = None  # a partial tool call or block is dropped, restarted whole
             self._last_event_id = None
             self._filter = plan.filter
+        if plan.how == "restart":
+            # The fresh reply brings its own signed reasoning: only that one
+            # may go back with its calls (the old blocks were never answered).
+            self.acc.reasoning_blocks.clear()
         if plan.resumes:
             self.resumed = True
         return plan
