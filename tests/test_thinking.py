@@ -79,6 +79,20 @@ def test_a_conversation_continued_with_tool_results_keeps_its_thinking(
     signed(first_block(requests(tmp_path / "log.jsonl")[1]["messages"][1]))
 
 
+def test_a_session_tool_loop_sends_the_thinking_back(
+    scripted: Any, env: dict[str, str], tmp_path: Path, spawn_pty: Any
+) -> None:
+    from test_session import open_session
+
+    args = [*ANT, "-o", THINK, "--tool-cmd", "t=cat", "--tool", TOOL, "--no-log"]
+    you, _ = open_session(scripted, env, spawn_pty, *args)
+    you.type(b"think\r")
+    you.wait_for(b"done")
+    you.type(b"\x04")
+    assert you.child.wait() == 0
+    signed(first_block(requests(tmp_path / "log.jsonl")[1]["messages"][1]))
+
+
 @pytest.mark.parametrize("cut", [20, 4], ids=["in-text", "in-thinking"])
 def test_a_retry_with_thinking_prints_the_reply_once(
     make_mock: Any, env: dict[str, str], tmp_path: Path, cut: int
