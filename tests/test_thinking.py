@@ -207,3 +207,58 @@ def test_the_mock_refuses_what_the_real_api_refuses_with_thinking(make_mock: Any
     assert _post(server, {**base, "messages": _turn([redacted])}).status_code == 200
     plain = {k: v for k, v in base.items() if k != "thinking"}
     assert _post(server, {**plain, "messages": _turn([])}).status_code == 200
+
+
+def test_a_prefill_needs_signed_thinking_and_carries_it_first() -> None:
+    """The continuation plan (in process): with thinking on, text whose thinking
+    came unsigned restarts; signed thinking goes first in the prefill."""
+    from mintcli.base.events import ReasoningBlock, ReasoningDelta, TextDelta
+    from mintcli.output.accumulate import Accumulator
+    from mintcli.protocols.anthropic import AnthropicProtocol
+    from mintcli.request.model import ChatRequest
+    from mintcli.run.continuation import plan_next
+
+    options = {"thinking": {"type": "enabled", "budget_tokens": 2000}}
+    request = ChatRequest("m", [{"role": "user", "content": "hi"}], 4000, options=options)
+    protocol = AnthropicProtocol()
+    assert protocol.signed_reasoning(request)
+    acc = Accumulator()
+    acc.extend([ReasoningDelta("hmm"), TextDelta("Hello there ")])
+    assert plan_next(request, acc, None, signed_reasoning=True).how == "restart"
+    assert plan_next(request, acc, None).how == "prefill"  # (OpenAI: text is enough)
+    acc.add(ReasoningBlock("thinking", "hmm", "sig"))
+    plan = plan_next(request, acc, None, signed_reasoning=True)
+    assert plan.how == "prefill"
+    last = protocol.build_body(plan.request)["messages"][-1]
+    assert last == {
+        "role": "assistant",
+        "content": [
+            {"type": "thinking", "thinking": "hmm", "signature": "sig"},
+            {"type": "text", "text": "Hello there"},
+        ],
+    }
+
+
+def test_thinking_past_the_limit_is_not_kept() -> None:
+    """A server's endless thinking is shown but not held to be sent back."""
+    from mintcli.base.events import ReasoningBlock
+    from mintcli.protocols.anthropic import AnthropicDecoder
+    from mintcli.protocols.base import MAX_ARGUMENTS
+    from mintcli.wire.sse import SSEEvent
+
+    def event(obj: dict[str, Any]) -> SSEEvent:
+        return SSEEvent(str(obj["type"]), json.dumps(obj).encode(), None)
+
+    def delta(kind: str, key: str, value: str) -> SSEEvent:
+        body = {"type": kind, key: value}
+        return event({"type": "content_block_delta", "index": 0, "delta": body})
+
+    start = {"type": "thinking", "thinking": "", "signature": ""}
+    for size, kept in ((1000, True), (MAX_ARGUMENTS // 2 + 1, False)):
+        dec = AnthropicDecoder()
+        dec.decode(event({"type": "content_block_start", "index": 0, "content_block": start}))
+        for _ in range(2):
+            dec.decode(delta("thinking_delta", "thinking", "x" * size))
+        dec.decode(delta("signature_delta", "signature", "sig"))
+        out = dec.decode(event({"type": "content_block_stop", "index": 0}))
+        assert out == ([ReasoningBlock("thinking", "x" * size * 2, "sig")] if kept else [])
