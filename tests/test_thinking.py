@@ -182,7 +182,7 @@ def test_the_mock_refuses_what_the_real_api_refuses_with_thinking(make_mock: Any
         "thinking": {"type": "enabled", "budget_tokens": 2000},
     }
     good = {"type": "thinking", "thinking": "hmm", "signature": signature("hmm")}
-    cases = [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"messages": _turn([])}, "messages.1.content.0.type: Expected `thinking` or "
          "`redacted_thinking`, but found `tool_use`. When `thinking` is enabled, a final "
          "`assistant` message must start with a thinking block"),
