@@ -82,6 +82,15 @@ class AnthropicProtocol:
     def signed_reasoning(self, request: ChatRequest) -> bool:
         return thinking_on(request.options)
 
+    def check_request(self, request: ChatRequest) -> None:
+        if request.schema is not None and thinking_on(request.options):
+            # mint would force its tool, and the API refuses forced tool use
+            # with thinking: said before anything is sent.
+            raise UsageError(
+                "--schema cannot be combined with extended thinking (-o thinking=...) "
+                "on the Anthropic protocol: it forces a tool, which thinking does not allow"
+            )
+
     def build_body(self, request: ChatRequest) -> dict[str, Any]:
         source = request.messages
         if request.prefill is not None:
@@ -114,13 +123,7 @@ class AnthropicProtocol:
                 request.tool_choice, {"type": "tool", "name": request.tool_choice}
             )
         if request.schema is not None:
-            if thinking_on(request.options):
-                # mint would force its tool, and the API refuses forced tool use
-                # with thinking: said here, before anything is sent.
-                raise UsageError(
-                    "--schema cannot be combined with extended thinking (-o thinking=...) "
-                    "on the Anthropic protocol: it forces a tool, which thinking does not allow"
-                )
+            self.check_request(request)
             body["tools"] = [
                 {
                     "name": SCHEMA_TOOL,

@@ -63,6 +63,9 @@ class OpenAIProtocol:
     def signed_reasoning(self, request: ChatRequest) -> bool:
         return False  # a prefill is text; reasoning_content is never sent back
 
+    def check_request(self, request: ChatRequest) -> None:
+        pass  # nothing mint adds clashes with what the request asks
+
     def build_body(self, request: ChatRequest) -> dict[str, Any]:
         _check_parts(request.messages)
         # is_error marks a failed tool result for Anthropic; Chat Completions has no
