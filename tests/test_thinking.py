@@ -192,6 +192,8 @@ def test_the_mock_refuses_what_the_real_api_refuses_with_thinking(make_mock: Any
          "messages.1.content.0.type: Expected `thinking`"),
         ({"messages": _turn([good]), "tool_choice": {"type": "any"}},
          "Thinking may not be enabled when tool_choice forces tool use"),
+        ({"messages": _turn([good]), "top_k": 5},
+         "`top_k` must be unset when thinking is enabled"),
         ({"messages": _turn([good]), "temperature": 0.2},
          "`temperature` may only be set to 1 when thinking is enabled"),
     ]  # fmt: skip

@@ -12,8 +12,9 @@ Sources, cited beside each rule:
       thinking block), anthropics/claude-code#10627 (invalid signature),
       anthropics/claude-code#20705 (thinking blocks not first),
       tailcallhq/forgecode#2107 (a final thinking block) and #1853 (thinking
-      disabled), run-llama/llama_index#19641 (forced tool use),
-      MartialBE/one-hub#529 (temperature).
+      disabled), run-llama/llama_index#19641 and workglow-dev/libs#746 (forced
+      tool use, any or tool alike; temperature), MartialBE/one-hub#529
+      (temperature), danny-avila/LibreChat#6023 (top_k).
 
 The mock signs a block with an HMAC of its text, so it can tell a block that
 came back unchanged from one that was edited, re-made or dropped.
@@ -60,6 +61,13 @@ def check(body: dict[str, Any]) -> None:
             "",
             "`temperature` may only be set to 1 when thinking is enabled. Please consult our "
             f"documentation at {_DOCS}#important-considerations-when-using-extended-thinking",
+        )
+    # [T] [E] LibreChat#6023: no top_k.
+    if "top_k" in body:
+        raise anthropic_error(
+            "",
+            "`top_k` must be unset when thinking is enabled. Please consult our documentation "
+            f"at {_DOCS}#important-considerations-when-using-extended-thinking",
         )
     # [T] [E] llama_index#19641: no forced tool use.
     choice = body.get("tool_choice")
