@@ -264,3 +264,22 @@ def test_thinking_past_the_limit_is_not_kept() -> None:
         dec.decode(delta("signature_delta", "signature", "sig"))
         out = dec.decode(event({"type": "content_block_stop", "index": 0}))
         assert out == ([ReasoningBlock("thinking", "x" * size * 2, "sig")] if kept else [])
+
+
+def test_the_journal_keeps_the_latest_attempts_thinking(tmp_path: Path) -> None:
+    """A restart writes an empty "g": a --resume sends back only the thinking
+    of the reply it continues, not that of an attempt given up before it."""
+    from mintcli.base.events import ReasoningBlock
+    from mintcli.storage.journal import load
+
+    old = ReasoningBlock("thinking", "first try", "s1").as_json()
+    new = ReasoningBlock("thinking", "second try", "s2").as_json()
+    redacted = ReasoningBlock("redacted_thinking", "opaque").as_json()
+    header = {"v": 1, "id": "j", "created": 0, "protocol": "anthropic", "request": {}}
+    records = [header, {"r": "first try"}, {"g": [old]}, {"g": []}, {"r": "second try"}]
+    records += [{"g": [new]}, {"g": [redacted, {"type": "bogus"}]}, {"t": "Hel"}]
+    path = tmp_path / "j.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    state = load(path)
+    assert state.text == "Hel"
+    assert [b.as_json() for b in state.reasoning_blocks] == [new, redacted]

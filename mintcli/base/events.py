@@ -115,10 +115,14 @@ class ReasoningBlock(_Frozen):
         return None
 
     @classmethod
-    def all_from_json(cls, value: Any) -> list[ReasoningBlock]:
-        """The blocks of a list of :meth:`as_json` (what is not one is left out)."""
+    def fold(cls, held: list[ReasoningBlock], value: Any) -> list[ReasoningBlock]:
+        """``held`` and the blocks of a journal's ``g`` record, a list of
+        :meth:`as_json` (what is not one is left out). An empty record drops
+        those held: the reply restarted, and the new one brings its own."""
+        if value == []:
+            return []
         blocks = [cls.from_json(b) for b in value] if isinstance(value, list) else []
-        return [b for b in blocks if b is not None]
+        return [*held, *(b for b in blocks if b is not None)]
 
 
 class RefusalDelta(_Frozen):

@@ -198,6 +198,8 @@ class ChatRun:
         if plan.how == "restart":
             # The fresh reply brings its own signed reasoning: only that one
             # may go back with its calls (the old blocks were never answered).
+            if self.acc.reasoning_blocks and self.journal is not None:
+                self.journal.note({"g": []})  # and a --resume drops them too
             self.acc.reasoning_blocks.clear()
         if plan.resumes:
             self.resumed = True

@@ -320,7 +320,7 @@ def _add_record(state: JournalState, rec: Any, text: list[str], reasoning: list[
         text.append(t)
     if r is not None:
         reasoning.append(r)
-    state.reasoning_blocks += Signed.all_from_json(rec.get("g"))  # "g": added after v1
+    state.reasoning_blocks = Signed.fold(state.reasoning_blocks, rec.get("g"))  # "g": after v1
     if c is not None:
         state.tool_calls.extend(c)
     for key, value in (u or {}).items():
