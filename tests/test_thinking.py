@@ -256,14 +256,16 @@ def test_thinking_past_the_limit_is_not_kept() -> None:
         return event({"type": "content_block_delta", "index": 0, "delta": body})
 
     start = {"type": "thinking", "thinking": "", "signature": ""}
-    for size, kept in ((1000, True), (MAX_ARGUMENTS // 2 + 1, False)):
+    big = MAX_ARGUMENTS // 2 + 1
+    for size, sig, kept in ((1000, 3, True), (big, 3, False), (1000, big, False)):
         dec = AnthropicDecoder()
         dec.decode(event({"type": "content_block_start", "index": 0, "content_block": start}))
         for _ in range(2):
             dec.decode(delta("thinking_delta", "thinking", "x" * size))
-        dec.decode(delta("signature_delta", "signature", "sig"))
+            dec.decode(delta("signature_delta", "signature", "s" * sig))
         out = dec.decode(event({"type": "content_block_stop", "index": 0}))
-        assert out == ([ReasoningBlock("thinking", "x" * size * 2, "sig")] if kept else [])
+        block = ReasoningBlock("thinking", "x" * size * 2, "s" * sig * 2)
+        assert out == ([block] if kept else [])
 
 
 def test_the_journal_keeps_the_latest_attempts_thinking(tmp_path: Path) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeGuard
 
 import orjson
 
@@ -275,6 +275,18 @@ class AnthropicDecoder:
             raise error_for_stream(error_kind(obj), error_message(obj))
         return []  # ping and event types added after this was written
 
+    def _keep(self, block: _Block | None, piece: str) -> TypeGuard[_Block]:
+        """Whether a piece of a thinking block (text or signature) is kept to be
+        sent back: at most MAX_ARGUMENTS characters in all, so memory stays
+        bounded; past that the block is shown but not kept."""
+        if block is None or block.kind != "thinking":
+            return False
+        self._thought += len(piece)
+        if self._thought > MAX_ARGUMENTS:
+            block.kind, block.parts = "overlong", []
+            return False
+        return True
+
     @staticmethod
     def _thinking(block: _Block) -> list[Event]:
         """A finished thinking block, to be sent back with the tool results or a
@@ -310,17 +322,13 @@ class AnthropicDecoder:
             if not text:
                 return []
             block = self._blocks.get(typed(obj, "index", int) or 0)
-            if block is not None and block.kind == "thinking":
-                self._thought += len(text)
-                if self._thought > MAX_ARGUMENTS:  # memory stays bounded: not kept
-                    block.kind, block.parts = "overlong", []
-                else:
-                    block.parts.append(text)
+            if self._keep(block, text):
+                block.parts.append(text)
             return [ReasoningDelta(text)]
         if dkind == "signature_delta":
             block = self._blocks.get(typed(obj, "index", int) or 0)
             signature = typed(delta, "signature", str)
-            if block is not None and block.kind == "thinking" and signature:
+            if signature and self._keep(block, signature):
                 block.signature += signature
             return []
         if dkind == "input_json_delta":
