@@ -285,3 +285,15 @@ def test_the_journal_keeps_the_latest_attempts_thinking(tmp_path: Path) -> None:
     state = load(path)
     assert state.text == "Hel"
     assert [b.as_json() for b in state.reasoning_blocks] == [new, redacted]
+
+
+def test_the_openai_protocol_leaves_thinking_blocks_out() -> None:
+    """A conversation begun on Anthropic and continued on OpenAI: Chat
+    Completions knows no thinking_blocks field."""
+    from mintcli.protocols.openai import OpenAIProtocol
+    from mintcli.request.model import ChatRequest
+
+    block = {"type": "thinking", "thinking": "hmm", "signature": "s"}
+    said = {"role": "assistant", "content": "hi", "thinking_blocks": [block]}
+    body = OpenAIProtocol().build_body(ChatRequest("m", [{"role": "user", "content": "x"}, said]))
+    assert body["messages"][1] == {"role": "assistant", "content": "hi"}
