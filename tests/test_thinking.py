@@ -297,3 +297,27 @@ def test_the_openai_protocol_leaves_thinking_blocks_out() -> None:
     said = {"role": "assistant", "content": "hi", "thinking_blocks": [block]}
     body = OpenAIProtocol().build_body(ChatRequest("m", [{"role": "user", "content": "x"}, said]))
     assert body["messages"][1] == {"role": "assistant", "content": "hi"}
+
+
+def test_thinking_that_holds_the_key_is_not_journaled(
+    make_mock: Any, env: dict[str, str], tmp_path: Path
+) -> None:
+    """A signed block can only go back unchanged: one holding the key stays out
+    of the journal, and --resume sends the request again instead of a prefill."""
+    from conftest import SECRET
+
+    rules = [{"match": {"prompt": "^leak"}, "reasoning": f"the key is {SECRET}", "text": PROMPT}]
+    script = tmp_path / "s.json"
+    script.write_text(json.dumps(rules))
+    log = tmp_path / "log.jsonl"
+    server = make_mock(script=script, fault="drop=30,times=1", ids=False, log=log)
+    e = mock_env(env, server)
+    r = run_mint(["chat", *ANT, "-o", THINK, "--max-retries", "0", "--no-log", "leak"], e)
+    assert r.returncode == 7, r.stderr
+    assert r.stdout and PROMPT.encode().startswith(r.stdout)
+    journal = next((tmp_path / "state" / "mint" / "journals").glob("*.jsonl"))
+    assert not any('"g"' in line for line in journal.read_text().splitlines()[1:])
+    rest = run_mint(["chat", "--resume"], e)
+    assert rest.returncode == 0, rest.stderr
+    assert r.stdout + rest.stdout == PROMPT.encode() + b"\n"
+    assert requests(log)[-1]["messages"][-1] == {"role": "user", "content": "leak"}

@@ -13,7 +13,7 @@ import codecs
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from mintcli.base.events import (
     Event,
@@ -27,6 +27,9 @@ from mintcli.base.events import (
     Usage,
 )
 from mintcli.errors import Refused
+
+if TYPE_CHECKING:
+    from mintcli.base.sanitize import Secrets
 
 
 class TextBuffer:
@@ -302,14 +305,16 @@ class ReadBatch:
             case Finish():
                 self.finish = event.reason
 
-    def take(self) -> dict[str, Any] | None:
-        """The record (None when the read brought no content), and a fresh start."""
+    def take(self, secrets: Secrets | None = None) -> dict[str, Any] | None:
+        """The record (None when the read brought no content), and a fresh start.
+        A signed block holding one of ``secrets`` is not journaled: it could
+        only go back unchanged, key and all (a --resume then restarts)."""
         record: dict[str, Any] = {}
         if self.text:
             record["t"] = "".join(self.text)
         if self.reasoning:
             record["r"] = "".join(self.reasoning)
-        if self.blocks:
+        if self.blocks and (secrets is None or secrets.redact_json(self.blocks) == self.blocks):
             record["g"] = self.blocks
         if self.calls:
             record["c"] = self.calls

@@ -336,7 +336,7 @@ class ChatRun:
                     f"tool call {call['name']!r} ({call['id']}) has "
                     f"{call['arguments_error']}; kept as a raw string"
                 )
-        record = batch.take()
+        record = batch.take(self.term.secrets)
         if record is not None and self.journal is not None:
             self.journal.write(record)
 
