@@ -128,7 +128,12 @@ def test_jsonl_and_json_are_the_same_for_both_protocols(
     assert out["attempts"] == 1
     assert out["resumed"] is False
     assert out["reasoning"] == ("想一想。" if protocol == "anthropic" else None)
-    assert out["messages"][-1] == {"role": "assistant", "content": POEM}
+    reply: dict[str, Any] = {"role": "assistant", "content": POEM}
+    if protocol == "anthropic":  # the signed thinking, to be sent back when the turn goes on
+        reply["thinking_blocks"] = [
+            {"type": "thinking", "thinking": "想一想。", "signature": "c2ln"}
+        ]
+    assert out["messages"][-1] == reply
     assert r.stdout.count(b"\n") == 1  # one object, one line
 
 

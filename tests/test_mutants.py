@@ -15,6 +15,7 @@ from mintcli.base.events import (
     Event,
     Finish,
     MessageStart,
+    ReasoningBlock,
     ReasoningDelta,
     TextDelta,
     ToolCall,
@@ -466,6 +467,7 @@ def test_anthropic_stream_with_content_in_block_starts_and_late_usage(named: boo
         MessageStart("msg_1", "claude"),
         Usage(12, 1),
         ReasoningDelta("hmm"),
+        ReasoningBlock("thinking", "hmm", "c2"),  # signed: kept to send back
         TextDelta("Hel"),
         TextDelta("lo"),
         ReasoningDelta("aside"),
@@ -535,9 +537,11 @@ def test_anthropic_whole_reply_gives_the_events_a_stream_would() -> None:
     assert AnthropicProtocol().reply_events(reply) == [
         MessageStart("msg_1", "claude"),
         ReasoningDelta("hmm"),
+        ReasoningBlock("thinking", "hmm", "s"),
         TextDelta("Hi"),
         ToolCall("tu_1", "f", {"x": 1}),
         ToolCall("tu_2", "g", {}),
+        ReasoningBlock("redacted_thinking", "..."),
         Usage(10, 3),
         Finish("tool_use"),
     ]

@@ -79,6 +79,52 @@ class ReasoningDelta(_Frozen):
         _set(self, "text", text)
 
 
+class ReasoningBlock(_Frozen):
+    """A finished reasoning block the provider wants back, unchanged, in the
+    next request of the same turn (Anthropic ``thinking`` with its signature,
+    or ``redacted_thinking`` whose ``text`` is the encrypted data). Its text
+    also came as :class:`ReasoningDelta` pieces; this is what replays it."""
+
+    __slots__ = __match_args__ = ("kind", "text", "signature")
+    kind: str  # "thinking" or "redacted_thinking"
+    text: str
+    signature: str
+
+    def __init__(self, kind: str, text: str, signature: str = "") -> None:
+        _set(self, "kind", kind)
+        _set(self, "text", text)
+        _set(self, "signature", signature)
+
+    def as_json(self) -> dict[str, Any]:
+        """The block as a conversation's assistant message keeps it (its
+        ``thinking_blocks``, the shape LiteLLM also uses) and the journal too."""
+        if self.kind == "redacted_thinking":
+            return {"type": self.kind, "data": self.text}
+        return {"type": self.kind, "thinking": self.text, "signature": self.signature}
+
+    @classmethod
+    def from_json(cls, obj: Any) -> ReasoningBlock | None:
+        """The block of :meth:`as_json` (None: not one)."""
+        if not isinstance(obj, dict):
+            return None
+        if obj.get("type") == "redacted_thinking" and isinstance(obj.get("data"), str):
+            return cls("redacted_thinking", obj["data"])
+        text, signature = obj.get("thinking"), obj.get("signature")
+        if obj.get("type") == "thinking" and isinstance(text, str) and isinstance(signature, str):
+            return cls("thinking", text, signature)
+        return None
+
+    @classmethod
+    def fold(cls, held: list[ReasoningBlock], value: Any) -> list[ReasoningBlock]:
+        """``held`` and the blocks of a journal's ``g`` record, a list of
+        :meth:`as_json` (what is not one is left out). An empty record drops
+        those held: the reply restarted, and the new one brings its own."""
+        if value == []:
+            return []
+        blocks = [cls.from_json(b) for b in value] if isinstance(value, list) else []
+        return [*held, *(b for b in blocks if b is not None)]
+
+
 class RefusalDelta(_Frozen):
     """A piece of the model's refusal (OpenAI ``delta.refusal``): the reason it
     gives instead of an answer."""
@@ -146,4 +192,13 @@ class Finish(_Frozen):
         _set(self, "reason", reason)
 
 
-Event = MessageStart | TextDelta | ReasoningDelta | RefusalDelta | ToolCall | Usage | Finish
+Event = (
+    MessageStart
+    | TextDelta
+    | ReasoningDelta
+    | ReasoningBlock
+    | RefusalDelta
+    | ToolCall
+    | Usage
+    | Finish
+)

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import orjson
 
 from mintcli.base.sanitize import redact_headers
-from mintcli.mock import batch_routes, framing, models, render, shape, validate
+from mintcli.mock import batch_routes, framing, models, render, shape, thinking, validate
 from mintcli.mock.body import read_body
 from mintcli.mock.faults import Fault
 from mintcli.mock.refusal import Refusal
@@ -251,6 +251,10 @@ class Handler(WireHandler):
             prefill = content_text(messages[-1].get("content"))
             messages = messages[:-1]
         reply = mock.reply_for(protocol, body, messages)
+        if protocol == "anthropic" and not reply.reasoning and thinking.thinks(body):
+            # With thinking on, every new turn of the real model opens with a
+            # thinking block (that mint must send back with its tool results).
+            reply = replace(reply, reasoning=thinking.DEFAULT)
         fault = mock.fault_for(self.headers.get("X-Mint-Mock-Fault"), reply.fault)
         if prefill is not None:
             full = reply.text * max(1, reply.repeat)

@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from mintcli.mock import thinking
 from mintcli.mock.framing import Event, Stream, pieces
 from mintcli.mock.script import Reply
 
@@ -234,10 +235,11 @@ def anthropic_stream(reply: Reply, p: Plan, model: str, rid: str) -> Stream:
     if p.reasoning:
         pre, post = delta_template("thinking_delta", "thinking")
         deltas: Stream = [pieces(pre, p.reasoning, post, "content_block_delta")]
+        signed = thinking.signature("".join(p.reasoning))  # checked when it comes back
         signature = {
             "type": "content_block_delta",
             "index": index,
-            "delta": {"type": "signature_delta", "signature": "bW9jay1zaWduYXR1cmU="},
+            "delta": {"type": "signature_delta", "signature": signed},
         }
         deltas.append(ev("content_block_delta", signature))
         block({"type": "thinking", "thinking": "", "signature": ""}, deltas)
@@ -272,7 +274,10 @@ def anthropic_stream(reply: Reply, p: Plan, model: str, rid: str) -> Stream:
 def anthropic_body(reply: Reply, p: Plan, model: str, rid: str) -> dict[str, Any]:
     content: list[dict[str, Any]] = []
     if reply.reasoning:
-        content.append({"type": "thinking", "thinking": reply.reasoning, "signature": "bW9jaw=="})
+        thought = "".join(p.reasoning)
+        content.append(
+            {"type": "thinking", "thinking": thought, "signature": thinking.signature(thought)}
+        )
     if p.text:
         content.append({"type": "text", "text": "".join(p.text)})
     for call in reply.tool_calls:

@@ -33,7 +33,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from mintcli.mock import validate_metadata
+from mintcli.mock import thinking, validate_metadata
 from mintcli.mock.refusal import Refusal
 from mintcli.mock.validate_types import (
     anthropic_choice,
@@ -114,6 +114,7 @@ def check(path: str, body: Any, headers: Mapping[str, str]) -> None:
     _output_config(body)
     _tools(body)
     _messages(body["messages"])
+    thinking.check(body)  # the extended-thinking rules (mock/thinking.py)
 
 
 def _system(body: dict[str, Any]) -> None:

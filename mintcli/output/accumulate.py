@@ -13,12 +13,13 @@ import codecs
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from mintcli.base.events import (
     Event,
     Finish,
     MessageStart,
+    ReasoningBlock,
     ReasoningDelta,
     RefusalDelta,
     TextDelta,
@@ -26,6 +27,9 @@ from mintcli.base.events import (
     Usage,
 )
 from mintcli.errors import Refused
+
+if TYPE_CHECKING:
+    from mintcli.base.sanitize import Secrets
 
 
 class TextBuffer:
@@ -142,6 +146,7 @@ class Reply:
     def __init__(self, acc: Accumulator) -> None:
         self._acc = acc
         self.tool_calls = tuple(acc.tool_calls)
+        self.reasoning_blocks = tuple(acc.reasoning_blocks)
         self.finish_reason = acc.finish_reason
         self.usage = acc.current_usage()
         self.model = acc.model
@@ -194,6 +199,9 @@ class Accumulator:
         self.reasoning = TextBuffer()
         self.refusal = TextBuffer()  # the model's reason for not answering, if any
         self.tool_calls: list[ToolCall] = []
+        # Signed reasoning, sent back before the text and calls of this reply
+        # when the turn goes on (tool results, a prefill): see ReasoningBlock.
+        self.reasoning_blocks: list[ReasoningBlock] = []
         self.finish_reason: str | None = None
         self.model: str | None = None
         self.usage = UsageTotals()  # summed over finished attempts
@@ -215,6 +223,8 @@ class Accumulator:
                 self.reasoning.append(event.text)
             case ToolCall():
                 self.tool_calls.append(event)
+            case ReasoningBlock():
+                self.reasoning_blocks.append(event)
             case RefusalDelta():
                 self.refusal.append(event.text)
             case Usage():
@@ -258,13 +268,15 @@ class Accumulator:
 
 class ReadBatch:
     """The content of one network read, as one journal record: ``t`` text, ``r``
-    reasoning, ``c`` tool calls, ``f`` the finish reason (see storage/journal.py)."""
+    reasoning, ``g`` signed reasoning blocks, ``c`` tool calls, ``f`` the finish
+    reason (see storage/journal.py)."""
 
-    __slots__ = ("calls", "finish", "pieces", "reasoning", "text")
+    __slots__ = ("blocks", "calls", "finish", "pieces", "reasoning", "text")
 
     def __init__(self) -> None:
         self.text: list[str] = []
         self.reasoning: list[str] = []
+        self.blocks: list[dict[str, Any]] = []
         self.calls: list[dict[str, Any]] = []
         self.finish: str | None = None
         self.pieces = 0
@@ -288,16 +300,22 @@ class ReadBatch:
             case ToolCall():
                 self.calls.append(event.as_json())
                 self.pieces += 1
+            case ReasoningBlock():
+                self.blocks.append(event.as_json())
             case Finish():
                 self.finish = event.reason
 
-    def take(self) -> dict[str, Any] | None:
-        """The record (None when the read brought no content), and a fresh start."""
+    def take(self, secrets: Secrets | None = None) -> dict[str, Any] | None:
+        """The record (None when the read brought no content), and a fresh start.
+        A signed block holding one of ``secrets`` is not journaled: it could
+        only go back unchanged, key and all (a --resume then restarts)."""
         record: dict[str, Any] = {}
         if self.text:
             record["t"] = "".join(self.text)
         if self.reasoning:
             record["r"] = "".join(self.reasoning)
+        if self.blocks and (secrets is None or secrets.redact_json(self.blocks) == self.blocks):
+            record["g"] = self.blocks
         if self.calls:
             record["c"] = self.calls
         if self.finish:

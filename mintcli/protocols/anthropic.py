@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeGuard
 
 import orjson
 
@@ -10,13 +10,15 @@ from mintcli.base.events import (
     Event,
     Finish,
     MessageStart,
+    ReasoningBlock,
     ReasoningDelta,
     TextDelta,
     ToolCall,
 )
-from mintcli.errors import ProtocolError, error_for_stream
+from mintcli.errors import ProtocolError, UsageError, error_for_stream
 from mintcli.protocols.anthropic_messages import convert_messages
 from mintcli.protocols.base import (
+    MAX_ARGUMENTS,
     OWNED,
     ArgumentsBudget,
     check_options,
@@ -45,6 +47,8 @@ SCHEMA_TOOL = "structured_reply"
 SCHEMA_TOOL_DESCRIPTION = (
     "Give your whole answer as this tool's input; it must follow the input schema."
 )
+
+THINKING = ("thinking", "redacted_thinking")
 
 _TOOL_CHOICE = {"auto": {"type": "auto"}, "none": {"type": "none"}, "required": {"type": "any"}}
 
@@ -75,10 +79,25 @@ class AnthropicProtocol:
     def headers(self, api_key: str) -> dict[str, str]:
         return {"x-api-key": api_key, "anthropic-version": API_VERSION}
 
+    def signed_reasoning(self, request: ChatRequest) -> bool:
+        return thinking_on(request.options)
+
+    def check_request(self, request: ChatRequest) -> None:
+        if request.schema is not None and thinking_on(request.options):
+            # mint would force its tool, and the API refuses forced tool use
+            # with thinking: said before anything is sent.
+            raise UsageError(
+                "--schema cannot be combined with extended thinking (-o thinking=...) "
+                "on the Anthropic protocol: it forces a tool, which thinking does not allow"
+            )
+
     def build_body(self, request: ChatRequest) -> dict[str, Any]:
         source = request.messages
         if request.prefill is not None:
-            source = [*source, {"role": "assistant", "content": request.prefill}]
+            prefill: dict[str, Any] = {"role": "assistant", "content": request.prefill}
+            if request.prefill_thinking:
+                prefill["thinking_blocks"] = list(request.prefill_thinking)
+            source = [*source, prefill]
         system, messages = convert_messages(source)
         body: dict[str, Any] = {
             "model": request.model,
@@ -104,6 +123,7 @@ class AnthropicProtocol:
                 request.tool_choice, {"type": "tool", "name": request.tool_choice}
             )
         if request.schema is not None:
+            self.check_request(request)
             body["tools"] = [
                 {
                     "name": SCHEMA_TOOL,
@@ -138,6 +158,11 @@ class AnthropicProtocol:
             elif kind == "thinking":
                 thought = typed(block, "thinking", str)
                 out += [ReasoningDelta(thought)] if thought else []
+                signature = typed(block, "signature", str)
+                out += [ReasoningBlock(kind, thought or "", signature)] if signature else []
+            elif kind == "redacted_thinking":
+                data = typed(block, "data", str)
+                out += [ReasoningBlock(kind, data)] if data else []
             elif kind == "tool_use":
                 budget.call()
                 arguments = block.get("input")
@@ -154,6 +179,12 @@ class AnthropicProtocol:
             called = any(type(e) is ToolCall for e in out)
             out.append(Finish(_schema_finish(reason, text_tool, called)))
         return out
+
+
+def thinking_on(options: dict[str, Any]) -> bool:
+    """Whether -o thinking turns extended thinking on (enabled or adaptive)."""
+    thinking = options.get("thinking")
+    return isinstance(thinking, dict) and thinking.get("type") in ("enabled", "adaptive")
 
 
 def _text_tool(request: ChatRequest | None) -> str | None:
@@ -174,13 +205,14 @@ def _put_text(obj: Any, text: str) -> None:
 
 
 class _Block:
-    __slots__ = ("id", "kind", "name", "parts")
+    __slots__ = ("id", "kind", "name", "parts", "signature")
 
     def __init__(self, kind: str, id: str = "", name: str = "") -> None:
         self.kind = kind
         self.id = id
         self.name = name
-        self.parts: list[str] = []
+        self.parts: list[str] = []  # a tool's input, a thinking block's text
+        self.signature = ""  # a thinking block's (signature_delta), or redacted data
 
 
 class AnthropicDecoder:
@@ -199,6 +231,7 @@ class AnthropicDecoder:
         self._text_tool = text_tool
         self._called = False  # a tool other than text_tool was called
         self._budget = ArgumentsBudget()
+        self._thought = 0  # thinking text kept to send back (at most MAX_ARGUMENTS)
 
     def decode(self, event: SSEEvent) -> list[Event]:
         text = self._template.match(event.data)
@@ -212,7 +245,9 @@ class AnthropicDecoder:
             return self._block_start(obj)
         if kind == "content_block_stop":
             ended = self._blocks.pop(typed(obj, "index", int) or 0, None)
-            return self._tool_call(ended) if ended is not None else []
+            if ended is None:
+                return []
+            return self._thinking(ended) if ended.kind in THINKING else self._tool_call(ended)
         if kind == "message_start":
             message = typed(obj, "message", dict) or {}
             out: list[Event] = [
@@ -242,6 +277,29 @@ class AnthropicDecoder:
             raise error_for_stream(error_kind(obj), error_message(obj))
         return []  # ping and event types added after this was written
 
+    def _keep(self, block: _Block | None, piece: str) -> TypeGuard[_Block]:
+        """Whether a piece of a thinking block (text or signature) is kept to be
+        sent back: at most MAX_ARGUMENTS characters in all, so memory stays
+        bounded; past that the block is shown but not kept."""
+        if block is None or block.kind != "thinking":
+            return False
+        self._thought += len(piece)
+        if self._thought > MAX_ARGUMENTS:
+            block.kind, block.parts = "overlong", []
+            return False
+        return True
+
+    @staticmethod
+    def _thinking(block: _Block) -> list[Event]:
+        """A finished thinking block, to be sent back with the tool results or a
+        prefill (the API refuses a thinking turn replayed without it). One the
+        server never signed cannot go back and is not kept."""
+        if not block.signature:
+            return []
+        if block.kind == "redacted_thinking":
+            return [ReasoningBlock(block.kind, block.signature)]
+        return [ReasoningBlock(block.kind, "".join(block.parts), block.signature)]
+
     def _tool_call(self, block: _Block) -> list[Event]:
         if block.kind != "tool_use":
             return []
@@ -263,7 +321,18 @@ class AnthropicDecoder:
             return [TextDelta(text)]
         if dkind == "thinking_delta":
             text = typed(delta, "thinking", str)
-            return [ReasoningDelta(text)] if text else []
+            if not text:
+                return []
+            block = self._blocks.get(typed(obj, "index", int) or 0)
+            if self._keep(block, text):
+                block.parts.append(text)
+            return [ReasoningDelta(text)]
+        if dkind == "signature_delta":
+            block = self._blocks.get(typed(obj, "index", int) or 0)
+            signature = typed(delta, "signature", str)
+            if signature and self._keep(block, signature):
+                block.signature += signature
+            return []
         if dkind == "input_json_delta":
             block = self._blocks.get(typed(obj, "index", int) or 0)
             partial = typed(delta, "partial_json", str)
@@ -272,7 +341,7 @@ class AnthropicDecoder:
                     return [TextDelta(partial)]
                 self._budget.spend(partial)
                 block.parts.append(partial)
-        return []  # signature_delta, citations_delta, ...
+        return []  # citations_delta, ...
 
     def _block_start(self, obj: dict[str, Any]) -> list[Event]:
         start = typed(obj, "content_block", dict) or {}
@@ -292,7 +361,12 @@ class AnthropicDecoder:
             return [TextDelta(text)] if text else []
         if btype == "thinking":
             text = typed(start, "thinking", str)
+            opened.signature = typed(start, "signature", str) or ""
+            if text:
+                opened.parts.append(text)
             return [ReasoningDelta(text)] if text else []
+        if btype == "redacted_thinking":
+            opened.signature = typed(start, "data", str) or ""  # sent back as it came
         if btype == "tool_use" and start.get("input"):
             # Some servers send the whole input up front instead of deltas.
             whole = orjson.dumps(start["input"]).decode()

@@ -2,7 +2,8 @@
 
 System messages move to the top-level ``system`` field; assistant
 ``tool_calls`` become ``tool_use`` blocks and ``role: tool`` results
-``tool_result`` blocks (consecutive ones in one user turn); ``image_url``
+``tool_result`` blocks (consecutive ones in one user turn), an assistant
+message's ``thinking_blocks`` lead its content; ``image_url``
 parts become ``image`` blocks and ``file`` parts (PDF) ``document`` blocks,
 each with a base64 source for a data URL or a url source for a URL.
 """
@@ -55,6 +56,18 @@ def _blocks(content: Any) -> list[dict[str, Any]]:
     return blocks
 
 
+def _thinking_blocks(value: Any) -> list[dict[str, Any]]:
+    """An assistant message's ``thinking_blocks`` (mint keeps them so, as LiteLLM
+    does): Anthropic thinking and redacted_thinking blocks, as they came."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(
+        isinstance(b, dict) and b.get("type") in ("thinking", "redacted_thinking") for b in value
+    ):
+        raise UsageError("thinking_blocks must be a list of thinking or redacted_thinking blocks")
+    return value
+
+
 def _source(url: str) -> dict[str, Any]:
     """A data URL as a base64 source, any other URL as a url source."""
     if url.startswith("data:") and ";base64," in url:
@@ -83,7 +96,9 @@ def convert_messages(source: list[dict[str, Any]]) -> tuple[str | None, list[dic
         elif role == "user":
             _append(out, "user", _blocks(msg.get("content")))
         elif role == "assistant":
-            blocks = _blocks(msg.get("content"))
+            # The turn's signed thinking goes back first and unchanged: with
+            # thinking on, the API refuses a replayed turn that lacks it.
+            blocks = [*_thinking_blocks(msg.get("thinking_blocks")), *_blocks(msg.get("content"))]
             for call in msg.get("tool_calls") or ():
                 fn = call.get("function") or {}
                 raw = fn.get("arguments") or "{}"

@@ -49,6 +49,16 @@ class WireProtocol(Protocol):
 
     def build_body(self, request: ChatRequest) -> dict[str, Any]: ...
 
+    def check_request(self, request: ChatRequest) -> None:
+        """Refuse (UsageError) a request that what mint adds would make the API
+        refuse (Anthropic: --schema's forced tool with thinking on)."""
+        ...
+
+    def signed_reasoning(self, request: ChatRequest) -> bool:
+        """Whether a reply to ``request`` can only be continued (prefilled) with
+        its signed reasoning blocks before its text (Anthropic with thinking on)."""
+        ...
+
     def decoder(self, request: ChatRequest | None = None) -> StreamDecoder:
         """A decoder for the response to ``request`` (which tells, for one, whether
         the reply text comes as a forced tool's input: --schema on Anthropic)."""

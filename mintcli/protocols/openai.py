@@ -38,6 +38,9 @@ from mintcli.wire.sse import SSEEvent
 _DONE = b"[DONE]"
 
 
+_ANTHROPIC_ONLY = ("is_error", "thinking_blocks")
+
+
 class OpenAIProtocol:
     name = "openai"
     chat_path = "/chat/completions"
@@ -59,12 +62,21 @@ class OpenAIProtocol:
     def headers(self, api_key: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {api_key}"}
 
+    def signed_reasoning(self, request: ChatRequest) -> bool:
+        return False  # a prefill is text; reasoning_content is never sent back
+
+    def check_request(self, request: ChatRequest) -> None:
+        pass  # nothing mint adds clashes with what the request asks
+
     def build_body(self, request: ChatRequest) -> dict[str, Any]:
         _check_parts(request.messages)
         # is_error marks a failed tool result for Anthropic; Chat Completions has no
-        # such field (the result's text says it), so it is not sent.
+        # such field (the result's text says it), so it is not sent; nor are an
+        # Anthropic reply's thinking_blocks (a conversation that changed protocol).
         messages = [
-            {k: v for k, v in m.items() if k != "is_error"} if "is_error" in m else m
+            {k: v for k, v in m.items() if k not in _ANTHROPIC_ONLY}
+            if "is_error" in m or "thinking_blocks" in m
+            else m
             for m in request.messages
         ]
         if request.prefill is not None:

@@ -37,14 +37,16 @@ class ChatRequest:
     tool_choice: str | None = None
     # Extra body fields from -o KEY=VALUE, applied last (they win).
     options: JSONDict = field(default_factory=dict)
-    # Text of a partial assistant reply to continue from (resumption).
+    # Text of a partial assistant reply to continue from (resumption), and the
+    # signed reasoning blocks that came before it (see ReasoningBlock).
     prefill: str | None = None
+    prefill_thinking: tuple[JSONDict, ...] = ()
     # --schema: a JSON Schema the reply must follow (see schema.py); each
     # protocol asks for it in its own way.
     schema: JSONDict | None = None
 
-    def with_prefill(self, prefill: str | None) -> ChatRequest:
-        return replace(self, prefill=prefill)
+    def with_prefill(self, prefill: str | None, thinking: tuple[JSONDict, ...] = ()) -> ChatRequest:
+        return replace(self, prefill=prefill, prefill_thinking=thinking)
 
     def as_json(self) -> JSONDict:
         return {
@@ -85,6 +87,10 @@ def assistant_message(reply: Reply, *, text: bool = True) -> JSONDict:
     """A reply as the assistant turn of a conversation, in OpenAI shape
     (``text=False``: content left None, for a caller that writes the text itself)."""
     message: JSONDict = {"role": "assistant", "content": (reply.text or None) if text else None}
+    if reply.reasoning_blocks:
+        # Signed reasoning the Messages API wants back, first and unchanged, when
+        # this turn goes on (tool results, a prefill); OpenAI is not sent it.
+        message["thinking_blocks"] = [b.as_json() for b in reply.reasoning_blocks]
     if reply.tool_calls:
         message["tool_calls"] = [
             {

@@ -14,6 +14,14 @@ event):
   so the request is sent as it was; the filter drops the reasoning, refusal and
   tool calls the new reply repeats.
 
+With Anthropic extended thinking on, the API refuses a final assistant message
+that does not start with the reply's signed thinking block. So a prefill
+carries the reply's finished, signed thinking blocks (kept by the decoder from
+``signature_delta``) before its text. A break inside the thinking leaves no text
+and so restarts (the new reply thinks again, and the filter drops what it
+repeats); a reply whose thinking came unsigned cannot be prefilled and restarts
+too, as a ``--schema`` reply does.
+
 A server that ignores ``Last-Event-ID`` answers with a fresh reply; the runner
 notices (its first event starts a message) and asks again with a prefill.
 
@@ -120,17 +128,22 @@ def plan_next(
     last_event_id: str | None,
     *,
     allow_last_event_id: bool = True,
+    signed_reasoning: bool = False,
 ) -> Plan:
     """Choose how to continue after what ``acc`` holds. ``request`` is the
-    original request (without a prefill)."""
+    original request (without a prefill); ``signed_reasoning``: a prefill must
+    carry the reply's signed reasoning blocks first (Anthropic thinking)."""
     if allow_last_event_id and last_event_id is not None and _sendable(last_event_id):
         return Plan("last-event-id", request, last_event_id=last_event_id)
     text = acc.text.getvalue()
     prefill = text.rstrip() if request.schema is None else ""
+    if signed_reasoning and not acc.reasoning_blocks:
+        prefill = ""  # nothing signed to put before it: the API would refuse it
     refusal = acc.refusal.getvalue()
     if prefill:
         expected = Filter(text=text[len(prefill) :], calls=acc.tool_calls, refusal=refusal)
-        return Plan("prefill", request.with_prefill(prefill), filter=expected)
+        thinking = tuple(b.as_json() for b in acc.reasoning_blocks)
+        return Plan("prefill", request.with_prefill(prefill, thinking), filter=expected)
     # A fresh reply: it may repeat whatever was received (whitespace, reasoning, calls).
     reasoning = acc.reasoning.getvalue()
     expected = Filter(text=text, reasoning=reasoning, calls=acc.tool_calls, refusal=refusal)

@@ -216,6 +216,7 @@ def send(
     settings, request, state = prepared.settings, prepared.request, prepared.state
     protocol = get_protocol(settings.protocol)
     protocol.check_options(request.options)
+    protocol.check_request(request)
     api_key = settings.key()  # a missing key is told before any tool starts
     loop: Loop | None = None
     if tools is not None:

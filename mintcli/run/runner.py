@@ -189,11 +189,18 @@ class ChatRun:
             self.acc,
             self._last_event_id if self._decoder is not None else None,
             allow_last_event_id=self._last_event_id_works,
+            signed_reasoning=self.config.protocol.signed_reasoning(self.config.request),
         )
         if not plan.goes_on:
             self._decoder = None  # a partial tool call or block is dropped, restarted whole
             self._last_event_id = None
             self._filter = plan.filter
+        if plan.how == "restart":
+            # The fresh reply brings its own signed reasoning: only that one
+            # may go back with its calls (the old blocks were never answered).
+            if self.acc.reasoning_blocks and self.journal is not None:
+                self.journal.note({"g": []})  # and a --resume drops them too
+            self.acc.reasoning_blocks.clear()
         if plan.resumes:
             self.resumed = True
         return plan
@@ -329,7 +336,7 @@ class ChatRun:
                     f"tool call {call['name']!r} ({call['id']}) has "
                     f"{call['arguments_error']}; kept as a raw string"
                 )
-        record = batch.take()
+        record = batch.take(self.term.secrets)
         if record is not None and self.journal is not None:
             self.journal.write(record)
 

@@ -9,7 +9,7 @@ reply finishes; an unfinished one can be continued with ``mint chat --resume``.
 
 Records (one JSON object per line, keys present only when non-empty):
   header: {"v": 1, "id", "created", "protocol", "base_url", "mock", "format", "request"}
-  batch:  {"t": text, "r": reasoning, "c": [tool calls]}
+  batch:  {"t": text, "r": reasoning, "g": [signed reasoning blocks], "c": [tool calls]}
   usage:  {"u": {"input_tokens", "output_tokens"}}   (closing one attempt)
   finish: {"f": finish reason}
   fail:   {"x": exit code, "m": message, "o": what stdout missed, Latin-1} (gave up)
@@ -32,6 +32,7 @@ import orjson
 
 from mintcli.base.capped import open_unwaited
 from mintcli.base.events import Event, Finish, ReasoningDelta, TextDelta, ToolCall, Usage
+from mintcli.base.events import ReasoningBlock as Signed
 from mintcli.errors import WRITE_ERRNOS, ConfigError, MintError, UsageError, write_failed
 from mintcli.storage.paths import lock_or_refuse, private_dir, state_dir
 
@@ -217,6 +218,7 @@ class JournalState:
     text: str = ""
     reasoning: str = ""
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    reasoning_blocks: list[Signed] = field(default_factory=list)
     usage: dict[str, int | None] = field(default_factory=dict)
     finish_reason: str | None = None
     failure: str | None = None
@@ -234,6 +236,7 @@ class JournalState:
             events.append(TextDelta(self.text))
         if self.reasoning:
             events.append(ReasoningDelta(self.reasoning))
+        events += self.reasoning_blocks
         events += [ToolCall.from_json(c) for c in self.tool_calls]
         if self.usage:
             events.append(Usage(self.usage.get("input_tokens"), self.usage.get("output_tokens")))
@@ -317,6 +320,7 @@ def _add_record(state: JournalState, rec: Any, text: list[str], reasoning: list[
         text.append(t)
     if r is not None:
         reasoning.append(r)
+    state.reasoning_blocks = Signed.fold(state.reasoning_blocks, rec.get("g"))  # "g": after v1
     if c is not None:
         state.tool_calls.extend(c)
     for key, value in (u or {}).items():
@@ -331,8 +335,7 @@ def _add_record(state: JournalState, rec: Any, text: list[str], reasoning: list[
     return True
 
 
-# The tool loop's reader of a chain journal (toolloop/chain.py) folds each step's
-# records the same way.
+# The tool loop's reader of a chain journal (toolloop/chain.py) folds it the same way.
 fold = _add_record
 
 

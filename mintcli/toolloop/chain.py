@@ -74,7 +74,7 @@ def read_steps(path: Path, header: dict[str, Any]) -> list[Step]:
         if "s" in rec:
             step.complete = True
             continue
-        if step.complete and ("t" in rec or "r" in rec or "c" in rec or "f" in rec):
+        if step.complete and any(k in rec for k in ("t", "r", "g", "c", "f")):
             _close(step, text, reasoning)
             step = Step(JournalState(path, header))
             steps.append(step)
