@@ -1,0 +1,223 @@
+"""The run's secrets (the API key) kept out of the journal, in a form --resume undoes.
+
+A server may echo the key inside the reply. stdout is data and gets it as it
+came, so a ``--resume`` must print it again to match an uninterrupted run; the
+journal on disk must not hold it. Where a record's text holds a secret, or
+may hold part of one (a read ending with its start, which the next read may
+complete; owed stdout bytes beginning with its end), the text is written as a
+list of parts: a string is text as received, ``[fp, start, end]`` stands for
+the characters ``start:end`` of the secret whose fingerprint is ``fp``
+(``[fp, start, end, "j"]``: of the secret as written inside a JSON string).
+The reader puts the secret back when the resuming run has it (the same key),
+else writes ``[redacted]`` once in its place. A start or end of a secret
+shorter than :data:`SECRET_PART` at a record's edge is written as it is, as
+everywhere mint cuts text; a whole secret never is.
+
+Records that neither hold a secret nor end with four or more characters of
+its start are written unchanged: what a read costs is one substring search
+for the key and one for the key's first character near the end.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from mintcli.base.sanitize import REDACTED, SECRET_PART, Secrets, start_of
+
+# (position in the text, end, fingerprint, offset in the secret, form code)
+Span = tuple[int, int, str, int, str]
+
+
+def fingerprint(value: str) -> str:
+    """Names a secret in a journal without saying it (48 bits of a hash)."""
+    import hashlib
+
+    data = b"mint journal secret\0" + value.encode("utf-8", "surrogateescape")
+    return hashlib.sha256(data).hexdigest()[:12]
+
+
+def lookup(secrets: Secrets | None) -> dict[str, str]:
+    """Fingerprint -> secret, for the reader (--resume, mint journal show)."""
+    return {fingerprint(v): v for v in secrets.values} if secrets is not None else {}
+
+
+def _json_form(value: str) -> str:
+    return orjson.dumps(value).decode()[1:-1]
+
+
+def _latin(form: str) -> str:
+    """A form as it appears in owed stdout bytes kept as Latin-1 text."""
+    return form.encode("utf-8", "surrogateescape").decode("latin-1")
+
+
+def _form(value: str, code: str) -> str:
+    form = _json_form(value) if "j" in code else value
+    return _latin(form) if "b" in code else form
+
+
+class KeyGuard:
+    """Turns journal records into ones without the secrets, per record as it is
+    written. Text and reasoning are streams: a secret split between two reads
+    is found because the end of the last read that may start one is held over."""
+
+    def __init__(self, secrets: Secrets) -> None:
+        self.secrets = secrets
+        self._values = secrets.values
+        self._held = ["", ""]  # the ends of text and reasoning that may start a secret
+        self._fps: dict[str, str] | None = None
+
+    def lookup(self) -> dict[str, str]:
+        return lookup(self.secrets)
+
+    def seed(self, text: str, reasoning: str) -> None:
+        """A reopened journal: the ends of what it holds, which the next reads may complete."""
+        tail = self.secrets.tail
+        self._held = [text[len(text) - tail(text) :], reasoning[len(reasoning) - tail(reasoning) :]]
+
+    def record(self, rec: dict[str, Any]) -> dict[str, Any]:
+        if (t := rec.get("t")) is not None:
+            rec["t"] = self._stream(0, t)
+        if (r := rec.get("r")) is not None:
+            rec["r"] = self._stream(1, r)
+        if (calls := rec.get("c")) is not None:
+            rec["c"] = [self._call(call) for call in calls]
+        if o := rec.get("o"):
+            rec["o"] = self._owed(o)
+        return rec
+
+    # -- the three kinds of text -------------------------------------------------------
+    def _stream(self, which: int, piece: str) -> str | list[Any]:
+        held = self._held[which]
+        if not held and not any(v in piece for v in self._values):
+            keep = self.secrets.tail(piece)  # the common case: a read without the key
+            self._held[which] = piece[len(piece) - keep :] if keep else ""
+            if keep < SECRET_PART:
+                return piece
+        joined = held + piece
+        keep = self.secrets.tail(joined)
+        self._held[which] = joined[len(joined) - keep :] if keep else ""
+        return self._parts(joined, len(held), self._spans(joined, ""), piece)
+
+    def _call(self, call: dict[str, Any]) -> dict[str, Any]:
+        """A tool call, whole: its JSON text as parts when a secret is inside."""
+        text = orjson.dumps(call).decode()
+        spans = self._spans(text, "j", ends=False)
+        return call if not spans else {"j": self._parts(text, 0, spans, text)}
+
+    def _owed(self, owed: str) -> str | list[Any]:
+        """stdout's unwritten bytes (Latin-1): a secret whole, or cut at either end,
+        as text or inside JSON (the text, jsonl and json formats)."""
+        spans = self._spans(owed, "b", heads=True) + self._spans(owed, "jb", heads=True)
+        return self._parts(owed, 0, spans, owed)
+
+    # -- finding the secrets -----------------------------------------------------------
+    def _forms(self, code: str) -> list[tuple[str, str, str]]:
+        """(fingerprint, form, code) for each secret: as it is written in the text
+        searched (``code``: "j" in JSON, "b" as Latin-1 text of its UTF-8)."""
+        if self._fps is None:
+            self._fps = {v: fingerprint(v) for v in self._values}
+        return [(fp, _form(value, code), code) for value, fp in self._fps.items()]
+
+    def _spans(self, text: str, code: str, *, ends: bool = True, heads: bool = False) -> list[Span]:
+        spans: list[Span] = []
+        for fp, form, c in self._forms(code):
+            at = text.find(form)
+            while at >= 0:  # overlapping ones too
+                spans.append((at, at + len(form), fp, 0, c))
+                at = text.find(form, at + 1)
+            if ends and (k := start_of(text, form)) >= SECRET_PART:
+                spans.append((len(text) - k, len(text), fp, 0, c))
+            if heads:  # the longest start of the text that ends the secret
+                for k in range(min(len(form), len(text) + 1) - 1, SECRET_PART - 1, -1):
+                    if form.endswith(text[:k]):
+                        spans.append((0, k, fp, len(form) - k, c))
+                        break
+        return spans
+
+    @staticmethod
+    def _parts(text: str, start: int, spans: list[Span], plain: str) -> str | list[Any]:
+        """``text[start:]`` with the spans as references (``plain`` when none falls there)."""
+        parts: list[Any] = []
+        at = start
+        for pos, end, fp, off, code in sorted(spans):
+            if end <= at:
+                continue
+            s = max(pos, at)
+            if s > at:
+                parts.append(text[at:s])
+            parts.append([fp, off + s - pos, off + end - pos, *([code] if code else [])])
+            at = end
+        if not parts:
+            return plain
+        if at < len(text):
+            parts.append(text[at:])
+        return parts
+
+
+def resolve(value: Any, keys: dict[str, str], missing: set[str] | None = None) -> str | None:
+    """The text of journaled parts (or a plain string), the secrets put back from
+    ``keys``; an unknown one is ``[redacted]`` where its start was. None: not
+    parts mint writes. Fingerprints not in ``keys`` are added to ``missing``."""
+    if isinstance(value, str):
+        return value
+    if not isinstance(value, list):
+        return None
+    out: list[str] = []
+    for part in value:
+        if isinstance(part, str):
+            out.append(part)
+            continue
+        if not (
+            isinstance(part, list)
+            and 3 <= len(part) <= 4
+            and isinstance(part[0], str)
+            and type(part[1]) is int
+            and type(part[2]) is int
+            and (len(part) == 3 or isinstance(part[3], str))
+        ):
+            return None
+        secret = keys.get(part[0])
+        if secret is None:
+            if missing is not None:
+                missing.add(part[0])
+            out.append(REDACTED if part[1] == 0 else "")
+        else:
+            out.append(_form(secret, part[3] if len(part) == 4 else "")[part[1] : part[2]])
+    return "".join(out)
+
+
+def resolve_call(call: Any, keys: dict[str, str], missing: set[str] | None = None) -> Any:
+    """A journaled tool call (a dict, or ``{"j": parts}``); None when it is neither."""
+    if not isinstance(call, dict):
+        return None
+    if "j" not in call:
+        return call
+    text = resolve(call["j"], keys, missing)
+    try:
+        obj = orjson.loads(text) if text is not None else None
+    except orjson.JSONDecodeError:
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
+def plain(rec: dict[str, Any], keys: dict[str, str], missing: set[str]) -> list[Any] | None:
+    """A record's text, reasoning, tool calls and owed bytes with the secrets put
+    back (None where absent); None when one of them is not what mint writes."""
+    out: list[Any] = []
+    for name in ("t", "r", "o"):
+        value = rec.get(name)
+        if value is not None:
+            value = resolve(value, keys, missing)
+            if value is None and name != "o":  # owed bytes of another shape: ignored
+                return None
+        out.append(value)
+    calls = rec.get("c")
+    if calls is not None:
+        if not isinstance(calls, list):
+            return None
+        calls = [resolve_call(x, keys, missing) for x in calls]
+        if None in calls:
+            return None
+    return [*out, calls]
