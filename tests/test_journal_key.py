@@ -23,9 +23,13 @@ LEAKS = [SECRET[i : i + 6] for i in range(3, len(SECRET) - 5)]  # any part of it
 HALF = len(SECRET) // 2
 
 
-def journal_text(env: dict[str, str]) -> str:
+def journal_path(env: dict[str, str]) -> Path:
     [path] = (Path(env["XDG_STATE_HOME"]) / "mint" / "journals").glob("*.jsonl")
-    return path.read_text()
+    return path
+
+
+def journal_text(env: dict[str, str]) -> str:
+    return journal_path(env).read_text()
 
 
 def assert_no_key(text: str) -> None:
@@ -65,6 +69,28 @@ def test_a_key_split_between_reads_stays_out_of_the_journal_and_resume_prints_it
     assert f"echo {SECRET} and then sk-te" in sent
 
 
+def test_a_key_cut_where_a_run_stopped_stays_out_when_its_resume_goes_on_with_it(
+    sse_server: SSEServer, env: dict[str, str]
+) -> None:
+    args = ["chat", "--no-log", "--max-retries", "0"]
+    first = [chunk({"role": "assistant", "content": f"echo {SECRET[:12]}"})]
+    cut = run_mint([*args, "hi"], served(sse_server, env, Canned(body=first, abort=True)))
+    assert cut.returncode == 7, cut.stderr
+    # the resumed run gets the key's middle, and stops too
+    e = served(sse_server, env, Canned(body=[chunk({"content": SECRET[12:20]})], abort=True))
+    again = run_mint([*args, "--resume"], e)
+    assert again.returncode == 7, again.stderr
+    assert_no_key(journal_text(env))
+    shown = run_mint(["journal", "show", journal_path(env).stem], env)  # it has no key to put back
+    assert shown.stdout == b"echo [redacted]", shown.stderr
+    e = served(
+        sse_server, env, Canned(body=[chunk({"content": f"{SECRET[20:]} end"}, "stop") + DONE])
+    )
+    last = run_mint([*args, "--resume"], e)
+    assert last.returncode == 0, last.stderr
+    assert cut.stdout + again.stdout + last.stdout == f"echo {SECRET} end\n".encode()
+
+
 def test_resume_in_json_holds_the_key_as_an_uninterrupted_run_does(
     sse_server: SSEServer, env: dict[str, str]
 ) -> None:
@@ -89,6 +115,7 @@ def test_resume_in_json_holds_the_key_as_an_uninterrupted_run_does(
     again = run_mint(["chat", "--resume"], other)
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["text"] == "a[redacted] b"
+    assert b"the reply held a key this run does not have" in again.stderr
 
 
 def test_a_tool_call_holding_the_key_is_journaled_without_it(

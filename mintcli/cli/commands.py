@@ -74,7 +74,7 @@ def run_completion(shell: str, term: Terminal) -> None:
 def run_journal_list(fmt: str, term: Terminal) -> None:
     from mintcli.storage.journal import unfinished
 
-    states = unfinished(secrets=term.secrets)
+    states = unfinished()
     if fmt == "json":
         rows = [
             {
@@ -103,7 +103,7 @@ def run_journal_list(fmt: str, term: Terminal) -> None:
 def run_journal_show(ident: str, term: Terminal) -> None:
     from mintcli.storage.journal import find_reply
 
-    state = find_reply(ident, secrets=term.secrets)  # the reply as stdout had it
+    state = find_reply(ident)
     term.write(state.text.encode())
 
 
