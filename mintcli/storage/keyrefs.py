@@ -59,13 +59,18 @@ def _form(value: str, code: str) -> str:
 
 class KeyGuard:
     """Turns journal records into ones without the secrets, per record as it is
-    written. Text and reasoning are streams: a secret split between two reads
-    is found because the end of the last read that may start one is held over."""
+    written. Text and reasoning are streams: the last ``len(secret) - 1``
+    characters of each are carried over to the next read, so that a secret
+    split between reads is found whole."""
 
     def __init__(self, secrets: Secrets) -> None:
         self.secrets = secrets
-        self._values = secrets.values
-        self._held = ["", ""]  # the ends of text and reasoning that may start a secret
+        values = secrets.values
+        # Per secret: itself, and its start that a read ending with part of it
+        # must hold (shorter parts are written as they are).
+        self._checks = [(v, v[:SECRET_PART]) for v in values]
+        self._room = max(map(len, values), default=1) - 1
+        self._carry = ["", ""]  # the ends of the text and the reasoning so far
         self._fps: dict[str, str] | None = None
 
     def lookup(self) -> dict[str, str]:
@@ -73,12 +78,15 @@ class KeyGuard:
 
     def seed(self, text: str, reasoning: str) -> None:
         """A reopened journal: the ends of what it holds, which the next reads may complete."""
-        tail = self.secrets.tail
-        self._held = [text[len(text) - tail(text) :], reasoning[len(reasoning) - tail(reasoning) :]]
+        room = self._room
+        self._carry = [text[max(0, len(text) - room) :], reasoning[max(0, len(reasoning) - room) :]]
 
     def record(self, rec: dict[str, Any]) -> dict[str, Any]:
-        if (t := rec.get("t")) is not None:
+        t = rec.get("t")
+        if t is not None:
             rec["t"] = self._stream(0, t)
+            if len(rec) == 1:
+                return rec  # nearly every record: one read's text
         if (r := rec.get("r")) is not None:
             rec["r"] = self._stream(1, r)
         if (calls := rec.get("c")) is not None:
@@ -89,16 +97,17 @@ class KeyGuard:
 
     # -- the three kinds of text -------------------------------------------------------
     def _stream(self, which: int, piece: str) -> str | list[Any]:
-        held = self._held[which]
-        if not held and not any(v in piece for v in self._values):
-            keep = self.secrets.tail(piece)  # the common case: a read without the key
-            self._held[which] = piece[len(piece) - keep :] if keep else ""
-            if keep < SECRET_PART:
-                return piece
-        joined = held + piece
-        keep = self.secrets.tail(joined)
-        self._held[which] = joined[len(joined) - keep :] if keep else ""
-        return self._parts(joined, len(held), self._spans(joined, ""), piece)
+        carry = self._carry[which]
+        joined = carry + piece
+        edge = len(joined) - self._room  # where a start of a secret at the end may begin
+        if edge < 0:
+            edge = 0
+        self._carry[which] = joined[edge:]
+        for value, start in self._checks:
+            # A whole secret, or the end ending with four or more of its first characters.
+            if value in joined or joined.find(start, edge) >= 0:
+                return self._parts(joined, len(carry), self._spans(joined, ""), piece)
+        return piece
 
     def _call(self, call: dict[str, Any]) -> dict[str, Any]:
         """A tool call, whole: its JSON text as parts when a secret is inside."""
@@ -117,7 +126,7 @@ class KeyGuard:
         """(fingerprint, form, code) for each secret: as it is written in the text
         searched (``code``: "j" in JSON, "b" as Latin-1 text of its UTF-8)."""
         if self._fps is None:
-            self._fps = {v: fingerprint(v) for v in self._values}
+            self._fps = {v: fingerprint(v) for v in self.secrets.values}
         return [(fp, _form(value, code), code) for value, fp in self._fps.items()]
 
     def _spans(self, text: str, code: str, *, ends: bool = True, heads: bool = False) -> list[Span]:
