@@ -179,18 +179,14 @@ class Secrets:
         """How much of the end of ``text`` could be the start of a secret. A
         writer that gets a stream in pieces holds that much back until the next
         piece: a secret split between two pieces is then redacted whole."""
-        if isinstance(text, str):
-            return max((start_of(text, value) for value in self._values), default=0)
-        return max((start_of(text, value) for value in self._bytes), default=0)
-
-
-def start_of(text: AnyStr, value: AnyStr) -> int:
-    """The length of the longest end of ``text`` that ``value`` starts with (shorter
-    than ``value``): how much of a secret a piece may end with."""
-    first = value[:1]
-    at = text.find(first, max(0, len(text) - len(value) + 1))
-    while at >= 0:
-        if value.startswith(text[at:]):
-            return len(text) - at
-        at = text.find(first, at + 1)
-    return 0
+        values: list[str] | list[bytes] = self._values if isinstance(text, str) else self._bytes
+        keep = 0
+        for value in values:
+            first = value[:1]
+            at = text.find(first, max(0, len(text) - len(value) + 1))  # type: ignore[arg-type]
+            while at >= 0:
+                if value.startswith(text[at:]):  # type: ignore[arg-type]
+                    keep = max(keep, len(text) - at)
+                    break
+                at = text.find(first, at + 1)  # type: ignore[arg-type]
+        return keep

@@ -24,7 +24,7 @@ from typing import Any
 
 import orjson
 
-from mintcli.base.sanitize import REDACTED, SECRET_PART, Secrets, start_of
+from mintcli.base.sanitize import REDACTED, SECRET_PART, Secrets
 
 # (position in the text, end, fingerprint, offset in the secret, form code)
 Span = tuple[int, int, str, int, str]
@@ -136,13 +136,13 @@ class KeyGuard:
             while at >= 0:  # overlapping ones too
                 spans.append((at, at + len(form), fp, 0, c))
                 at = text.find(form, at + 1)
-            if ends and (k := start_of(text, form)) >= SECRET_PART:
+            longest = range(min(len(form) - 1, len(text)), SECRET_PART - 1, -1)
+            # the longest end of the text that starts the secret
+            if ends and (k := next((k for k in longest if text.endswith(form[:k])), 0)):
                 spans.append((len(text) - k, len(text), fp, 0, c))
-            if heads:  # the longest start of the text that ends the secret
-                for k in range(min(len(form), len(text) + 1) - 1, SECRET_PART - 1, -1):
-                    if form.endswith(text[:k]):
-                        spans.append((0, k, fp, len(form) - k, c))
-                        break
+            # the longest start of the text that ends the secret
+            if heads and (k := next((k for k in longest if text.startswith(form[-k:])), 0)):
+                spans.append((0, k, fp, len(form) - k, c))
         return spans
 
     @staticmethod
