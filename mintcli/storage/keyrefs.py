@@ -16,9 +16,10 @@ shorter than :data:`SECRET_PART` at a record's edge is written as it is, as
 everywhere mint cuts text; a whole secret never is.
 
 The hot path: a read's text is joined to the last ``len(key) - 1`` characters
-of the one before; when that holds neither the key nor, near its end, the key's
-first four characters, the record is written unchanged. That is two substring
-searches, a join and a slice per read.
+of the text before; when that does not hold the key's first four characters
+(which a whole key and an end of the text that starts it both begin with),
+the record is written unchanged. That is one substring search, a join and a
+slice per read.
 """
 
 from __future__ import annotations
@@ -69,9 +70,10 @@ class KeyGuard:
     def __init__(self, secrets: Secrets) -> None:
         self.secrets = secrets
         values = secrets.values
-        # Per secret: itself, and its start that a read ending with part of it
-        # must hold (shorter parts are written as they are).
-        self._checks = [(v, v[:SECRET_PART]) for v in values]
+        # The first characters of each secret: a text without any holds neither
+        # a secret nor an end that a reference must stand for (shorter parts of
+        # a secret are written as they are).
+        self._starts = [v[:SECRET_PART] for v in values]
         self._room = max(map(len, values), default=1) - 1
         self._carry = ["", ""]  # the ends of the text and the reasoning so far
         self._fps: dict[str, str] | None = None
@@ -102,13 +104,9 @@ class KeyGuard:
     def _stream(self, which: int, piece: str) -> str | list[Any]:
         carry = self._carry[which]
         joined = carry + piece
-        edge = len(joined) - self._room  # where a start of a secret at the end may begin
-        if edge < 0:
-            edge = 0
-        self._carry[which] = joined[edge:]
-        for value, start in self._checks:
-            # A whole secret, or the end ending with four or more of its first characters.
-            if value in joined or joined.find(start, edge) >= 0:
+        self._carry[which] = joined[-self._room :]
+        for start in self._starts:
+            if start in joined:
                 return self._parts(joined, len(carry), self._spans(joined, ""), piece)
         return piece
 
