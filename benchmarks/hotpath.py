@@ -12,6 +12,7 @@ as a slow stream's) and times, in this process:
             one write + flush per read to /dev/null (what ``mint chat`` does)
   journal   the same with the --resume journal on (and an API key, which the
             journal keeps out of its records, as in every real run)
+  no-key    the journal without a key to keep out (what that costs: the difference)
   write     one Terminal.write per piece, to /dev/null (the stdout cost of a
             network read that brought one piece, as a slow stream's reads do)
   httpx-sse the framing the minimal client uses (httpx_sse's line decoder),
@@ -35,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from server import render_events, reply_text
 
+from mintcli.base.sanitize import Secrets
 from mintcli.base.terminal import Terminal
 from mintcli.mock import framing
 from mintcli.output.sinks import SINKS, RunInfo
@@ -98,13 +100,11 @@ def main() -> None:
             for f in dec.feed(c):
                 pd.decode(f)
 
-    def handle(journal: bool) -> Callable[[], None]:
+    keyless = Secrets()
+
+    def handle(journal: bool, secrets: Secrets = term.secrets) -> Callable[[], None]:
         def go() -> None:
-            j = (
-                Journal.prepare({"request": {}}, Path(state.name), term.secrets)
-                if journal
-                else None
-            )
+            j = Journal.prepare({"request": {}}, Path(state.name), secrets) if journal else None
             config = RunConfig(
                 protocol=protocol,
                 url="",
@@ -150,6 +150,7 @@ def main() -> None:
         ("decode", decode),
         ("handle", handle(False)),
         ("journal", handle(True)),
+        ("no-key", handle(True, keyless)),
         ("write", write),
         ("httpx-sse", httpx_sse),
     ]:
