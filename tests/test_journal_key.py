@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 from conftest import SECRET, mock_env, run_mint
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sse_server import Canned, SSEServer
 from test_hardening import served
 from test_hostile_streams import A_END, A_START, DONE, a_text, anthropic, chunk
@@ -211,3 +213,22 @@ def test_owed_bytes_cut_inside_the_key_keep_neither_end_of_it() -> None:
     assert resolve(rec["o"], guard.lookup()) == owed
     # Another key: [redacted] where a key started (the earlier run printed the first one's start)
     assert resolve(rec["o"], {}) == " middle [redacted] end [redacted]"
+
+
+WORDS = ["x", "y z", "\n", "é", "s", SECRET, *(SECRET[:k] for k in range(1, 6)), SECRET[-4:]]
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(
+    st.lists(st.sampled_from(WORDS), max_size=12),
+    st.lists(st.integers(min_value=0, max_value=400), max_size=8),
+)
+def test_any_text_cut_anywhere_comes_back_whole_and_never_journals_the_key(
+    words: list[str], cuts: list[int]
+) -> None:
+    text = "".join(words)
+    at = sorted({min(c, len(text)) for c in cuts})
+    pieces = [text[i:j] for i, j in zip([0, *at], [*at, len(text)], strict=True)]
+    parts, back = guarded(pieces)
+    assert back == text
+    assert_no_key(json.dumps(parts))  # the words hold no 6 characters of the key but in it
