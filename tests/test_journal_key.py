@@ -177,9 +177,10 @@ def test_the_bytes_stdout_owes_keep_no_key_and_resume_writes_them_as_they_were(
 # -- the guard itself, over every way of cutting a stream ------------------------------
 
 
-def guarded(pieces: list[str], key: str = SECRET) -> tuple[list[Any], str]:
+def guarded(pieces: list[str], *keys: str) -> tuple[list[Any], str]:
     secrets = Secrets()
-    secrets.add(key)
+    for key in keys or [SECRET]:
+        secrets.add(key)
     guard = KeyGuard(secrets)
     parts = [guard.record({"t": p}).get("t", "") for p in pieces]
     return parts, "".join(resolve(p, guard.lookup()) for p in parts)
@@ -195,6 +196,18 @@ def test_the_guard_keeps_every_cut_of_the_key_out_and_puts_it_back_whole() -> No
         parts, back = guarded(pieces)
         assert back == text, pieces
         assert_no_key(json.dumps(parts))
+
+
+def test_two_secrets_each_come_back_as_they_were() -> None:
+    other = "pw-the-url-password-42"
+    text = f"{other[:9]}{SECRET}{other} {SECRET[:7]}"
+    for i in range(len(text)):
+        parts, back = guarded([text[:i], text[i:]], SECRET, other)
+        assert back == text
+        shown = json.dumps(parts)
+        assert_no_key(shown)
+        # only its first nine characters stand alone in the text, which is not the password
+        assert not any(other[i : i + 6] in shown for i in range(4, len(other) - 5)), shown
 
 
 def test_the_guard_leaves_text_without_the_key_as_it_is() -> None:
