@@ -1,15 +1,18 @@
 """Where mint's time per piece goes, stage by stage, with no network.
 
-    python benchmarks/hotpath.py [--pieces 200000] [--protocol openai|anthropic]
+    python benchmarks/hotpath.py [--pieces 200000] [--protocol openai|anthropic] [--read 65536]
 
 Renders a stream like the benchmark server's, cuts it into 64 KiB reads (what a
-socket read returns on a busy loopback) and times, in this process:
+socket read returns on a busy loopback; ``--read 100``: about one piece a read,
+as a slow stream's) and times, in this process:
 
   frame     mint's SSE framing alone (mintcli.wire.sse)
   decode    framing + the protocol decoder (wire JSON -> mint events)
   handle    the whole per-read path of a run: decoder, accumulator, text sink,
             one write + flush per read to /dev/null (what ``mint chat`` does)
-  journal   the same with the --resume journal on
+  journal   the same with the --resume journal on (and an API key, which the
+            journal keeps out of its records, as in every real run)
+  no-key    the journal without a key to keep out (what that costs: the difference)
   write     one Terminal.write per piece, to /dev/null (the stdout cost of a
             network read that brought one piece, as a slow stream's reads do)
   httpx-sse the framing the minimal client uses (httpx_sse's line decoder),
@@ -33,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from server import render_events, reply_text
 
+from mintcli.base.sanitize import Secrets
 from mintcli.base.terminal import Terminal
 from mintcli.mock import framing
 from mintcli.output.sinks import SINKS, RunInfo
@@ -46,11 +50,11 @@ from mintcli.wire.sse import SSEDecoder
 READ = 65536
 
 
-def reads(protocol: str, pieces: int) -> list[bytes]:
+def reads(protocol: str, pieces: int, size: int = READ) -> list[bytes]:
     body = b"".join(
         framing.frames(render_events(protocol, reply_text(pieces), 4), ids=False).frames
     )
-    return [body[i : i + READ] for i in range(0, len(body), READ)]
+    return [body[i : i + size] for i in range(0, len(body), size)]
 
 
 def best(fn: Callable[[], None], runs: int = 5) -> float:
@@ -67,8 +71,9 @@ def main() -> None:
     parser.add_argument("--pieces", type=int, default=200_000)
     parser.add_argument("--protocol", default="openai", choices=("openai", "anthropic"))
     parser.add_argument("--format", default="text", choices=("text", "raw", "jsonl"))
+    parser.add_argument("--read", type=int, default=READ, help="bytes a network read brings")
     args = parser.parse_args()
-    chunks = reads(args.protocol, args.pieces)
+    chunks = reads(args.protocol, args.pieces, args.read)
     protocol = get_protocol(args.protocol)
     devnull = open(os.devnull, "wb")  # noqa: SIM115
     term = Terminal(
@@ -80,6 +85,7 @@ def main() -> None:
         stderr_isatty=False,
         color=False,
     )
+    term.secrets.add("sk-bench-0123456789abcdefghijklmnopqrstuv")  # a run always has a key
     state = tempfile.TemporaryDirectory()
 
     def frame() -> None:
@@ -94,9 +100,11 @@ def main() -> None:
             for f in dec.feed(c):
                 pd.decode(f)
 
-    def handle(journal: bool) -> Callable[[], None]:
+    keyless = Secrets()
+
+    def handle(journal: bool, secrets: Secrets = term.secrets) -> Callable[[], None]:
         def go() -> None:
-            j = Journal.prepare({"request": {}}, Path(state.name)) if journal else None
+            j = Journal.prepare({"request": {}}, Path(state.name), secrets) if journal else None
             config = RunConfig(
                 protocol=protocol,
                 url="",
@@ -135,13 +143,14 @@ def main() -> None:
 
     n = args.pieces
     print(
-        f"{args.protocol}, {n} pieces, {len(chunks)} reads of {READ // 1024} KiB, --format {args.format}"
+        f"{args.protocol}, {n} pieces, {len(chunks)} reads of {args.read} bytes, --format {args.format}"
     )
     for name, fn in [
         ("frame", frame),
         ("decode", decode),
         ("handle", handle(False)),
         ("journal", handle(True)),
+        ("no-key", handle(True, keyless)),
         ("write", write),
         ("httpx-sse", httpx_sse),
     ]:

@@ -171,6 +171,10 @@ class Secrets:
                 data = data.replace(value, REDACTED.encode())
         return data
 
+    @property
+    def values(self) -> tuple[str, ...]:
+        return tuple(self._values)
+
     def tail(self, text: AnyStr) -> int:
         """How much of the end of ``text`` could be the start of a secret. A
         writer that gets a stream in pieces holds that much back until the next

@@ -55,7 +55,7 @@ def run_chat(
             f"-x/--extract does not work with the tool loop (--tool-cmd, --mcp{declared})"
         )
     if settings.resume is not None:
-        prepared = resume(settings, words)  # the journal's exchange
+        prepared = resume(settings, words, term.secrets)  # the journal's exchange
     else:
         prepared = prepare(settings, words, term, turn)
     settings, state = prepared.settings, prepared.state

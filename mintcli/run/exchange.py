@@ -218,6 +218,8 @@ def send(
     protocol.check_options(request.options)
     protocol.check_request(request)
     api_key = settings.key()  # a missing key is told before any tool starts
+    if state is not None and state.hidden:
+        term.warn("the reply held a key this run does not have; [redacted] stands for it")
     loop: Loop | None = None
     if tools is not None:
         loop = tools(settings, request, state, term)  # MCP servers start now
@@ -256,7 +258,7 @@ def send(
                 acc.add(event)
             acc.end_attempt()
             if settings.journal:
-                journal = Journal.reopen(state.path)
+                journal = Journal.reopen(state, term.secrets)
         elif settings.journal:
             journal = Journal.start(settings, request, prepared.pending, secrets=term.secrets)
         _stream(run, base_url, headers, term, acc, journal, state)

@@ -6,17 +6,17 @@ then sends it with the journal's events already received.
 
 from __future__ import annotations
 
-from mintcli.base.sanitize import redact_url
+from mintcli.base.sanitize import Secrets, redact_url
 from mintcli.errors import UsageError
 from mintcli.options.settings import ChatSettings
 from mintcli.request.build import Prepared
 from mintcli.request.model import ChatRequest
 
 
-def resume(settings: ChatSettings, words: tuple[str, ...]) -> Prepared:
-    """The exchange a ``--resume`` continues: its journal, request and
-    conversation, and the settings it was written with (where the command line
-    does not say otherwise)."""
+def resume(settings: ChatSettings, words: tuple[str, ...], secrets: Secrets) -> Prepared:
+    """The exchange a ``--resume`` continues: its journal (with the ``secrets``
+    the server echoed put back), request and conversation, and the settings it
+    was written with (where the command line does not say otherwise)."""
     from mintcli.storage.journal import find_reply
 
     new_input = (settings.messages, settings.continue_last, settings.conversation)
@@ -25,7 +25,7 @@ def resume(settings: ChatSettings, words: tuple[str, ...]) -> Prepared:
             "--resume continues a saved reply; it takes no prompt, --messages, -c, "
             "--conversation, -a, --tool-result or --schema"
         )
-    state = find_reply(settings.resume or None)
+    state = find_reply(settings.resume or None, secrets=secrets)
     if state.locked:
         raise UsageError(f"reply {state.id} is still being written by another mint process")
     header = state.header

@@ -6,6 +6,8 @@ journal always holds at least what the reader got, even after SIGKILL. The
 first line is a header (the request, never the API key); each later line is
 one network read's worth of received content. The file is removed when the
 reply finishes; an unfinished one can be continued with ``mint chat --resume``.
+A key the server echoes in the reply is written as a reference, never as it
+came (storage/keyrefs.py: then "t", "r", "o" are lists, a call ``{"j": [...]}``).
 
 Records (one JSON object per line, keys present only when non-empty):
   header: {"v": 1, "id", "created", "protocol", "base_url", "mock", "format", "request"}
@@ -20,20 +22,21 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import stat
 import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from mintcli.base.capped import open_unwaited
-from mintcli.base.events import Event, Finish, ReasoningDelta, TextDelta, ToolCall, Usage
-from mintcli.base.events import ReasoningBlock as Signed
 from mintcli.errors import WRITE_ERRNOS, ConfigError, MintError, UsageError, write_failed
+from mintcli.storage.journal_read import JOURNAL_VERSION as JOURNAL_VERSION
+from mintcli.storage.journal_read import JournalState as JournalState
+from mintcli.storage.journal_read import fold as fold
+from mintcli.storage.journal_read import load as load
+from mintcli.storage.journal_read import read_lines as read_lines
+from mintcli.storage.journal_read import records as records
+from mintcli.storage.keyrefs import KeyGuard
 from mintcli.storage.paths import lock_or_refuse, private_dir, state_dir
 
 if TYPE_CHECKING:
@@ -42,7 +45,6 @@ if TYPE_CHECKING:
     from mintcli.request.model import ChatRequest
 
 
-JOURNAL_VERSION = 1
 EXPIRY_SECONDS = 7 * 24 * 3600
 FSYNC_INTERVAL = 0.2
 
@@ -66,8 +68,12 @@ class Journal:
     run that fails before anything arrived leaves none behind, and it stays
     locked (flock) for as long as its run is alive."""
 
-    def __init__(self, path: Path, header: bytes = b"", fd: int | None = None) -> None:
+    def __init__(
+        self, path: Path, header: bytes = b"", fd: int | None = None, secrets: Secrets | None = None
+    ) -> None:
         self.path = path
+        # the secrets kept out of what it writes (None: a run without any)
+        self.guard = KeyGuard(secrets) if secrets is not None and secrets.values else None
         self.id = path.stem
         self._header = header  # written first, when the file is created
         self._fd = fd
@@ -82,7 +88,9 @@ class Journal:
 
     # -- opening ---------------------------------------------------------------
     @classmethod
-    def prepare(cls, header: dict[str, Any], directory: Path | None = None) -> Journal:
+    def prepare(
+        cls, header: dict[str, Any], directory: Path | None = None, secrets: Secrets | None = None
+    ) -> Journal:
         """A new journal; its directory is checked now, its file made later."""
         directory = directory or journal_dir()
         private_dir(directory.parent)  # the "mint" directory above is private too
@@ -90,7 +98,7 @@ class Journal:
         prune(directory)
         jid = new_id()
         head = {"v": JOURNAL_VERSION, "id": jid, "created": time.time(), **header}
-        return cls(directory / f"{jid}.jsonl", orjson.dumps(head) + b"\n")
+        return cls(directory / f"{jid}.jsonl", orjson.dumps(head) + b"\n", secrets=secrets)
 
     @classmethod
     def start(
@@ -109,10 +117,12 @@ class Journal:
             "request": secrets.redact_json(request.as_json()),
             "log": secrets.redact_json(pending.as_json()) if pending is not None else None,
             **more,
-        })  # fmt: skip
+        }, secrets=secrets)  # fmt: skip
 
     @classmethod
-    def reopen(cls, path: Path) -> Journal:
+    def reopen(cls, state: JournalState, secrets: Secrets | None = None) -> Journal:
+        """An unfinished reply's journal, for its --resume to append to."""
+        path = state.path
         try:
             fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW)
         except OSError as exc:
@@ -125,7 +135,10 @@ class Journal:
                 os.ftruncate(fd, data.rfind(b"\n") + 1)
         except OSError:
             pass
-        return cls(path, fd=fd)
+        journal = cls(path, fd=fd, secrets=secrets)
+        if journal.guard is not None:  # a key cut at the journal's end may go on
+            journal.guard.seed(state.text, state.reasoning)
+        return journal
 
     def _create(self) -> int:
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_NOFOLLOW
@@ -162,6 +175,8 @@ class Journal:
         # A plain write: the kernel has it once this returns, which is what a
         # SIGKILLed process needs. fsync (for power loss) runs in the background.
         fd = self._fd if self._fd is not None else self._create()
+        if self.guard is not None:
+            record = self.guard.record(record)
         line = orjson.dumps(record) + b"\n"
         try:
             written = os.write(fd, line)
@@ -209,150 +224,6 @@ class Journal:
             os.close(self._fd)
 
 
-@dataclass
-class JournalState:
-    """What a journal says about an unfinished reply."""
-
-    path: Path
-    header: dict[str, Any]
-    text: str = ""
-    reasoning: str = ""
-    tool_calls: list[dict[str, Any]] = field(default_factory=list)
-    reasoning_blocks: list[Signed] = field(default_factory=list)
-    usage: dict[str, int | None] = field(default_factory=dict)
-    finish_reason: str | None = None
-    failure: str | None = None
-    locked: bool = False
-    unprinted: bytes = b""  # the newest "o": stdout's missed bytes ({"o": ""}: printed since)
-
-    @property
-    def id(self) -> str:
-        return self.path.stem
-
-    def events(self) -> list[Event]:
-        """What was received, as events for an accumulator (one attempt)."""
-        events: list[Event] = []
-        if self.text:
-            events.append(TextDelta(self.text))
-        if self.reasoning:
-            events.append(ReasoningDelta(self.reasoning))
-        events += self.reasoning_blocks
-        events += [ToolCall.from_json(c) for c in self.tool_calls]
-        if self.usage:
-            events.append(Usage(self.usage.get("input_tokens"), self.usage.get("output_tokens")))
-        if self.finish_reason:
-            events.append(Finish(self.finish_reason))
-        return events
-
-
-def read_lines(path: Path) -> list[bytes]:
-    """A journal's lines, the header first (never through a symbolic link)."""
-    try:
-        with open_unwaited(path, os.O_NOFOLLOW) as fh:  # a FIFO among them: no wait
-            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
-                raise UsageError(f"cannot read journal {path}: not a regular file")
-            return fh.read().split(b"\n")
-    except OSError as exc:
-        raise UsageError(f"cannot read journal {path}: {exc.strerror}") from None
-
-
-def records(lines: list[bytes]) -> Iterator[dict[str, Any]]:
-    """The records of journal lines after the header, up to the first that is
-    not whole JSON (a write cut short by a kill: everything before it is good)
-    or not an object (not a record mint wrote: nothing after it is trusted)."""
-    for line in lines:
-        if not line:
-            continue
-        try:
-            rec = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            return
-        if not isinstance(rec, dict):
-            return
-        yield rec
-
-
-def load(path: Path) -> JournalState:
-    lines = read_lines(path)
-    try:
-        header = orjson.loads(lines[0])
-    except orjson.JSONDecodeError:
-        raise UsageError(f"journal {path.name} is damaged (no header)") from None
-    if not isinstance(header, dict) or header.get("v") != JOURNAL_VERSION:
-        raise UsageError(f"journal {path.name} has an unknown format")
-    if (
-        not isinstance(header.get("request"), dict)
-        or not isinstance(header.get("created"), int | float)
-        or not all(isinstance(header.get(k), str | None) for k in _HEADER_TEXTS)
-    ):
-        raise UsageError(f"journal {path.name} is damaged (its header is not mint's)")
-    state = JournalState(path, header)
-    text: list[str] = []
-    reasoning: list[str] = []
-    for rec in records(lines[1:]):
-        if not _add_record(state, rec, text, reasoning):
-            break  # not a record mint wrote: trust nothing after it either
-    state.text = "".join(text)
-    state.reasoning = "".join(reasoning)
-    state.locked = _is_locked(path)
-    return state
-
-
-_HEADER_TEXTS = ("protocol", "format", "base_url")
-
-
-def _add_record(state: JournalState, rec: Any, text: list[str], reasoning: list[str]) -> bool:
-    """Fold one record into the state; False when it is not one mint writes."""
-    if not isinstance(rec, dict):
-        return False
-    t, r, c, u, f, o = (rec.get(k) for k in ("t", "r", "c", "u", "f", "o"))
-    if (
-        not isinstance(t, str | None)
-        or not isinstance(r, str | None)
-        or not (c is None or (isinstance(c, list) and all(isinstance(x, dict) for x in c)))
-        or not isinstance(u, dict | None)
-        or not isinstance(f, str | None)
-    ):
-        return False
-    if u is not None and not all(isinstance(v, int | None) for v in u.values()):
-        return False
-    if t is not None:
-        text.append(t)
-    if r is not None:
-        reasoning.append(r)
-    state.reasoning_blocks = Signed.fold(state.reasoning_blocks, rec.get("g"))  # "g": after v1
-    if c is not None:
-        state.tool_calls.extend(c)
-    for key, value in (u or {}).items():
-        if value is not None:
-            state.usage[key] = (state.usage.get(key) or 0) + value
-    if f is not None:
-        state.finish_reason = f
-    if "x" in rec:
-        state.failure = str(rec.get("m"))
-    if isinstance(o, str):
-        state.unprinted = o.encode("latin-1", "replace")
-    return True
-
-
-# The tool loop's reader of a chain journal (toolloop/chain.py) folds it the same way.
-fold = _add_record
-
-
-def _is_locked(path: Path) -> bool:
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # never waits on a FIFO
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-    return False
-
-
 def prune(directory: Path, now: float | None = None) -> list[Path]:
     """Delete journals untouched for longer than the expiry (7 days)."""
     now = time.time() if now is None else now
@@ -369,7 +240,7 @@ def prune(directory: Path, now: float | None = None) -> list[Path]:
     return removed
 
 
-def unfinished(directory: Path | None = None) -> list[JournalState]:
+def unfinished(directory: Path | None = None, secrets: Secrets | None = None) -> list[JournalState]:
     """Unfinished replies, newest first (expired ones are pruned first)."""
     directory = directory or journal_dir()
     if not directory.is_dir():
@@ -378,15 +249,18 @@ def unfinished(directory: Path | None = None) -> list[JournalState]:
     states: list[JournalState] = []
     for path in directory.glob("*.jsonl"):
         with contextlib.suppress(UsageError):  # damaged: left out
-            states.append(load(path))
+            states.append(load(path, secrets))
     states.sort(key=lambda s: (s.header.get("created", 0), s.id), reverse=True)
     return states
 
 
-def find_reply(ident: str | None, directory: Path | None = None) -> JournalState:
+def find_reply(
+    ident: str | None, directory: Path | None = None, secrets: Secrets | None = None
+) -> JournalState:
     """The journal named by ``ident`` (an ID or unique prefix), or the newest one
-    not held by a running mint (or, when all are held, the newest)."""
-    states = unfinished(directory)
+    not held by a running mint (or, when all are held, the newest); ``secrets``:
+    those that may be put back into its text."""
+    states = unfinished(directory, secrets)
     if not ident:
         if not states:
             raise UsageError("there is no unfinished reply to resume (see: mint journal list)")

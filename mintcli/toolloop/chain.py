@@ -22,7 +22,6 @@ MCP servers and the loop's limits, so that ``--resume`` can go on alone.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from mintcli.storage.journal import Journal, JournalState, fold, read_lines, records
@@ -58,9 +57,11 @@ class Step:
     started: set[str] = field(default_factory=set)  # calls that were started
 
 
-def read_steps(path: Path, header: dict[str, Any]) -> list[Step]:
-    """The steps of a chain journal, in order (the last may be unfinished)."""
-    steps = [Step(JournalState(path, header))]
+def read_steps(whole: JournalState) -> list[Step]:
+    """The steps of a chain journal, in order (the last may be unfinished), read
+    with the secrets ``whole`` (the journal as one reply) puts back."""
+    path, header = whole.path, whole.header
+    steps = [Step(JournalState(path, header, keys=whole.keys))]
     text: list[str] = []
     reasoning: list[str] = []
     for rec in records(read_lines(path)[1:]):
@@ -76,7 +77,7 @@ def read_steps(path: Path, header: dict[str, Any]) -> list[Step]:
             continue
         if step.complete and any(k in rec for k in ("t", "r", "g", "c", "f")):
             _close(step, text, reasoning)
-            step = Step(JournalState(path, header))
+            step = Step(JournalState(path, header, keys=whole.keys))
             steps.append(step)
         if not fold(step.state, rec, text, reasoning):
             break  # not a record mint wrote: trust nothing after it either

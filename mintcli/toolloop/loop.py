@@ -126,7 +126,7 @@ class ToolLoop:
         settings, term, state = self.settings, self.term, self.state
         journal = None
         if state is not None and settings.journal:
-            journal = ChainJournal.reopen(state.path)
+            journal = ChainJournal.reopen(state, term.secrets)
         elif settings.journal:
             journal = ChainJournal.start(
                 settings, run.request, run.pending, secrets=term.secrets, loop=self.spec
@@ -293,7 +293,7 @@ class ToolLoop:
         one (None: the step's reply must be streamed first)."""
         if self.state is None:
             return 1, Accumulator(), None
-        steps = read_steps(self.state.path, self.state.header)
+        steps = read_steps(self.state)
         for number, step in enumerate(steps, 1):
             acc = Accumulator()
             for event in step.state.events():
