@@ -447,14 +447,14 @@ def test_a_long_chinese_reply_is_indexed_with_flat_memory(tmp_path: Path) -> Non
     try:
         with db.transaction(conn):
             conn.execute("INSERT INTO conversations VALUES ('c', 0, 0)")
-            text = (piece for _ in range(32))
+            text = (piece for _ in range(8))
             write.insert_message(conn, "c", 0, None, {"role": "assistant"}, text)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
     assert peak < 1_500_000, peak
     rows = conn.execute("SELECT text, indexed FROM texts ORDER BY part").fetchall()
-    assert "".join(t for t, _ in rows) == piece * 32
+    assert "".join(t for t, _ in rows) == piece * 8
     # indexed is None where a block holds no Han or kana (the last, "a", here)
     assert all((i or t) == t.replace("北京", "\x1f北\x1f京\x1f") for t, i in rows)
 
