@@ -433,6 +433,8 @@ def test_index_text_of_a_long_text_is_done_in_slices_that_join_exactly() -> None
         text = "".join(rng.choices(alphabet, k=rng.choice(near)))
         text = "北" * rng.choice(near[:3]) + text + "京" * rng.choice(near[:3])
         assert cjk.index_text(text) == one_pass(text), (alphabet, len(text))
+    russian = "Привет, как дела? " * 1000  # nothing to set apart: not copied at all
+    assert cjk.index_text(russian) is russian and cjk.indexed(russian) is None
 
 
 def test_a_long_chinese_reply_is_indexed_with_flat_memory(tmp_path: Path) -> None:

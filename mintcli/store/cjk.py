@@ -45,7 +45,7 @@ def _apart(run: re.Match[str]) -> str:
 
 def index_text(text: str) -> str:
     """The text as the index sees it: each Han or kana character set apart."""
-    if text.isascii():  # most text: checked in microseconds, not scanned
+    if text.isascii() or not _RUN.search(text):  # most text: returned as it is, not copied
         return text
     done: list[str] = []
     start = 0
