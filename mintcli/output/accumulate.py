@@ -164,6 +164,17 @@ class Reply:
     def has_text(self) -> bool:
         return bool(self._acc.text)
 
+    def reasoning_pieces(self) -> Iterator[str]:
+        """The reasoning in pieces, as :meth:`text_pieces`."""
+        if "reasoning" in self.__dict__:
+            yield self.reasoning or ""
+        else:
+            yield from self._acc.reasoning.pieces()
+
+    @property
+    def has_reasoning(self) -> bool:
+        return bool(self._acc.reasoning)
+
     @property
     def has_words(self) -> bool:
         """Text with more than white space: what an answer cut short needs to be

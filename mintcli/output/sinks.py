@@ -8,6 +8,9 @@ ever receives data; notes go to the terminal's stderr.
 
 from __future__ import annotations
 
+import os
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +26,7 @@ from mintcli.base.events import (
     ToolCall,
 )
 from mintcli.base.terminal import Terminal, critical
+from mintcli.errors import WriteFailed
 from mintcli.output.accumulate import Reply
 from mintcli.output.stats import format_stats
 from mintcli.request.model import assistant_message
@@ -276,16 +280,27 @@ class JSONSink(Sink):
 
     def _build(self, reply: Reply, summary: dict[str, Any], error: dict[str, Any] | None) -> None:
         info = self._info
+        # The text and reasoning are written out piece by piece where their
+        # marks stand (see close), never put together in memory.
+        mark = f"\0mint-{os.urandom(8).hex()}-"  # no text can guess it
+        self._long = {
+            orjson.dumps(mark + "text"): reply.text_pieces,
+            orjson.dumps(mark + "reasoning"): reply.reasoning_pieces,
+        }
+        self._marks = re.compile(b"|".join(re.escape(m) for m in self._long))
+        text = mark + "text" if reply.has_text else ""
+        message = assistant_message(reply, text=False)
+        message["content"] = text or None
         result: dict[str, Any] = {
-            "text": reply.text,
-            "reasoning": reply.reasoning,
+            "text": text,
+            "reasoning": mark + "reasoning" if reply.has_reasoning else None,
             "tool_calls": [c.as_json() for c in reply.tool_calls],
             "finish_reason": reply.finish_reason,
             "usage": reply.usage,
             "model": reply.model or (info.model if info else None),
             "protocol": info.protocol if info else None,
             **summary,
-            "messages": [*(info.messages if info else ()), assistant_message(reply)],
+            "messages": [*(info.messages if info else ()), message],
         }
         if info is not None and info.conversation is not None:
             result["conversation"] = info.conversation
@@ -313,9 +328,41 @@ class JSONSink(Sink):
 
     def close(self) -> None:
         if self._result is not None and not self._written:
-            self._out.append(orjson.dumps(self._result) + b"\n")
+            self.flush()
+            with critical():  # the object reaches stdout whole, or what it owes is kept
+                self._write_object(orjson.dumps(self._result))
             self._result = None
         self.flush()
+
+    def _chunks(self, data: bytes) -> Iterator[bytes]:
+        """The object's bytes, the text's and reasoning's strings escaped a
+        piece at a time where their marks stand (so a 1 GB reply is never
+        held twice, as text and as its JSON)."""
+        at = 0
+        for mark in self._marks.finditer(data):
+            yield data[at : mark.start()] + b'"'
+            for piece in self._long[mark.group()]():
+                yield orjson.dumps(piece)[1:-1]
+            yield b'"'
+            at = mark.end()
+        yield data[at:] + b"\n"
+
+    def _write_object(self, data: bytes) -> None:
+        chunks = self._chunks(data)
+        held: list[bytes] = []
+        size = 0
+        try:
+            for chunk in chunks:
+                held.append(chunk)
+                size += len(chunk)
+                if size >= 1 << 20:
+                    block, held, size = b"".join(held), [], 0
+                    self.term.write(block)
+            self.term.write(b"".join(held))
+        except WriteFailed as error:
+            if error.unprinted:  # --resume prints the rest of the object
+                error.unprinted += b"".join(chunks)
+            raise
 
 
 SINKS: dict[str, type[Sink]] = {
