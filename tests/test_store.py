@@ -408,6 +408,59 @@ def test_blocks_keep_the_text_and_cut_after_whitespace() -> None:
                 assert block[-1] in " \n"
 
 
+def test_index_text_of_a_long_text_is_done_in_slices_that_join_exactly() -> None:
+    """Each Han or kana character set apart by MARK, as one pass over the text
+    would: the slices a long text is cut into change nothing."""
+    import random
+
+    from mintcli.store import cjk
+
+    def one_pass(text: str) -> str:
+        out = []
+        prev = False
+        for ch in text:
+            here = bool(cjk._RUN.fullmatch(ch))
+            if here or prev:
+                out.append(cjk.MARK)
+            out.append(ch)
+            prev = here
+        return "".join(out) + (cjk.MARK if prev else "")
+
+    rng = random.Random(7)
+    near = [0, 1, cjk.SLICE - 1, cjk.SLICE, cjk.SLICE + 1, 2 * cjk.SLICE, 3 * cjk.SLICE + 7]
+    for _ in range(60):
+        alphabet = rng.choice(["北京 ab", "明月光", "é北\n京🌸x", "ab\x1fカナ", "ab"])
+        text = "".join(rng.choices(alphabet, k=rng.choice(near)))
+        text = "北" * rng.choice(near[:3]) + text + "京" * rng.choice(near[:3])
+        assert cjk.index_text(text) == one_pass(text), (alphabet, len(text))
+    russian = "Привет, как дела? " * 1000  # nothing to set apart: not copied at all
+    assert cjk.index_text(russian) is russian and cjk.indexed(russian) is None
+
+
+def test_a_long_chinese_reply_is_indexed_with_flat_memory(tmp_path: Path) -> None:
+    """Dense Chinese (a run every few characters) saved in 16 KiB pieces, as the
+    spool gives them: the peak holds about a block and its indexed form, not the
+    two strings per run re.sub keeps until it joins them (2.6 MB before)."""
+    conn = db.connect(tmp_path / "t.db")
+    for statement in db._statements("".join(schema.MIGRATIONS)):
+        conn.execute(statement)
+    piece = ("北京 ab" * 4000)[: 1 << 14]
+    tracemalloc.start()
+    try:
+        with db.transaction(conn):
+            conn.execute("INSERT INTO conversations VALUES ('c', 0, 0)")
+            text = (piece for _ in range(8))
+            write.insert_message(conn, "c", 0, None, {"role": "assistant"}, text)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1_500_000, peak
+    rows = conn.execute("SELECT text, indexed FROM texts ORDER BY part").fetchall()
+    assert "".join(t for t, _ in rows) == piece * 8
+    # indexed is None where a block holds no Han or kana (the last, "a", here)
+    assert all((i or t) == t.replace("北京", "\x1f北\x1f京\x1f") for t, i in rows)
+
+
 def test_arguments_not_utf8_and_dates_at_the_ends_of_the_calendar(env: dict[str, str]) -> None:
     old_files(env)
     assert run_mint(["log", "list"], env).returncode == 0

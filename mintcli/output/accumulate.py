@@ -95,9 +95,11 @@ class TextBuffer:
     def __bool__(self) -> bool:
         return self._done > 0 or bool(self._pending)
 
-    def pieces(self, block: int = 1 << 16) -> Iterator[str]:
+    def pieces(self, block: int = 1 << 14) -> Iterator[str]:
         """The text in order, in pieces, without putting it together (to write
-        a long reply out with flat memory)."""
+        a long reply out with flat memory). The spool is read ``block`` bytes at
+        a time: small pieces keep the log's save of a long reply (which groups
+        them into its own blocks) from holding much more than one block."""
         if self._spool is not None:
             self._spool.seek(0)
             decoder = codecs.getincrementaldecoder("utf-8")("surrogatepass")

@@ -32,6 +32,11 @@ _CHARS = (
     "\uf900-\ufaff\uff66-\uff9f\U00020000-\U0002fa1f\U00030000-\U000323af"
 )
 _RUN = re.compile(f"[{_CHARS}]+")
+_OTHER = re.compile(f"[^{_CHARS}]")
+# re.sub holds two strings per run until it joins them (2 MB for a 64 KiB block of
+# dense Chinese), so a long text is done a slice at a time, each cut after a
+# character outside the runs: no run spans a cut, and the slices join exactly.
+SLICE = 4096
 
 
 def _apart(run: re.Match[str]) -> str:
@@ -40,9 +45,16 @@ def _apart(run: re.Match[str]) -> str:
 
 def index_text(text: str) -> str:
     """The text as the index sees it: each Han or kana character set apart."""
-    if text.isascii():  # most text: checked in microseconds, not scanned
+    if text.isascii() or not _RUN.search(text):  # most text: returned as it is, not copied
         return text
-    return _RUN.sub(_apart, text)
+    done: list[str] = []
+    start = 0
+    while start < len(text):
+        other = _OTHER.search(text, start + SLICE) if start + SLICE < len(text) else None
+        end = other.end() if other else len(text)
+        done.append(_RUN.sub(_apart, text[start:end]))
+        start = end
+    return done[0] if len(done) == 1 else "".join(done)
 
 
 def indexed(text: str) -> str | None:

@@ -38,13 +38,17 @@ def blocks(pieces: Iterable[str]) -> Iterator[str]:
             if len(held) >= 1024:  # many small strings cost more than one joined
                 held = ["".join(held)]
             continue
-        joined = "".join(held)
-        while len(joined) >= BLOCK:
-            cut = max(joined.rfind(" ", BLOCK // 2, BLOCK), joined.rfind("\n", BLOCK // 2, BLOCK))
+        # Each character is held once while a block is saved (the block, and what
+        # follows it): the pieces go as they are joined, the rest as a block is cut.
+        rest = "".join(held)
+        held.clear()
+        while len(rest) >= BLOCK:
+            cut = max(rest.rfind(" ", BLOCK // 2, BLOCK), rest.rfind("\n", BLOCK // 2, BLOCK))
             cut = cut + 1 if cut >= 0 else BLOCK
-            yield joined[:cut]
-            joined = joined[cut:]
-        held, size = ([joined], len(joined)) if joined else ([], 0)
+            block = rest[:cut]
+            rest = rest[cut:]
+            yield block
+        held, size = ([rest], len(rest)) if rest else ([], 0)
     if tail := "".join(held):
         yield tail
 
