@@ -66,7 +66,7 @@ class Defaults:
     def from_settings(cls, settings: BatchSettings) -> Defaults:
         tools = load_tools(settings.tool, settings.tools)
         options = parse_options(settings.option)
-        get_protocol(settings.protocol).check_options(options)
+        get_protocol(settings.protocol).check_options(options, settings.schema is not None)
         template = settings.template
         if template is not None and "{}" not in template:
             raise UsageError("--template needs {} where each prompt goes, e.g. 'Translate: {}'")
@@ -167,7 +167,9 @@ def _request(obj: dict[str, Any], defaults: Defaults) -> ChatRequest:
     if not any(m.get("role") != "system" for m in messages):
         raise UsageError("messages holds no user message and there is no prompt")
     options = {**defaults.options, **{k: v for k, v in obj.items() if k not in _OWN}}
-    get_protocol(_value(obj, "protocol", defaults)).check_options(options)
+    get_protocol(_value(obj, "protocol", defaults)).check_options(
+        options, defaults.schema is not None
+    )
     request = ChatRequest(
         model=_value(obj, "model", defaults),
         messages=messages,

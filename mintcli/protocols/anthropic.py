@@ -73,23 +73,21 @@ class AnthropicProtocol:
 
     owned: ClassVar[dict[str, str]] = {**OWNED, "system": "-s/--system"}
 
-    def check_options(self, options: dict[str, Any]) -> None:
+    def check_options(self, options: dict[str, Any], schema: bool = False) -> None:
         check_options(options, self.owned)
-
-    def headers(self, api_key: str) -> dict[str, str]:
-        return {"x-api-key": api_key, "anthropic-version": API_VERSION}
-
-    def signed_reasoning(self, request: ChatRequest) -> bool:
-        return thinking_on(request.options)
-
-    def check_request(self, request: ChatRequest) -> None:
-        if request.schema is not None and thinking_on(request.options):
+        if schema and thinking_on(options):
             # mint would force its tool, and the API refuses forced tool use
             # with thinking: said before anything is sent.
             raise UsageError(
                 "--schema cannot be combined with extended thinking (-o thinking=...) "
                 "on the Anthropic protocol: it forces a tool, which thinking does not allow"
             )
+
+    def headers(self, api_key: str) -> dict[str, str]:
+        return {"x-api-key": api_key, "anthropic-version": API_VERSION}
+
+    def signed_reasoning(self, request: ChatRequest) -> bool:
+        return thinking_on(request.options)
 
     def build_body(self, request: ChatRequest) -> dict[str, Any]:
         source = request.messages
@@ -123,7 +121,7 @@ class AnthropicProtocol:
                 request.tool_choice, {"type": "tool", "name": request.tool_choice}
             )
         if request.schema is not None:
-            self.check_request(request)
+            self.check_options(request.options, schema=True)
             body["tools"] = [
                 {
                     "name": SCHEMA_TOOL,

@@ -43,16 +43,15 @@ class WireProtocol(Protocol):
     # Body fields mint writes itself, each with the option that sets it.
     owned: ClassVar[dict[str, str]]
 
-    def check_options(self, options: dict[str, Any]) -> None: ...
+    def check_options(self, options: dict[str, Any], schema: bool = False) -> None:
+        """Refuse (UsageError) ``-o`` fields that mint writes itself, or that
+        clash with what mint adds (``schema``: --schema is given; Anthropic
+        forces a tool for it, which extended thinking does not allow)."""
+        ...
 
     def headers(self, api_key: str) -> dict[str, str]: ...
 
     def build_body(self, request: ChatRequest) -> dict[str, Any]: ...
-
-    def check_request(self, request: ChatRequest) -> None:
-        """Refuse (UsageError) a request that what mint adds would make the API
-        refuse (Anthropic: --schema's forced tool with thinking on)."""
-        ...
 
     def signed_reasoning(self, request: ChatRequest) -> bool:
         """Whether a reply to ``request`` can only be continued (prefilled) with

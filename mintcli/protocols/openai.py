@@ -56,7 +56,7 @@ class OpenAIProtocol:
 
     owned: ClassVar[dict[str, str]] = {**OWNED, "stream_options": "nothing: mint asks for usage"}
 
-    def check_options(self, options: dict[str, Any]) -> None:
+    def check_options(self, options: dict[str, Any], schema: bool = False) -> None:
         check_options(options, self.owned)
 
     def headers(self, api_key: str) -> dict[str, str]:
@@ -64,9 +64,6 @@ class OpenAIProtocol:
 
     def signed_reasoning(self, request: ChatRequest) -> bool:
         return False  # a prefill is text; reasoning_content is never sent back
-
-    def check_request(self, request: ChatRequest) -> None:
-        pass  # nothing mint adds clashes with what the request asks
 
     def build_body(self, request: ChatRequest) -> dict[str, Any]:
         _check_parts(request.messages)

@@ -215,8 +215,7 @@ def send(
 
     settings, request, state = prepared.settings, prepared.request, prepared.state
     protocol = get_protocol(settings.protocol)
-    protocol.check_options(request.options)
-    protocol.check_request(request)
+    protocol.check_options(request.options, schema=request.schema is not None)
     api_key = settings.key()  # a missing key is told before any tool starts
     if state is not None and state.hidden:
         term.warn("the reply held a key this run does not have; [redacted] stands for it")
