@@ -1,7 +1,8 @@
 """Anthropic extended thinking: signed thinking blocks go back, first and
 unchanged, wherever a turn goes on (the tool loop, a conversation continued
-with --tool-result, a retry's prefill, --resume), and the mock refuses what
-the real API refuses."""
+with --tool-result, the session); a retry or --resume starts the reply again
+(the API takes no prefill with thinking on); and the mock refuses what the
+real API refuses."""
 
 from __future__ import annotations
 
@@ -97,9 +98,9 @@ def test_a_session_tool_loop_sends_the_thinking_back(
 def test_a_retry_with_thinking_prints_the_reply_once(
     make_mock: Any, env: dict[str, str], tmp_path: Path, cut: int
 ) -> None:
-    """Cut in the text: the prefill is the signed thinking, then the text so far.
-    Cut inside the thinking: nothing signed and no text, so the request is sent
-    again as it was (no prefill the API would refuse)."""
+    """Cut in the text or inside the thinking: the API takes no prefill with
+    thinking on, so the request is sent again as it was, and what the new reply
+    repeats is not printed twice."""
     log = tmp_path / "log.jsonl"
     server = make_mock(fault=f"drop={cut},times=1", ids=False, log=log)
     args = [*ANT, "-o", THINK, "--retry-base", "0.01", "--no-log", PROMPT]
@@ -107,17 +108,10 @@ def test_a_retry_with_thinking_prints_the_reply_once(
     assert r.returncode == 0, r.stderr
     assert r.stdout == WHOLE
     assert b"retry 1/5" in r.stderr
-    last = requests(log)[-1]["messages"][-1]
-    if cut == 4:
-        assert last == {"role": "user", "content": PROMPT}
-        return
-    assert last["role"] == "assistant"
-    signed(first_block(last))
-    assert [b["type"] for b in last["content"]] == ["thinking", "text"]
-    assert WHOLE.decode().startswith(last["content"][1]["text"])
+    assert requests(log)[-1]["messages"][-1] == {"role": "user", "content": PROMPT}
 
 
-def test_resume_prefills_the_journaled_thinking(
+def test_resume_with_thinking_starts_the_reply_again(
     make_mock: Any, env: dict[str, str], tmp_path: Path
 ) -> None:
     log = tmp_path / "log.jsonl"
@@ -128,7 +122,7 @@ def test_resume_prefills_the_journaled_thinking(
     rest = run_mint(["chat", "--resume"], e)
     assert rest.returncode == 0, rest.stderr
     assert r.stdout + rest.stdout == WHOLE
-    signed(first_block(requests(log)[-1]["messages"][-1]))
+    assert requests(log)[-1]["messages"][-1] == {"role": "user", "content": PROMPT}
 
 
 def test_schema_with_thinking_is_refused_before_sending(
@@ -189,7 +183,10 @@ def test_the_mock_refuses_what_the_real_api_refuses_with_thinking(make_mock: Any
         ({"messages": _turn([{**good, "thinking": "hm"}])},
          "messages.1.content.0: Invalid `signature` in `thinking` block"),
         ({"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "x"}]},
-         "messages.1.content.0.type: Expected `thinking`"),
+         "messages.1: A final `assistant` message (a pre-filled response) cannot be used"),
+        ({"messages": [{"role": "user", "content": "hi"},
+                       {"role": "assistant", "content": [good, {"type": "text", "text": "x"}]}]},
+         "messages.1: A final `assistant` message (a pre-filled response) cannot be used"),
         ({"messages": _turn([good]), "tool_choice": {"type": "any"}},
          "Thinking may not be enabled when tool_choice forces tool use"),
         ({"messages": _turn([good]), "top_k": 5},
@@ -211,9 +208,9 @@ def test_the_mock_refuses_what_the_real_api_refuses_with_thinking(make_mock: Any
     assert _post(server, {**plain, "messages": _turn([])}).status_code == 200
 
 
-def test_a_prefill_needs_signed_thinking_and_carries_it_first() -> None:
-    """The continuation plan (in process): with thinking on, text whose thinking
-    came unsigned restarts; signed thinking goes first in the prefill."""
+def test_with_thinking_a_reply_is_never_prefilled() -> None:
+    """The continuation plan (in process): with thinking on, text received
+    restarts the reply, signed thinking or not; without, it is a prefill."""
     from mintcli.base.events import ReasoningBlock, ReasoningDelta, TextDelta
     from mintcli.output.accumulate import Accumulator
     from mintcli.protocols.anthropic import AnthropicProtocol
@@ -222,23 +219,14 @@ def test_a_prefill_needs_signed_thinking_and_carries_it_first() -> None:
 
     options = {"thinking": {"type": "enabled", "budget_tokens": 2000}}
     request = ChatRequest("m", [{"role": "user", "content": "hi"}], 4000, options=options)
-    protocol = AnthropicProtocol()
-    assert protocol.signed_reasoning(request)
+    assert AnthropicProtocol().signed_reasoning(request)
     acc = Accumulator()
     acc.extend([ReasoningDelta("hmm"), TextDelta("Hello there ")])
     assert plan_next(request, acc, None, signed_reasoning=True).how == "restart"
     assert plan_next(request, acc, None).how == "prefill"  # (OpenAI: text is enough)
     acc.add(ReasoningBlock("thinking", "hmm", "sig"))
     plan = plan_next(request, acc, None, signed_reasoning=True)
-    assert plan.how == "prefill"
-    last = protocol.build_body(plan.request)["messages"][-1]
-    assert last == {
-        "role": "assistant",
-        "content": [
-            {"type": "thinking", "thinking": "hmm", "signature": "sig"},
-            {"type": "text", "text": "Hello there"},
-        ],
-    }
+    assert plan.how == "restart" and plan.request.prefill is None
 
 
 def test_thinking_past_the_limit_is_not_kept() -> None:

@@ -11,8 +11,8 @@ Sources, cited beside each rule:
       anomalyco/opencode#3077 (a final assistant message must start with a
       thinking block), anthropics/claude-code#10627 (invalid signature),
       anthropics/claude-code#20705 (thinking blocks not first),
-      tailcallhq/forgecode#2107 (a final thinking block) and #1853 (thinking
-      disabled), run-llama/llama_index#19641 and workglow-dev/libs#746 (forced
+      tailcallhq/forgecode#1853 (thinking disabled), run-llama/llama_index#19641
+      and workglow-dev/libs#746 (forced
       tool use, any or tool alike; temperature), MartialBE/one-hub#529
       (temperature), danny-avila/LibreChat#6023 (top_k).
 
@@ -55,6 +55,14 @@ def check(body: dict[str, Any]) -> None:
                 "your request.",
             )
         return
+    # [T] "not compatible with ... pre-filling responses": no assistant message
+    # may come last.
+    if last["role"] == "assistant":
+        raise anthropic_error(
+            f"messages.{len(messages) - 1}",
+            "A final `assistant` message (a pre-filled response) cannot be used when "
+            f"`thinking` is enabled. Please consult our documentation at {_DOCS}",
+        )
     # [T] [E] one-hub#529: temperature is 1 or left out.
     if "temperature" in body and body["temperature"] != 1:
         raise anthropic_error(
@@ -125,17 +133,11 @@ def _signed(message: dict[str, Any], i: int) -> None:
 
 def _leading(messages: list[dict[str, Any]]) -> None:
     """[E] n8n#22550, opencode#3077: the assistant turn a request goes on from
-    (a final message, a prefill, or the turn whose tool calls the last user
-    message answers, back through its earlier steps) starts with its thinking;
-    [E] forgecode#2107: and a final message does not end with it."""
+    (the turn whose tool calls the last user message answers, back through its
+    earlier steps) starts with its thinking. (A final assistant message, a
+    prefill, is refused before this with thinking on.)"""
     last = len(messages) - 1
-    if messages[last]["role"] == "assistant":
-        if _kinds(messages[last])[-1:] in (["thinking"], ["redacted_thinking"]):
-            raise anthropic_error(
-                f"messages.{last}", "The final block in an assistant message cannot be `thinking`."
-            )
-        at = last
-    elif _results(messages[last]) and last >= 1:
+    if _results(messages[last]) and last >= 1:
         at = last - 1
     else:
         return  # a new user turn: earlier turns' thinking may be left out

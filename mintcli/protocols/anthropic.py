@@ -92,10 +92,7 @@ class AnthropicProtocol:
     def build_body(self, request: ChatRequest) -> dict[str, Any]:
         source = request.messages
         if request.prefill is not None:
-            prefill: dict[str, Any] = {"role": "assistant", "content": request.prefill}
-            if request.prefill_thinking:
-                prefill["thinking_blocks"] = list(request.prefill_thinking)
-            source = [*source, prefill]
+            source = [*source, {"role": "assistant", "content": request.prefill}]
         system, messages = convert_messages(source)
         body: dict[str, Any] = {
             "model": request.model,

@@ -37,16 +37,14 @@ class ChatRequest:
     tool_choice: str | None = None
     # Extra body fields from -o KEY=VALUE, applied last (they win).
     options: JSONDict = field(default_factory=dict)
-    # Text of a partial assistant reply to continue from (resumption), and the
-    # signed reasoning blocks that came before it (see ReasoningBlock).
+    # Text of a partial assistant reply to continue from (resumption).
     prefill: str | None = None
-    prefill_thinking: tuple[JSONDict, ...] = ()
     # --schema: a JSON Schema the reply must follow (see schema.py); each
     # protocol asks for it in its own way.
     schema: JSONDict | None = None
 
-    def with_prefill(self, prefill: str | None, thinking: tuple[JSONDict, ...] = ()) -> ChatRequest:
-        return replace(self, prefill=prefill, prefill_thinking=thinking)
+    def with_prefill(self, prefill: str | None) -> ChatRequest:
+        return replace(self, prefill=prefill)
 
     def as_json(self) -> JSONDict:
         return {

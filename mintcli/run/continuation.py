@@ -131,19 +131,18 @@ def plan_next(
     signed_reasoning: bool = False,
 ) -> Plan:
     """Choose how to continue after what ``acc`` holds. ``request`` is the
-    original request (without a prefill); ``signed_reasoning``: a prefill must
-    carry the reply's signed reasoning blocks first (Anthropic thinking)."""
+    original request (without a prefill); ``signed_reasoning``: the API takes
+    no prefill for this request (Anthropic with thinking on: the extended
+    thinking guide lists pre-filled responses as not compatible), so the reply
+    starts again and what it repeats is dropped."""
     if allow_last_event_id and last_event_id is not None and _sendable(last_event_id):
         return Plan("last-event-id", request, last_event_id=last_event_id)
     text = acc.text.getvalue()
-    prefill = text.rstrip() if request.schema is None else ""
-    if signed_reasoning and not acc.reasoning_blocks:
-        prefill = ""  # nothing signed to put before it: the API would refuse it
+    prefill = text.rstrip() if request.schema is None and not signed_reasoning else ""
     refusal = acc.refusal.getvalue()
     if prefill:
         expected = Filter(text=text[len(prefill) :], calls=acc.tool_calls, refusal=refusal)
-        thinking = tuple(b.as_json() for b in acc.reasoning_blocks)
-        return Plan("prefill", request.with_prefill(prefill, thinking), filter=expected)
+        return Plan("prefill", request.with_prefill(prefill), filter=expected)
     # A fresh reply: it may repeat whatever was received (whitespace, reasoning, calls).
     reasoning = acc.reasoning.getvalue()
     expected = Filter(text=text, reasoning=reasoning, calls=acc.tool_calls, refusal=refusal)
