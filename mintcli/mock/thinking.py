@@ -4,17 +4,18 @@ thinking block, and the rules the real API applies to a request with thinking.
 Sources, cited beside each rule:
 
   [T] the extended-thinking guide (docs.claude.com/en/docs/build-with-claude/
-      extended-thinking): thinking is not compatible with temperature changes or
-      forced tool use; with tool use, the last assistant turn's thinking blocks
-      go back unchanged, signature and all (redacted_thinking too).
+      extended-thinking): thinking is not compatible with temperature changes,
+      forced tool use or pre-filled responses; with tool use, the last
+      assistant turn's thinking blocks go back unchanged, signature and all
+      (redacted_thinking too).
   [E] real error bodies quoted in public issue threads: n8n-io/n8n#22550 and
       anomalyco/opencode#3077 (a final assistant message must start with a
       thinking block), anthropics/claude-code#10627 (invalid signature),
       anthropics/claude-code#20705 (thinking blocks not first),
       tailcallhq/forgecode#1853 (thinking disabled), run-llama/llama_index#19641
-      and workglow-dev/libs#746 (forced
-      tool use, any or tool alike; temperature), MartialBE/one-hub#529
-      (temperature), danny-avila/LibreChat#6023 (top_k).
+      and workglow-dev/libs#746 (forced tool use, any or tool alike;
+      temperature), MartialBE/one-hub#529 (temperature),
+      danny-avila/LibreChat#6023 (top_k).
 
 The mock signs a block with an HMAC of its text, so it can tell a block that
 came back unchanged from one that was edited, re-made or dropped.
