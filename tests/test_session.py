@@ -114,6 +114,16 @@ def conversations(env: dict[str, str]) -> list[dict[str, Any]]:
     return list(json.loads(r.stdout))
 
 
+def refuse_the_log(env: dict[str, str]) -> Path:
+    """Make the log refuse every save (its file a symbolic link, which mint
+    never follows); unlinking the returned path lets it take them again."""
+    data = Path(env["XDG_DATA_HOME"]) / "mint"
+    data.mkdir(parents=True, mode=0o700)
+    refused = data / "logs.db"
+    refused.symlink_to(data / "elsewhere.db")
+    return refused
+
+
 def conversation(env: dict[str, str]) -> dict[str, Any]:
     return conversations(env)[0]
 
@@ -231,9 +241,7 @@ def test_ctrl_c_while_only_reasoning_came_keeps_nothing_and_the_session_goes_on(
 def test_a_save_that_fails_keeps_the_turn_in_the_session(
     scripted: Any, env: dict[str, str], spawn_pty: Any
 ) -> None:
-    data = Path(env["XDG_DATA_HOME"]) / "mint"
-    data.mkdir(parents=True, mode=0o700)
-    (data / "logs.db").symlink_to(data / "elsewhere.db")  # refused: every save fails
+    refuse_the_log(env)  # every save fails
     you, _ = open_session(scripted, env, spawn_pty, "-m", "m1")
     you.type(b"hello one\r")
     you.wait_for(b"friend.")

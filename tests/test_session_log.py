@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import scripted_mock
-from test_session import PROMPT, conversations, open_session
+from test_session import PROMPT, conversations, open_session, refuse_the_log
 
 RULES = [{"match": {"prompt": "^hello"}, "text": "Hi **there**, friend."}]
 
@@ -21,10 +20,7 @@ def scripted(tmp_path_factory: pytest.TempPathFactory) -> Any:
 def test_a_turn_the_log_refused_is_saved_with_the_next_one_under_a_new_id(
     scripted: Any, env: dict[str, str], spawn_pty: Any
 ) -> None:
-    data = Path(env["XDG_DATA_HOME"]) / "mint"
-    data.mkdir(parents=True, mode=0o700)
-    refused = data / "logs.db"
-    refused.symlink_to(data / "elsewhere.db")  # refused: the first save fails
+    refused = refuse_the_log(env)  # the first save fails
     you, e = open_session(scripted, env, spawn_pty, "-m", "m1")
     you.type(b"hello one\r")
     you.wait_for(b"friend.")

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from conftest import mock_env, run_mint, scripted_mock
-from test_session import PROMPT, conversation, conversations, open_session, sent
+from test_session import PROMPT, conversation, conversations, open_session, refuse_the_log, sent
 
 RULES = [
     {"match": {"prompt": "^hello"}, "text": "Hi **there**, friend."},
@@ -185,10 +185,7 @@ def test_results_for_a_conversation_that_moved_on_meanwhile_are_saved_as_a_branc
 def test_results_of_a_turn_the_log_refused_are_saved_with_it_when_the_log_takes_them(
     scripted: Any, env: dict[str, str], spawn_pty: Any
 ) -> None:
-    data = Path(env["XDG_DATA_HOME"]) / "mint"
-    data.mkdir(parents=True, mode=0o700)
-    refused = data / "logs.db"
-    refused.symlink_to(data / "elsewhere.db")  # the cut turn's save fails
+    refused = refuse_the_log(env)  # the cut turn's save fails
     you, e = open_session(scripted, env, spawn_pty, "-m", "m1", *TOOLS)
     stop_the_tools(you, b"tool then late\r", b"tool say {}: ok")
     assert b"mint: error:" in you.seen
