@@ -219,13 +219,13 @@ def test_with_thinking_a_reply_is_never_prefilled() -> None:
 
     options = {"thinking": {"type": "enabled", "budget_tokens": 2000}}
     request = ChatRequest("m", [{"role": "user", "content": "hi"}], 4000, options=options)
-    assert AnthropicProtocol().signed_reasoning(request)
+    assert AnthropicProtocol().refuses_prefill(request)
     acc = Accumulator()
     acc.extend([ReasoningDelta("hmm"), TextDelta("Hello there ")])
-    assert plan_next(request, acc, None, signed_reasoning=True).how == "restart"
+    assert plan_next(request, acc, None, refuses_prefill=True).how == "restart"
     assert plan_next(request, acc, None).how == "prefill"  # (OpenAI: text is enough)
     acc.add(ReasoningBlock("thinking", "hmm", "sig"))
-    plan = plan_next(request, acc, None, signed_reasoning=True)
+    plan = plan_next(request, acc, None, refuses_prefill=True)
     assert plan.how == "restart" and plan.request.prefill is None
 
 

@@ -86,7 +86,8 @@ class AnthropicProtocol:
     def headers(self, api_key: str) -> dict[str, str]:
         return {"x-api-key": api_key, "anthropic-version": API_VERSION}
 
-    def signed_reasoning(self, request: ChatRequest) -> bool:
+    def refuses_prefill(self, request: ChatRequest) -> bool:
+        # the extended-thinking guide: not compatible with pre-filled responses
         return thinking_on(request.options)
 
     def build_body(self, request: ChatRequest) -> dict[str, Any]:

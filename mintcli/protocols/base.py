@@ -53,9 +53,9 @@ class WireProtocol(Protocol):
 
     def build_body(self, request: ChatRequest) -> dict[str, Any]: ...
 
-    def signed_reasoning(self, request: ChatRequest) -> bool:
-        """Whether a reply to ``request`` can only be continued (prefilled) with
-        its signed reasoning blocks before its text (Anthropic with thinking on)."""
+    def refuses_prefill(self, request: ChatRequest) -> bool:
+        """Whether the API refuses a prefill (a final assistant message) for
+        ``request``, so a broken reply must start again (Anthropic with thinking on)."""
         ...
 
     def decoder(self, request: ChatRequest | None = None) -> StreamDecoder:

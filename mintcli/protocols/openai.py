@@ -62,8 +62,8 @@ class OpenAIProtocol:
     def headers(self, api_key: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {api_key}"}
 
-    def signed_reasoning(self, request: ChatRequest) -> bool:
-        return False  # a prefill is text; reasoning_content is never sent back
+    def refuses_prefill(self, request: ChatRequest) -> bool:
+        return False
 
     def build_body(self, request: ChatRequest) -> dict[str, Any]:
         _check_parts(request.messages)

@@ -128,17 +128,17 @@ def plan_next(
     last_event_id: str | None,
     *,
     allow_last_event_id: bool = True,
-    signed_reasoning: bool = False,
+    refuses_prefill: bool = False,
 ) -> Plan:
     """Choose how to continue after what ``acc`` holds. ``request`` is the
-    original request (without a prefill); ``signed_reasoning``: the API takes
+    original request (without a prefill); ``refuses_prefill``: the API takes
     no prefill for this request (Anthropic with thinking on: the extended
     thinking guide lists pre-filled responses as not compatible), so the reply
     starts again and what it repeats is dropped."""
     if allow_last_event_id and last_event_id is not None and _sendable(last_event_id):
         return Plan("last-event-id", request, last_event_id=last_event_id)
     text = acc.text.getvalue()
-    prefill = text.rstrip() if request.schema is None and not signed_reasoning else ""
+    prefill = text.rstrip() if request.schema is None and not refuses_prefill else ""
     refusal = acc.refusal.getvalue()
     if prefill:
         expected = Filter(text=text[len(prefill) :], calls=acc.tool_calls, refusal=refusal)

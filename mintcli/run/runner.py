@@ -189,7 +189,7 @@ class ChatRun:
             self.acc,
             self._last_event_id if self._decoder is not None else None,
             allow_last_event_id=self._last_event_id_works,
-            signed_reasoning=self.config.protocol.signed_reasoning(self.config.request),
+            refuses_prefill=self.config.protocol.refuses_prefill(self.config.request),
         )
         if not plan.goes_on:
             self._decoder = None  # a partial tool call or block is dropped, restarted whole
